@@ -1,0 +1,136 @@
+/**
+ * Leader election on a session, as etcd's `concurrency.Election`:
+ * each candidate writes `election/{lease hex}` on its lease; the key with the
+ * lowest create revision leads. A candidate waits only for its predecessor's key
+ * to go away, so there is no thundering herd when the leader dies.
+ *
+ * Fencing: `leaderCompare()` is a txn compare that holds only while this
+ * candidate is still the one that was elected; put it in every write a leader makes.
+ */
+import { EventEmitter } from 'node:events';
+import type { Cluster, Compare } from './client.ts';
+import { NotLeaderError } from './errors.ts';
+import type { Session } from './session.ts';
+
+export class Election extends EventEmitter<{ leader: [string | undefined]; error: [Error] }> {
+  private myKey: string | undefined;
+  private myCreateRevision = 0;
+  private resigned = false;
+  private observing = false;
+  private current: string | undefined;
+
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly session: Session,
+  ) {
+    super();
+  }
+
+  private get prefix(): string {
+    return this.cluster.keys.election();
+  }
+
+  /**
+   * Become a candidate with `value` (e.g. this instance's id) and resolve once leader.
+   * Rejects if the session is lost or `resign()` is called while waiting.
+   */
+  async campaign(value: string): Promise<void> {
+    this.resigned = false;
+    const key = this.prefix + this.session.hex;
+    const r = await this.cluster.txn(
+      [{ key, target: 'create', op: '==', value: 0 }],
+      [{ put: key, value: Buffer.from(value), lease: this.session.id }],
+    );
+    this.myKey = key;
+    const mine = await this.cluster.rawList(key);
+    const kv = mine.kvs.find((k) => k.key.toString() === key);
+    if (!kv) throw new NotLeaderError();
+    this.myCreateRevision = Number(kv.create_revision);
+    if (!r.succeeded && kv.value.toString() !== value) {
+      await this.cluster.etcd.kv.put({ key: Buffer.from(key), value: Buffer.from(value), lease: this.session.id });
+    }
+    for (;;) {
+      if (this.resigned) throw new NotLeaderError();
+      if (this.session.lost) throw new NotLeaderError();
+      const pred = await this.cluster.rawList(this.prefix, { maxCreateRevision: this.myCreateRevision - 1, lastCreated: true });
+      const p = pred.kvs[0];
+      if (!p) return;
+      await this.waitDeleted(p.key.toString(), pred.revision);
+    }
+  }
+
+  /** A txn compare that fails once this candidate is no longer the elected one. */
+  leaderCompare(): Compare {
+    if (!this.myKey) throw new NotLeaderError();
+    return { key: this.myKey, target: 'create', op: '==', value: this.myCreateRevision };
+  }
+
+  /** Give up leadership (or candidacy) now; the next candidate takes over at once. */
+  async resign(): Promise<void> {
+    this.resigned = true;
+    if (!this.myKey) return;
+    const key = this.myKey;
+    this.myKey = undefined;
+    await this.cluster.txn([{ key, target: 'create', op: '==', value: this.myCreateRevision }], [{ del: key }]).catch(() => undefined);
+  }
+
+  /** The current leader's value, or undefined when there is none. */
+  async leader(): Promise<string | undefined> {
+    const res = await this.cluster.rawList(this.prefix);
+    let best: { rev: number; value: string } | undefined;
+    for (const kv of res.kvs) {
+      const rev = Number(kv.create_revision);
+      if (!best || rev < best.rev) best = { rev, value: kv.value.toString() };
+    }
+    return best?.value;
+  }
+
+  /** Emit `leader` whenever the leader changes (undefined while there is none). */
+  async observe(): Promise<void> {
+    if (this.observing) return;
+    this.observing = true;
+    const check = async () => {
+      try {
+        const l = await this.leader();
+        if (l !== this.current) {
+          this.current = l;
+          this.emit('leader', l);
+        }
+      } catch (err) {
+        this.emit('error', err as Error);
+      }
+    };
+    const w = await this.cluster.etcd.watch().prefix(this.prefix).create();
+    w.on('data', () => void check());
+    w.on('connected', () => void check());
+    w.on('error', () => void check());
+    await check();
+  }
+
+  private async waitDeleted(key: string, revision: number): Promise<void> {
+    const w = await this.cluster.etcd.watch().key(key).startRevision(String(revision + 1)).create();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const onLost = () => reject(new NotLeaderError());
+        this.session.once('lost', onLost);
+        w.on('delete', () => resolve());
+        w.on('error', () => resolve()); // re-check from the top
+        w.on('disconnected', () => resolve());
+        const poll = setInterval(() => {
+          if (this.resigned) resolve();
+        }, 200);
+        const cleanup = () => {
+          clearInterval(poll);
+          this.session.off('lost', onLost);
+        };
+        w.once('delete', cleanup);
+        w.once('error', cleanup);
+        w.once('disconnected', cleanup);
+      });
+    } finally {
+      w.removeAllListeners();
+      w.on('error', () => undefined);
+      await w.cancel().catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * The etcd key layout: the only place in dynomesh that builds or parses a key.
+ *
+ * Every key lives under a configurable prefix (default `/dynomesh/`). Segments
+ * are validated names, so no segment can contain `/` and break the layout.
+ *
+ *   apps/{app}                         App          app record
+ *   releases/{app}/{v:010}             Release      immutable release
+ *   current/{app}                      Current      current release number (moved in the release txn)
+ *   formation/{app}                    Formation    desired quantity and size per process type
+ *   config/{app}                       ConfigVars   latest config vars (encrypted), base of the next release
+ *   nodes/{node}                       Node         host record, on the node's lease
+ *   dynos/{node}/{app}/{dyno}          Placement    desired dyno on a node (scheduler leader writes)
+ *   status/{app}/{dyno}                DynoStatus   observed state, on the node's lease
+ *   routing/apps/{app}                 RoutingApp   what the router needs of an app (affinity, maintenance)
+ *   routing/domains/{host}             Domain       hostname -> app
+ *   routing/endpoints/{app}/{dyno}     Endpoint     a routable web dyno, on the node's lease
+ *   control/members/{id}               Member       control instance addresses, on its lease
+ *   control/election/{lease hex}       (raw)        leader election candidates
+ *   tokens/{sha256}                    Token        API tokens, stored hashed
+ *   builds/{app}/{id}                  Build        build records
+ *   addons/{app}/{name}                Addon        add-on attachments
+ *
+ * Placements are grouped by node so a dyno-node watches only its own prefix;
+ * routing keys are grouped under one prefix so a router watches only that.
+ */
+
+export type KeyRef =
+  | { kind: 'app'; app: string }
+  | { kind: 'release'; app: string; version: number }
+  | { kind: 'current'; app: string }
+  | { kind: 'formation'; app: string }
+  | { kind: 'config'; app: string }
+  | { kind: 'node'; node: string }
+  | { kind: 'placement'; node: string; app: string; dyno: string }
+  | { kind: 'status'; app: string; dyno: string }
+  | { kind: 'routingApp'; app: string }
+  | { kind: 'domain'; host: string }
+  | { kind: 'endpoint'; app: string; dyno: string }
+  | { kind: 'member'; id: string }
+  | { kind: 'candidate'; lease: string }
+  | { kind: 'token'; hash: string }
+  | { kind: 'build'; app: string; id: string }
+  | { kind: 'addon'; app: string; name: string };
+
+const APP = /^[a-z][a-z0-9-]{0,29}$/;
+const DYNO = /^[a-z][a-z0-9_]*\.[0-9]+$/;
+const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,252}$/;
+const HOST = /^(?=.{1,253}$)[a-z0-9*]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+import type { RecordKind } from './records.ts';
+
+declare const kindTag: unique symbol;
+/** A full key whose value is a `K` record. Only this module makes one. */
+export type Key<K extends RecordKind> = string & { readonly [kindTag]: K };
+/** A prefix under which every key holds a `K` record. */
+export type Prefix<K extends RecordKind> = string & { readonly [kindTag]: K };
+
+export class KeyError extends Error {
+  override name = 'KeyError';
+}
+
+function check(re: RegExp, what: string, value: string): string {
+  if (!re.test(value)) throw new KeyError(`invalid ${what} ${JSON.stringify(value)} for an etcd key`);
+  return value;
+}
+
+export const isAppName = (s: string): boolean => APP.test(s);
+export const isDynoName = (s: string): boolean => DYNO.test(s);
+export const isHostname = (s: string): boolean => HOST.test(s);
+
+const pad = (v: number): string => {
+  if (!Number.isSafeInteger(v) || v < 1) throw new KeyError(`invalid release version ${v}`);
+  return String(v).padStart(10, '0');
+};
+
+/** Key builders bound to one prefix. Build one per process with `keyspace(prefix)`. */
+export function keyspace(prefix = '/dynomesh/') {
+  if (!prefix.endsWith('/')) prefix += '/';
+  const p = prefix;
+  const app = (a: string) => check(APP, 'app name', a);
+  const seg = (what: string, s: string) => check(SEGMENT, what, s);
+
+  return {
+    prefix: p,
+    app: (a: string) => `${p}apps/${app(a)}` as Key<'app'>,
+    apps: () => `${p}apps/` as Prefix<'app'>,
+    release: (a: string, v: number) => `${p}releases/${app(a)}/${pad(v)}` as Key<'release'>,
+    releases: (a: string) => `${p}releases/${app(a)}/` as Prefix<'release'>,
+    current: (a: string) => `${p}current/${app(a)}` as Key<'current'>,
+    formation: (a: string) => `${p}formation/${app(a)}` as Key<'formation'>,
+    config: (a: string) => `${p}config/${app(a)}` as Key<'config'>,
+    node: (n: string) => `${p}nodes/${seg('node id', n)}` as Key<'node'>,
+    nodes: () => `${p}nodes/` as Prefix<'node'>,
+    placement: (n: string, a: string, d: string) => `${p}dynos/${seg('node id', n)}/${app(a)}/${check(DYNO, 'dyno name', d)}` as Key<'placement'>,
+    placementsOf: (n: string) => `${p}dynos/${seg('node id', n)}/` as Prefix<'placement'>,
+    placements: () => `${p}dynos/` as Prefix<'placement'>,
+    status: (a: string, d: string) => `${p}status/${app(a)}/${check(DYNO, 'dyno name', d)}` as Key<'status'>,
+    statusesOf: (a: string) => `${p}status/${app(a)}/` as Prefix<'status'>,
+    statuses: () => `${p}status/` as Prefix<'status'>,
+    routing: () => `${p}routing/`,
+    routingApp: (a: string) => `${p}routing/apps/${app(a)}` as Key<'routingApp'>,
+    domain: (h: string) => `${p}routing/domains/${check(HOST, 'hostname', h.toLowerCase())}` as Key<'domain'>,
+    domains: () => `${p}routing/domains/` as Prefix<'domain'>,
+    endpoint: (a: string, d: string) => `${p}routing/endpoints/${app(a)}/${check(DYNO, 'dyno name', d)}` as Key<'endpoint'>,
+    endpointsOf: (a: string) => `${p}routing/endpoints/${app(a)}/` as Prefix<'endpoint'>,
+    member: (id: string) => `${p}control/members/${seg('member id', id)}` as Key<'member'>,
+    members: () => `${p}control/members/` as Prefix<'member'>,
+    election: () => `${p}control/election/`,
+    token: (hash: string) => `${p}tokens/${check(/^[0-9a-f]{64}$/, 'token hash', hash)}` as Key<'token'>,
+    tokens: () => `${p}tokens/` as Prefix<'token'>,
+    build: (a: string, id: string) => `${p}builds/${app(a)}/${seg('build id', id)}` as Key<'build'>,
+    builds: (a: string) => `${p}builds/${app(a)}/` as Prefix<'build'>,
+    addon: (a: string, name: string) => `${p}addons/${app(a)}/${seg('add-on name', name)}` as Key<'addon'>,
+    addons: (a: string) => `${p}addons/${app(a)}/` as Prefix<'addon'>,
+
+    /** Every key that belongs to an app, for destroy. Placements are per node and go through the scheduler. */
+    appPrefixes: (a: string) => [
+      `${p}releases/${app(a)}/`,
+      `${p}status/${app(a)}/`,
+      `${p}routing/endpoints/${app(a)}/`,
+      `${p}builds/${app(a)}/`,
+      `${p}addons/${app(a)}/`,
+    ],
+
+    /** Parse a full key back into what it names; undefined for keys outside the layout. */
+    parse(key: string): KeyRef | undefined {
+      if (!key.startsWith(p)) return undefined;
+      const s = key.slice(p.length).split('/');
+      switch (s[0]) {
+        case 'apps': return s.length === 2 ? { kind: 'app', app: s[1]! } : undefined;
+        case 'releases': return s.length === 3 ? { kind: 'release', app: s[1]!, version: Number(s[2]) } : undefined;
+        case 'current': return s.length === 2 ? { kind: 'current', app: s[1]! } : undefined;
+        case 'formation': return s.length === 2 ? { kind: 'formation', app: s[1]! } : undefined;
+        case 'config': return s.length === 2 ? { kind: 'config', app: s[1]! } : undefined;
+        case 'nodes': return s.length === 2 ? { kind: 'node', node: s[1]! } : undefined;
+        case 'dynos': return s.length === 4 ? { kind: 'placement', node: s[1]!, app: s[2]!, dyno: s[3]! } : undefined;
+        case 'status': return s.length === 3 ? { kind: 'status', app: s[1]!, dyno: s[2]! } : undefined;
+        case 'tokens': return s.length === 2 ? { kind: 'token', hash: s[1]! } : undefined;
+        case 'builds': return s.length === 3 ? { kind: 'build', app: s[1]!, id: s[2]! } : undefined;
+        case 'addons': return s.length === 3 ? { kind: 'addon', app: s[1]!, name: s[2]! } : undefined;
+        case 'routing':
+          if (s[1] === 'apps' && s.length === 3) return { kind: 'routingApp', app: s[2]! };
+          if (s[1] === 'domains' && s.length === 3) return { kind: 'domain', host: s[2]! };
+          if (s[1] === 'endpoints' && s.length === 4) return { kind: 'endpoint', app: s[2]!, dyno: s[3]! };
+          return undefined;
+        case 'control':
+          if (s[1] === 'members' && s.length === 3) return { kind: 'member', id: s[2]! };
+          if (s[1] === 'election' && s.length === 3) return { kind: 'candidate', lease: s[2]! };
+          return undefined;
+        default: return undefined;
+      }
+    },
+  };
+}
+
+export type Keyspace = ReturnType<typeof keyspace>;

@@ -1,0 +1,247 @@
+/**
+ * The values stored under each key of `keys.ts`, with their schema versions.
+ *
+ * A record type changes shape by adding a new version here with an upgrade
+ * from the previous one; readers then accept old values and writers write the
+ * newest. Unknown versions are refused with a `DecodeError` naming the key.
+ */
+
+export type Affinity = 'ip' | 'random' | `cookie:${string}` | `header:${string}`;
+
+export interface App {
+  name: string;
+  createdAt: number;
+  owner: string;
+  stack: string;
+  /** Buildpacks in detection order; empty means the built-in list. */
+  buildpacks: string[];
+}
+
+export interface Slug {
+  id: string;
+  sha256: string;
+  size: number;
+}
+
+export interface Release {
+  app: string;
+  version: number;
+  slug: Slug | null;
+  /** Process type -> command, from the Procfile or the buildpack's defaults. */
+  processTypes: Record<string, string>;
+  /** Config vars sealed with the cluster key (see `sealed.ts`). */
+  config: Uint8Array;
+  description: string;
+  author: string;
+  createdAt: number;
+}
+
+export interface Current {
+  version: number;
+}
+
+export interface ProcessFormation {
+  quantity: number;
+  size: string;
+}
+
+export interface Formation {
+  types: Record<string, ProcessFormation>;
+}
+
+export interface ConfigVars {
+  /** Sealed JSON map of the app's latest config vars. */
+  sealed: Uint8Array;
+}
+
+export interface Node {
+  id: string;
+  /** Address other hosts and routers reach this node's dynos on. */
+  address: string;
+  memoryMb: number;
+  labels: Record<string, string>;
+  /** sha256 of slugs this node has cached, so the scheduler can prefer it. */
+  slugs: string[];
+  startedAt: number;
+  agentVersion: string;
+}
+
+export interface Placement {
+  app: string;
+  dyno: string;
+  type: string;
+  release: number;
+  size: string;
+  memoryMb: number;
+  /** Bumped by `ps:restart`: a changed value replaces the running dyno. */
+  restartNonce: number;
+  createdAt: number;
+}
+
+export type DynoState = 'starting' | 'up' | 'crashed' | 'down';
+
+export interface DynoStatus {
+  app: string;
+  dyno: string;
+  node: string;
+  release: number;
+  state: DynoState;
+  since: number;
+  restarts: number;
+  exitCode: number | null;
+  /** Why the dyno is in this state (R10, R15, exit status) and when it restarts next. */
+  message: string;
+  nextRestartAt: number | null;
+}
+
+export interface RoutingApp {
+  app: string;
+  affinity: Affinity;
+  /** Bounded-loads factor c: skip a dyno with in-flight > ceil(c * mean). */
+  balanceFactor: number;
+  maintenance: boolean;
+}
+
+export interface Domain {
+  app: string;
+}
+
+export interface Endpoint {
+  app: string;
+  dyno: string;
+  node: string;
+  host: string;
+  port: number;
+  release: number;
+}
+
+export interface Member {
+  id: string;
+  /** Base URL of this instance's Platform API, as others reach it. */
+  api: string;
+  startedAt: number;
+}
+
+export interface Token {
+  id: string;
+  name: string;
+  user: string;
+  admin: boolean;
+  createdAt: number;
+}
+
+export type BuildStatus = 'pending' | 'succeeded' | 'failed';
+
+export interface Build {
+  id: string;
+  app: string;
+  status: BuildStatus;
+  commit: string;
+  buildpack: string;
+  slug: Slug | null;
+  release: number | null;
+  createdAt: number;
+  finishedAt: number | null;
+  user: string;
+}
+
+export interface Addon {
+  app: string;
+  /** Attachment name, e.g. DATABASE. */
+  name: string;
+  id: string;
+  service: string;
+  plan: string;
+  configVars: string[];
+  createdAt: number;
+}
+
+/** What each key kind holds. */
+export interface RecordOf {
+  app: App;
+  release: Release;
+  current: Current;
+  formation: Formation;
+  config: ConfigVars;
+  node: Node;
+  placement: Placement;
+  status: DynoStatus;
+  routingApp: RoutingApp;
+  domain: Domain;
+  endpoint: Endpoint;
+  member: Member;
+  token: Token;
+  build: Build;
+  addon: Addon;
+}
+
+export type RecordKind = keyof RecordOf;
+
+type FieldType = 'string' | 'number' | 'boolean' | 'object' | 'bytes' | 'array' | 'number|null' | 'object|null';
+
+/** Required fields and their types, per kind at its current version. */
+export const SCHEMAS: { [K in RecordKind]: { version: number; fields: Record<string, FieldType> } } = {
+  app: { version: 1, fields: { name: 'string', createdAt: 'number', owner: 'string', stack: 'string', buildpacks: 'array' } },
+  release: {
+    version: 1,
+    fields: {
+      app: 'string', version: 'number', slug: 'object|null', processTypes: 'object', config: 'bytes',
+      description: 'string', author: 'string', createdAt: 'number',
+    },
+  },
+  current: { version: 1, fields: { version: 'number' } },
+  formation: { version: 1, fields: { types: 'object' } },
+  config: { version: 1, fields: { sealed: 'bytes' } },
+  node: {
+    version: 1,
+    fields: { id: 'string', address: 'string', memoryMb: 'number', labels: 'object', slugs: 'array', startedAt: 'number', agentVersion: 'string' },
+  },
+  placement: {
+    version: 1,
+    fields: {
+      app: 'string', dyno: 'string', type: 'string', release: 'number', size: 'string', memoryMb: 'number',
+      restartNonce: 'number', createdAt: 'number',
+    },
+  },
+  status: {
+    version: 1,
+    fields: {
+      app: 'string', dyno: 'string', node: 'string', release: 'number', state: 'string', since: 'number',
+      restarts: 'number', exitCode: 'number|null', message: 'string', nextRestartAt: 'number|null',
+    },
+  },
+  routingApp: { version: 1, fields: { app: 'string', affinity: 'string', balanceFactor: 'number', maintenance: 'boolean' } },
+  domain: { version: 1, fields: { app: 'string' } },
+  endpoint: { version: 1, fields: { app: 'string', dyno: 'string', node: 'string', host: 'string', port: 'number', release: 'number' } },
+  member: { version: 1, fields: { id: 'string', api: 'string', startedAt: 'number' } },
+  token: { version: 1, fields: { id: 'string', name: 'string', user: 'string', admin: 'boolean', createdAt: 'number' } },
+  build: {
+    version: 1,
+    fields: {
+      id: 'string', app: 'string', status: 'string', commit: 'string', buildpack: 'string', slug: 'object|null',
+      release: 'number|null', createdAt: 'number', finishedAt: 'number|null', user: 'string',
+    },
+  },
+  addon: {
+    version: 1,
+    fields: { app: 'string', name: 'string', id: 'string', service: 'string', plan: 'string', configVars: 'array', createdAt: 'number' },
+  },
+};
+
+/** Returns the first field that does not match, or undefined when the value fits. */
+export function mismatch(kind: RecordKind, value: unknown): string | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return 'body is not a map';
+  const v = value as Record<string, unknown>;
+  for (const [field, type] of Object.entries(SCHEMAS[kind].fields)) {
+    const x = v[field];
+    const ok =
+      type === 'bytes' ? x instanceof Uint8Array
+      : type === 'array' ? Array.isArray(x)
+      : type === 'number|null' ? x === null || typeof x === 'number'
+      : type === 'object|null' ? x === null || (typeof x === 'object' && !Array.isArray(x))
+      : type === 'object' ? x !== null && typeof x === 'object' && !Array.isArray(x) && !(x instanceof Uint8Array)
+      : typeof x === type;
+    if (!ok) return `field ${field} should be ${type}`;
+  }
+  return undefined;
+}

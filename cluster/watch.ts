@@ -1,0 +1,230 @@
+/**
+ * Watch a prefix with resume: list at a revision, then watch from revision+1.
+ *
+ * - On disconnect the watch is re-created from the last revision *we processed*
+ *   (etcd3's own resume takes the revision from the create response header, which
+ *   can skip events that were not yet delivered, so we do not rely on it).
+ * - On compaction (or any cancel) the prefix is listed again and the difference
+ *   from what we hold is emitted as ordinary puts and deletes.
+ * - A value that does not decode is logged once (naming the key) and treated as
+ *   absent; the watch goes on.
+ * - Per-key mod revisions drop anything already seen, so nothing is emitted twice.
+ */
+import type { Watcher } from 'etcd3';
+import type { Logger } from 'pino';
+import type { Cluster, Entry } from './client.ts';
+import { DecodeError } from './errors.ts';
+import type { KeyRef } from './keys.ts';
+
+export type Change =
+  | { type: 'put'; entry: Entry }
+  | { type: 'delete'; key: string; ref: KeyRef | undefined; revision: number };
+
+export interface WatchHandler {
+  /** Changes that etcd delivered together (one batch per response, or one per re-list). */
+  onChanges(changes: Change[], revision: number, initial: boolean): void;
+  /** Connected to etcd (true) or not (false); `error` says why when it went away. */
+  onStatus?(connected: boolean, error?: Error): void;
+}
+
+interface RawKv {
+  key: Buffer;
+  value: Buffer;
+  mod_revision: string;
+  create_revision: string;
+  lease: string;
+}
+
+const MIN_BACKOFF = 100;
+const MAX_BACKOFF = 2000;
+
+export class PrefixWatch {
+  /** key -> mod revision of what the handler currently holds (valid values only). */
+  private readonly held = new Map<string, number>();
+  /** key -> mod revision of a value we refused, so it is logged once. */
+  private readonly refused = new Map<string, number>();
+  private lastRevision = 0;
+  private watcher: Watcher | undefined;
+  private stopped = false;
+  private connected = false;
+  private backoff = MIN_BACKOFF;
+  private timer: NodeJS.Timeout | undefined;
+  /** Resolves once the first list has been handed to the handler. */
+  readonly ready: Promise<void>;
+  private markReady!: () => void;
+
+  constructor(
+    private readonly cluster: Cluster,
+    readonly prefix: string,
+    private readonly handler: WatchHandler,
+    private readonly log: Logger,
+  ) {
+    this.ready = new Promise((r) => (this.markReady = r));
+    void this.relist(true);
+  }
+
+  /** The last etcd revision whose changes reached the handler. */
+  get revision(): number {
+    return this.lastRevision;
+  }
+
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  async close(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.dropWatcher();
+  }
+
+  private async relist(initial: boolean): Promise<void> {
+    if (this.stopped) return;
+    let listed;
+    try {
+      listed = await this.cluster.list(this.prefix);
+    } catch (err) {
+      this.setStatus(false, err as Error);
+      return this.retry(() => this.relist(initial));
+    }
+    if (this.stopped) return;
+    for (const bad of listed.invalid) this.refuse(bad, NaN);
+
+    const changes: Change[] = [];
+    const seen = new Set<string>();
+    for (const entry of listed.entries) {
+      seen.add(entry.key);
+      if (this.held.get(entry.key) !== entry.modRevision) {
+        this.held.set(entry.key, entry.modRevision);
+        changes.push({ type: 'put', entry });
+      }
+    }
+    for (const key of [...this.held.keys()]) {
+      if (!seen.has(key)) {
+        this.held.delete(key);
+        changes.push({ type: 'delete', key, ref: this.cluster.keys.parse(key), revision: listed.revision });
+      }
+    }
+    this.lastRevision = listed.revision;
+    if (changes.length > 0 || initial) this.deliver(changes, listed.revision, initial);
+    if (initial) this.markReady();
+    await this.watch();
+  }
+
+  private async watch(): Promise<void> {
+    if (this.stopped) return;
+    await this.dropWatcher();
+    const from = this.lastRevision + 1;
+    let w: Watcher;
+    try {
+      w = await this.cluster.etcd.watch().prefix(this.prefix).startRevision(String(from)).create();
+    } catch (err) {
+      // A cancel at creation is how etcd reports a compacted start revision.
+      this.setStatus(false, err as Error);
+      return this.retry(() => this.relist(false));
+    }
+    if (this.stopped) {
+      void w.cancel().catch(() => undefined);
+      return;
+    }
+    this.watcher = w;
+    this.backoff = MIN_BACKOFF;
+    this.setStatus(true);
+    w.on('data', (res: { events: { type: string; kv: RawKv }[] }) => this.onData(res.events));
+    w.on('disconnected', (err: Error) => {
+      if (this.watcher !== w) return;
+      this.setStatus(false, err);
+      void this.dropWatcher();
+      this.retry(() => this.watch());
+    });
+    w.on('error', (err: Error) => {
+      if (this.watcher !== w) return;
+      this.log.warn({ err: err.message, prefix: this.prefix }, 'watch-canceled-relisting');
+      void this.dropWatcher();
+      this.retry(() => this.relist(false));
+    });
+  }
+
+  private onData(events: { type: string; kv: RawKv }[]): void {
+    const changes: Change[] = [];
+    let rev = this.lastRevision;
+    for (const ev of events) {
+      const key = ev.kv.key.toString();
+      const mod = Number(ev.kv.mod_revision);
+      if (mod > rev) rev = mod;
+      const held = this.held.get(key);
+      if (held !== undefined && held >= mod) continue; // already delivered
+      if (ev.type === 'Delete' || ev.type === 'DELETE' || ev.type === '1') {
+        this.refused.delete(key);
+        if (held === undefined) continue;
+        this.held.delete(key);
+        changes.push({ type: 'delete', key, ref: this.cluster.keys.parse(key), revision: mod });
+        continue;
+      }
+      try {
+        const entry = this.cluster.entry(ev.kv);
+        this.held.set(key, mod);
+        this.refused.delete(key);
+        changes.push({ type: 'put', entry });
+      } catch (err) {
+        if (!(err instanceof DecodeError)) throw err;
+        this.refuse(err, mod);
+        if (held !== undefined) {
+          this.held.delete(key);
+          changes.push({ type: 'delete', key, ref: this.cluster.keys.parse(key), revision: mod });
+        }
+      }
+    }
+    if (rev <= this.lastRevision && changes.length === 0) return;
+    this.lastRevision = rev;
+    if (changes.length > 0) this.deliver(changes, rev, false);
+  }
+
+  private refuse(err: DecodeError, mod: number): void {
+    if (this.refused.has(err.key) && (Number.isNaN(mod) || this.refused.get(err.key) === mod)) return;
+    this.refused.set(err.key, mod);
+    this.log.error({ key: err.key, code: err.code, reason: err.reason }, 'undecodable-value-skipped');
+  }
+
+  private deliver(changes: Change[], revision: number, initial: boolean): void {
+    try {
+      this.handler.onChanges(changes, revision, initial);
+    } catch (err) {
+      this.log.error({ err, prefix: this.prefix }, 'watch-handler-failed');
+    }
+  }
+
+  private setStatus(connected: boolean, error?: Error): void {
+    if (this.connected === connected) return;
+    this.connected = connected;
+    if (connected) this.log.info({ prefix: this.prefix, revision: this.lastRevision }, 'watch-connected');
+    else this.log.warn({ prefix: this.prefix, revision: this.lastRevision, err: error?.message }, 'watch-disconnected');
+    try {
+      this.handler.onStatus?.(connected, error);
+    } catch (err) {
+      this.log.error({ err }, 'watch-status-handler-failed');
+    }
+  }
+
+  private retry(fn: () => Promise<void>): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    const delay = this.backoff;
+    this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF);
+    this.timer = setTimeout(() => void fn(), delay);
+  }
+
+  private async dropWatcher(): Promise<void> {
+    const w = this.watcher;
+    this.watcher = undefined;
+    if (!w) return;
+    w.removeAllListeners();
+    w.on('error', () => undefined); // a late error from a dropped watcher must not crash the process
+    await w.cancel().catch(() => undefined);
+  }
+}
+
+/** Starts a PrefixWatch; await `watch.ready` for the first full list. */
+export function watchPrefix(cluster: Cluster, prefix: string, handler: WatchHandler, log: Logger): PrefixWatch {
+  return new PrefixWatch(cluster, prefix, handler, log);
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs what dynomesh needs on Debian/Ubuntu: npm packages, etcd-server, git.
+# `--bench` adds nginx, haproxy and wrk (the bench's anchors and load generator).
+# Uses sudo when not root; says exactly what is missing when it cannot install.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want=(etcd-server git)
+bins=(etcd git)
+for a in "$@"; do
+  case "$a" in
+    --bench) want+=(nginx haproxy wrk); bins+=(nginx haproxy wrk) ;;
+    --faults) want+=(iproute2 procps); bins+=(ip pkill) ;;
+  esac
+done
+
+major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$major" -lt 20 ]; then
+  echo "dynomesh needs Node.js 20 or newer (found: $(node -v 2>/dev/null || echo none)). Install Node 20 and npm, then run this again." >&2
+  exit 1
+fi
+
+missing=()
+for i in "${!bins[@]}"; do
+  command -v "${bins[$i]}" >/dev/null 2>&1 || [ -x "/usr/sbin/${bins[$i]}" ] || [ -x "/usr/bin/${bins[$i]}" ] || missing+=("${want[$i]}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+      echo "missing packages: ${missing[*]}; run as root or install sudo, or: apt-get install -y ${missing[*]}" >&2; exit 1
+    fi
+  fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "missing packages: ${missing[*]}; this script knows apt-get only. Install them with your package manager." >&2; exit 1
+  fi
+  echo "installing ${missing[*]} (apt-get)..." >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq >/dev/null || true
+  # Debian's etcd-server and nginx start system services on install where systemd runs; we start our own.
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  for s in etcd nginx haproxy; do
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$s" 2>/dev/null; then $SUDO systemctl stop "$s" || true; fi
+  done
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "installing npm packages (npm ci)..." >&2
+  npm ci --no-audit --no-fund --loglevel=error
+fi

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what it needs, typechecks, then runs every test
+# with node's test runner. Integration tests start their own etcd and processes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+npx tsc --noEmit
+mapfile -t files < <(find test -name '*.test.ts' -not -path '*/faults/*' | sort)
+exec node --import tsx --test --test-concurrency=1 --test-timeout=300000 "$@" "${files[@]}"
