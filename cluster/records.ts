@@ -64,7 +64,17 @@ export interface Node {
   slugs: string[];
   startedAt: number;
   agentVersion: string;
+  /** The agent's own HTTP address (one-off dyno attach), when it serves one. */
+  agentUrl?: string;
 }
+
+/** Memory per dyno size, as Heroku's dyno types (MB). */
+export const DYNO_SIZES: Record<string, number> = {
+  'standard-1x': 512,
+  'standard-2x': 1024,
+  'performance-m': 2560,
+  'performance-l': 14336,
+};
 
 export interface Placement {
   app: string;
@@ -76,6 +86,8 @@ export interface Placement {
   /** Bumped by `ps:restart`: a changed value replaces the running dyno. */
   restartNonce: number;
   createdAt: number;
+  /** One-off dynos (`run.N`): the command to run instead of the process type's. */
+  command?: string;
 }
 
 export type DynoState = 'starting' | 'up' | 'crashed' | 'down';

@@ -3,7 +3,7 @@
  * ciphertext. Layout: 1 byte format (1) | 12 bytes IV | 16 bytes tag | ciphertext.
  * Control and dyno-nodes share the key file; nothing else needs it.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ClusterError } from './errors.ts';
@@ -41,4 +41,12 @@ export function loadClusterKey(path: string, create = false): Buffer {
   const key = Buffer.from(readFileSync(path, 'utf8').trim(), 'hex');
   if (key.length !== 32) throw new ClusterError('DM_CLUSTER_KEY', `cluster key file ${path} must hold 64 hex characters`);
   return key;
+}
+
+/**
+ * The bearer token dyno-nodes present to the slug store: derived from the cluster
+ * key, so every host holding the key file can fetch slugs and nothing else can.
+ */
+export function nodeToken(key: Buffer): string {
+  return createHmac('sha256', key).update('dynomesh-node-token-v1').digest('hex');
 }
