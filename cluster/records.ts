@@ -15,6 +15,8 @@ export interface App {
   stack: string;
   /** Buildpacks in detection order; empty means the built-in list. */
   buildpacks: string[];
+  /** Stable id (uuid) the Platform API shows, as Heroku's app id. */
+  id?: string;
 }
 
 export interface Slug {
@@ -34,6 +36,8 @@ export interface Release {
   description: string;
   author: string;
   createdAt: number;
+  /** Stable id (uuid) the Platform API shows; rollback accepts it as well as the version. */
+  id?: string;
 }
 
 export interface Current {
