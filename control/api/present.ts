@@ -1,0 +1,97 @@
+/**
+ * Heroku Platform API shapes (snake_case, ISO times, nested `{id, name}` refs),
+ * so scripts written for Heroku's API read ours.
+ */
+import type { App, Release, RoutingApp, Token } from '../../cluster/records.ts';
+import { gitUrl, webUrl, type ControlContext } from '../context.ts';
+import type { DomainInfo } from '../domains.ts';
+import type { DynoInfo } from '../dynos.ts';
+import type { FormationEntry } from '../formation.ts';
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const appRef = (app: App | string) => (typeof app === 'string' ? { name: app } : { id: app.id ?? app.name, name: app.name });
+
+export function appJson(ctx: ControlContext, app: App, routing: RoutingApp | undefined, current: Release | undefined) {
+  return {
+    id: app.id ?? app.name,
+    name: app.name,
+    created_at: iso(app.createdAt),
+    updated_at: iso(current?.createdAt ?? app.createdAt),
+    released_at: current ? iso(current.createdAt) : null,
+    current_release: current ? { id: current.id ?? null, version: current.version } : null,
+    maintenance: routing?.maintenance ?? false,
+    web_url: webUrl(ctx, app.name),
+    git_url: gitUrl(ctx, app.name),
+    owner: { email: app.owner },
+    stack: { name: app.stack },
+    build_stack: { name: app.stack },
+    buildpacks: app.buildpacks,
+    region: { name: 'local' },
+    routing: routing ? { affinity: routing.affinity, balance_factor: routing.balanceFactor } : null,
+  };
+}
+
+export function releaseJson(r: Release, currentVersion: number | undefined) {
+  return {
+    id: r.id ?? `${r.app}-v${r.version}`,
+    version: r.version,
+    description: r.description,
+    status: 'succeeded',
+    current: r.version === currentVersion,
+    created_at: iso(r.createdAt),
+    updated_at: iso(r.createdAt),
+    user: { email: r.author },
+    app: appRef(r.app),
+    slug: r.slug ? { id: r.slug.id, checksum: `SHA256:${r.slug.sha256}`, size: r.slug.size } : null,
+    process_types: r.processTypes,
+    addon_plan_names: [] as string[],
+  };
+}
+
+export function formationJson(app: string, f: FormationEntry) {
+  return { id: `${app}:${f.type}`, app: appRef(app), type: f.type, quantity: f.quantity, size: f.size, command: f.command };
+}
+
+export function dynoJson(app: string, d: DynoInfo) {
+  return {
+    id: `${app}:${d.name}`,
+    app: appRef(app),
+    name: d.name,
+    type: d.type,
+    state: d.state,
+    size: d.size,
+    command: d.command,
+    release: { version: d.release },
+    host: d.host,
+    node: d.node,
+    restarts: d.restarts,
+    message: d.message || null,
+    created_at: iso(d.createdAt),
+    updated_at: iso(d.since),
+    since: iso(d.since),
+    attach_url: null,
+  };
+}
+
+export function domainJson(d: DomainInfo) {
+  return {
+    id: d.hostname,
+    hostname: d.hostname,
+    kind: d.kind === 'default' ? 'heroku' : 'custom',
+    app: appRef(d.app),
+    cname: null,
+    status: 'succeeded',
+    created_at: iso(d.createdAt),
+  };
+}
+
+export function tokenJson(t: Token, plaintext?: string) {
+  return {
+    id: t.id,
+    description: t.name,
+    scope: t.admin ? ['global', 'admin'] : ['global'],
+    user: { email: t.user },
+    created_at: iso(t.createdAt),
+    access_token: plaintext ? { token: plaintext, expires_in: null } : null,
+  };
+}

@@ -1,0 +1,55 @@
+/** /apps: create, list, info, maintenance (PATCH), destroy. */
+import type { EntryOf } from '../../../cluster/client.ts';
+import { createApp, destroyApp, setMaintenance } from '../../apps.ts';
+import type { ControlContext } from '../../context.ts';
+import { appNotFound, invalid } from '../../errors.ts';
+import { sweepSlugs } from '../../slugs/gc.ts';
+import { appJson } from '../present.ts';
+import type { ApiRouter } from '../router.ts';
+
+async function info(ctx: ControlContext, name: string) {
+  const k = ctx.cluster.keys;
+  const [a, routing, cur] = await Promise.all([ctx.cluster.get(k.app(name)), ctx.cluster.get(k.routingApp(name)), ctx.cluster.get(k.current(name))]);
+  if (!a) throw appNotFound(name);
+  const release = cur ? (await ctx.cluster.get(k.release(name, cur.value.version)))?.value : undefined;
+  return appJson(ctx, a.value, routing?.value, release);
+}
+
+export function appRoutes(r: ApiRouter, ctx: ControlContext): void {
+  r.get('/apps', async () => {
+    const all = await ctx.cluster.list(ctx.cluster.keys.apps());
+    const names = all.entries.filter((e): e is EntryOf<'app'> => e.kind === 'app').map((e) => e.value.name).sort();
+    return { body: await Promise.all(names.map((n) => info(ctx, n).catch(() => undefined))).then((l) => l.filter(Boolean)) };
+  });
+
+  r.post('/apps', async (c) => {
+    const body = (await c.body()) as { name?: unknown };
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalid('expected a JSON object such as {"name": "my-app"}');
+    if (body.name !== undefined && body.name !== null && typeof body.name !== 'string') throw invalid('"name" must be a string');
+    const name = typeof body.name === 'string' && body.name !== '' ? body.name : undefined;
+    const { app } = await createApp(ctx, name, c.token!.user);
+    ctx.log.info({ app: app.name, user: c.token!.user }, 'app-created');
+    return { status: 201, body: await info(ctx, app.name) };
+  });
+
+  r.get('/apps/:app', async (c) => ({ body: await info(ctx, c.params.app!) }));
+
+  r.patch('/apps/:app', async (c) => {
+    const body = (await c.body()) as Record<string, unknown>;
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalid('expected a JSON object such as {"maintenance": true}');
+    if (body.name !== undefined && body.name !== c.params.app) throw invalid('renaming apps is not supported; create a new app instead');
+    if (body.maintenance === undefined) throw invalid('nothing to change: send {"maintenance": true|false}');
+    if (typeof body.maintenance !== 'boolean') throw invalid('"maintenance" must be true or false');
+    await setMaintenance(ctx.cluster, c.params.app!, body.maintenance);
+    ctx.log.info({ app: c.params.app, maintenance: body.maintenance, user: c.token!.user }, 'app-maintenance-changed');
+    return { body: await info(ctx, c.params.app!) };
+  });
+
+  r.delete('/apps/:app', async (c) => {
+    const before = await info(ctx, c.params.app!);
+    const { slugs } = await destroyApp(ctx.cluster, c.params.app!);
+    ctx.log.info({ app: c.params.app, user: c.token!.user }, 'app-destroyed');
+    await sweepSlugs(ctx, slugs).catch((err) => ctx.log.warn({ err: (err as Error).message }, 'slug-sweep-failed'));
+    return { body: before };
+  });
+}

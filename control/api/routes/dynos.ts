@@ -1,0 +1,34 @@
+/** /apps/:app/dynos: list, info, restart all/one (DELETE), stop one (POST .../actions/stop). */
+import type { ControlContext } from '../../context.ts';
+import { listDynos, restartDynos, stopDynos } from '../../dynos.ts';
+import { notFound } from '../../errors.ts';
+import { dynoJson } from '../present.ts';
+import type { ApiRouter } from '../router.ts';
+
+export function dynoRoutes(r: ApiRouter, ctx: ControlContext): void {
+  r.get('/apps/:app/dynos', async (c) => ({ body: (await listDynos(ctx.cluster, c.params.app!)).map((d) => dynoJson(c.params.app!, d)) }));
+
+  r.get('/apps/:app/dynos/:dyno', async (c) => {
+    const d = (await listDynos(ctx.cluster, c.params.app!)).find((x) => x.name === c.params.dyno);
+    if (!d) throw notFound(`no dyno ${c.params.dyno} in ${c.params.app}`);
+    return { body: dynoJson(c.params.app!, d) };
+  });
+
+  r.delete('/apps/:app/dynos', async (c) => {
+    const n = await restartDynos(ctx.cluster, c.params.app!);
+    ctx.log.info({ app: c.params.app, dynos: n, user: c.token!.user }, 'dynos-restarted');
+    return { status: 202, body: { restarted: n } };
+  });
+
+  r.delete('/apps/:app/dynos/:dyno', async (c) => {
+    const n = await restartDynos(ctx.cluster, c.params.app!, c.params.dyno!);
+    ctx.log.info({ app: c.params.app, dyno: c.params.dyno, dynos: n, user: c.token!.user }, 'dynos-restarted');
+    return { status: 202, body: { restarted: n } };
+  });
+
+  r.post('/apps/:app/dynos/:dyno/actions/stop', async (c) => {
+    const n = await stopDynos(ctx.cluster, c.params.app!, c.params.dyno!);
+    ctx.log.info({ app: c.params.app, dyno: c.params.dyno, dynos: n, user: c.token!.user }, 'dynos-stopped');
+    return { status: 202, body: { stopped: n } };
+  });
+}

@@ -1,0 +1,25 @@
+/** Every Platform API route, one file per resource. */
+import type { ControlContext } from '../../context.ts';
+import { ApiRouter } from '../router.ts';
+import { appRoutes } from './apps.ts';
+import { configVarRoutes } from './config-vars.ts';
+import { domainRoutes } from './domains.ts';
+import { dynoRoutes } from './dynos.ts';
+import { formationRoutes } from './formation.ts';
+import { releaseRoutes } from './releases.ts';
+import { slugRoutes } from './slugs.ts';
+import { tokenRoutes } from './tokens.ts';
+
+export function platformRoutes(ctx: ControlContext, opts: { nodeToken: string; selfId: string; isLeader: () => boolean }): ApiRouter {
+  const r = new ApiRouter();
+  r.get('/health', async () => ({ body: { status: 'ok', id: opts.selfId, leader: opts.isLeader() } }), 'none');
+  appRoutes(r, ctx);
+  configVarRoutes(r, ctx);
+  releaseRoutes(r, ctx);
+  formationRoutes(r, ctx);
+  dynoRoutes(r, ctx);
+  domainRoutes(r, ctx);
+  tokenRoutes(r, ctx);
+  slugRoutes(r, ctx, opts.nodeToken, opts.selfId);
+  return r;
+}

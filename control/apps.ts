@@ -1,0 +1,108 @@
+/**
+ * Apps: create (with v1 "Initial release", empty config and formation, and the
+ * routing record the router needs), destroy (every key of the app in one
+ * transaction, so nothing routable remains), maintenance mode.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Cluster, Op } from '../cluster/client.ts';
+import { isAppName } from '../cluster/keys.ts';
+import type { App, Release, RoutingApp } from '../cluster/records.ts';
+import { seal } from '../cluster/sealed.ts';
+import { appNotFound, conflict, invalid } from './errors.ts';
+import type { ReleaseContext } from './releases.ts';
+
+const ADJECTIVES = ['quiet', 'brave', 'sunny', 'lucky', 'rapid', 'gentle', 'bold', 'calm', 'fresh', 'vivid', 'shiny', 'polar'];
+const NOUNS = ['river', 'meadow', 'harbor', 'summit', 'forest', 'canyon', 'island', 'garden', 'falcon', 'comet', 'glacier', 'prairie'];
+
+/** A Heroku-style random name such as `sunny-harbor-4821`. */
+export function randomAppName(): string {
+  const b = randomBytes(4);
+  return `${ADJECTIVES[b[0]! % ADJECTIVES.length]}-${NOUNS[b[1]! % NOUNS.length]}-${1000 + (b.readUInt16BE(2) % 9000)}`;
+}
+
+export const DEFAULT_ROUTING: Omit<RoutingApp, 'app'> = { affinity: 'ip', balanceFactor: 1.25, maintenance: false };
+
+export async function createApp(ctx: ReleaseContext, name: string | undefined, owner: string): Promise<{ app: App; release: Release }> {
+  const { cluster } = ctx;
+  const k = cluster.keys;
+  const explicit = name !== undefined;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const n = name ?? randomAppName();
+    if (!isAppName(n)) {
+      throw invalid(`app name ${JSON.stringify(n)} is invalid: start with a lowercase letter, then up to 29 lowercase letters, digits or dashes`);
+    }
+    const now = Date.now();
+    const app: App = { name: n, id: randomUUID(), createdAt: now, owner, stack: 'dynomesh-1', buildpacks: [] };
+    const sealed = seal(ctx.clusterKey, {});
+    const release: Release = {
+      app: n, version: 1, id: randomUUID(), slug: null, processTypes: {}, config: sealed,
+      description: 'Initial release', author: owner, createdAt: now,
+    };
+    const ops: Op[] = [
+      { put: k.app(n), value: cluster.value(k.app(n), app) },
+      { put: k.release(n, 1), value: cluster.value(k.release(n, 1), release) },
+      { put: k.current(n), value: cluster.value(k.current(n), { version: 1 }) },
+      { put: k.config(n), value: cluster.value(k.config(n), { sealed }) },
+      { put: k.formation(n), value: cluster.value(k.formation(n), { types: {} }) },
+      { put: k.routingApp(n), value: cluster.value(k.routingApp(n), { app: n, ...DEFAULT_ROUTING }) },
+    ];
+    const r = await cluster.txn([{ key: k.app(n), target: 'create', op: '==', value: 0 }], ops);
+    if (r.succeeded) return { app, release };
+    if (explicit) throw conflict(`the name ${n} is already taken; pick another`);
+  }
+  throw conflict('could not find a free random app name; pass a name');
+}
+
+/**
+ * Deletes every key of the app: app record, releases, current, config, formation,
+ * routing record, endpoints, statuses, builds, add-ons, its custom domains and its
+ * placements (dyno-nodes stop those dynos). Returns the slug ids its releases used.
+ */
+export async function destroyApp(cluster: Cluster, name: string): Promise<{ slugs: string[] }> {
+  const k = cluster.keys;
+  const appEntry = await cluster.get(k.app(name));
+  if (!appEntry) throw appNotFound(name);
+  const [releases, placements, domains] = await Promise.all([
+    cluster.list(k.releases(name)),
+    cluster.list(k.placements()),
+    cluster.list(k.domains()),
+  ]);
+  const slugs = new Set<string>();
+  for (const e of releases.entries) if (e.kind === 'release' && e.value.slug) slugs.add(e.value.slug.sha256);
+  const extra: Op[] = [
+    ...placements.entries.filter((e) => e.kind === 'placement' && e.value.app === name).map((e) => ({ del: e.key })),
+    ...domains.entries.filter((e) => e.kind === 'domain' && e.value.app === name).map((e) => ({ del: e.key })),
+  ];
+  const ops: Op[] = [
+    { del: k.app(name) },
+    { del: k.routingApp(name) },
+    { del: k.current(name) },
+    { del: k.config(name) },
+    { del: k.formation(name) },
+    ...k.appPrefixes(name).map((p) => ({ del: p, prefix: true })),
+  ];
+  // etcd caps a txn at 128 ops: the first txn makes the app gone and unroutable; the rest is cleanup.
+  const first = extra.splice(0, Math.max(0, 100 - ops.length));
+  const r = await cluster.txn([{ key: k.app(name), target: 'create', op: '==', value: appEntry.createRevision }], [...ops, ...first]);
+  if (!r.succeeded) throw appNotFound(name);
+  while (extra.length) await cluster.txn([], extra.splice(0, 100));
+  return { slugs: [...slugs] };
+}
+
+/** Maintenance mode: the router answers 503 (H80) for the app while it is on. */
+export async function setMaintenance(cluster: Cluster, name: string, on: boolean): Promise<RoutingApp> {
+  const k = cluster.keys;
+  for (;;) {
+    const [a, r] = await Promise.all([cluster.get(k.app(name)), cluster.get(k.routingApp(name))]);
+    if (!a) throw appNotFound(name);
+    const next: RoutingApp = { ...(r?.value ?? { app: name, ...DEFAULT_ROUTING }), maintenance: on };
+    const t = await cluster.txn(
+      [
+        { key: k.app(name), target: 'create', op: '==', value: a.createRevision },
+        { key: k.routingApp(name), target: 'mod', op: '==', value: r?.modRevision ?? 0 },
+      ],
+      [{ put: k.routingApp(name), value: cluster.value(k.routingApp(name), next) }],
+    );
+    if (t.succeeded) return next;
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * `dynomesh control`: flags (with environment fallbacks) → one ControlPlane.
+ * Prints the admin token once, on the start that creates it; SIGINT/SIGTERM
+ * resign leadership (a follower takes over at once) and exit 0.
+ */
+import { mkdirSync } from 'node:fs';
+import { homedir, hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { addClusterOptions, clusterOptionsFrom, type ClusterFlags } from '../cluster/config.ts';
+import { parseDuration, parseHostPort, parsePort } from '../lib/options.ts';
+import { ControlPlane } from './control.ts';
+
+interface ControlFlags extends ClusterFlags {
+  listen: { host: string; port: number };
+  advertiseUrl?: string;
+  dataDir: string;
+  clusterKey: string;
+  baseDomain: string;
+  routerPort: number;
+  id: string;
+  leaseTtl: number;
+  adminTokenFile?: string;
+}
+
+const home = (p: string) => (p.startsWith('~/') ? join(homedir(), p.slice(2)) : p);
+
+function parseTtl(v: string): number {
+  const ms = /^\d+$/.test(v.trim()) ? Number(v) * 1000 : parseDuration(v);
+  const s = Math.round(ms / 1000);
+  if (s < 2 || s > 300) throw new InvalidArgumentError(`"${v}" is not a usable lease TTL; use 2s to 300s (e.g. 5s).`);
+  return s;
+}
+
+function parseBaseDomain(v: string): string {
+  const d = v.trim().toLowerCase();
+  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(d)) {
+    throw new InvalidArgumentError(`"${v}" is not a domain name (example: apps.example.com).`);
+  }
+  return d;
+}
+
+function parseUrl(v: string): string {
+  try {
+    const u = new URL(v);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
+    return v.replace(/\/$/, '');
+  } catch {
+    throw new InvalidArgumentError(`"${v}" is not an http(s) URL (example: http://10.0.0.5:5050).`);
+  }
+}
+
+export function controlCommand(): Command {
+  const cmd = new Command('control')
+    .description('run a control-plane instance: Platform API, slug store, releases; the elected leader schedules dynos')
+    .addOption(new Option('--listen <host:port>', 'API listen address').env('DYNOMESH_CONTROL_LISTEN').default(parseHostPort('127.0.0.1:5050'), '127.0.0.1:5050').argParser(parseHostPort))
+    .addOption(new Option('--advertise-url <url>', 'API URL other hosts use to reach this instance (default: from --listen)').env('DYNOMESH_ADVERTISE_URL').argParser(parseUrl))
+    .addOption(new Option('--data-dir <dir>', 'where slugs (and repos, build caches) are kept').env('DYNOMESH_DATA_DIR').default('~/.dynomesh/control'))
+    .addOption(new Option('--cluster-key <file>', 'cluster key file (created on first start); dyno-nodes need a copy').env('DYNOMESH_CLUSTER_KEY').default('~/.dynomesh/cluster.key'))
+    .addOption(new Option('--base-domain <domain>', 'apps answer at <app>.<base-domain> on the routers').env('DYNOMESH_BASE_DOMAIN').default('localhost').argParser(parseBaseDomain))
+    .addOption(new Option('--router-port <port>', 'port the routers serve HTTP on, shown in web_url').env('DYNOMESH_ROUTER_PORT').default(80).argParser(parsePort))
+    .addOption(new Option('--id <id>', 'member id of this instance (letters, digits, . _ : -)').env('DYNOMESH_CONTROL_ID').default(`${hostname().replace(/[^A-Za-z0-9._:-]/g, '-')}-${randomBytes(3).toString('hex')}`, '<hostname>-<random>'))
+    .addOption(new Option('--lease-ttl <seconds>', 'membership/leadership lease TTL; a dead leader is replaced within about this long').env('DYNOMESH_LEASE_TTL').default(5).argParser(parseTtl))
+    .addOption(new Option('--admin-token-file <file>', 'also write the admin token created on first start to this file (0600)').env('DYNOMESH_ADMIN_TOKEN_FILE'));
+  addClusterOptions(cmd);
+  cmd.action(async (flags: ControlFlags) => {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._:-]{0,252}$/.test(flags.id)) {
+      process.stderr.write(`dynomesh control: --id "${flags.id}" may only hold letters, digits and . _ : -\n`);
+      process.exit(2);
+    }
+    const dataDir = resolve(home(flags.dataDir));
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    const control = new ControlPlane({
+      cluster: clusterOptionsFrom(flags),
+      listen: flags.listen,
+      ...(flags.advertiseUrl ? { advertiseUrl: flags.advertiseUrl } : {}),
+      dataDir,
+      clusterKeyPath: resolve(home(flags.clusterKey)),
+      baseDomain: flags.baseDomain,
+      routerPort: flags.routerPort,
+      id: flags.id,
+      leaseTtlSeconds: flags.leaseTtl,
+      ...(process.env.DYNOMESH_BOOTSTRAP_TOKEN ? { bootstrapToken: process.env.DYNOMESH_BOOTSTRAP_TOKEN } : {}),
+      ...(flags.adminTokenFile ? { adminTokenFile: resolve(home(flags.adminTokenFile)) } : {}),
+    });
+    let started;
+    try {
+      started = await control.start();
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      const msg = e.code === 'EADDRINUSE' ? `${flags.listen.host}:${flags.listen.port} is already in use; pick another --listen` : e.message;
+      process.stderr.write(`dynomesh control: ${msg}\n`);
+      await control.stop().catch(() => undefined);
+      process.exit(1);
+    }
+    process.stdout.write(`dynomesh control ${flags.id} serving the Platform API at ${control.url}\n`);
+    if (started.adminToken) {
+      process.stdout.write(`Admin API token (shown once; store it now): ${started.adminToken}\n`);
+    }
+    let stopping = false;
+    const shutdown = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      control.log.info({ signal }, 'control-stopping');
+      const force = setTimeout(() => process.exit(1), 10_000);
+      force.unref();
+      void control.stop().then(() => process.exit(0), () => process.exit(1));
+    };
+    process.on('SIGINT', () => shutdown('SIGINT'));
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+  });
+  return cmd;
+}

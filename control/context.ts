@@ -1,0 +1,26 @@
+/** What every control operation and route needs, built once per instance by `control.ts`. */
+import type { Cluster } from '../cluster/client.ts';
+import type { Logger } from '../lib/log.ts';
+import type { ReleaseContext } from './releases.ts';
+import type { SlugStore } from './slugs/store.ts';
+
+export interface ControlContext extends ReleaseContext {
+  cluster: Cluster;
+  clusterKey: Buffer;
+  slugs: SlugStore;
+  /** Apps answer at `<app>.<baseDomain>` on the routers. */
+  baseDomain: string;
+  /** Port the routers serve on, shown in web_url when it is not 80. */
+  routerPort: number;
+  /** This instance's API base URL as clients reach it (git_url). */
+  advertiseUrl: string;
+  log: Logger;
+}
+
+export function webUrl(ctx: ControlContext, app: string): string {
+  return `http://${app}.${ctx.baseDomain}${ctx.routerPort === 80 ? '' : `:${ctx.routerPort}`}/`;
+}
+
+export function gitUrl(ctx: ControlContext, app: string): string {
+  return `${ctx.advertiseUrl.replace(/\/$/, '')}/${app}.git`;
+}

@@ -1,0 +1,98 @@
+/**
+ * @module control: one control-plane instance. Every instance serves the
+ * Platform API and the slug store; the one elected through etcd also runs the
+ * scheduler. State lives only in etcd (and slugs on disk), so any instance can die.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Cluster, type ClusterOptions } from '../cluster/client.ts';
+import { loadClusterKey, nodeToken } from '../cluster/sealed.ts';
+import { logger, type Logger } from '../lib/log.ts';
+import { ApiServer } from './api/server.ts';
+import type { ApiRouter } from './api/router.ts';
+import { platformRoutes } from './api/routes/index.ts';
+import type { ControlContext } from './context.ts';
+import { Leadership } from './leadership.ts';
+import type { SchedulerOptions } from './scheduler/scheduler.ts';
+import { sweepSlugs } from './slugs/gc.ts';
+import { DirSlugStore, type SlugStore } from './slugs/store.ts';
+import { ensureAdminToken } from './tokens.ts';
+
+export interface ControlOptions {
+  cluster: ClusterOptions;
+  listen: { host: string; port: number };
+  /** How others reach this instance's API; defaults to http://<listen address>. */
+  advertiseUrl?: string;
+  dataDir: string;
+  clusterKeyPath: string;
+  baseDomain: string;
+  routerPort: number;
+  id: string;
+  leaseTtlSeconds: number;
+  /** Admin token to create on an empty cluster instead of a random one. */
+  bootstrapToken?: string;
+  /** Where to write a newly created admin token (mode 0600), e.g. for `dynomesh up`. */
+  adminTokenFile?: string;
+  scheduler?: SchedulerOptions;
+  slugs?: SlugStore;
+  /** Extra routes (git, builds, logs) mounted on the same API. */
+  routes?: (router: ApiRouter, ctx: ControlContext) => void;
+}
+
+export class ControlPlane {
+  readonly log: Logger;
+  readonly cluster: Cluster;
+  ctx!: ControlContext;
+  router!: ApiRouter;
+  private server: ApiServer | undefined;
+  leadership: Leadership | undefined;
+  private gcTimer: NodeJS.Timeout | undefined;
+  /** The API base URL, known once listening. */
+  url = '';
+
+  constructor(readonly opts: ControlOptions) {
+    this.log = logger('control', { id: opts.id });
+    this.cluster = new Cluster(opts.cluster);
+  }
+
+  /** Starts serving and campaigning. Returns the admin token when this start created it. */
+  async start(): Promise<{ adminToken?: string }> {
+    const o = this.opts;
+    const clusterKey = loadClusterKey(o.clusterKeyPath, true);
+    const token = nodeToken(clusterKey);
+    this.ctx = {
+      cluster: this.cluster,
+      clusterKey,
+      slugs: o.slugs ?? new DirSlugStore(join(o.dataDir, 'slugs')),
+      baseDomain: o.baseDomain,
+      routerPort: o.routerPort,
+      advertiseUrl: o.advertiseUrl ?? '',
+      log: this.log,
+    };
+    this.router = platformRoutes(this.ctx, { nodeToken: token, selfId: o.id, isLeader: () => this.leadership?.isLeader ?? false });
+    o.routes?.(this.router, this.ctx);
+    this.server = new ApiServer(this.router, this.cluster, token, this.log.child({ component: 'api' }));
+    const addr = await this.server.listen(o.listen.host, o.listen.port);
+    const host = addr.address === '0.0.0.0' || addr.address === '::' ? '127.0.0.1' : addr.address.includes(':') ? `[${addr.address}]` : addr.address;
+    this.url = o.advertiseUrl ?? `http://${host}:${addr.port}`;
+    this.ctx.advertiseUrl = this.url;
+
+    const adminToken = await ensureAdminToken(this.cluster, o.bootstrapToken);
+    if (adminToken && o.adminTokenFile) writeFileSync(o.adminTokenFile, adminToken + '\n', { mode: 0o600 });
+
+    this.leadership = new Leadership(this.cluster, { id: o.id, api: this.url, leaseTtlSeconds: o.leaseTtlSeconds, ...(o.scheduler ? { scheduler: o.scheduler } : {}) }, this.log);
+    await this.leadership.start();
+    this.gcTimer = setInterval(() => void sweepSlugs(this.ctx).catch(() => undefined), 10 * 60_000);
+    this.gcTimer.unref();
+    this.log.info({ url: this.url, dataDir: o.dataDir }, 'control-started');
+    return adminToken ? { adminToken } : {};
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.gcTimer);
+    await this.leadership?.stop();
+    await this.server?.close();
+    this.cluster.close();
+    this.log.info('control-stopped');
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Reads what the scheduler decides from, straight from etcd: apps with their
+ * current release and formation, live nodes, placements, and which dynos are
+ * ready (status `up` or a published endpoint, on the release and node placed).
+ */
+import type { Cluster, EntryOf } from '../../cluster/client.ts';
+import type { World } from './plan.ts';
+
+export async function readWorld(cluster: Cluster): Promise<World> {
+  const k = cluster.keys;
+  const [apps, nodes, placements, statuses] = await Promise.all([
+    cluster.list(k.apps()),
+    cluster.list(k.nodes()),
+    cluster.list(k.placements()),
+    cluster.list(k.statuses()),
+  ]);
+  const appNames = apps.entries.filter((e) => e.kind === 'app').map((e) => (e as EntryOf<'app'>).value.name);
+  const perApp = await Promise.all(
+    appNames.map(async (name) => {
+      const [cur, form, endpoints] = await Promise.all([
+        cluster.get(k.current(name)),
+        cluster.get(k.formation(name)),
+        cluster.list(k.endpointsOf(name)),
+      ]);
+      const release = cur ? (await cluster.get(k.release(name, cur.value.version)))?.value : undefined;
+      return { name, release, formation: form?.value ?? { types: {} }, endpoints: endpoints.entries as EntryOf<'endpoint'>[] };
+    }),
+  );
+
+  const ready = new Set<string>();
+  for (const e of statuses.entries) {
+    if (e.kind !== 'status' || e.value.state !== 'up') continue;
+    ready.add(`${e.value.app}/${e.value.dyno}@${e.value.node}#${e.value.release}`);
+  }
+  for (const a of perApp) {
+    for (const e of a.endpoints) if (e.kind === 'endpoint') ready.add(`${e.value.app}/${e.value.dyno}@${e.value.node}#${e.value.release}`);
+  }
+
+  return {
+    apps: perApp.map((a) => ({
+      name: a.name,
+      release: a.release ? { version: a.release.version, processTypes: a.release.processTypes, slug: a.release.slug?.sha256 ?? null } : undefined,
+      formation: a.formation,
+    })),
+    nodes: nodes.entries
+      .filter((e): e is EntryOf<'node'> => e.kind === 'node')
+      .map((e) => ({ id: e.ref.node, memoryMb: e.value.memoryMb, slugs: e.value.slugs })),
+    placements: placements.entries
+      .filter((e): e is EntryOf<'placement'> => e.kind === 'placement')
+      .map((e) => ({
+        node: e.ref.node,
+        placement: e.value,
+        ready: ready.has(`${e.value.app}/${e.value.dyno}@${e.ref.node}#${e.value.release}`),
+      })),
+  };
+}
