@@ -1,0 +1,281 @@
+/**
+ * @module dyno-node: the agent on every host. It registers the node on a lease,
+ * watches the placements the scheduler writes for it, and converges the dynos
+ * it runs toward them (one `Slot` per dyno name). It survives its own restart:
+ * runs it left behind are adopted when still desired, stopped otherwise.
+ */
+import { hostname, totalmem } from 'node:os';
+import { mkdir, rm } from 'node:fs/promises';
+import type { Cluster } from '../cluster/client.ts';
+import type { Node, Placement } from '../cluster/records.ts';
+import { nodeToken, unseal } from '../cluster/sealed.ts';
+import { Session } from '../cluster/session.ts';
+import { watchPrefix, type Change, type PrefixWatch } from '../cluster/watch.ts';
+import { logger, type Logger } from '../lib/log.ts';
+import { CrashPolicy, HEROKU_COOL_OFFS_MS } from './backoff.ts';
+import { detectCgroups, DynoCgroup, type CgroupBase, type MemoryMode } from './memory.ts';
+import { fanOut, PinoSink, RingSink, type LogSink } from './output.ts';
+import { signalGroup, sameProcess } from './procfs.ts';
+import { Publisher } from './publisher.ts';
+import { RunStore, type RunRecord } from './run-store.ts';
+import { Run, type RunContext, type RunSpec } from './run.ts';
+import { Slot } from './slot.ts';
+import { slugPool, type SlugPool } from './slug-pool.ts';
+import { SlugCache } from './slugs.ts';
+import { DynoUsers } from './users.ts';
+
+export const AGENT_VERSION = '0.1.0';
+
+export interface AgentOptions {
+  cluster: Cluster;
+  clusterKey: Buffer;
+  nodeId?: string;
+  /** Address routers reach this node's dynos on. */
+  advertise?: string;
+  dataDir: string;
+  /** Capacity offered to the scheduler (MB). */
+  memoryMb?: number;
+  labels?: Record<string, string>;
+  leaseTtlSeconds?: number;
+  bootTimeoutMs?: number;
+  stopTimeoutMs?: number;
+  /** Pause between removing an endpoint and SIGTERM, so routers stop sending first. */
+  drainMs?: number;
+  coolOffsMs?: number[];
+  goodRunMs?: number;
+  memoryMode?: MemoryMode;
+  memoryPollMs?: number;
+  /** The agent's own HTTP address (one-off attach), advertised in the node record. */
+  agentUrl?: string;
+  sink?: LogSink;
+  log?: Logger;
+}
+
+const slotKey = (app: string, dyno: string) => `${app}/${dyno}`;
+
+export class Agent {
+  readonly nodeId: string;
+  readonly log: Logger;
+  readonly ring = new RingSink(1500);
+  readonly slots = new Map<string, Slot>();
+  readonly publisher: Publisher;
+  cgroups: CgroupBase | undefined;
+  private session: Session | undefined;
+  private watch: PrefixWatch | undefined;
+  private pool: SlugPool | undefined;
+  private slugs!: SlugCache;
+  private ctx!: RunContext;
+  private closing = false;
+  private queue: Promise<void> = Promise.resolve();
+  /** Live runs from a previous agent process, waiting for the first placement list. */
+  private leftovers: RunRecord[] = [];
+  private readonly startedAt = Date.now();
+  private sessionLoop: Promise<void> | undefined;
+  private readonly sink: LogSink;
+
+  constructor(readonly opts: AgentOptions) {
+    this.nodeId = opts.nodeId ?? hostname();
+    this.log = opts.log ?? logger('dyno-node', { node: this.nodeId });
+    this.sink = fanOut(this.ring, opts.sink ?? new PinoSink(this.log));
+    this.publisher = new Publisher(opts.cluster, this.nodeId, this.log);
+  }
+
+  private get keys() {
+    return this.opts.cluster.keys;
+  }
+
+  async start(): Promise<void> {
+    const o = this.opts;
+    const dirs = { dynos: `${o.dataDir}/dynos`, runs: `${o.dataDir}/runs`, slugs: `${o.dataDir}/slugs`, state: `${o.dataDir}/state` };
+    await mkdir(o.dataDir, { recursive: true, mode: 0o711 });
+    await mkdir(dirs.dynos, { recursive: true, mode: 0o711 });
+    const memoryMode = o.memoryMode ?? 'auto';
+    this.cgroups = memoryMode === 'rss' ? undefined : await detectCgroups(this.nodeId, this.log);
+    if (memoryMode === 'cgroup' && !this.cgroups) throw new Error('--memory-enforcement cgroup: no writable memory cgroup (v1 or v2) on this host');
+    this.log.info({ memory: this.cgroups ? `cgroup ${this.cgroups.kind} ${this.cgroups.dir}` : 'rss polling' }, 'memory-enforcement');
+    this.pool = slugPool();
+    this.slugs = new SlugCache(o.cluster, dirs.slugs, nodeToken(o.clusterKey), this.pool, this.log);
+    this.slugs.onCached = () => void this.register().catch(() => undefined);
+    const store = new RunStore(dirs.state);
+    this.ctx = {
+      log: this.log, sink: this.sink, dynosDir: dirs.dynos, runsDir: dirs.runs, store, slugs: this.slugs, pool: this.pool,
+      users: new DynoUsers(this.log), cgroups: this.cgroups, memoryMode, advertise: o.advertise ?? '127.0.0.1',
+      bootTimeoutMs: o.bootTimeoutMs ?? 60_000, stopTimeoutMs: o.stopTimeoutMs ?? 30_000, memoryPollMs: o.memoryPollMs ?? 1000,
+      ports: new Set(), resolve: (p) => this.resolve(p),
+    };
+    await this.sweepLeftovers(store);
+    this.sessionLoop = this.keepSession();
+    await this.firstSession;
+    this.watch = watchPrefix(o.cluster, this.keys.placementsOf(this.nodeId), {
+      onChanges: (changes, _rev, initial) => {
+        this.queue = this.queue.then(() => this.apply(changes, initial)).catch((err) => this.log.error({ err }, 'placements-apply-failed'));
+      },
+      onStatus: (connected) => this.log.info({ connected }, 'placements-watch-status'),
+    }, this.log);
+    await this.watch.ready;
+    await this.queue;
+    this.log.info({ advertise: this.ctx.advertise, dataDir: o.dataDir }, 'dyno-node-started');
+  }
+
+  /** Records of runs whose process is gone are cleaned up; live ones wait for the placement list. */
+  private async sweepLeftovers(store: RunStore): Promise<void> {
+    const { records, broken } = await store.list();
+    for (const f of broken) this.log.warn({ file: f }, 'run-record-unreadable-dropped');
+    for (const rec of records) {
+      if (rec.pid > 1 && (await sameProcess(rec.pid, rec.startTime))) {
+        this.leftovers.push(rec);
+        continue;
+      }
+      this.log.info({ app: rec.app, dyno: rec.dyno, run: rec.run }, 'dead-run-cleaned');
+      if (rec.pid > 1) signalGroup(rec.pid, 'SIGKILL'); // stragglers of its group, if any
+      if (rec.cgroup) await DynoCgroup.open(rec.cgroup.kind, rec.cgroup.path)?.remove();
+      await rm(rec.dir, { recursive: true, force: true });
+      await rm(rec.logFile, { force: true });
+      await store.remove(rec);
+    }
+  }
+
+  private resolveFirst!: () => void;
+  private readonly firstSession = new Promise<void>((r) => (this.resolveFirst = r));
+
+  /** Keep a lease: register the node on it; when it is lost, stop advertising and get a new one. */
+  private async keepSession(): Promise<void> {
+    let delay = 200;
+    while (!this.closing) {
+      try {
+        const s = await Session.create(this.opts.cluster, this.opts.leaseTtlSeconds ?? 10);
+        if (this.closing) {
+          await s.close();
+          return;
+        }
+        this.session = s;
+        await this.register();
+        this.publisher.setLease(s.id);
+        this.log.info({ lease: s.hex }, 'node-registered');
+        this.resolveFirst();
+        delay = 200;
+        const err = await s.done;
+        if (this.closing) return;
+        this.session = undefined;
+        this.publisher.setLease(undefined);
+        this.log.warn({ err: err.message }, 'node-lease-lost');
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message, retryInMs: delay }, 'node-register-failed');
+        this.session = undefined;
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 5000);
+      }
+    }
+  }
+
+  private async register(): Promise<void> {
+    const s = this.session;
+    if (!s) return;
+    const node: Node = {
+      id: this.nodeId,
+      address: this.ctx.advertise,
+      memoryMb: this.opts.memoryMb ?? Math.floor(totalmem() / 1048576),
+      labels: this.opts.labels ?? {},
+      slugs: await this.slugs.cached(),
+      startedAt: this.startedAt,
+      agentVersion: AGENT_VERSION,
+      ...(this.opts.agentUrl ? { agentUrl: this.opts.agentUrl } : {}),
+    };
+    await s.put(this.keys.node(this.nodeId), node);
+  }
+
+  private async resolve(p: Placement): Promise<RunSpec> {
+    const e = await this.opts.cluster.get(this.keys.release(p.app, p.release));
+    if (!e) throw new Error(`release v${p.release} of ${p.app} is not in etcd`);
+    const rel = e.value;
+    const command = p.command ?? rel.processTypes[p.type];
+    if (!command) {
+      const known = Object.keys(rel.processTypes).join(', ') || 'none';
+      throw new Error(`release v${p.release} of ${p.app} has no process type "${p.type}" (has: ${known})`);
+    }
+    const config = rel.config.length > 0 ? unseal(this.opts.clusterKey, rel.config) : {};
+    return { command, config, slug: rel.slug };
+  }
+
+  private slot(app: string, dyno: string): Slot {
+    const k = slotKey(app, dyno);
+    let s = this.slots.get(k);
+    if (!s) {
+      s = new Slot(app, dyno, {
+        nodeId: this.nodeId, advertise: this.ctx.advertise, keys: this.keys, log: this.log, sink: this.sink,
+        publisher: this.publisher, drainMs: this.opts.drainMs ?? 1000,
+        newPolicy: () => new CrashPolicy(this.opts.coolOffsMs ?? HEROKU_COOL_OFFS_MS, this.opts.goodRunMs ?? 10 * 60_000),
+        startRun: (p, onChange) => Run.start(this.ctx, p, onChange),
+        idle: (sl) => {
+          if (this.slots.get(k) === sl) this.slots.delete(k);
+        },
+      });
+      this.slots.set(k, s);
+    }
+    return s;
+  }
+
+  private async apply(changes: Change[], initial: boolean): Promise<void> {
+    if (this.closing) return;
+    for (const c of changes) {
+      if (c.type === 'put' && c.entry.kind === 'placement') {
+        const p = c.entry.value;
+        this.slot(p.app, p.dyno).setDesired(p);
+      } else if (c.type === 'delete' && c.ref?.kind === 'placement') {
+        this.slots.get(slotKey(c.ref.app, c.ref.dyno))?.setDesired(undefined);
+      }
+    }
+    if (initial) await this.adoptLeftovers();
+  }
+
+  /**
+   * Runs a previous agent process left: a live one whose dyno is still placed
+   * here is adopted (the slot replaces it if its release is stale); the rest
+   * are stopped. At most one live run per dyno is kept as current.
+   */
+  private async adoptLeftovers(): Promise<void> {
+    const recs = this.leftovers.sort((a, b) => Number(!!b.upAt) - Number(!!a.upAt) || b.startedAt - a.startedAt);
+    this.leftovers = [];
+    for (const rec of recs) {
+      const slot = this.slot(rec.app, rec.dyno);
+      const want = slot.desired;
+      const placement: Placement = {
+        app: rec.app, dyno: rec.dyno, type: rec.type, release: rec.release, restartNonce: rec.restartNonce,
+        size: want?.size ?? 'standard-1x', memoryMb: rec.memoryMb, createdAt: want?.createdAt ?? rec.startedAt,
+        ...(rec.oneOff && want?.command ? { command: want.command } : {}),
+      };
+      const run = await Run.adopt(this.ctx, rec, placement, () => slot.kick());
+      this.log.info({ app: rec.app, dyno: rec.dyno, run: rec.run, pid: rec.pid, desired: !!want }, want ? 'run-adopted' : 'run-orphaned-stopping');
+      if (!want) void this.publisher.remove(this.keys.endpoint(rec.app, rec.dyno));
+      slot.adopt(run);
+    }
+  }
+
+  /** Running dynos of this node (for `ps`-like output and tests). */
+  dynos(): { app: string; dyno: string; state: string; release: number; port?: number; pid?: number }[] {
+    const out = [];
+    for (const s of this.slots.values()) {
+      const r = s.current;
+      if (r) out.push({ app: s.app, dyno: s.dyno, state: r.state, release: r.placement.release, port: r.port, pid: r.pid });
+    }
+    return out;
+  }
+
+  /**
+   * Stop the agent. With `stopDynos` (the default, `systemctl stop`), every dyno
+   * is stopped and the node leaves. Without it, dynos keep running and the next
+   * agent process adopts them (an in-place upgrade).
+   */
+  async shutdown({ stopDynos = true }: { stopDynos?: boolean } = {}): Promise<void> {
+    this.closing = true;
+    await this.watch?.close();
+    await this.queue;
+    if (stopDynos) await Promise.all([...this.slots.values()].map((s) => s.stopAll()));
+    await this.publisher.flush();
+    this.publisher.close();
+    if (stopDynos) await this.session?.close();
+    else this.session?.orphan();
+    this.resolveFirst?.();
+    await this.pool?.close();
+  }
+}

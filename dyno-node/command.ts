@@ -1,0 +1,98 @@
+/**
+ * `dynomesh dyno-node`: run the agent. Flags fall back to DYNOMESH_* env vars;
+ * defaults are Heroku's (60 s boot, 30 s stop, 20/40/60/180/320 min cool-offs).
+ */
+import { homedir, hostname, totalmem } from 'node:os';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { Cluster } from '../cluster/client.ts';
+import { addClusterOptions, clusterOptionsFrom, type ClusterFlags } from '../cluster/config.ts';
+import { isHostname } from '../cluster/keys.ts';
+import { loadClusterKey } from '../cluster/sealed.ts';
+import { logger } from '../lib/log.ts';
+import { parseDuration, parsePositiveInt } from '../lib/options.ts';
+import { Agent } from './agent.ts';
+import type { MemoryMode } from './memory.ts';
+
+interface Flags extends ClusterFlags {
+  nodeId: string;
+  advertise: string;
+  dataDir: string;
+  memory: number;
+  clusterKey: string;
+  leaseTtl: number;
+  bootTimeout: number;
+  stopTimeout: number;
+  drain: number;
+  coolOff: number[];
+  goodRun: number;
+  memoryEnforcement: MemoryMode;
+  memoryPoll: number;
+  label: Record<string, string>;
+}
+
+function parseNodeId(v: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._:-]{0,252}$/.test(v)) throw new InvalidArgumentError(`"${v}" is not a node id (letters, digits, . _ : -).`);
+  return v;
+}
+
+function parseAddress(v: string): string {
+  if (!isHostname(v.toLowerCase()) && !/^[0-9a-fA-F:.]+$/.test(v)) throw new InvalidArgumentError(`"${v}" is not an IP address or hostname.`);
+  return v;
+}
+
+function parseDurations(v: string): number[] {
+  const list = v.split(',').map((s) => parseDuration(s.trim()));
+  if (list.some((ms) => ms <= 0)) throw new InvalidArgumentError(`"${v}": cool-offs must be positive durations (e.g. 20m,40m,60m).`);
+  return list;
+}
+
+function parseLabel(v: string, prev: Record<string, string>): Record<string, string> {
+  const m = /^([A-Za-z0-9_.-]+)=(.*)$/.exec(v);
+  if (!m) throw new InvalidArgumentError(`"${v}" is not a label; write key=value.`);
+  return { ...prev, [m[1]!]: m[2]! };
+}
+
+export function dynoNodeCommand(): Command {
+  const cmd = new Command('dyno-node').description('run the dyno agent on this host: registers it and runs the dynos the scheduler places here');
+  addClusterOptions(cmd);
+  cmd
+    .addOption(new Option('--node-id <id>', 'this host\'s id in the cluster').env('DYNOMESH_NODE_ID').default(hostname()).argParser(parseNodeId))
+    .addOption(new Option('--advertise <addr>', 'address routers reach this host\'s dynos on').env('DYNOMESH_ADVERTISE').default('127.0.0.1').argParser(parseAddress))
+    .addOption(new Option('--data-dir <dir>', 'slug cache, dyno directories and run state').env('DYNOMESH_NODE_DIR').default(`${homedir()}/.dynomesh/node`))
+    .addOption(new Option('--memory <mb>', 'memory offered to dynos (MB)').env('DYNOMESH_NODE_MEMORY').default(Math.floor(totalmem() / 1048576)).argParser(parsePositiveInt))
+    .addOption(new Option('--cluster-key <file>', 'cluster key file (unseals config vars, authenticates slug fetches)').env('DYNOMESH_CLUSTER_KEY').default(`${homedir()}/.dynomesh/cluster.key`))
+    .addOption(new Option('--lease-ttl <seconds>', 'node lease TTL: a dead host\'s endpoints vanish after this').env('DYNOMESH_LEASE_TTL').default(10).argParser(parsePositiveInt))
+    .addOption(new Option('--boot-timeout <duration>', 'time a web dyno has to accept on $PORT (R10)').env('DYNOMESH_BOOT_TIMEOUT').default(60_000, '60s').argParser(parseDuration))
+    .addOption(new Option('--stop-timeout <duration>', 'SIGTERM to SIGKILL grace (R12)').env('DYNOMESH_STOP_TIMEOUT').default(30_000, '30s').argParser(parseDuration))
+    .addOption(new Option('--drain <duration>', 'pause between removing an endpoint and SIGTERM').env('DYNOMESH_DRAIN').default(1000, '1s').argParser(parseDuration))
+    .addOption(new Option('--cool-off <list>', 'crash restart cool-offs after the first (immediate) restart').env('DYNOMESH_COOL_OFF').default(undefined, '20m,40m,60m,180m,320m').argParser(parseDurations))
+    .addOption(new Option('--good-run <duration>', 'uptime that resets the crash count').env('DYNOMESH_GOOD_RUN').default(600_000, '10m').argParser(parseDuration))
+    .addOption(new Option('--memory-enforcement <mode>', 'cgroup, rss polling, or auto (cgroup when writable)').env('DYNOMESH_MEMORY_ENFORCEMENT').choices(['auto', 'cgroup', 'rss']).default('auto'))
+    .addOption(new Option('--memory-poll <duration>', 'how often dyno memory is checked').default(1000, '1s').argParser(parseDuration))
+    .addOption(new Option('--label <key=value>', 'node label for the scheduler (repeatable)').argParser(parseLabel).default({}))
+    .action(async (flags: Flags) => {
+      const log = logger('dyno-node', { node: flags.nodeId });
+      const clusterKey = loadClusterKey(flags.clusterKey);
+      const cluster = new Cluster(clusterOptionsFrom(flags));
+      const agent = new Agent({
+        cluster, clusterKey, nodeId: flags.nodeId, advertise: flags.advertise, dataDir: flags.dataDir, memoryMb: flags.memory,
+        labels: flags.label, leaseTtlSeconds: flags.leaseTtl, bootTimeoutMs: flags.bootTimeout, stopTimeoutMs: flags.stopTimeout,
+        drainMs: flags.drain, ...(flags.coolOff ? { coolOffsMs: flags.coolOff } : {}), goodRunMs: flags.goodRun,
+        memoryMode: flags.memoryEnforcement, memoryPollMs: flags.memoryPoll, log,
+      });
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        log.info({ signal }, 'dyno-node-stopping');
+        // SIGTERM/SIGINT stop the dynos and leave; SIGUSR2 leaves them running for the next agent (upgrade).
+        void agent.shutdown({ stopDynos: signal !== 'SIGUSR2' }).finally(() => {
+          cluster.close();
+          process.exit(0);
+        });
+      };
+      for (const sig of ['SIGTERM', 'SIGINT', 'SIGUSR2'] as const) process.on(sig, () => stop(sig));
+      await agent.start();
+    });
+  return cmd;
+}

@@ -1,0 +1,67 @@
+/**
+ * What the agent leaves on disk about each dyno process it started, so a
+ * restarted agent can adopt live ones and clean up the rest (never duplicate,
+ * never orphan). One JSON file per run, written atomically.
+ */
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+
+export interface RunRecord {
+  app: string;
+  dyno: string;
+  /** Unique per process start: `v<release>-<random>`. */
+  run: string;
+  release: number;
+  restartNonce: number;
+  type: string;
+  /** Leader pid; also the process group id (spawned with detached:true). */
+  pid: number;
+  /** /proc start time of the pid, so a recycled pid is not mistaken for the dyno. */
+  startTime: number;
+  port?: number;
+  dir: string;
+  logFile: string;
+  memoryMb: number;
+  cgroup?: { kind: 'v1' | 'v2'; path: string };
+  startedAt: number;
+  upAt?: number;
+  oneOff?: boolean;
+}
+
+export class RunStore {
+  constructor(readonly dir: string) {}
+
+  private file(run: string, dyno: string, app: string): string {
+    return `${this.dir}/${app}--${dyno}--${run}.json`;
+  }
+
+  async save(rec: RunRecord): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const f = this.file(rec.run, rec.dyno, rec.app);
+    await writeFile(`${f}.tmp`, JSON.stringify(rec), { mode: 0o600 });
+    await rename(`${f}.tmp`, f);
+  }
+
+  async remove(rec: Pick<RunRecord, 'app' | 'dyno' | 'run'>): Promise<void> {
+    await rm(this.file(rec.run, rec.dyno, rec.app), { force: true });
+  }
+
+  /** Every record; unreadable files are returned by name so the caller can log and drop them. */
+  async list(): Promise<{ records: RunRecord[]; broken: string[] }> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const records: RunRecord[] = [];
+    const broken: string[] = [];
+    for (const f of await readdir(this.dir)) {
+      if (!f.endsWith('.json')) {
+        if (f.endsWith('.tmp')) await rm(`${this.dir}/${f}`, { force: true });
+        continue;
+      }
+      try {
+        records.push(JSON.parse(await readFile(`${this.dir}/${f}`, 'utf8')) as RunRecord);
+      } catch {
+        broken.push(f);
+        await rm(`${this.dir}/${f}`, { force: true });
+      }
+    }
+    return { records, broken };
+  }
+}

@@ -1,0 +1,370 @@
+/**
+ * One process of a dyno, from slug to exit: unpack into a fresh directory, spawn
+ * `/bin/sh -c <command>` in its own process group as the app's user, put it in
+ * a memory cgroup, wait for it to accept on $PORT (R10 otherwise), and report
+ * how it ended. A restart is a new Run (fresh filesystem, as on Heroku).
+ *
+ * States: preparing -> starting -> up -> exited, with stop() from any of them.
+ * `onChange` fires on every state change; `done` resolves after cleanup.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, closeSync, existsSync, openSync } from 'node:fs';
+import { chmod, chown, mkdir, rm } from 'node:fs/promises';
+import { constants } from 'node:os';
+import type { Placement, Slug } from '../cluster/records.ts';
+import type { Logger } from '../lib/log.ts';
+import { commandArgv, dynoEnv } from './environment.ts';
+import { DynoCgroup, MemoryGuard, type CgroupBase, type MemoryEvent, type MemoryMode } from './memory.ts';
+import { FileTail, type LogSink } from './output.ts';
+import { accepts, freePort } from './ports.ts';
+import { groupAlive, procStat, sameProcess, signalGroup } from './procfs.ts';
+import type { RunRecord, RunStore } from './run-store.ts';
+import type { SlugCache } from './slugs.ts';
+import type { SlugPool } from './slug-pool.ts';
+import type { DynoUsers } from './users.ts';
+
+export type RunState = 'preparing' | 'starting' | 'up' | 'exited';
+
+export interface RunExit {
+  /** Exit status as Heroku prints it (128+n for a signal); null when unknown (adopted process). */
+  status: number | null;
+  reason: 'exit' | 'R10' | 'R15' | 'failed' | 'stopped';
+  message: string;
+}
+
+/** What a placement resolves to once its release is read and its config unsealed. */
+export interface RunSpec {
+  command: string;
+  config: Record<string, string>;
+  slug: Slug | null;
+}
+
+export interface RunContext {
+  log: Logger;
+  sink: LogSink;
+  dynosDir: string;
+  runsDir: string;
+  store: RunStore;
+  slugs: SlugCache;
+  pool: SlugPool;
+  users: DynoUsers;
+  cgroups: CgroupBase | undefined;
+  memoryMode: MemoryMode;
+  /** Address routers reach dynos on; the boot check connects there. */
+  advertise: string;
+  bootTimeoutMs: number;
+  stopTimeoutMs: number;
+  memoryPollMs: number;
+  ports: Set<number>;
+  resolve(p: Placement): Promise<RunSpec>;
+}
+
+const isWeb = (p: Pick<Placement, 'type'>) => p.type === 'web';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitGroupGone(pgid: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (!(await groupAlive(pgid))) return true;
+    await sleep(50);
+  }
+  return !(await groupAlive(pgid));
+}
+
+export class Run {
+  state: RunState = 'preparing';
+  exit: RunExit | undefined;
+  readonly id: string;
+  port: number | undefined;
+  pid: number | undefined;
+  startedAt = Date.now();
+  upAt: number | undefined;
+  readonly done: Promise<RunExit>;
+  private resolveDone!: (e: RunExit) => void;
+  private rec: RunRecord | undefined;
+  private tail: FileTail | undefined;
+  private guard: MemoryGuard | undefined;
+  private cgroup: DynoCgroup | undefined;
+  private killReason: 'R10' | 'R15' | undefined;
+  private stopRequested = false;
+  private stopping: Promise<void> | undefined;
+  private exiting = false;
+  private dir: string | undefined;
+
+  private constructor(
+    private readonly ctx: RunContext,
+    readonly placement: Placement,
+    private readonly onChange: (run: Run) => void,
+    id?: string,
+  ) {
+    this.id = id ?? `v${placement.release}-${randomBytes(4).toString('hex')}`;
+    this.done = new Promise((r) => (this.resolveDone = r));
+  }
+
+  get app(): string {
+    return this.placement.app;
+  }
+  get dyno(): string {
+    return this.placement.dyno;
+  }
+
+  /** Start a new process for a placement. */
+  static start(ctx: RunContext, placement: Placement, onChange: (run: Run) => void): Run {
+    const run = new Run(ctx, placement, onChange);
+    void run.launch().catch((err: Error) => run.failed(err));
+    return run;
+  }
+
+  /** Take over a process a previous agent run started (it is alive: the caller checked). */
+  static async adopt(ctx: RunContext, rec: RunRecord, placement: Placement, onChange: (run: Run) => void): Promise<Run> {
+    const run = new Run(ctx, placement, onChange, rec.run);
+    run.rec = rec;
+    run.pid = rec.pid;
+    run.port = rec.port;
+    run.dir = rec.dir;
+    run.startedAt = rec.startedAt;
+    if (rec.port) ctx.ports.add(rec.port);
+    if (rec.cgroup) run.cgroup = DynoCgroup.open(rec.cgroup.kind, rec.cgroup.path);
+    run.tail = new FileTail(rec.logFile, (l) => run.appLine(l));
+    await run.tail.start(true).catch(() => (run.tail = undefined));
+    await run.watchMemory();
+    void run.pollAdopted();
+    if (rec.upAt) {
+      run.upAt = rec.upAt;
+      run.state = 'up';
+    } else {
+      run.state = 'starting';
+      void run.bootCheck();
+    }
+    return run;
+  }
+
+  private heroku(line: string): void {
+    this.ctx.sink.write({ app: this.app, dyno: this.dyno, source: 'heroku', ts: Date.now(), line });
+  }
+
+  private appLine(line: string): void {
+    this.ctx.sink.write({ app: this.app, dyno: this.dyno, source: 'app', ts: Date.now(), line });
+  }
+
+  private setState(s: RunState): void {
+    if (this.state === s) return;
+    this.state = s;
+    this.onChange(this);
+  }
+
+  private async launch(): Promise<void> {
+    const { ctx, placement: p } = this;
+    const spec = await ctx.resolve(p);
+    if (!spec.slug) throw new Error(`release v${p.release} of ${p.app} has no slug to run`);
+    if (isWeb(p)) {
+      this.port = await freePort(ctx.ports);
+      ctx.ports.add(this.port);
+    }
+    const slugFile = await ctx.slugs.get(spec.slug);
+    const user = await ctx.users.forApp(p.app);
+    const appDir = `${ctx.dynosDir}/${p.app}`;
+    await mkdir(appDir, { recursive: true, mode: 0o700 });
+    if (user) await chown(appDir, user.uid, user.gid);
+    await chmod(appDir, 0o700);
+    this.dir = `${appDir}/${p.dyno}.${this.id}`;
+    await ctx.pool.unpack(slugFile, this.dir, user ? { uid: user.uid, gid: user.gid } : undefined);
+    if (this.stopRequested) return this.finish({ status: null, reason: 'stopped', message: 'Stopped before start' });
+
+    const quota = p.memoryMb * 1024 * 1024;
+    if (ctx.memoryMode !== 'rss') {
+      if (ctx.cgroups) this.cgroup = await DynoCgroup.create(ctx.cgroups, `${p.app}.${p.dyno}.${this.id}`, 2 * quota);
+      else if (ctx.memoryMode === 'cgroup') throw new Error('memory mode is cgroup but no writable memory cgroup was found on this host');
+    }
+
+    const logFile = `${ctx.runsDir}/${p.app}--${p.dyno}--${this.id}.log`;
+    await mkdir(ctx.runsDir, { recursive: true, mode: 0o700 });
+    const fd = openSync(logFile, 'a', 0o600);
+    const env = dynoEnv({ config: spec.config, dyno: p.dyno, home: this.dir, port: this.port });
+    const hasProfile = existsSync(`${this.dir}/.profile.d`) || existsSync(`${this.dir}/.profile`);
+    const argv = commandArgv(spec.command, hasProfile);
+    let child: ChildProcess;
+    try {
+      child = spawn(argv[0]!, argv.slice(1), {
+        cwd: this.dir,
+        env,
+        detached: true, // own process group: signals reach every process of the dyno
+        stdio: ['ignore', fd, fd],
+        ...(user ? { uid: user.uid, gid: user.gid } : {}),
+      });
+    } finally {
+      closeSync(fd);
+    }
+    if (child.pid === undefined) {
+      const err = await new Promise<Error>((r) => child.once('error', r));
+      throw new Error(`cannot start ${argv[0]}: ${err.message}`);
+    }
+    const pid = child.pid;
+    this.pid = pid;
+    // Join before the command has had time to allocate much (the shell is just starting).
+    if (this.cgroup) appendFileSync(`${this.cgroup.path}/cgroup.procs`, String(pid));
+    child.on('exit', (code, signal) => void this.leaderExited(code, signal));
+    child.on('error', (err) => ctx.log.warn({ app: p.app, dyno: p.dyno, err: err.message }, 'dyno-process-error'));
+
+    this.heroku(`Starting process with command \`${spec.command}\``);
+    this.rec = {
+      app: p.app, dyno: p.dyno, run: this.id, release: p.release, restartNonce: p.restartNonce, type: p.type,
+      pid, startTime: (await procStat(pid))?.startTime ?? 0, port: this.port, dir: this.dir, logFile,
+      memoryMb: p.memoryMb, startedAt: this.startedAt,
+      ...(this.cgroup ? { cgroup: { kind: this.cgroup.kind, path: this.cgroup.path } } : {}),
+      ...(p.command ? { oneOff: true } : {}),
+    };
+    await ctx.store.save(this.rec);
+    this.tail = new FileTail(logFile, (l) => this.appLine(l));
+    await this.tail.start();
+    await this.watchMemory();
+    ctx.log.info({ app: p.app, dyno: p.dyno, run: this.id, pid, port: this.port, memory: this.guard?.mode, cgroup: this.cgroup?.path }, 'dyno-started');
+    if (this.stopRequested) {
+      this.stopping ??= this.terminate();
+      return;
+    }
+    if (this.exiting) return;
+    this.setState('starting');
+    if (isWeb(p)) void this.bootCheck();
+    else this.markUp();
+  }
+
+  private async watchMemory(): Promise<void> {
+    if (!this.pid) return;
+    const quota = this.placement.memoryMb * 1024 * 1024;
+    const pgid = this.pid;
+    this.guard = new MemoryGuard(
+      quota,
+      this.cgroup ? { cgroup: this.cgroup } : { pgid },
+      (e) => this.memoryEvent(e),
+      () => {
+        this.killReason ??= 'R15';
+        signalGroup(pgid, 'SIGKILL');
+      },
+      this.ctx.memoryPollMs,
+    );
+    await this.guard.start();
+  }
+
+  private memoryEvent(e: MemoryEvent): void {
+    const mb = (b: number) => `${Math.round(b / 1048576)}M`;
+    const pct = ((100 * e.usedBytes) / e.quotaBytes).toFixed(1);
+    this.heroku(`Process running mem=${mb(e.usedBytes)}(${pct}%)`);
+    if (e.kind === 'R14') this.heroku('Error R14 (Memory quota exceeded)');
+    else {
+      this.heroku('Error R15 (Memory quota vastly exceeded)');
+      this.heroku('Stopping process with SIGKILL');
+    }
+    this.ctx.log.warn({ app: this.app, dyno: this.dyno, code: e.kind, used: e.usedBytes, quota: e.quotaBytes, mode: this.guard?.mode }, 'dyno-memory-over-quota');
+  }
+
+  private markUp(): void {
+    this.upAt = Date.now();
+    if (this.rec) {
+      this.rec.upAt = this.upAt;
+      void this.ctx.store.save(this.rec).catch(() => undefined);
+    }
+    this.setState('up');
+  }
+
+  /** A web dyno is up once it accepts TCP on $PORT; R10 when it does not within the boot timeout. */
+  private async bootCheck(): Promise<void> {
+    const deadline = this.startedAt + this.ctx.bootTimeoutMs;
+    while (this.state === 'starting' && !this.stopRequested && !this.exiting) {
+      if (await accepts(this.ctx.advertise, this.port!, 500)) {
+        if (this.state === 'starting' && !this.stopRequested && !this.exiting) this.markUp();
+        return;
+      }
+      if (Date.now() >= deadline) {
+        this.killReason = 'R10';
+        const s = Math.round(this.ctx.bootTimeoutMs / 1000);
+        this.heroku(`Error R10 (Boot timeout) -> Web process failed to bind to $PORT within ${s} seconds of launch`);
+        this.heroku('Stopping process with SIGKILL');
+        signalGroup(this.pid!, 'SIGKILL');
+        return;
+      }
+      await sleep(100);
+    }
+  }
+
+  /** Adopted processes are not our children: notice their exit by polling. */
+  private async pollAdopted(): Promise<void> {
+    while (!this.exiting) {
+      if (!(await sameProcess(this.rec!.pid, this.rec!.startTime))) return this.leaderExited(null, null);
+      await sleep(250);
+    }
+  }
+
+  /** Stop: SIGTERM to the group, SIGKILL after the stop timeout. Resolves after cleanup. */
+  stop(): Promise<RunExit> {
+    if (this.exit || this.stopRequested) return this.done;
+    this.stopRequested = true;
+    if (this.pid && !this.exiting) this.stopping ??= this.terminate();
+    return this.done;
+  }
+
+  private async terminate(): Promise<void> {
+    const pgid = this.pid!;
+    this.heroku('Stopping all processes with SIGTERM');
+    this.ctx.log.info({ app: this.app, dyno: this.dyno, run: this.id, pgid }, 'dyno-sigterm');
+    signalGroup(pgid, 'SIGTERM');
+    if (await waitGroupGone(pgid, this.ctx.stopTimeoutMs)) return;
+    const s = Math.round(this.ctx.stopTimeoutMs / 1000);
+    this.heroku(`Error R12 (Exit timeout) -> At least one process failed to exit within ${s} seconds of SIGTERM`);
+    this.heroku('Stopping remaining processes with SIGKILL');
+    this.ctx.log.warn({ app: this.app, dyno: this.dyno, run: this.id, pgid }, 'dyno-sigkill');
+    signalGroup(pgid, 'SIGKILL');
+    await waitGroupGone(pgid, 5000);
+  }
+
+  private async leaderExited(code: number | null, signal: NodeJS.Signals | null): Promise<void> {
+    if (this.exiting) return;
+    this.exiting = true;
+    const pgid = this.pid!;
+    if (this.stopping) await this.stopping;
+    else if (await groupAlive(pgid)) {
+      // A dyno ends as a whole: what its leader left behind goes too.
+      signalGroup(pgid, 'SIGKILL');
+      await waitGroupGone(pgid, 5000);
+    }
+    const signum = signal ? constants.signals[signal] : undefined;
+    const status = code ?? (signum !== undefined ? 128 + signum : null);
+    let reason: RunExit['reason'] = this.stopRequested ? 'stopped' : this.killReason ?? 'exit';
+    if (reason === 'exit' && (await this.guard?.kernelKilled())) {
+      reason = 'R15';
+      this.heroku('Error R15 (Memory quota vastly exceeded)');
+    }
+    const message = status === null ? 'Process exited (status unknown: started by a previous agent run)' : `Process exited with status ${status}`;
+    this.heroku(message);
+    await this.finish({ status, reason, message });
+  }
+
+  private async failed(err: Error): Promise<void> {
+    this.ctx.log.error({ app: this.app, dyno: this.dyno, run: this.id, err: err.message }, 'dyno-start-failed');
+    this.heroku(`Failed to start: ${err.message}`);
+    if (this.pid && !this.exiting) {
+      signalGroup(this.pid, 'SIGKILL');
+      return; // the leader's exit finishes the run
+    }
+    await this.finish({ status: null, reason: 'failed', message: `Failed to start: ${err.message}` });
+  }
+
+  private async finish(exit: RunExit): Promise<void> {
+    if (this.exit) return;
+    this.exit = exit;
+    this.exiting = true;
+    this.guard?.stop();
+    // Tell the slot first: the endpoint goes before any slow cleanup.
+    this.setState('exited');
+    await this.tail?.stop().catch(() => undefined);
+    await this.cgroup?.remove().catch(() => undefined);
+    if (this.dir) await rm(this.dir, { recursive: true, force: true }).catch(() => undefined);
+    if (this.rec) {
+      await this.ctx.store.remove(this.rec).catch(() => undefined);
+      await rm(this.rec.logFile, { force: true }).catch(() => undefined);
+    }
+    if (this.port) this.ctx.ports.delete(this.port);
+    this.resolveDone(exit);
+  }
+}

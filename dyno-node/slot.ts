@@ -1,0 +1,255 @@
+/**
+ * One dyno name on this node (`web.1` of an app) and the processes behind it.
+ * The slot converges what runs toward the desired placement:
+ *
+ *   - nothing running          -> start a run
+ *   - run of an old release    -> start the new one beside it; once it is up and
+ *     (or old restartNonce)       its endpoint is published, stop the old one
+ *   - run exited (crash)       -> endpoint removed at once, status crashed,
+ *                                 restart per the crash policy
+ *   - placement removed        -> endpoint removed, drain, SIGTERM, SIGKILL
+ *
+ * `reconcile()` is synchronous and idempotent; every event (placement change,
+ * run state change, cool-off timer) just calls `kick()`.
+ */
+import type { Keyspace } from '../cluster/keys.ts';
+import type { DynoState, DynoStatus, Placement } from '../cluster/records.ts';
+import type { Logger } from '../lib/log.ts';
+import { CrashPolicy } from './backoff.ts';
+import type { LogSink } from './output.ts';
+import type { Publisher } from './publisher.ts';
+import type { Run } from './run.ts';
+
+export interface SlotContext {
+  nodeId: string;
+  advertise: string;
+  keys: Keyspace;
+  log: Logger;
+  sink: LogSink;
+  publisher: Publisher;
+  drainMs: number;
+  newPolicy(): CrashPolicy;
+  startRun(p: Placement, onChange: (r: Run) => void): Run;
+  /** The slot has no placement and nothing running: forget it. */
+  idle(slot: Slot): void;
+}
+
+const matches = (r: Run, p: Placement) =>
+  r.placement.release === p.release && r.placement.restartNonce === p.restartNonce && r.placement.command === p.command;
+
+const fmtDelay = (ms: number) => (ms >= 60_000 ? `${Math.round(ms / 60_000)} min` : `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`);
+
+export class Slot {
+  desired: Placement | undefined;
+  current: Run | undefined;
+  pending: Run | undefined;
+  readonly retiring = new Set<Run>();
+  readonly policy: CrashPolicy;
+  restarts = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private restartAt: number | null = null;
+  /** A one-off dyno that ended: never restarted. */
+  private finished = false;
+  private kicked = false;
+  private shown: { state: DynoState; since: number; release: number } | undefined;
+  private lastExit: { status: number | null; message: string } | undefined;
+  /** The run whose endpoint is published. */
+  private endpointRun: Run | undefined;
+
+  constructor(readonly app: string, readonly dyno: string, private readonly ctx: SlotContext) {
+    this.policy = ctx.newPolicy();
+  }
+
+  get oneOff(): boolean {
+    return !!this.desired?.command || this.dyno.startsWith('run.');
+  }
+
+  setDesired(p: Placement | undefined): void {
+    const before = this.desired;
+    this.desired = p;
+    if (p && (!before || before.release !== p.release || before.restartNonce !== p.restartNonce)) {
+      // A release or `ps:restart` resets the cool-off, as on Heroku.
+      this.policy.reset();
+      this.cancelTimer();
+      if (before) this.finished = false;
+    }
+    this.kick();
+  }
+
+  /** Take over a live process from a previous agent run. */
+  adopt(run: Run): void {
+    if (!this.current) this.current = run;
+    else if (!this.pending) this.pending = run;
+    else this.retire(run);
+    this.kick();
+  }
+
+  kick(): void {
+    if (this.kicked) return;
+    this.kicked = true;
+    queueMicrotask(() => {
+      this.kicked = false;
+      try {
+        this.reconcile();
+      } catch (err) {
+        this.ctx.log.error({ app: this.app, dyno: this.dyno, err }, 'slot-reconcile-failed');
+      }
+    });
+  }
+
+  private heroku(line: string): void {
+    this.ctx.sink.write({ app: this.app, dyno: this.dyno, source: 'heroku', ts: Date.now(), line });
+  }
+
+  private launch(p: Placement): Run {
+    return this.ctx.startRun(p, () => this.kick());
+  }
+
+  reconcile(): void {
+    for (const r of [this.current, this.pending]) if (r?.state === 'exited') this.exited(r);
+    const want = this.desired;
+    if (!want || this.finished) {
+      for (const r of [this.current, this.pending]) if (r) this.retire(r);
+      this.current = this.pending = undefined;
+      this.cancelTimer();
+      if (!want && this.retiring.size === 0) {
+        void this.ctx.publisher.remove(this.ctx.keys.status(this.app, this.dyno));
+        this.ctx.idle(this);
+        return;
+      }
+      this.publish();
+      return;
+    }
+    if (this.timer) return this.publish(); // cooling off after a crash
+    if (!this.current && this.pending) [this.current, this.pending] = [this.pending, undefined];
+    if (!this.current) {
+      this.current = this.launch(want);
+    } else if (matches(this.current, want)) {
+      if (this.pending) this.retire(this.pending);
+      this.pending = undefined;
+    } else if (this.current.state !== 'up') {
+      // Nothing is served by a run that is not up: replace it outright.
+      this.retire(this.current);
+      this.current = this.launch(want);
+    } else {
+      if (this.pending && !matches(this.pending, want)) {
+        this.retire(this.pending);
+        this.pending = undefined;
+      }
+      if (!this.pending) {
+        this.pending = this.launch(want);
+        this.ctx.log.info({ app: this.app, dyno: this.dyno, from: this.current.placement.release, to: want.release }, 'dyno-replacing');
+      } else if (this.pending.state === 'up') {
+        const old = this.current;
+        this.current = this.pending;
+        this.pending = undefined;
+        this.publish(); // the new endpoint first...
+        this.retire(old); // ...then the old run gets its SIGTERM
+      }
+    }
+    this.publish();
+  }
+
+  /** A run ended on its own (not retired by us): a crash, R10, R15, or a one-off finishing. */
+  private exited(r: Run): void {
+    const exit = r.exit!;
+    this.lastExit = { status: exit.status, message: exit.message };
+    if (r === this.endpointRun) this.dropEndpoint();
+    if (r === this.pending) this.pending = undefined;
+    if (r === this.current) this.current = undefined;
+    if (exit.reason === 'stopped') return;
+    if (this.oneOff) {
+      this.finished = true;
+      return;
+    }
+    const delay = this.policy.crashed(r.startedAt);
+    this.restarts++;
+    if (delay > 0) {
+      this.cancelTimer();
+      this.restartAt = Date.now() + delay;
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.restartAt = null;
+        this.kick();
+      }, delay);
+      this.timer.unref();
+      this.heroku(`Crashed ${this.policy.crashes} times in a row; restarting in ${fmtDelay(delay)}`);
+    }
+    this.ctx.log.warn({ app: this.app, dyno: this.dyno, status: exit.status, reason: exit.reason, crashes: this.policy.crashes, restartInMs: delay }, 'dyno-crashed');
+    if (r.placement === this.desired || this.current === undefined) this.setShown('crashed', r.placement.release);
+  }
+
+  private cancelTimer(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.restartAt = null;
+  }
+
+  private retire(r: Run): void {
+    if (this.retiring.has(r)) return;
+    this.retiring.add(r);
+    const wasServing = r === this.endpointRun;
+    if (wasServing) this.dropEndpoint();
+    void (async () => {
+      // Routers stop sending once they see the endpoint gone; give them that long.
+      if (wasServing || r.state === 'up') await new Promise((res) => setTimeout(res, this.ctx.drainMs));
+      await r.stop();
+      this.retiring.delete(r);
+      this.kick();
+    })();
+  }
+
+  private dropEndpoint(): void {
+    this.endpointRun = undefined;
+    void this.ctx.publisher.remove(this.ctx.keys.endpoint(this.app, this.dyno));
+  }
+
+  private setShown(state: DynoState, release: number): void {
+    if (this.shown?.state !== state) {
+      if (this.shown) this.heroku(`State changed from ${this.shown.state} to ${state}`);
+      this.shown = { state, since: Date.now(), release };
+    }
+    this.shown.release = release;
+    const value: DynoStatus = {
+      app: this.app, dyno: this.dyno, node: this.ctx.nodeId, release, state, since: this.shown.since,
+      restarts: this.restarts, exitCode: state === 'up' || state === 'starting' ? null : this.lastExit?.status ?? null,
+      message: this.message(state), nextRestartAt: state === 'crashed' ? this.restartAt : null,
+    };
+    void this.ctx.publisher.status(this.ctx.keys.status(this.app, this.dyno), value);
+  }
+
+  private message(state: DynoState): string {
+    if (state === 'crashed') {
+      const next = this.restartAt ? `restarting in ${fmtDelay(this.restartAt - Date.now())}` : 'restarting now';
+      return `${this.lastExit?.message ?? 'crashed'}; crashed ${this.policy.crashes} times in a row, ${next}`;
+    }
+    if (state === 'down') return this.lastExit?.message ?? 'stopped';
+    return '';
+  }
+
+  /** Status and endpoint from the current run. */
+  private publish(): void {
+    const r = this.current;
+    if (!r) {
+      const release = this.desired?.release ?? this.shown?.release ?? 0;
+      if (this.finished || !this.desired) this.setShown('down', release);
+      else if (this.timer) this.setShown('crashed', release);
+      return;
+    }
+    const state: DynoState = r.state === 'up' ? 'up' : 'starting';
+    if (state === 'up' && r.placement.type === 'web' && this.endpointRun !== r && r.port) {
+      this.endpointRun = r;
+      void this.ctx.publisher.endpoint(this.ctx.keys.endpoint(this.app, this.dyno), {
+        app: this.app, dyno: this.dyno, node: this.ctx.nodeId, host: this.ctx.advertise, port: r.port, release: r.placement.release,
+      });
+    }
+    this.setShown(state, r.placement.release);
+  }
+
+  /** Stop everything (agent shutdown). */
+  async stopAll(): Promise<void> {
+    this.desired = undefined;
+    this.reconcile();
+    while (this.retiring.size > 0) await Promise.all([...this.retiring].map((r) => r.done));
+  }
+}
