@@ -1,0 +1,44 @@
+/**
+ * A consistent-hash ring over an app's web dynos (ketama via the `hashring`
+ * package: md5, 160 points per dyno). Points are derived from dyno *names*,
+ * not addresses, so every router with the same etcd data builds the same ring,
+ * and a dyno restarted on another port keeps its keys.
+ */
+import HashRing from 'hashring';
+
+export class Ring {
+  private readonly ring: HashRing;
+  private readonly slot = new Map<string, number>();
+
+  /** `names[i]` is the dyno behind backend slot i. */
+  constructor(readonly names: readonly string[]) {
+    this.ring = new HashRing([...names], 'md5', { 'max cache size': 5000 });
+    names.forEach((n, i) => this.slot.set(n, i));
+  }
+
+  /** Slot of the dyno that owns `key` (the ring's LRU makes repeated keys cheap). */
+  primary(key: string): number {
+    const name = this.ring.get(key);
+    return name === undefined ? -1 : this.slot.get(name)!;
+  }
+
+  /**
+   * Slots in ring order starting at the owner of `key`, each once. `visit`
+   * returns true to stop. Used only when the primary is skipped.
+   */
+  walk(key: string, visit: (slot: number) => boolean): void {
+    const points = this.ring.ring;
+    const n = points.length;
+    if (n === 0) return;
+    const start = this.ring.find(this.ring.hashValue(key));
+    const seen = new Uint8Array(this.names.length);
+    let left = this.names.length;
+    for (let i = 0; i < n && left > 0; i++) {
+      const s = this.slot.get(points[(start + i) % n]!.server)!;
+      if (seen[s]) continue;
+      seen[s] = 1;
+      left--;
+      if (visit(s)) return;
+    }
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * `dynomesh router`: the edge router daemon. Flags fall back to environment
+ * variables (DYNOMESH_ROUTER_*); bad values stop it at start with one line.
+ * SIGTERM/SIGINT: stop accepting, drain in-flight requests, exit 0 (1 if some
+ * did not finish within --drain-timeout).
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { Cluster } from '../cluster/client.ts';
+import { addClusterOptions, clusterOptionsFrom, type ClusterFlags } from '../cluster/config.ts';
+import { logger } from '../lib/log.ts';
+import { parseDuration, parsePort, parsePositiveInt, parsePositiveNumber } from '../lib/options.ts';
+import { ROUTER_DEFAULTS, Router } from './server.ts';
+import { UwsFallbackError } from './uws.ts';
+
+interface RouterFlags extends ClusterFlags {
+  host: string;
+  port: number;
+  adminHost: string;
+  adminPort: number;
+  baseDomain: string;
+  balanceFactor: number;
+  firstByteTimeout: number;
+  idleTimeout: number;
+  connectTimeout: number;
+  quarantine: number;
+  maxTries: number;
+  drainTimeout: number;
+  forwardedProto: string;
+}
+
+const d = ROUTER_DEFAULTS;
+const ms = (n: number) => `${n / 1000}s`;
+
+function parseFactor(v: string): number {
+  const n = parsePositiveNumber(v);
+  if (n < 1) throw new InvalidArgumentError(`"${v}" is below 1; the bounded-loads factor c must be >= 1 (1.25 is usual).`);
+  return n;
+}
+
+function parseBaseDomain(v: string): string {
+  const s = v.toLowerCase().replace(/^\.+|\.+$/g, '');
+  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(s)) {
+    throw new InvalidArgumentError(`"${v}" is not a domain name (example: apps.example.com).`);
+  }
+  return s;
+}
+
+function parseAdminPort(v: string): number {
+  return v === 'off' ? -1 : parsePort(v);
+}
+
+export function routerCommand(): Command {
+  const cmd = new Command('router')
+    .description('run an edge router: routes HTTP and WebSocket requests by Host to the web dynos registered in etcd')
+    .addOption(new Option('--host <addr>', 'address to listen on').env('DYNOMESH_ROUTER_HOST').default(d.host))
+    .addOption(new Option('--port <port>', 'HTTP port (0 = any free port)').env('DYNOMESH_ROUTER_PORT').default(d.port).argParser(parsePort))
+    .addOption(new Option('--admin-host <addr>', 'address of the metrics/health listener').env('DYNOMESH_ROUTER_ADMIN_HOST').default(d.adminHost))
+    .addOption(new Option('--admin-port <port>', 'metrics/health port (GET /metrics, /healthz); "off" disables it').env('DYNOMESH_ROUTER_ADMIN_PORT').default(d.adminPort).argParser(parseAdminPort))
+    .addOption(new Option('--base-domain <domain>', 'apps answer at <app>.<base-domain> without a domain record').env('DYNOMESH_BASE_DOMAIN').default(d.baseDomain).argParser(parseBaseDomain))
+    .addOption(new Option('--balance-factor <c>', 'bounded-loads factor for apps that do not set one').env('DYNOMESH_ROUTER_BALANCE_FACTOR').default(d.defaultBalanceFactor).argParser(parseFactor))
+    .addOption(new Option('--first-byte-timeout <duration>', 'request sent -> first response byte, else H12 503').env('DYNOMESH_ROUTER_FIRST_BYTE_TIMEOUT').default(d.firstByteTimeoutMs, ms(d.firstByteTimeoutMs)).argParser(parseDuration))
+    .addOption(new Option('--idle-timeout <duration>', 'no byte either way after the first, else H15').env('DYNOMESH_ROUTER_IDLE_TIMEOUT').default(d.idleTimeoutMs, ms(d.idleTimeoutMs)).argParser(parseDuration))
+    .addOption(new Option('--connect-timeout <duration>', 'TCP connect to a dyno').env('DYNOMESH_ROUTER_CONNECT_TIMEOUT').default(d.connectTimeoutMs, ms(d.connectTimeoutMs)).argParser(parseDuration))
+    .addOption(new Option('--quarantine <duration>', 'how long a dyno that refused a connect is skipped').env('DYNOMESH_ROUTER_QUARANTINE').default(d.quarantineMs, ms(d.quarantineMs)).argParser(parseDuration))
+    .addOption(new Option('--max-tries <n>', 'dynos tried per request on connect failures before 503').env('DYNOMESH_ROUTER_MAX_TRIES').default(d.maxTries).argParser(parsePositiveInt))
+    .addOption(new Option('--drain-timeout <duration>', 'on SIGTERM, how long in-flight requests may take to finish').env('DYNOMESH_ROUTER_DRAIN_TIMEOUT').default(d.drainTimeoutMs, ms(d.drainTimeoutMs)).argParser(parseDuration))
+    .addOption(new Option('--forwarded-proto <proto>', 'X-Forwarded-Proto sent to dynos (https when a TLS load balancer is in front)').env('DYNOMESH_ROUTER_FORWARDED_PROTO').choices(['http', 'https']).default('http'));
+  addClusterOptions(cmd);
+  cmd.action(async (flags: RouterFlags) => {
+    const log = logger('router');
+    for (const [name, v] of [['--first-byte-timeout', flags.firstByteTimeout], ['--idle-timeout', flags.idleTimeout], ['--connect-timeout', flags.connectTimeout]] as const) {
+      if (v <= 0) throw new InvalidArgumentError(`${name} must be more than 0`);
+    }
+    const cluster = new Cluster({ ...clusterOptionsFrom(flags), callTimeoutMs: 3000 });
+    const router = new Router(cluster, {
+      host: flags.host,
+      port: flags.port,
+      adminHost: flags.adminHost,
+      adminPort: flags.adminPort,
+      baseDomain: flags.baseDomain,
+      defaultBalanceFactor: flags.balanceFactor,
+      firstByteTimeoutMs: flags.firstByteTimeout,
+      idleTimeoutMs: flags.idleTimeout,
+      connectTimeoutMs: flags.connectTimeout,
+      quarantineMs: flags.quarantine,
+      maxTries: flags.maxTries,
+      drainTimeoutMs: flags.drainTimeout,
+      proto: flags.forwardedProto,
+    }, log);
+    try {
+      await router.start();
+    } catch (err) {
+      const msg = err instanceof UwsFallbackError || err instanceof Error ? err.message : String(err);
+      process.stderr.write(`dynomesh router: ${msg}\n`);
+      cluster.close();
+      process.exit(err instanceof UwsFallbackError ? 3 : 1);
+    }
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'router-signal');
+      const { unfinished } = await router.stop();
+      cluster.close();
+      process.exit(unfinished > 0 ? 1 : 0);
+    };
+    process.on('SIGTERM', () => void stop('SIGTERM'));
+    process.on('SIGINT', () => void stop('SIGINT'));
+  });
+  return cmd;
+}

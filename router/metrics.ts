@@ -1,0 +1,51 @@
+/**
+ * Router metrics in Prometheus text format, served on the admin port. Plain
+ * number fields on the hot path; text is built only when scraped.
+ */
+import type { RouteTable } from './table/route-table.ts';
+import type { SourceStatus } from './table/source.ts';
+
+export class Metrics {
+  /** Responses by status class: index 1..5 for 1xx..5xx (index 0 unused). */
+  readonly byClass = [0, 0, 0, 0, 0, 0];
+  readonly byCode = new Map<string, number>();
+  inFlight = 0;
+  connectErrors = 0;
+  retries = 0;
+  websocketsOpen = 0;
+  websocketsTotal = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+
+  response(status: number): void {
+    const c = (status / 100) | 0;
+    if (c >= 1 && c <= 5) this.byClass[c]!++;
+  }
+
+  error(code: string): void {
+    this.byCode.set(code, (this.byCode.get(code) ?? 0) + 1);
+  }
+
+  render(table: RouteTable, src: SourceStatus, draining: boolean): string {
+    const now = Date.now();
+    const out: string[] = [];
+    const metric = (name: string, type: string, help: string, lines: string[]) => {
+      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...lines);
+    };
+    metric('dynomesh_router_requests_total', 'counter', 'Responses sent, by status class.', [1, 2, 3, 4, 5].map((c) => `dynomesh_router_requests_total{class="${c}xx"} ${this.byClass[c]}`));
+    metric('dynomesh_router_errors_total', 'counter', 'Router error answers, by Heroku code.', [...this.byCode].map(([k, v]) => `dynomesh_router_errors_total{code="${k}"} ${v}`));
+    metric('dynomesh_router_upstream_connect_errors_total', 'counter', 'Failed connects to dynos (each quarantines the dyno).', [`dynomesh_router_upstream_connect_errors_total ${this.connectErrors}`]);
+    metric('dynomesh_router_retries_total', 'counter', 'Requests retried on another dyno after a connect failure.', [`dynomesh_router_retries_total ${this.retries}`]);
+    metric('dynomesh_router_in_flight', 'gauge', 'HTTP requests being proxied now.', [`dynomesh_router_in_flight ${this.inFlight}`]);
+    metric('dynomesh_router_websockets_open', 'gauge', 'Proxied WebSocket connections open now.', [`dynomesh_router_websockets_open ${this.websocketsOpen}`]);
+    metric('dynomesh_router_body_bytes_total', 'counter', 'Body bytes proxied.', [`dynomesh_router_body_bytes_total{direction="in"} ${this.bytesIn}`, `dynomesh_router_body_bytes_total{direction="out"} ${this.bytesOut}`]);
+    metric('dynomesh_router_route_table_apps', 'gauge', 'Routable apps in the route table.', [`dynomesh_router_route_table_apps ${table.apps.size}`]);
+    metric('dynomesh_router_route_table_endpoints', 'gauge', 'Web endpoints in the route table.', [`dynomesh_router_route_table_endpoints ${table.endpointCount}`]);
+    metric('dynomesh_router_route_table_revision', 'gauge', 'etcd revision the route table reflects.', [`dynomesh_router_route_table_revision ${table.revision}`]);
+    metric('dynomesh_router_route_table_age_seconds', 'gauge', 'Seconds since the route table was last built.', [`dynomesh_router_route_table_age_seconds ${((now - table.builtAt) / 1000).toFixed(3)}`]);
+    metric('dynomesh_router_route_table_stale_seconds', 'gauge', 'Seconds since the table was last known in sync with etcd (0 while connected).', [`dynomesh_router_route_table_stale_seconds ${src.connected ? 0 : ((now - src.disconnectedSince) / 1000).toFixed(3)}`]);
+    metric('dynomesh_router_etcd_connected', 'gauge', '1 while the routing watch is connected to etcd.', [`dynomesh_router_etcd_connected ${src.connected ? 1 : 0}`]);
+    metric('dynomesh_router_draining', 'gauge', '1 after SIGTERM while in-flight requests finish.', [`dynomesh_router_draining ${draining ? 1 : 0}`]);
+    return out.join('\n') + '\n';
+  }
+}

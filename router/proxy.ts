@@ -1,0 +1,561 @@
+/**
+ * The request path, top to bottom, in one file: uWS handler -> head checks ->
+ * route lookup -> balancer pick -> upstream connection -> request head + body
+ * (streamed, with backpressure) -> response head + body back (streamed, with
+ * backpressure) -> log line. One `Exchange` object per request holds all state;
+ * uWS and socket callbacks reach it through prototype methods and a few static
+ * functions (cork callbacks read the module-level `corked`), not per-step closures.
+ *
+ * Retry rule: only a failed *connect* is retried on the next dyno (nothing was
+ * sent, so it is safe for any method), plus one retry on a fresh connection when
+ * a reused keep-alive connection dies before any response byte and the request
+ * had no body (the dyno closed an idle connection as we picked it).
+ */
+import type { HttpRequest, HttpResponse } from './uws.ts';
+import { addressText } from './uws.ts';
+import { AffinityKind, cookieValue } from './balancer/affinity.ts';
+import { markTried, pick, type Tried } from './balancer/pick.ts';
+import type { Backend, ConnectWaiter } from './upstream/backend.ts';
+import type { Conn, ConnOwner } from './upstream/conn.ts';
+import { ERRORS, isHerokuCode, type ErrorCode } from './errors.ts';
+import { keepResponseHeader, requestHead, requestId } from './headers.ts';
+import { checkHead, type HeadFacts } from './limits.ts';
+import { formatLine, type LogSink } from './log-line.ts';
+import type { Metrics } from './metrics.ts';
+import type { AppRoute, RouteTable } from './table/route-table.ts';
+
+export interface ProxyOptions {
+  /** From request fully sent to the first response byte (Heroku: 30 s, H12). */
+  firstByteTimeoutMs: number;
+  /** No byte in either direction after that (Heroku: 55 s, H15). */
+  idleTimeoutMs: number;
+  /** How long a dyno that refused a connect is skipped. */
+  quarantineMs: number;
+  /** Dynos tried per request before giving up (each failed connect counts). */
+  maxTries: number;
+  /** X-Forwarded-Proto / X-Forwarded-Port values (the router's own listener unless an LB terminates TLS in front). */
+  proto: string;
+  port: number;
+}
+
+export interface ProxyContext {
+  table: RouteTable;
+  readonly opts: ProxyOptions;
+  readonly metrics: Metrics;
+  readonly sink: LogSink;
+}
+
+/** Request bodies buffered before the dyno connection is up; above this the client upload is paused. */
+const PREBUFFER = 64 * 1024;
+const CRLF = Buffer.from('\r\n');
+const LAST_CHUNK = Buffer.from('0\r\n\r\n');
+
+const enum Timer {
+  None,
+  FirstByte,
+  Idle,
+}
+
+class Exchange implements ConnOwner, ConnectWaiter {
+  // request
+  method = '';
+  target = '';
+  host = '';
+  clientIp = '';
+  requestId = '';
+  head = '';
+  hasBody = false;
+  chunkedBody = false;
+  startMs = 0;
+  // routing
+  route: AppRoute | null = null;
+  affinityKey: string | null = null;
+  backend: Backend | null = null;
+  tried: Tried = 0;
+  tries = 0;
+  staleRetried = false;
+  conn: Conn | null = null;
+  connectStart = 0;
+  connectMs = 0;
+  lastConnectError = '';
+  // request body
+  bodyQueue: Buffer[] = [];
+  queuedBytes = 0;
+  bodyDone = false;
+  requestSent = false;
+  clientPaused = false;
+  // response
+  status = 0;
+  respLen = -1;
+  headersSent = false;
+  /** The client response is complete (tryEnd reached the length, end(), or endWithoutBody()). */
+  clientEnded = false;
+  upstreamEnded = false;
+  outQueue: Buffer[] = [];
+  stalledChunk: Buffer | null = null;
+  stalledOffset = 0;
+  writableHooked = false;
+  connectionTokens: string[] | null = null;
+  bytesOut = 0;
+  // lifecycle
+  done = false;
+  timer: NodeJS.Timeout | null = null;
+  timerKind = Timer.None;
+  pendingHeaders: string[] = [];
+  pendingReason = '';
+
+  constructor(readonly ctx: ProxyContext, readonly res: HttpResponse) {}
+
+  // ---- upstream connection -------------------------------------------------
+
+  /** Pick a dyno (bounded loads) and ask its pool for a connection. */
+  dispatch(): void {
+    const route = this.route!;
+    const now = Date.now();
+    const slot = pick(route, this.affinityKey, this.tried, now);
+    if (slot < 0) return this.giveUp();
+    this.tried = markTried(this.tried, slot, route.backends.length);
+    this.tries++;
+    const b = (this.backend = route.backends[slot]!);
+    b.inFlight++;
+    this.connectStart = now;
+    b.acquire(this);
+  }
+
+  onConnectFailed(err: Error & { code?: string }): void {
+    const b = this.backend!;
+    b.inFlight--;
+    b.connectErrors++;
+    b.quarantine(this.ctx.opts.quarantineMs);
+    this.ctx.metrics.connectErrors++;
+    this.lastConnectError = err.code ?? err.message;
+    if (this.done) return;
+    if (this.tries < this.ctx.opts.maxTries && this.tries < this.route!.backends.length) {
+      this.ctx.metrics.retries++;
+      this.backend = null;
+      return this.dispatch();
+    }
+    this.backend = null;
+    this.giveUp();
+  }
+
+  /** No dyno could take the request: H10 when every dyno is down, else the connect error's code. */
+  giveUp(): void {
+    const now = Date.now();
+    const allDown = this.route!.backends.every((b) => b.isQuarantined(now));
+    this.fail(allDown ? 'H10' : this.lastConnectError === 'ETIMEDOUT' ? 'H19' : 'H21');
+  }
+
+  onConnected(conn: Conn, reused: boolean): void {
+    if (this.done) {
+      this.backend!.inFlight--;
+      this.backend = null;
+      conn.release();
+      return;
+    }
+    this.conn = conn;
+    conn.owner = this;
+    this.connectMs = Date.now() - this.connectStart;
+    void reused;
+    const s = conn.socket;
+    s.cork();
+    s.write(this.head);
+    for (const chunk of this.bodyQueue) this.writeBody(chunk);
+    this.bodyQueue.length = 0;
+    this.queuedBytes = 0;
+    if (this.bodyDone) this.endBody();
+    s.uncork();
+    if (this.clientPaused && !s.writableNeedDrain) this.resumeClient();
+    if (this.bodyDone) this.armTimer(Timer.FirstByte);
+    else this.armTimer(Timer.Idle);
+  }
+
+  writeBody(chunk: Buffer): boolean {
+    const s = this.conn!.socket;
+    if (this.chunkedBody) {
+      s.write(chunk.length.toString(16) + '\r\n');
+      s.write(chunk);
+      return s.write(CRLF);
+    }
+    return s.write(chunk);
+  }
+
+  endBody(): void {
+    if (this.chunkedBody) this.conn!.socket.write(LAST_CHUNK);
+    this.requestSent = true;
+  }
+
+  // ---- request body from the client (uWS onData) ---------------------------
+
+  onClientData(chunk: Buffer, isLast: boolean): void {
+    if (this.done) return;
+    if (chunk.length > 0) this.ctx.metrics.bytesIn += chunk.length;
+    if (this.conn === null) {
+      if (chunk.length > 0) {
+        this.bodyQueue.push(chunk);
+        this.queuedBytes += chunk.length;
+        if (this.queuedBytes > PREBUFFER) this.pauseClient();
+      }
+      if (isLast) this.bodyDone = true;
+      return;
+    }
+    let ok = true;
+    if (chunk.length > 0) ok = this.writeBody(chunk);
+    if (isLast) {
+      this.bodyDone = true;
+      this.endBody();
+      if (!this.headersSent) this.armTimer(Timer.FirstByte);
+    } else if (this.timerKind !== Timer.None) this.timer!.refresh();
+    if (!ok) this.pauseClient();
+  }
+
+  pauseClient(): void {
+    if (this.clientPaused || this.done) return;
+    this.clientPaused = true;
+    this.res.pause();
+  }
+
+  resumeClient(): void {
+    if (!this.clientPaused || this.done) return;
+    this.clientPaused = false;
+    this.res.resume();
+  }
+
+  onUpstreamDrain(): void {
+    this.resumeClient();
+  }
+
+  // ---- response from the dyno ---------------------------------------------
+
+  onUpstreamHead(status: number, reason: string, headers: string[], _keepAlive: boolean): boolean {
+    if (this.done) return true;
+    this.status = status;
+    this.respLen = -1;
+    const noBody = this.method === 'HEAD' || status === 204 || status === 304;
+    const tokens: string[] = [];
+    for (let i = 0; i < headers.length; i += 2) {
+      const k = headers[i]!.toLowerCase();
+      if (k === 'content-length') this.respLen = Number(headers[i + 1]);
+      else if (k === 'connection') for (const t of headers[i + 1]!.toLowerCase().split(',')) tokens.push(t.trim());
+    }
+    this.connectionTokens = tokens.length ? tokens : null;
+    this.pendingHeaders = headers;
+    this.pendingReason = reason;
+    corked = this;
+    this.res.cork(noBody ? corkHeadNoBody : corkHead);
+    this.armTimer(Timer.Idle);
+    return noBody;
+  }
+
+  writeHead(): void {
+    const res = this.res;
+    const h = this.pendingHeaders;
+    res.writeStatus(this.status + ' ' + (this.pendingReason || 'Unknown'));
+    const named = this.connectionTokens;
+    for (let i = 0; i < h.length; i += 2) {
+      const k = h[i]!;
+      if (keepResponseHeader(k.toLowerCase(), named)) res.writeHeader(k, h[i + 1]!);
+    }
+    this.headersSent = true;
+    this.pendingHeaders = EMPTY;
+  }
+
+  onUpstreamBody(chunk: Buffer): void {
+    if (this.done) return;
+    this.bytesOut += chunk.length;
+    this.ctx.metrics.bytesOut += chunk.length;
+    if (this.timer !== null) this.timer.refresh();
+    if (this.stalledChunk !== null || this.outQueue.length > 0) {
+      this.outQueue.push(chunk);
+      return;
+    }
+    corked = this;
+    corkedChunk = chunk;
+    this.res.cork(corkBody);
+  }
+
+  /** Writes one body chunk to the client; false when uWS is backed up (the dyno socket is paused). */
+  writeChunk(chunk: Buffer): boolean {
+    const res = this.res;
+    if (this.respLen >= 0) {
+      const before = res.getWriteOffset();
+      const [ok, responded] = res.tryEnd(chunk, this.respLen);
+      if (responded) {
+        this.clientEnded = true;
+        return true;
+      }
+      if (!ok) {
+        this.stall(chunk, before);
+        return false;
+      }
+      return true;
+    }
+    if (!res.write(chunk)) {
+      // write() buffered all of it; only wait for onWritable
+      this.stall(EMPTY_BUF, 0);
+      return false;
+    }
+    return true;
+  }
+
+  stall(chunk: Buffer, offset: number): void {
+    this.stalledChunk = chunk;
+    this.stalledOffset = offset;
+    this.conn?.socket.pause();
+    if (!this.writableHooked) {
+      this.writableHooked = true;
+      this.res.onWritable((off) => this.onClientWritable(off));
+    }
+  }
+
+  onClientWritable(offset: number): boolean {
+    if (this.done || this.stalledChunk === null) return true;
+    const res = this.res;
+    if (this.stalledChunk.length > 0) {
+      const [ok, responded] = res.tryEnd(this.stalledChunk.subarray(offset - this.stalledOffset), this.respLen);
+      if (responded) this.clientEnded = true;
+      else if (!ok) return false;
+    }
+    this.stalledChunk = null;
+    if (this.timer !== null) this.timer.refresh();
+    while (this.outQueue.length > 0) {
+      if (!this.writeChunk(this.outQueue.shift()!)) return true;
+    }
+    if (this.upstreamEnded) this.endResponse();
+    else this.conn?.socket.resume();
+    return true;
+  }
+
+  onUpstreamEnd(): void {
+    if (this.done) return;
+    this.upstreamEnded = true;
+    if (this.clientEnded) return this.finish(null);
+    if (this.stalledChunk !== null || this.outQueue.length > 0) return; // finished from onClientWritable
+    corked = this;
+    this.res.cork(corkEnd);
+  }
+
+  endResponse(): void {
+    // tryEnd completes a Content-Length response by itself; a chunked one needs its last chunk
+    if (!this.clientEnded) {
+      this.clientEnded = true;
+      this.res.end();
+    }
+    this.finish(null);
+  }
+
+  onUpstreamClose(err: Error | undefined): void {
+    const conn = this.conn;
+    this.conn = null;
+    if (this.done) return;
+    if (!this.headersSent && this.status === 0) {
+      // Stale keep-alive connection: the dyno closed it as we reused it. Safe to resend a bodyless request once.
+      if (conn !== null && conn.served > 0 && !this.hasBody && !this.staleRetried && err === undefined) {
+        this.staleRetried = true;
+        this.clearTimer();
+        this.backend!.acquire(this);
+        return;
+      }
+      return this.fail(this.requestSent ? 'H13' : 'H18', err?.message);
+    }
+    // Mid-response: the status line is gone already; cut the client connection so it sees a truncated body.
+    this.finish('H18', true);
+  }
+
+  // ---- timers ---------------------------------------------------------------
+
+  armTimer(kind: Timer): void {
+    if (this.done) return;
+    const ms = kind === Timer.FirstByte ? this.ctx.opts.firstByteTimeoutMs : this.ctx.opts.idleTimeoutMs;
+    if (this.timer === null) this.timer = setTimeout(onTimer, ms, this);
+    else if (this.timerKind !== kind) {
+      clearTimeout(this.timer);
+      this.timer = setTimeout(onTimer, ms, this);
+    } else this.timer.refresh();
+    this.timerKind = kind;
+  }
+
+  clearTimer(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.timerKind = Timer.None;
+  }
+
+  onTimeout(): void {
+    if (this.done) return;
+    if (this.timerKind === Timer.FirstByte && !this.headersSent) return this.fail('H12');
+    if (!this.headersSent) return this.fail('H15');
+    this.finish('H15', true);
+  }
+
+  // ---- endings --------------------------------------------------------------
+
+  /** Answer with a router error page (only before any response byte went out). */
+  fail(code: ErrorCode, detail?: string): void {
+    if (this.done) return;
+    const spec = ERRORS[code];
+    this.status = spec.status;
+    if (this.clientPaused) {
+      this.clientPaused = false;
+      this.res.resume();
+    }
+    corked = this;
+    corkedError = spec.page;
+    corkedStatus = spec.statusLine;
+    // An upload still arriving cannot be left half-read on a keep-alive connection: close after the page.
+    corkedClose = this.hasBody && !this.bodyDone;
+    this.res.cork(corkError);
+    this.headersSent = true;
+    this.finish(code, false, detail);
+  }
+
+  /** Client went away (uWS onAborted): stop the dyno side too. */
+  onClientAborted(): void {
+    if (this.done) return;
+    if (this.status === 0) this.status = 499;
+    this.finish('H27', false, undefined, true);
+  }
+
+  finish(code: ErrorCode | null, closeClient = false, detail?: string, aborted = false): void {
+    if (this.done) return;
+    this.done = true;
+    this.clearTimer();
+    const m = this.ctx.metrics;
+    m.inFlight--;
+    if (this.status > 0 && !aborted) m.response(this.status);
+    if (code !== null) m.error(code);
+    const conn = this.conn;
+    this.conn = null;
+    if (conn !== null) {
+      conn.owner = null;
+      // Reuse only after a complete exchange in both directions.
+      if (code === null && this.requestSent && this.upstreamEnded) conn.release();
+      else conn.destroy();
+    }
+    if (this.backend !== null) {
+      this.backend.inFlight--;
+      if (this.backend.retired && this.backend.inFlight === 0) this.backend.destroy();
+    }
+    if (closeClient && !aborted) this.res.close();
+    this.log(code, detail);
+  }
+
+  log(code: ErrorCode | null, detail: string | undefined): void {
+    const spec = code !== null ? ERRORS[code] : null;
+    const heroku = code !== null && isHerokuCode(code);
+    const line = formatLine({
+      app: this.route?.name ?? '',
+      method: this.method,
+      path: this.target,
+      host: this.host,
+      requestId: this.requestId,
+      fwd: this.clientIp,
+      dyno: this.backend?.dyno ?? '',
+      connectMs: this.connectMs,
+      serviceMs: Date.now() - this.startMs,
+      status: this.status,
+      bytes: this.bytesOut,
+      code: heroku ? code : null,
+      desc: heroku ? (detail ? `${spec!.desc}: ${detail}` : spec!.desc) : null,
+    });
+    this.ctx.sink.write(this.route?.name ?? '', line, heroku);
+  }
+}
+
+const EMPTY: string[] = [];
+const EMPTY_BUF = Buffer.alloc(0);
+
+// cork callbacks without a closure per call: uWS runs them synchronously inside cork()
+let corked: Exchange;
+let corkedChunk: Buffer = EMPTY_BUF;
+let corkedError: Buffer = EMPTY_BUF;
+let corkedStatus = '';
+let corkedClose = false;
+function corkHead(): void {
+  corked.writeHead();
+  if (corked.respLen === 0) {
+    corked.clientEnded = true;
+    corked.res.end();
+  }
+}
+function corkHeadNoBody(): void {
+  const ex = corked;
+  ex.writeHead();
+  if (ex.respLen >= 0 && ex.method === 'HEAD') ex.res.writeHeader('Content-Length', String(ex.respLen));
+  ex.clientEnded = true;
+  ex.res.endWithoutBody();
+}
+function corkBody(): void {
+  corked.writeChunk(corkedChunk);
+}
+function corkEnd(): void {
+  corked.endResponse();
+}
+function corkError(): void {
+  corked.res.writeStatus(corkedStatus).writeHeader('Content-Type', 'text/html; charset=utf-8').writeHeader('Cache-Control', 'no-cache, no-store').end(corkedError, corkedClose);
+}
+function onTimer(ex: Exchange): void {
+  ex.timer = null;
+  ex.onTimeout();
+}
+
+const facts: HeadFacts = { host: '', contentLength: -1, chunked: false, connectionTokens: null };
+
+/** The uWS `any('/*')` handler. Everything `req` offers is read before returning (it is stack-allocated). */
+export function handleRequest(ctx: ProxyContext, res: HttpResponse, req: HttpRequest): void {
+  const ex = new Exchange(ctx, res);
+  ctx.metrics.inFlight++;
+  res.onAborted(() => ex.onClientAborted());
+  ex.startMs = Date.now();
+  ex.method = req.getMethod().toUpperCase();
+  const q = req.getQuery();
+  ex.target = q ? req.getUrl() + '?' + q : req.getUrl();
+  ex.clientIp = addressText(res.getRemoteAddressAsText());
+  const pairs: string[] = [];
+  req.forEach((k, v) => {
+    pairs.push(k, v);
+  });
+  ex.requestId = requestId(req.getHeader('x-request-id'));
+
+  const problem = checkHead(ex.method, ex.target, pairs, facts);
+  ex.host = facts.host;
+  if (problem !== null) return ex.fail('BAD', problem);
+
+  const route = ctx.table.lookup(facts.host);
+  if (route === undefined) return ex.fail('NOAPP');
+  ex.route = route;
+  if (route.maintenance) return ex.fail('H80');
+  if (route.backends.length === 0) return ex.fail('H14');
+
+  switch (route.affinity.kind) {
+    case AffinityKind.Random:
+      ex.affinityKey = null;
+      break;
+    case AffinityKind.Cookie:
+      ex.affinityKey = cookieValue(req.getHeader('cookie'), route.affinity.name) || ex.clientIp;
+      break;
+    case AffinityKind.Header:
+      ex.affinityKey = req.getHeader(route.affinity.name) || ex.clientIp;
+      break;
+    default:
+      ex.affinityKey = ex.clientIp;
+  }
+
+  ex.hasBody = facts.chunked || facts.contentLength > 0;
+  ex.chunkedBody = facts.chunked;
+  ex.head = requestHead(pairs, {
+    method: ex.method,
+    target: ex.target,
+    clientIp: ex.clientIp,
+    requestId: ex.requestId,
+    proto: ctx.opts.proto,
+    port: ctx.opts.port,
+    startMs: ex.startMs,
+    contentLength: facts.chunked ? -1 : facts.contentLength >= 0 ? facts.contentLength : ex.method === 'POST' || ex.method === 'PUT' || ex.method === 'PATCH' ? 0 : -1,
+    chunked: facts.chunked,
+    connectionTokens: facts.connectionTokens,
+  });
+  if (ex.hasBody) res.onData((ab, isLast) => ex.onClientData(Buffer.from(new Uint8Array(ab)), isLast));
+  else ex.bodyDone = true;
+  ex.dispatch();
+}

@@ -1,0 +1,120 @@
+/**
+ * Applies deltas to the routing state and builds new immutable tables off the
+ * hot path. Only apps touched by a batch are rebuilt; their ring is rebuilt only
+ * when the set of dyno names changed. Backend objects (pools, in-flight counts,
+ * quarantine) are kept across tables while their endpoint record is unchanged.
+ */
+import { parseAffinity } from '../balancer/affinity.ts';
+import { Ring } from '../balancer/ring.ts';
+import { Backend, DEFAULT_POOL, type PoolOptions } from '../upstream/backend.ts';
+import type { Delta, EndpointAddr } from './delta.ts';
+import { RouteTable, type AppRoute } from './route-table.ts';
+
+export interface BuilderOptions {
+  baseDomain: string;
+  /** Used when an app's record has no valid factor. */
+  defaultBalanceFactor: number;
+  pool?: PoolOptions;
+}
+
+type AppSettings = Extract<Delta, { t: 'app' }>['v'] & object;
+
+export class TableBuilder {
+  private readonly settings = new Map<string, AppSettings>();
+  private readonly domains = new Map<string, string>();
+  /** app -> dyno -> backend */
+  private readonly endpoints = new Map<string, Map<string, Backend>>();
+  private readonly routes = new Map<string, AppRoute>();
+  private readonly dirty = new Set<string>();
+  private domainsDirty = true;
+  private current: RouteTable;
+
+  constructor(private readonly opts: BuilderOptions) {
+    this.current = RouteTable.empty(opts.baseDomain);
+  }
+
+  get table(): RouteTable {
+    return this.current;
+  }
+
+  apply(deltas: readonly Delta[]): void {
+    for (const d of deltas) {
+      if (d.t === 'app') {
+        if (d.v) this.settings.set(d.app, d.v);
+        else this.settings.delete(d.app);
+        this.dirty.add(d.app);
+      } else if (d.t === 'domain') {
+        if (d.v) this.domains.set(d.host, d.v);
+        else this.domains.delete(d.host);
+        this.domainsDirty = true;
+      } else {
+        this.setEndpoint(d.app, d.dyno, d.v);
+        this.dirty.add(d.app);
+      }
+    }
+  }
+
+  private setEndpoint(app: string, dyno: string, v: EndpointAddr | null): void {
+    let eps = this.endpoints.get(app);
+    const old = eps?.get(dyno);
+    if (v && old && old.host === v.host && old.port === v.port && old.release === v.release) return;
+    old?.retire();
+    if (!v) {
+      eps?.delete(dyno);
+      if (eps && eps.size === 0) this.endpoints.delete(app);
+      return;
+    }
+    if (!eps) this.endpoints.set(app, (eps = new Map()));
+    eps.set(dyno, new Backend(app, dyno, v.host, v.port, v.release, this.opts.pool ?? DEFAULT_POOL));
+  }
+
+  /** A new table if anything changed since the last build, else the current one. */
+  build(revision: number): RouteTable {
+    if (this.dirty.size === 0 && !this.domainsDirty && revision === this.current.revision) return this.current;
+    for (const app of this.dirty) this.rebuildApp(app);
+    this.dirty.clear();
+    const domains = this.domainsDirty ? new Map(this.domains) : (this.current.domains as Map<string, string>);
+    this.domainsDirty = false;
+    this.current = new RouteTable(domains, new Map(this.routes), '.' + this.opts.baseDomain, revision, Date.now());
+    return this.current;
+  }
+
+  private rebuildApp(app: string): void {
+    const s = this.settings.get(app);
+    if (!s) {
+      this.routes.delete(app);
+      return;
+    }
+    const eps = this.endpoints.get(app);
+    const names = eps ? [...eps.keys()].sort(byDyno) : [];
+    const backends = names.map((n) => eps!.get(n)!);
+    const prev = this.routes.get(app);
+    const sameNames = prev?.ring != null && prev.ring.names.length === names.length && prev.ring.names.every((n, i) => n === names[i]);
+    const factor = Number.isFinite(s.balanceFactor) && s.balanceFactor >= 1 ? s.balanceFactor : this.opts.defaultBalanceFactor;
+    this.routes.set(app, {
+      name: app,
+      maintenance: s.maintenance === true,
+      affinity: parseAffinity(s.affinity),
+      balanceFactor: factor,
+      backends,
+      ring: names.length === 0 ? null : sameNames ? prev!.ring : new Ring(names),
+    });
+  }
+
+  /** Every backend in the table, for shutdown. */
+  backends(): Backend[] {
+    const out: Backend[] = [];
+    for (const eps of this.endpoints.values()) out.push(...eps.values());
+    return out;
+  }
+}
+
+/** web.2 before web.10. */
+function byDyno(a: string, b: string): number {
+  const da = a.lastIndexOf('.');
+  const db = b.lastIndexOf('.');
+  const ta = a.slice(0, da);
+  const tb = b.slice(0, db);
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  return Number(a.slice(da + 1)) - Number(b.slice(db + 1));
+}

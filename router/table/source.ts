@@ -1,0 +1,68 @@
+/**
+ * Feeds the route table from etcd: one prefix watch on `routing/` (list at a
+ * revision, then watch from revision+1; resumes and re-lists through the
+ * cluster watch). Changes become deltas, the builder makes a new table, and
+ * `onTable` swaps it in. While etcd is unreachable nothing is pruned: the last
+ * table keeps serving ("fail static") and the status says so.
+ */
+import type { Logger } from 'pino';
+import type { Cluster } from '../../cluster/client.ts';
+import { watchPrefix, type PrefixWatch } from '../../cluster/watch.ts';
+import type { TableBuilder } from './builder.ts';
+import { deltasFrom, type Delta } from './delta.ts';
+import type { RouteTable } from './route-table.ts';
+
+export interface SourceStatus {
+  connected: boolean;
+  /** Epoch ms of the last change applied or confirmed by a (re)connect. */
+  syncedAt: number;
+  /** Epoch ms since when etcd is unreachable, 0 when connected. */
+  disconnectedSince: number;
+}
+
+export class RouteSource {
+  readonly status: SourceStatus = { connected: false, syncedAt: 0, disconnectedSince: Date.now() };
+  private watch: PrefixWatch | undefined;
+
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly builder: TableBuilder,
+    private readonly onTable: (t: RouteTable, deltas: readonly Delta[]) => void,
+    private readonly log: Logger,
+  ) {}
+
+  /** Resolves after the first full list was applied (the router may then listen). */
+  async start(): Promise<void> {
+    this.watch = watchPrefix(this.cluster, this.cluster.keys.routing(), {
+      onChanges: (changes, revision, initial) => {
+        const deltas = deltasFrom(changes);
+        this.builder.apply(deltas);
+        const t = this.builder.build(revision);
+        this.status.syncedAt = Date.now();
+        this.onTable(t, deltas);
+        if (initial) this.log.info({ revision, apps: t.apps.size, endpoints: t.endpointCount }, 'route-table-loaded');
+        else this.log.debug({ revision, deltas: deltas.length }, 'route-table-updated');
+      },
+      onStatus: (connected, err) => {
+        this.status.connected = connected;
+        if (connected) {
+          this.status.disconnectedSince = 0;
+          this.status.syncedAt = Date.now();
+          this.log.info({ revision: this.watch?.revision }, 'etcd-connected');
+        } else {
+          this.status.disconnectedSince = Date.now();
+          const t = this.builder.table;
+          this.log.warn(
+            { err: err?.message, revision: t.revision, apps: t.apps.size, endpoints: t.endpointCount },
+            'etcd-unreachable-serving-last-table',
+          );
+        }
+      },
+    }, this.log);
+    await this.watch.ready;
+  }
+
+  async close(): Promise<void> {
+    await this.watch?.close();
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * WebSocket (and only WebSocket) upgrades: uWS answers the client's handshake
+ * once the dyno has accepted ours, made with the `ws` client; then frames flow
+ * both ways until either side closes. Messages from the dyno that arrive before
+ * uWS has opened the client socket are queued; a slow client pauses the dyno
+ * socket (uWS `send` returning 0 = backpressure, resumed in `drain`).
+ * A refused connect quarantines the dyno and tries the next one, as for HTTP.
+ */
+import { WebSocket as Upstream } from 'ws';
+import type { HttpRequest, HttpResponse, WebSocket, us_socket_context_t, Uws } from './uws.ts';
+import { addressText } from './uws.ts';
+import { AffinityKind, cookieValue } from './balancer/affinity.ts';
+import { markTried, pick, type Tried } from './balancer/pick.ts';
+import { ERRORS, type ErrorCode } from './errors.ts';
+import { forwardHeaders, requestId } from './headers.ts';
+import { checkHead, type HeadFacts } from './limits.ts';
+import { formatLine } from './log-line.ts';
+import type { ProxyContext } from './proxy.ts';
+import type { AppRoute } from './table/route-table.ts';
+
+interface Link {
+  up: Upstream;
+  client: WebSocket<Link> | null;
+  queue: { data: Buffer; binary: boolean }[];
+  closed: boolean;
+}
+
+/** uWS turns close codes it cannot send (no status, abnormal) into errors; map them to a normal close. */
+const sendable = (code: number): number => (code === 1005 || code === 1006 || code < 1000 || code > 4999 ? 1000 : code);
+
+export function websocketBehavior(ctx: ProxyContext, connectTimeoutMs: number): Parameters<ReturnType<Uws['App']>['ws']>[1] {
+  return {
+    compression: 0,
+    maxPayloadLength: 16 * 1024 * 1024,
+    idleTimeout: 120,
+    maxBackpressure: 1024 * 1024,
+    upgrade: (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => upgrade(ctx, connectTimeoutMs, res, req, context),
+    open: (ws: WebSocket<Link>) => {
+      const link = ws.getUserData();
+      link.client = ws;
+      ctx.metrics.websocketsOpen++;
+      ctx.metrics.websocketsTotal++;
+      for (const m of link.queue) ws.send(m.data, m.binary);
+      link.queue.length = 0;
+      link.up.resume();
+    },
+    message: (ws: WebSocket<Link>, message: ArrayBuffer, isBinary: boolean) => {
+      const up = ws.getUserData().up;
+      if (up.readyState === Upstream.OPEN) up.send(Buffer.from(new Uint8Array(message)), { binary: isBinary });
+    },
+    drain: (ws: WebSocket<Link>) => {
+      if (ws.getBufferedAmount() < 256 * 1024) ws.getUserData().up.resume();
+    },
+    close: (ws: WebSocket<Link>, code: number, message: ArrayBuffer) => {
+      const link = ws.getUserData();
+      ctx.metrics.websocketsOpen--;
+      link.closed = true;
+      link.client = null;
+      const up = link.up;
+      if (up.readyState === Upstream.OPEN) up.close(sendable(code), Buffer.from(new Uint8Array(message)));
+      else up.terminate();
+    },
+  } as Parameters<ReturnType<Uws['App']>['ws']>[1];
+}
+
+const facts: HeadFacts = { host: '', contentLength: -1, chunked: false, connectionTokens: null };
+
+function upgrade(ctx: ProxyContext, connectTimeoutMs: number, res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void {
+  let aborted = false;
+  let up: Upstream | null = null;
+  res.onAborted(() => {
+    aborted = true;
+    up?.terminate();
+  });
+  const startMs = Date.now();
+  const q = req.getQuery();
+  const target = q ? req.getUrl() + '?' + q : req.getUrl();
+  const key = req.getHeader('sec-websocket-key');
+  const protocols = req.getHeader('sec-websocket-protocol');
+  const clientIp = addressText(res.getRemoteAddressAsText());
+  const pairs: string[] = [];
+  req.forEach((k, v) => {
+    pairs.push(k, v);
+  });
+  const rid = requestId(req.getHeader('x-request-id'));
+  const problem = checkHead('GET', target, pairs, facts);
+  const host = facts.host;
+  const log = (route: AppRoute | undefined, dyno: string, status: number, code: ErrorCode | null, detail?: string) => {
+    ctx.metrics.response(status);
+    if (code) ctx.metrics.error(code);
+    const heroku = code !== null && code !== 'BAD' && code !== 'NOAPP';
+    ctx.sink.write(route?.name ?? '', formatLine({
+      app: route?.name ?? '', method: 'GET', path: target, host, requestId: rid, fwd: clientIp, dyno, connectMs: 0,
+      serviceMs: Date.now() - startMs, status, bytes: 0, code: heroku ? code : null,
+      desc: heroku ? (detail ? `${ERRORS[code].desc}: ${detail}` : ERRORS[code].desc) : null,
+    }), heroku);
+  };
+  const fail = (route: AppRoute | undefined, code: ErrorCode, detail?: string) => {
+    if (aborted) return;
+    const spec = ERRORS[code];
+    res.cork(() => res.writeStatus(spec.statusLine).writeHeader('Content-Type', 'text/html; charset=utf-8').end(spec.page, true));
+    log(route, '', spec.status, code, detail);
+  };
+  if (problem !== null) return fail(undefined, 'BAD', problem);
+  const route = ctx.table.lookup(host);
+  if (!route) return fail(undefined, 'NOAPP');
+  if (route.maintenance) return fail(route, 'H80');
+  if (route.backends.length === 0) return fail(route, 'H14');
+  const affinityKey =
+    route.affinity.kind === AffinityKind.Random ? null
+    : route.affinity.kind === AffinityKind.Cookie ? cookieValue(req.getHeader('cookie'), route.affinity.name) || clientIp
+    : route.affinity.kind === AffinityKind.Header ? req.getHeader(route.affinity.name) || clientIp
+    : clientIp;
+  const headers = forwardHeaders(pairs, {
+    method: 'GET', target, clientIp, requestId: rid, proto: ctx.opts.proto, port: ctx.opts.port, startMs,
+    contentLength: -1, chunked: false, connectionTokens: null,
+  });
+  const protoList = protocols ? protocols.split(',').map((s) => s.trim()).filter(Boolean) : [];
+  let tried: Tried = 0;
+  let tries = 0;
+
+  const attempt = () => {
+    const now = Date.now();
+    const slot = pick(route, affinityKey, tried, now);
+    if (slot < 0) return fail(route, 'H10');
+    tried = markTried(tried, slot, route.backends.length);
+    tries++;
+    const b = route.backends[slot]!;
+    const link: Link = { up: null as unknown as Upstream, client: null, queue: [], closed: false };
+    const u = (up = new Upstream(`ws://${b.host}:${b.port}${target}`, protoList, {
+      headers, perMessageDeflate: false, handshakeTimeout: connectTimeoutMs, followRedirects: false,
+    }));
+    link.up = u;
+    let opened = false;
+    u.on('open', () => {
+      opened = true;
+      if (aborted) return u.close(1001);
+      res.cork(() => res.upgrade(link, key, u.protocol, '', context));
+      log(route, b.dyno, 101, null);
+    });
+    u.on('message', (data: Buffer, isBinary: boolean) => {
+      const ws = link.client;
+      if (ws === null) {
+        if (!link.closed) {
+          link.queue.push({ data, binary: isBinary });
+          u.pause(); // until uWS opens the client side
+        }
+        return;
+      }
+      if (ws.send(data, isBinary) === 0) u.pause();
+    });
+    u.on('close', (code: number, reason: Buffer) => {
+      const ws = link.client;
+      if (ws !== null && !link.closed) {
+        link.closed = true;
+        ws.end(sendable(code), reason);
+      }
+    });
+    u.on('unexpected-response', (_req, resp) => {
+      opened = true;
+      u.terminate();
+      if (aborted) return;
+      const status = resp.statusCode ?? 502;
+      res.cork(() => res.writeStatus(String(status)).end(undefined, true));
+      log(route, b.dyno, status, null);
+      resp.resume();
+    });
+    u.on('error', (err: Error & { code?: string }) => {
+      if (opened || aborted) return;
+      opened = true;
+      if (err.code === 'ECONNREFUSED' || err.code === 'ECONNRESET' || err.code === 'ETIMEDOUT' || /timed out/.test(err.message)) {
+        b.connectErrors++;
+        b.quarantine(ctx.opts.quarantineMs);
+        ctx.metrics.connectErrors++;
+        if (tries < ctx.opts.maxTries && tries < route.backends.length) {
+          ctx.metrics.retries++;
+          return attempt();
+        }
+        return fail(route, 'H21', err.code ?? err.message);
+      }
+      fail(route, 'H99', err.message);
+    });
+  };
+  attempt();
+}
