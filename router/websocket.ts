@@ -20,9 +20,17 @@ import type { AppRoute } from './table/route-table.ts';
 
 interface Link {
   up: Upstream;
-  client: WebSocket<Link> | null;
+  client: WebSocket<Holder> | null;
   queue: { data: Buffer; binary: boolean }[];
   closed: boolean;
+}
+
+/**
+ * uWS copies the userData's own properties onto its WebSocket object, so the
+ * shared state lives one level down where both sides see the same object.
+ */
+interface Holder {
+  link: Link;
 }
 
 /** uWS turns close codes it cannot send (no status, abnormal) into errors; map them to a normal close. */
@@ -35,8 +43,8 @@ export function websocketBehavior(ctx: ProxyContext, connectTimeoutMs: number): 
     idleTimeout: 120,
     maxBackpressure: 1024 * 1024,
     upgrade: (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => upgrade(ctx, connectTimeoutMs, res, req, context),
-    open: (ws: WebSocket<Link>) => {
-      const link = ws.getUserData();
+    open: (ws: WebSocket<Holder>) => {
+      const link = ws.getUserData().link;
       link.client = ws;
       ctx.metrics.websocketsOpen++;
       ctx.metrics.websocketsTotal++;
@@ -44,15 +52,15 @@ export function websocketBehavior(ctx: ProxyContext, connectTimeoutMs: number): 
       link.queue.length = 0;
       link.up.resume();
     },
-    message: (ws: WebSocket<Link>, message: ArrayBuffer, isBinary: boolean) => {
-      const up = ws.getUserData().up;
+    message: (ws: WebSocket<Holder>, message: ArrayBuffer, isBinary: boolean) => {
+      const up = ws.getUserData().link.up;
       if (up.readyState === Upstream.OPEN) up.send(Buffer.from(new Uint8Array(message)), { binary: isBinary });
     },
-    drain: (ws: WebSocket<Link>) => {
-      if (ws.getBufferedAmount() < 256 * 1024) ws.getUserData().up.resume();
+    drain: (ws: WebSocket<Holder>) => {
+      if (ws.getBufferedAmount() < 256 * 1024) ws.getUserData().link.up.resume();
     },
-    close: (ws: WebSocket<Link>, code: number, message: ArrayBuffer) => {
-      const link = ws.getUserData();
+    close: (ws: WebSocket<Holder>, code: number, message: ArrayBuffer) => {
+      const link = ws.getUserData().link;
       ctx.metrics.websocketsOpen--;
       link.closed = true;
       link.client = null;
@@ -135,7 +143,7 @@ function upgrade(ctx: ProxyContext, connectTimeoutMs: number, res: HttpResponse,
     u.on('open', () => {
       opened = true;
       if (aborted) return u.close(1001);
-      res.cork(() => res.upgrade(link, key, u.protocol, '', context));
+      res.cork(() => res.upgrade<Holder>({ link }, key, u.protocol, '', context));
       log(route, b.dyno, 101, null);
     });
     u.on('message', (data: Buffer, isBinary: boolean) => {

@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request as httpRequest, Agent, type IncomingHttpHeaders } from 'node:http';
 import { createInterface } from 'node:readline';
+import { connect as netConnect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Cluster } from '../../cluster/client.ts';
 import type { Affinity } from '../../cluster/records.ts';
@@ -139,4 +140,25 @@ export async function metrics(adminPort: number): Promise<Map<string, number>> {
     out.set(l.slice(0, i), Number(l.slice(i + 1)));
   }
   return out;
+}
+
+/** Writes raw bytes on a fresh connection; collects what comes back until the server closes or `waitMs` passes. */
+export function raw(port: number, data: string | Buffer, waitMs = 2000): Promise<{ reply: string; closed: boolean }> {
+  return new Promise((resolve) => {
+    const s = netConnect(port, '127.0.0.1');
+    let reply = '';
+    let closed = false;
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolve({ reply, closed });
+    }, waitMs);
+    s.on('data', (b: Buffer) => (reply += b.toString('latin1')));
+    s.on('error', () => undefined);
+    s.on('close', () => {
+      closed = true;
+      clearTimeout(timer);
+      resolve({ reply, closed });
+    });
+    s.write(data);
+  });
 }

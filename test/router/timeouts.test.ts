@@ -1,0 +1,62 @@
+/**
+ * Dyno misbehaviour through a real router: a dyno that never answers (H12 with a
+ * short --first-byte-timeout), one that closes without a response (H13), one that
+ * dies mid-response (H18, client sees a cut connection); the router keeps serving.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Cluster } from '../../cluster/client.ts';
+import { eventually, useEtcd } from '../support/etcd.ts';
+import { addApp, addEndpoint, get, metrics, nameOf, startBackend, startRouter, type Backend, type RouterProc } from './helpers.ts';
+
+const etcd = useEtcd();
+
+describe('timeouts and broken dynos', () => {
+  let cluster: Cluster;
+  let router: RouterProc;
+  let backend: Backend;
+
+  before(async () => {
+    cluster = etcd.cluster();
+    backend = await startBackend('t1');
+    await addApp(cluster, 'slow');
+    await addEndpoint(cluster, 'slow', 'web.1', backend.port);
+    router = await startRouter(cluster, ['--first-byte-timeout', '600ms', '--idle-timeout', '2s']);
+  });
+  after(async () => {
+    await router?.stop();
+    await backend?.kill();
+  });
+
+  test('a dyno that never answers: H12 503 after the first-byte timeout', async () => {
+    const t0 = Date.now();
+    const r = await get(router.port, 'slow.localhost', '/hang', { agent: false });
+    const took = Date.now() - t0;
+    assert.equal(r.status, 503);
+    assert.match(r.body, /Application error/);
+    assert.ok(took >= 550 && took < 3000, `answered after ${took} ms`);
+    await eventually(() => router.lines().some((l) => /^at=error code=H12 desc="Request timeout" method=GET path="\/hang" .* dyno=web\.1 .* status=503 /.test(l)), 5000, 'H12 line');
+    // a slow answer inside the limit is fine
+    assert.equal(nameOf(await get(router.port, 'slow.localhost', '/slow?ms=300')), 't1');
+  });
+
+  test('a dyno that closes without answering: H13 503', async () => {
+    const r = await get(router.port, 'slow.localhost', '/close', { agent: false });
+    assert.equal(r.status, 503);
+    await eventually(() => router.lines().some((l) => l.startsWith('at=error code=H13 desc="Connection closed without response') && l.includes('path="/close"')), 5000, 'H13 line');
+  });
+
+  test('a dyno that dies mid-response: the client connection is cut (H18)', async () => {
+    await assert.rejects(get(router.port, 'slow.localhost', '/half', { agent: false }), /aborted|socket hang up|ECONNRESET/);
+    await eventually(() => router.lines().some((l) => l.startsWith('at=error code=H18') && l.includes('path="/half"')), 5000, 'H18 line');
+  });
+
+  test('the router still serves, and counts the errors', async () => {
+    assert.equal(nameOf(await get(router.port, 'slow.localhost')), 't1');
+    const m = await metrics(router.adminPort);
+    assert.equal(m.get('dynomesh_router_errors_total{code="H12"}'), 1);
+    assert.equal(m.get('dynomesh_router_errors_total{code="H13"}'), 1);
+    assert.equal(m.get('dynomesh_router_errors_total{code="H18"}'), 1);
+    assert.equal(m.get('dynomesh_router_in_flight'), 0);
+  });
+});

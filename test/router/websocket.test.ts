@@ -1,0 +1,78 @@
+/** WebSocket upgrades proxied to a real backend process: echo both ways, subprotocol, XFF, close codes. */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { WebSocket } from 'ws';
+import type { Cluster } from '../../cluster/client.ts';
+import { eventually, useEtcd } from '../support/etcd.ts';
+import { addApp, addEndpoint, metrics, startBackend, startRouter, type Backend, type RouterProc } from './helpers.ts';
+
+const etcd = useEtcd();
+
+function open(port: number, host: string, path = '/chat', protocols: string[] = []): Promise<{ ws: WebSocket; messages: (string | Buffer)[] }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, protocols, { headers: { host }, perMessageDeflate: false });
+    const messages: (string | Buffer)[] = [];
+    ws.on('message', (data: Buffer, isBinary: boolean) => messages.push(isBinary ? Buffer.from(data) : data.toString()));
+    ws.once('open', () => resolve({ ws, messages }));
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`status ${res.statusCode}`)));
+    ws.once('error', reject);
+  });
+}
+
+describe('WebSocket through the router', () => {
+  let cluster: Cluster;
+  let router: RouterProc;
+  const backends: Backend[] = [];
+
+  before(async () => {
+    cluster = etcd.cluster();
+    backends.push(await startBackend('ws1'));
+    await addApp(cluster, 'chat');
+    await addEndpoint(cluster, 'chat', 'web.1', backends[0]!.port);
+    router = await startRouter(cluster);
+  });
+  after(async () => {
+    await router?.stop();
+    await Promise.all(backends.map((b) => b.kill()));
+  });
+
+  test('text and binary frames echo both ways; subprotocol and X-Forwarded-For reach the dyno', async () => {
+    const { ws, messages } = await open(router.port, 'chat.localhost', '/chat?room=1', ['superchat']);
+    assert.equal(ws.protocol, 'superchat');
+    await eventually(() => messages.length >= 1, 5000, 'hello');
+    const hello = JSON.parse(messages[0] as string) as { name: string; protocol: string; xff: string };
+    assert.deepEqual(hello, { name: 'ws1', protocol: 'superchat', xff: '127.0.0.1' });
+    ws.send('ping-1');
+    const bin = Buffer.from([0, 1, 2, 255]);
+    ws.send(bin);
+    const big = 'z'.repeat(1_000_000);
+    ws.send(big);
+    await eventually(() => messages.length >= 4, 5000, 'echoes');
+    assert.equal(messages[1], 'ping-1');
+    assert.deepEqual(messages[2], bin);
+    assert.equal(messages[3], big);
+    const closed = new Promise<[number, string]>((r) => ws.once('close', (code, reason) => r([code, reason.toString()])));
+    ws.send('close-me');
+    assert.deepEqual(await closed, [4000, 'bye']);
+  });
+
+  test('the client closing reaches the dyno, and the router counts open sockets', async () => {
+    const { ws } = await open(router.port, 'chat.localhost');
+    await eventually(async () => (await metrics(router.adminPort)).get('dynomesh_router_websockets_open') === 1, 5000, 'open gauge');
+    ws.close(1000, 'done');
+    await eventually(async () => (await metrics(router.adminPort)).get('dynomesh_router_websockets_open') === 0, 5000, 'gauge back to 0');
+  });
+
+  test('unknown app and app without dynos are refused', async () => {
+    await assert.rejects(open(router.port, 'nope.localhost'), /status 404/);
+    await addApp(cluster, 'empty');
+    await eventually(async () => {
+      try {
+        await open(router.port, 'empty.localhost');
+        return false;
+      } catch (err) {
+        return /status 503/.test(String(err));
+      }
+    }, 5000, 'H14 for websocket');
+  });
+});
