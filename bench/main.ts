@@ -1,0 +1,244 @@
+/**
+ * @module bench: `npm run bench`. What does the dynomesh router cost next to nginx and
+ * HAProxy on this machine, right now? Starts every process itself on 127.0.0.1, pins them
+ * (proxy alone on core 1), alternates targets over rounds, and writes a table to stdout
+ * and bench/results/latest.json. A tool, not a test: nothing here asserts a speed.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CommanderError } from 'commander';
+import { parseBenchArgs, type BenchConfig } from './args.ts';
+import { planPlacement, describePlacement, pinSelf, type Placement } from './placement.ts';
+import { startBackend, type Backend } from './backends/index.ts';
+import { SCENARIOS, scenarioByName, type Scenario } from './scenarios.ts';
+import { TargetUnavailable, type Target, type TargetName } from './targets/target.ts';
+import { direct } from './targets/direct.ts';
+import { nginx, findBinary } from './targets/nginx.ts';
+import { haproxy } from './targets/haproxy.ts';
+import { router, routerEnv, closeRouterEnv, routerUnavailableReason, startRouterProcess } from './targets/router.ts';
+import { runWrk } from './load/wrk.ts';
+import { OpenLoopGenerator } from './load/openloop.ts';
+import { buildRequest } from './load/http1.ts';
+import type { LoadResult } from './load/result.ts';
+import { CpuMeter, atExit } from './proc.ts';
+import { measureBalance } from './balance.ts';
+import { measurePropagation, type PropagationResult } from './propagation.ts';
+import { summarize, renderReport, writeReport, type Report } from './report.ts';
+import { machineInfo } from './machine.ts';
+import { BENCH_HOST } from './targets/target.ts';
+import { median } from './stats.ts';
+
+const TARGETS: Record<TargetName, Target> = { router, nginx, haproxy, direct };
+
+/** One column of the report: a target, and for the router its worker count. */
+interface Lane {
+  label: string;
+  target: Target;
+  workers: number;
+}
+
+const say = (s: string) => process.stderr.write(s + '\n');
+
+function lanesFor(cfg: BenchConfig, scenario: string, dead: Record<string, string>): Lane[] {
+  const lanes: Lane[] = [];
+  for (const name of cfg.targets) {
+    if (name === 'router') {
+      const counts = scenario === 'hello' ? cfg.routerWorkers : [cfg.routerWorkers[0] ?? 1];
+      for (const w of counts) lanes.push({ label: w > 1 ? `router-${w}w` : 'router', target: router, workers: w });
+    } else lanes.push({ label: name, target: TARGETS[name], workers: 1 });
+  }
+  return lanes.filter((l) => !dead[l.label] && !dead[l.target.name]);
+}
+
+/** Fresh backend + fresh target, `fn` measures, then both stop (whatever happened). */
+async function withTarget<T>(cfg: BenchConfig, p: Placement, dir: string, lane: Lane, fn: (port: number, pids: { proxy?: number; backend: number }) => Promise<T>): Promise<T> {
+  const backend = await startBackend(cfg.backend, p.backend, dir);
+  try {
+    const running = await lane.target.start({ placement: p, backend, dir, routerWorkers: lane.workers });
+    try {
+      return await fn(running.port, { proxy: Object.values(running.pids)[0], backend: backend.pid });
+    } finally {
+      await running.stop();
+    }
+  } finally {
+    await backend.stop();
+  }
+}
+
+function meterFor(pids: { proxy?: number; backend: number }): CpuMeter {
+  return new CpuMeter(pids.proxy ? { proxy: pids.proxy, backend: pids.backend } : { backend: pids.backend });
+}
+
+async function closedLoop(cfg: BenchConfig, p: Placement, dir: string, s: Scenario, lane: Lane): Promise<LoadResult> {
+  return withTarget(cfg, p, dir, lane, async (port, pids) => {
+    const meter = meterFor(pids);
+    const r = await runWrk({
+      port, path: s.path, host: BENCH_HOST, connections: cfg.connections ?? s.connections, durationS: cfg.durationS, threads: 1,
+      core: p.loadgen, method: s.method, bodyBytes: s.bodyBytes, closeEach: s.closeEach, scriptDir: dir,
+    }, cfg.warmupS, () => meter.start());
+    const cpu = meter.stop();
+    r.proxy_cpu_pct = cpu.proxy;
+    r.backend_cpu_pct = cpu.backend;
+    // For an upload the bytes that matter are the ones sent, not the short answers read.
+    if (s.method === 'POST' && s.bodyBytes) r.bytes_per_s = r.rps * s.bodyBytes;
+    return r;
+  });
+}
+
+async function openLoop(cfg: BenchConfig, p: Placement, dir: string, gen: OpenLoopGenerator, lane: Lane, rates: number[]): Promise<Map<number, LoadResult>> {
+  const out = new Map<number, LoadResult>();
+  const hello = scenarioByName('hello');
+  await withTarget(cfg, p, dir, lane, async (port, pids) => {
+    for (const rate of rates) {
+      const meter = meterFor(pids);
+      meter.start();
+      const r = await gen.run({ port, request: buildRequest('GET', hello.path, BENCH_HOST), rate, connections: cfg.connections ?? hello.connections,
+        durationMs: cfg.openDurationS * 1000, warmupMs: cfg.warmupS * 1000, threads: cfg.loadgenThreads });
+      const cpu = meter.stop();
+      r.proxy_cpu_pct = cpu.proxy;
+      r.backend_cpu_pct = cpu.backend;
+      out.set(rate, r);
+      say(`  open ${lane.label} @${rate}/s: p50 ${r.p50_ms} ms p99 ${r.p99_ms} ms (achieved ${Math.round(r.rps)}/s, loadgen ${r.loadgen_cpu_pct}% cpu)`);
+    }
+  });
+  return out;
+}
+
+async function propagation(cfg: BenchConfig, p: Placement, dir: string): Promise<PropagationResult> {
+  const env = await routerEnv({ placement: p, dir });
+  const a = await startBackend(cfg.backend, p.backend, dir, 'web.1');
+  const b = await startBackend(cfg.backend, p.backend, dir, 'web.1-moved');
+  try {
+    await env.putApp();
+    await env.putEndpoint('web.1', a.port);
+    const r = await startRouterProcess(env, p.proxy, dir, 1);
+    try {
+      return await measurePropagation(env, r.port, a, b, cfg.propagationChanges);
+    } finally {
+      await r.stop();
+    }
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+  }
+}
+
+function recordFailure(err: unknown, lane: Lane, dead: Record<string, string>, notes: string[], what: string): void {
+  if (err instanceof TargetUnavailable) {
+    dead[lane.label] = err.message;
+    say(`  ${lane.label}: NOT AVAILABLE: ${err.message}`);
+  } else {
+    notes.push(`${what} ${lane.label} failed: ${(err as Error).message}`);
+    say(`  ${lane.label}: FAILED: ${(err as Error).message}`);
+  }
+}
+
+async function main(cfg: BenchConfig): Promise<number> {
+  const started = Date.now();
+  if (!findBinary('wrk')) {
+    say('bench: wrk is not installed; run `bash scripts/install-deps.sh --bench` (apt-get install wrk nginx haproxy)');
+    return 1;
+  }
+  const placement = planPlacement();
+  say(describePlacement(placement));
+  pinSelf(placement.loadgen);
+  const dir = mkdtempSync(join(tmpdir(), 'dynomesh-bench-'));
+  atExit(() => rmSync(dir, { recursive: true, force: true }));
+  const machine = { ...machineInfo(), placement: describePlacement(placement) };
+  const dead: Record<string, string> = {};
+  const notes: string[] = [];
+  if (cfg.targets.includes('router')) {
+    const why = routerUnavailableReason();
+    if (why) { dead.router = why; say(`router: NOT AVAILABLE: ${why}`); }
+  }
+
+  const closed: Record<string, Record<string, LoadResult[]>> = {};
+  for (const name of cfg.scenarios) {
+    const s = scenarioByName(name);
+    closed[name] = {};
+    for (let round = 1; round <= cfg.rounds; round++) {
+      for (const lane of lanesFor(cfg, name, dead)) {
+        try {
+          const r = await closedLoop(cfg, placement, dir, s, lane);
+          (closed[name]![lane.label] ??= []).push(r);
+          say(`${name} ${round}/${cfg.rounds} ${lane.label}: ${Math.round(r.rps).toLocaleString('en-US')} req/s, ${(r.bytes_per_s / 2 ** 20).toFixed(1)} MB/s, p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, proxy ${r.proxy_cpu_pct ?? '-'}% wrk ${r.loadgen_cpu_pct}% cpu${r.errors + r.non2xx ? `, ${r.errors + r.non2xx} errors` : ''}`);
+        } catch (err) {
+          recordFailure(err, lane, dead, notes, `${name} round ${round}`);
+        }
+      }
+    }
+  }
+
+  const open: Record<string, Record<string, LoadResult[]>> = {};
+  const nginxHello = median((closed.hello?.nginx ?? []).map((r) => r.rps));
+  const rates: number[] = [];
+  for (const r of cfg.rates) {
+    if (r !== 'half-nginx') rates.push(r);
+    else if (Number.isFinite(nginxHello)) rates.push(Math.round(nginxHello / 2 / 1000) * 1000);
+    else notes.push('rate half-nginx skipped: no nginx hello measurement in this run');
+  }
+  const sortedRates = [...new Set(rates)].sort((a, b) => a - b);
+  if (sortedRates.length) {
+    const gen = new OpenLoopGenerator(cfg.loadgenThreads);
+    try {
+      for (let round = 1; round <= cfg.rounds; round++) {
+        say(`open loop round ${round}/${cfg.rounds} at ${sortedRates.join(', ')} req/s`);
+        for (const lane of lanesFor(cfg, 'open', dead)) {
+          try {
+            for (const [rate, res] of await openLoop(cfg, placement, dir, gen, lane, sortedRates)) ((open[rate] ??= {})[lane.label] ??= []).push(res);
+          } catch (err) {
+            recordFailure(err, lane, dead, notes, `open loop round ${round}`);
+          }
+        }
+      }
+    } finally {
+      await gen.close();
+    }
+  }
+
+  let prop: Report['propagation_ms'] = { p50: null, p99: null, reason: dead.router ?? 'router target not selected' };
+  if (cfg.targets.includes('router') && !dead.router) {
+    say(`route propagation: ${cfg.propagationChanges} endpoint changes`);
+    try {
+      prop = await propagation(cfg, placement, dir);
+    } catch (err) {
+      prop = { p50: null, p99: null, reason: (err as Error).message };
+    }
+  }
+  await closeRouterEnv();
+  const balance = measureBalance(10, 100_000);
+
+  const scenarios: Report['scenarios'] = {};
+  for (const [name, rounds] of Object.entries(closed)) scenarios[name] = summarize(rounds, scenarioByName(name).byteBound);
+  const openSummary: Report['open_loop'] = { hello: {} };
+  for (const [rate, rounds] of Object.entries(open)) openSummary.hello![rate] = summarize(rounds);
+  const load1 = (machine as { loadavg_at_start?: number[] }).loadavg_at_start?.[0] ?? 0;
+  if (load1 > 0.5) notes.push(`load average was ${load1} at start: other work shared this machine during the run`);
+  const report: Report = {
+    machine,
+    config: { ...cfg, duration_total_s: Math.round((Date.now() - started) / 1000) },
+    scenarios, open_loop: openSummary, propagation_ms: prop, balance, unavailable: dead, notes,
+  };
+  writeReport(cfg.out, report);
+  const titles = Object.fromEntries(SCENARIOS.map((s) => [s.name, s.title]));
+  process.stdout.write(renderReport(report, titles));
+  say(`\nwrote ${cfg.out} (${report.config.duration_total_s} s)`);
+  return 0;
+}
+
+let cfg: BenchConfig;
+try {
+  cfg = parseBenchArgs(process.argv.slice(2));
+} catch (err) {
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
+  throw err;
+}
+try {
+  process.exitCode = await main(cfg);
+} catch (err) {
+  say(`bench: ${(err as Error).stack ?? err}`);
+  process.exitCode = 1;
+} finally {
+  await closeRouterEnv().catch(() => {});
+}
+process.exit(process.exitCode ?? 0);

@@ -1,0 +1,125 @@
+/**
+ * The dynomesh router as a target: a real etcd (started once per bench, pinned with the
+ * load generator) holding RoutingApp + Endpoint records written through the cluster
+ * contract, and a fresh `dynomesh router` process per round, pinned to the proxy core.
+ */
+import { spawnSync } from 'node:child_process';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { request } from 'node:http';
+import { Cluster } from '../../cluster/client.ts';
+import { EtcdServer, freePort } from '../../cluster/etcd-server.ts';
+import type { Endpoint, RoutingApp } from '../../cluster/records.ts';
+import { adoptPid, forgetPid, startPinned, tailOf, waitForPort } from '../proc.ts';
+import { BENCH_APP, BENCH_HOST, TargetUnavailable, type Target, type TargetContext } from './target.ts';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const DYNOMESH_BIN = join(root, 'bin', 'dynomesh.js');
+export const ROUTER_PREFIX = '/dynomesh-bench/';
+
+/** Why the router cannot run here, or undefined when `dynomesh router --help` works. */
+export function routerUnavailableReason(): string | undefined {
+  const r = spawnSync(process.execPath, [DYNOMESH_BIN, 'router', '--help'], { encoding: 'utf8', timeout: 20_000 });
+  if (r.status === 0 && /--port/.test(r.stdout)) return undefined;
+  const why = (r.stderr || r.stdout || '').trim().split('\n').pop() ?? '';
+  return `\`dynomesh router\` is not available yet (router/ not built or not registered in cli/daemons.ts)${why ? `: ${why}` : ''}`;
+}
+
+/** One etcd + client for the whole bench; router processes come and go per round. */
+export class RouterEnv {
+  private constructor(readonly etcd: EtcdServer, readonly cluster: Cluster) {}
+
+  static async start(core: string | undefined, dir: string): Promise<RouterEnv> {
+    const etcd = new EtcdServer({ dataDir: join(dir, 'etcd') });
+    await etcd.start();
+    adoptPid(etcd.pid);
+    if (core && etcd.pid) spawnSync('taskset', ['-a', '-p', '-c', core, String(etcd.pid)]);
+    const cluster = new Cluster({ endpoints: [etcd.endpoint], prefix: ROUTER_PREFIX, callTimeoutMs: 5000 });
+    return new RouterEnv(etcd, cluster);
+  }
+
+  async putApp(app = BENCH_APP): Promise<void> {
+    const rec: RoutingApp = { app, affinity: 'ip', balanceFactor: 1.25, maintenance: false };
+    await this.cluster.put(this.cluster.keys.routingApp(app), rec);
+  }
+
+  async putEndpoint(dyno: string, port: number, app = BENCH_APP, release = 1): Promise<void> {
+    const rec: Endpoint = { app, dyno, node: 'bench', host: '127.0.0.1', port, release };
+    await this.cluster.put(this.cluster.keys.endpoint(app, dyno), rec);
+  }
+
+  async deleteEndpoint(dyno: string, app = BENCH_APP): Promise<void> {
+    await this.cluster.delete(this.cluster.keys.endpoint(app, dyno));
+  }
+
+  async close(): Promise<void> {
+    this.cluster.close();
+    const pid = this.etcd.pid;
+    await this.etcd.destroy();
+    forgetPid(pid);
+  }
+}
+
+/** Start a router process against `env`; resolves once it routes BENCH_HOST to a dyno. */
+export async function startRouterProcess(env: RouterEnv, core: string | undefined, dir: string, workers: number) {
+  const port = await freePort();
+  const adminPort = await freePort();
+  const logFile = join(dir, `router-${port}.log`);
+  const args = [DYNOMESH_BIN, 'router', '--etcd', env.etcd.endpoint, '--etcd-prefix', ROUTER_PREFIX,
+    '--port', String(port), '--admin-port', String(adminPort), '--base-domain', 'localhost'];
+  if (workers > 1) args.push('--workers', String(workers));
+  // The per-request log line stays on (it is part of the router's cost); it goes to the log file.
+  const p = startPinned(core, process.execPath, args, { logFile, env: { ...process.env, DYNOMESH_LOG_FORMAT: 'json' } });
+  try {
+    await waitForPort(port, 'dynomesh router', { exited: p.exited, logFile, timeoutMs: 20_000 });
+    await waitRouted(port, 15_000);
+  } catch (err) {
+    await p.stop();
+    throw new TargetUnavailable('router', `${(err as Error).message}; router log: ${tailOf(logFile)}`);
+  }
+  return { port, pid: p.pid, stop: p.stop, logFile };
+}
+
+/** GET / with the bench Host until the answer is a 200 from a dyno (the route has arrived). */
+export async function waitRouted(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    last = await new Promise<string>((resolve) => {
+      const req = request({ host: '127.0.0.1', port, path: '/hello', headers: { host: BENCH_HOST }, agent: false }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode === 200 && res.headers['x-backend'] ? 'ok' : `status ${res.statusCode}`));
+      });
+      req.on('error', (e) => resolve(e.message));
+      req.end();
+    });
+    if (last === 'ok') return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`router never routed ${BENCH_HOST} to the backend (last: ${last})`);
+}
+
+let shared: RouterEnv | undefined;
+
+export async function closeRouterEnv(): Promise<void> {
+  await shared?.close();
+  shared = undefined;
+}
+
+export async function routerEnv(ctx: Pick<TargetContext, 'placement' | 'dir'>): Promise<RouterEnv> {
+  return (shared ??= await RouterEnv.start(ctx.placement.etcd, ctx.dir));
+}
+
+export const router: Target = {
+  name: 'router',
+  async start(ctx) {
+    const reason = routerUnavailableReason();
+    if (reason) throw new TargetUnavailable('router', reason);
+    const env = await routerEnv(ctx);
+    await env.putApp();
+    await env.putEndpoint('web.1', ctx.backend.port);
+    const core = ctx.routerWorkers > 1 ? ctx.placement.proxyWide : ctx.placement.proxy;
+    const r = await startRouterProcess(env, core, ctx.dir, ctx.routerWorkers);
+    return { name: ctx.routerWorkers > 1 ? `router-${ctx.routerWorkers}w` : 'router', port: r.port, pids: { router: r.pid }, stop: r.stop };
+  },
+};
