@@ -15,6 +15,8 @@
  *   - a head split across reads and larger than 4096 bytes: FIN, no status
  *   - more than 48 headers: no handler call (up to ~1000 headers: hangs until uWS's idle close; more: FIN)
  *   - HTTP/1.0, absolute-form targets, a missing Host: no handler call, closed after ~10 s
+ *   - Content-Length of 1,000,000,000 or more (10+ digits): FIN. Larger uploads work with
+ *     Transfer-Encoding: chunked, which has no size limit (1 GiB tested in bodies.test.ts)
  * Heads that arrive in one read and keep under 48 headers reach the handler
  * whatever their size, so the 8192-byte line limits are ours to enforce.
  */

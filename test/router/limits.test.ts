@@ -97,6 +97,13 @@ describe('request limits (400)', () => {
     await stillServes();
   });
 
+  test('Content-Length of 10 digits or more: uWS 20.30 closes (use chunked for bodies of 1 GB and up)', async () => {
+    const { reply, closed } = await raw(router.port, head(['POST /count HTTP/1.1', 'Host: lim.localhost', 'Content-Length: 1000000000']) + 'abc', 1000);
+    assert.equal(reply, '');
+    assert.ok(closed);
+    await stillServes();
+  });
+
   test('the dyno never saw a refused request', async () => {
     // every request the backend answered in this file was a control request: no /count body reached it
     const lines = router.lines();
