@@ -4,6 +4,7 @@
  * contract, and a fresh `dynomesh router` process per round, pinned to the proxy core.
  */
 import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'node:http';
@@ -19,10 +20,20 @@ export const ROUTER_PREFIX = '/dynomesh-bench/';
 
 /** Why the router cannot run here, or undefined when `dynomesh router --help` works. */
 export function routerUnavailableReason(): string | undefined {
-  const r = spawnSync(process.execPath, [DYNOMESH_BIN, 'router', '--help'], { encoding: 'utf8', timeout: 20_000 });
+  const r = routerHelp();
   if (r.status === 0 && /--port/.test(r.stdout)) return undefined;
   const why = (r.stderr || r.stdout || '').trim().split('\n').pop() ?? '';
   return `\`dynomesh router\` is not available yet (router/ not built or not registered in cli/daemons.ts)${why ? `: ${why}` : ''}`;
+}
+
+let help: { status: number | null; stdout: string; stderr: string } | undefined;
+function routerHelp() {
+  return (help ??= spawnSync(process.execPath, [DYNOMESH_BIN, 'router', '--help'], { encoding: 'utf8', timeout: 20_000 }));
+}
+
+/** Whether this router build has `--workers` (one uWS app per worker thread). */
+export function routerHasWorkers(): boolean {
+  return /--workers\b/.test(routerHelp().stdout ?? '');
 }
 
 /** One etcd + client for the whole bench; router processes come and go per round. */
@@ -65,7 +76,7 @@ export async function startRouterProcess(env: RouterEnv, core: string | undefine
   const port = await freePort();
   const adminPort = await freePort();
   const logFile = join(dir, `router-${port}.log`);
-  const args = [DYNOMESH_BIN, 'router', '--etcd', env.etcd.endpoint, '--etcd-prefix', ROUTER_PREFIX,
+  const args = [DYNOMESH_BIN, 'router', '--host', '127.0.0.1', '--admin-host', '127.0.0.1', '--etcd', env.etcd.endpoint, '--etcd-prefix', ROUTER_PREFIX,
     '--port', String(port), '--admin-port', String(adminPort), '--base-domain', 'localhost'];
   if (workers > 1) args.push('--workers', String(workers));
   // The per-request log line stays on (it is part of the router's cost); it goes to the log file.
@@ -77,7 +88,12 @@ export async function startRouterProcess(env: RouterEnv, core: string | undefine
     await p.stop();
     throw new TargetUnavailable('router', `${(err as Error).message}; router log: ${tailOf(logFile)}`);
   }
-  return { port, pid: p.pid, stop: p.stop, logFile };
+  // One log line per request adds up to gigabytes over a full bench: drop it once stopped.
+  const stop = async () => {
+    await p.stop();
+    rmSync(logFile, { force: true });
+  };
+  return { port, pid: p.pid, stop, logFile };
 }
 
 /** GET / with the bench Host until the answer is a 200 from a dyno (the route has arrived). */
@@ -115,6 +131,9 @@ export const router: Target = {
   async start(ctx) {
     const reason = routerUnavailableReason();
     if (reason) throw new TargetUnavailable('router', reason);
+    if (ctx.routerWorkers > 1 && !routerHasWorkers()) {
+      throw new TargetUnavailable(`router-${ctx.routerWorkers}w`, 'this router build has no --workers option yet (issue 5: one uWS app per worker thread)');
+    }
     const env = await routerEnv(ctx);
     await env.putApp();
     await env.putEndpoint('web.1', ctx.backend.port);
