@@ -5,7 +5,8 @@
  * runs it left behind are adopted when still desired, stopped otherwise.
  */
 import { hostname, totalmem } from 'node:os';
-import { mkdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, rm, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Cluster } from '../cluster/client.ts';
 import type { Node, Placement } from '../cluster/records.ts';
 import { nodeToken, unseal } from '../cluster/sealed.ts';
@@ -89,6 +90,10 @@ export class Agent {
     const dirs = { dynos: `${o.dataDir}/dynos`, runs: `${o.dataDir}/runs`, slugs: `${o.dataDir}/slugs`, state: `${o.dataDir}/state` };
     await mkdir(o.dataDir, { recursive: true, mode: 0o711 });
     await mkdir(dirs.dynos, { recursive: true, mode: 0o711 });
+    // Dyno users need to reach their own directory: traverse only, no listing.
+    await chmod(o.dataDir, 0o711);
+    await chmod(dirs.dynos, 0o711);
+    if (process.getuid?.() === 0) await this.checkTraversable(dirs.dynos);
     const memoryMode = o.memoryMode ?? 'auto';
     this.cgroups = memoryMode === 'rss' ? undefined : await detectCgroups(this.nodeId, this.log);
     if (memoryMode === 'cgroup' && !this.cgroups) throw new Error('--memory-enforcement cgroup: no writable memory cgroup (v1 or v2) on this host');
@@ -115,6 +120,15 @@ export class Agent {
     await this.watch.ready;
     await this.queue;
     this.log.info({ advertise: this.ctx.advertise, dataDir: o.dataDir }, 'dyno-node-started');
+  }
+
+  private async checkTraversable(dir: string): Promise<void> {
+    for (let d = dirname(dir); d !== '/'; d = dirname(d)) {
+      const st = await stat(d);
+      if ((st.mode & 0o001) === 0) {
+        throw new Error(`dyno users cannot reach ${dir}: ${d} is not searchable by others (mode ${(st.mode & 0o777).toString(8)}); use a --data-dir outside it (e.g. /var/lib/dynomesh/node) or chmod o+x ${d}`);
+      }
+    }
   }
 
   /** Records of runs whose process is gone are cleaned up; live ones wait for the placement list. */

@@ -52,13 +52,18 @@ function parseLabel(v: string, prev: Record<string, string>): Record<string, str
   return { ...prev, [m[1]!]: m[2]! };
 }
 
+/** As root, dyno users must traverse the data dir, and /root is 0700: use /var/lib instead. */
+function defaultDataDir(): string {
+  return process.getuid?.() === 0 ? '/var/lib/dynomesh/node' : `${homedir()}/.dynomesh/node`;
+}
+
 export function dynoNodeCommand(): Command {
   const cmd = new Command('dyno-node').description('run the dyno agent on this host: registers it and runs the dynos the scheduler places here');
   addClusterOptions(cmd);
   cmd
     .addOption(new Option('--node-id <id>', 'this host\'s id in the cluster').env('DYNOMESH_NODE_ID').default(hostname()).argParser(parseNodeId))
     .addOption(new Option('--advertise <addr>', 'address routers reach this host\'s dynos on').env('DYNOMESH_ADVERTISE').default('127.0.0.1').argParser(parseAddress))
-    .addOption(new Option('--data-dir <dir>', 'slug cache, dyno directories and run state').env('DYNOMESH_NODE_DIR').default(`${homedir()}/.dynomesh/node`))
+    .addOption(new Option('--data-dir <dir>', 'slug cache, dyno directories and run state').env('DYNOMESH_NODE_DIR').default(defaultDataDir()))
     .addOption(new Option('--memory <mb>', 'memory offered to dynos (MB)').env('DYNOMESH_NODE_MEMORY').default(Math.floor(totalmem() / 1048576)).argParser(parsePositiveInt))
     .addOption(new Option('--cluster-key <file>', 'cluster key file (unseals config vars, authenticates slug fetches)').env('DYNOMESH_CLUSTER_KEY').default(`${homedir()}/.dynomesh/cluster.key`))
     .addOption(new Option('--lease-ttl <seconds>', 'node lease TTL: a dead host\'s endpoints vanish after this').env('DYNOMESH_LEASE_TTL').default(10).argParser(parsePositiveInt))

@@ -83,7 +83,13 @@ export class FileTail {
   ) {}
 
   /** Start at `fromEnd` (adopting a running dyno: earlier lines were already shipped) or at the start. */
-  async start(fromEnd = false): Promise<void> {
+  private started: Promise<void> | undefined;
+
+  start(fromEnd = false): Promise<void> {
+    return (this.started ??= this.open(fromEnd));
+  }
+
+  private async open(fromEnd: boolean): Promise<void> {
     this.fh = await open(this.path, 'r');
     if (fromEnd) this.offset = (await this.fh.stat()).size;
     this.timer = setInterval(() => this.poll(), this.pollMs);
@@ -92,6 +98,7 @@ export class FileTail {
 
   /** Read what is left (the dyno exited) and stop. */
   async stop(): Promise<void> {
+    await this.started?.catch(() => undefined);
     clearInterval(this.timer);
     this.timer = undefined;
     await this.poll();

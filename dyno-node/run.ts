@@ -91,6 +91,8 @@ export class Run {
   private stopping: Promise<void> | undefined;
   private exiting = false;
   private dir: string | undefined;
+  /** Writes of the run record, in order; cleanup waits for them so no stale record is left. */
+  private saving: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly ctx: RunContext,
@@ -204,6 +206,9 @@ export class Run {
     this.pid = pid;
     // Join before the command has had time to allocate much (the shell is just starting).
     if (this.cgroup) appendFileSync(`${this.cgroup.path}/cgroup.procs`, String(pid));
+    // Output is followed from now on, so even a command that exits at once has its lines shipped.
+    this.tail = new FileTail(logFile, (l) => this.appLine(l));
+    const tailing = this.tail.start();
     child.on('exit', (code, signal) => void this.leaderExited(code, signal));
     child.on('error', (err) => ctx.log.warn({ app: p.app, dyno: p.dyno, err: err.message }, 'dyno-process-error'));
 
@@ -215,10 +220,10 @@ export class Run {
       ...(this.cgroup ? { cgroup: { kind: this.cgroup.kind, path: this.cgroup.path } } : {}),
       ...(p.command ? { oneOff: true } : {}),
     };
-    await ctx.store.save(this.rec);
-    this.tail = new FileTail(logFile, (l) => this.appLine(l));
-    await this.tail.start();
-    await this.watchMemory();
+    this.save();
+    await this.saving;
+    await tailing;
+    if (!this.exiting) await this.watchMemory();
     ctx.log.info({ app: p.app, dyno: p.dyno, run: this.id, pid, port: this.port, memory: this.guard?.mode, cgroup: this.cgroup?.path }, 'dyno-started');
     if (this.stopRequested) {
       this.stopping ??= this.terminate();
@@ -228,6 +233,13 @@ export class Run {
     this.setState('starting');
     if (isWeb(p)) void this.bootCheck();
     else this.markUp();
+  }
+
+  private save(): void {
+    const rec = { ...this.rec! };
+    this.saving = this.saving.then(() => (this.exit ? undefined : this.ctx.store.save(rec))).catch((err: Error) => {
+      this.ctx.log.error({ app: this.app, dyno: this.dyno, err: err.message }, 'run-record-save-failed');
+    });
   }
 
   private async watchMemory(): Promise<void> {
@@ -263,7 +275,7 @@ export class Run {
     this.upAt = Date.now();
     if (this.rec) {
       this.rec.upAt = this.upAt;
-      void this.ctx.store.save(this.rec).catch(() => undefined);
+      this.save();
     }
     this.setState('up');
   }
@@ -361,6 +373,7 @@ export class Run {
     await this.cgroup?.remove().catch(() => undefined);
     if (this.dir) await rm(this.dir, { recursive: true, force: true }).catch(() => undefined);
     if (this.rec) {
+      await this.saving;
       await this.ctx.store.remove(this.rec).catch(() => undefined);
       await rm(this.rec.logFile, { force: true }).catch(() => undefined);
     }
