@@ -5,7 +5,7 @@
  * runs it left behind are adopted when still desired, stopped otherwise.
  */
 import { hostname, totalmem } from 'node:os';
-import { chmod, mkdir, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Cluster } from '../cluster/client.ts';
 import type { Node, Placement } from '../cluster/records.ts';
@@ -291,5 +291,6 @@ export class Agent {
     else this.session?.orphan();
     this.resolveFirst?.();
     await this.pool?.close();
+    if (stopDynos && this.cgroups) await rmdir(this.cgroups.dir).catch(() => undefined);
   }
 }

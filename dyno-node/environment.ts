@@ -38,3 +38,14 @@ export function commandArgv(command: string, hasProfile: boolean): string[] {
     'for f in .profile.d/*.sh; do [ -r "$f" ] && . "./$f"; done; [ -r .profile ] && . ./.profile; exec /bin/sh -c "$1"';
   return ['/bin/sh', '-c', prelude, 'dyno', command];
 }
+
+/**
+ * Holds the command until the agent has put it in its cgroup: the gate reads one
+ * line from stdin (the agent writes it after joining the pid), then execs the
+ * command with stdin from /dev/null. Without it, a shell that forks its command
+ * at once leaves the forked child outside the cgroup. If the agent dies first,
+ * the read sees EOF and the gate exits.
+ */
+export function gatedArgv(argv: string[]): string[] {
+  return ['/bin/sh', '-c', 'read _ || exit 111; exec </dev/null; exec "$@"', 'dyno-gate', ...argv];
+}

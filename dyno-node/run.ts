@@ -14,7 +14,7 @@ import { chmod, chown, mkdir, rm } from 'node:fs/promises';
 import { constants } from 'node:os';
 import type { Placement, Slug } from '../cluster/records.ts';
 import type { Logger } from '../lib/log.ts';
-import { commandArgv, dynoEnv } from './environment.ts';
+import { commandArgv, dynoEnv, gatedArgv } from './environment.ts';
 import { DynoCgroup, MemoryGuard, type CgroupBase, type MemoryEvent, type MemoryMode } from './memory.ts';
 import { FileTail, type LogSink } from './output.ts';
 import { accepts, freePort } from './ports.ts';
@@ -185,14 +185,14 @@ export class Run {
     const fd = openSync(logFile, 'a', 0o600);
     const env = dynoEnv({ config: spec.config, dyno: p.dyno, home: this.dir, port: this.port });
     const hasProfile = existsSync(`${this.dir}/.profile.d`) || existsSync(`${this.dir}/.profile`);
-    const argv = commandArgv(spec.command, hasProfile);
+    const argv = gatedArgv(commandArgv(spec.command, hasProfile));
     let child: ChildProcess;
     try {
       child = spawn(argv[0]!, argv.slice(1), {
         cwd: this.dir,
         env,
         detached: true, // own process group: signals reach every process of the dyno
-        stdio: ['ignore', fd, fd],
+        stdio: ['pipe', fd, fd], // stdin only opens the gate (see gatedArgv)
         ...(user ? { uid: user.uid, gid: user.gid } : {}),
       });
     } finally {
@@ -204,8 +204,13 @@ export class Run {
     }
     const pid = child.pid;
     this.pid = pid;
-    // Join before the command has had time to allocate much (the shell is just starting).
-    if (this.cgroup) appendFileSync(`${this.cgroup.path}/cgroup.procs`, String(pid));
+    // Into the cgroup while the gate holds the command, then let it run.
+    try {
+      if (this.cgroup) appendFileSync(`${this.cgroup.path}/cgroup.procs`, String(pid));
+    } finally {
+      child.stdin?.on('error', () => undefined);
+      child.stdin?.end('go\n');
+    }
     // Output is followed from now on, so even a command that exits at once has its lines shipped.
     this.tail = new FileTail(logFile, (l) => this.appLine(l));
     const tailing = this.tail.start();
@@ -268,7 +273,7 @@ export class Run {
       this.heroku('Error R15 (Memory quota vastly exceeded)');
       this.heroku('Stopping process with SIGKILL');
     }
-    this.ctx.log.warn({ app: this.app, dyno: this.dyno, code: e.kind, used: e.usedBytes, quota: e.quotaBytes, mode: this.guard?.mode }, 'dyno-memory-over-quota');
+    this.ctx.log.warn({ app: this.app, dyno: this.dyno, code: e.kind, used: e.usedBytes, quota: e.quotaBytes, mode: this.guard?.mode, ...(e.kind === 'R15' ? { killedBy: e.by } : {}) }, 'dyno-memory-over-quota');
   }
 
   private markUp(): void {
@@ -346,6 +351,7 @@ export class Run {
     if (reason === 'exit' && (await this.guard?.kernelKilled())) {
       reason = 'R15';
       this.heroku('Error R15 (Memory quota vastly exceeded)');
+      this.ctx.log.warn({ app: this.app, dyno: this.dyno, code: 'R15', mode: 'cgroup', killedBy: 'kernel' }, 'dyno-memory-over-quota');
     }
     const message = status === null ? 'Process exited (status unknown: started by a previous agent run)' : `Process exited with status ${status}`;
     this.heroku(message);
