@@ -231,15 +231,21 @@ export class Agent {
 
   private async apply(changes: Change[], initial: boolean): Promise<void> {
     if (this.closing) return;
+    // On the first list, nothing starts until leftovers are adopted: else a dyno still
+    // running from the previous agent process would get a twin.
+    const kick = !initial;
     for (const c of changes) {
       if (c.type === 'put' && c.entry.kind === 'placement') {
         const p = c.entry.value;
-        this.slot(p.app, p.dyno).setDesired(p);
+        this.slot(p.app, p.dyno).setDesired(p, kick);
       } else if (c.type === 'delete' && c.ref?.kind === 'placement') {
-        this.slots.get(slotKey(c.ref.app, c.ref.dyno))?.setDesired(undefined);
+        this.slots.get(slotKey(c.ref.app, c.ref.dyno))?.setDesired(undefined, kick);
       }
     }
-    if (initial) await this.adoptLeftovers();
+    if (initial) {
+      await this.adoptLeftovers();
+      for (const s of this.slots.values()) s.kick();
+    }
   }
 
   /**

@@ -64,7 +64,8 @@ export class Slot {
     return !!this.desired?.command || this.dyno.startsWith('run.');
   }
 
-  setDesired(p: Placement | undefined): void {
+  /** `kick: false` holds convergence (the agent adopts leftovers first, then kicks). */
+  setDesired(p: Placement | undefined, kick = true): void {
     const before = this.desired;
     this.desired = p;
     if (p && (!before || before.release !== p.release || before.restartNonce !== p.restartNonce)) {
@@ -73,7 +74,7 @@ export class Slot {
       this.cancelTimer();
       if (before) this.finished = false;
     }
-    this.kick();
+    if (kick) this.kick();
   }
 
   /** Take over a live process from a previous agent run. */
@@ -81,7 +82,6 @@ export class Slot {
     if (!this.current) this.current = run;
     else if (!this.pending) this.pending = run;
     else this.retire(run);
-    this.kick();
   }
 
   kick(): void {
