@@ -23,6 +23,8 @@ export interface BenchConfig {
   routerWorkers: number[];
   loadgenThreads: number;
   propagationChanges: number;
+  /** Apps in the big route-table measurement (10 endpoints each); 0 skips it. */
+  routeTableApps: number;
   out: string;
 }
 
@@ -73,6 +75,7 @@ export function benchProgram(): Command {
     .option('--router-workers <list>', 'router worker counts to run in the hello scenario, e.g. 1,2', (v: string) => v.split(',').map((x) => parsePositiveInt(x.trim())))
     .option('--loadgen-threads <n>', 'open-loop generator worker threads', parsePositiveInt, 1)
     .option('--propagation-changes <n>', 'etcd changes timed for route propagation', parsePositiveInt)
+    .option('--route-table <apps>', 'apps (x10 endpoints) for the route-table memory/apply figure; 0 skips (default 10000, 0 with --quick)', (v: string) => (v === '0' ? 0 : parsePositiveInt(v)))
     .option('--out <file>', 'JSON report path', 'bench/results/latest.json')
     .showHelpAfterError('(run with --help for usage)');
 }
@@ -80,7 +83,7 @@ export function benchProgram(): Command {
 interface Flags {
   quick: boolean; rounds?: number; targets?: TargetName[]; backend: BackendKind; scenarios?: string[]; rates?: Rate[];
   duration?: number; warmup?: number; openDuration?: number; connections?: number; routerWorkers?: number[];
-  loadgenThreads: number; propagationChanges?: number; out: string;
+  loadgenThreads: number; propagationChanges?: number; routeTable?: number; out: string;
 }
 
 /** Defaults differ under --quick; explicit flags always win. */
@@ -100,6 +103,7 @@ export function configFrom(f: Flags): BenchConfig {
     routerWorkers: f.routerWorkers ?? (q ? [1] : [1, 2]),
     loadgenThreads: f.loadgenThreads,
     propagationChanges: f.propagationChanges ?? 100,
+    routeTableApps: f.routeTable ?? (q ? 0 : 10_000),
     out: f.out,
   };
 }

@@ -24,6 +24,7 @@ import type { LoadResult } from './load/result.ts';
 import { CpuMeter, atExit } from './proc.ts';
 import { measureBalance } from './balance.ts';
 import { measurePropagation, type PropagationResult } from './propagation.ts';
+import { measureRouteTable, rssMb, type RouteTableResult } from './route-table.ts';
 import { summarize, renderReport, writeReport, type Report } from './report.ts';
 import { machineInfo } from './machine.ts';
 import { BENCH_HOST } from './targets/target.ts';
@@ -105,7 +106,7 @@ async function openLoop(cfg: BenchConfig, p: Placement, dir: string, gen: OpenLo
   return out;
 }
 
-async function propagation(cfg: BenchConfig, p: Placement, dir: string): Promise<PropagationResult> {
+async function propagation(cfg: BenchConfig, p: Placement, dir: string): Promise<{ prop: PropagationResult; rss: number }> {
   const env = await routerEnv({ placement: p, dir });
   const a = await startBackend(cfg.backend, p.backend, dir, 'web.1');
   const b = await startBackend(cfg.backend, p.backend, dir, 'web.1-moved');
@@ -114,10 +115,21 @@ async function propagation(cfg: BenchConfig, p: Placement, dir: string): Promise
     await env.putEndpoint('web.1', a.port);
     const r = await startRouterProcess(env, p.proxy, dir, 1);
     try {
-      return await measurePropagation(env, r.port, a, b, cfg.propagationChanges);
+      const prop = await measurePropagation(env, r.port, a, b, cfg.propagationChanges);
+      return { prop, rss: rssMb(r.pid) };
     } finally {
       await r.stop();
     }
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+  }
+}
+
+async function routeTable(cfg: BenchConfig, p: Placement, dir: string): Promise<RouteTableResult> {
+  const a = await startBackend(cfg.backend, p.backend, dir, 'web.1');
+  const b = await startBackend(cfg.backend, p.backend, dir, 'web.1-moved');
+  try {
+    return await measureRouteTable(p.proxy, p.etcd, dir, a, b, { apps: cfg.routeTableApps });
   } finally {
     await Promise.all([a.stop(), b.stop()]);
   }
@@ -196,16 +208,30 @@ async function main(cfg: BenchConfig): Promise<number> {
     }
   }
 
-  let prop: Report['propagation_ms'] = { p50: null, p99: null, reason: dead.router ?? 'router target not selected' };
+  const noRouter = dead.router ?? 'router target not selected';
+  let prop: Report['propagation_ms'] = { p50: null, p99: null, reason: noRouter };
+  let rssSmall: number | undefined;
   if (cfg.targets.includes('router') && !dead.router) {
     say(`route propagation: ${cfg.propagationChanges} endpoint changes`);
     try {
-      prop = await propagation(cfg, placement, dir);
+      const r = await propagation(cfg, placement, dir);
+      prop = r.prop;
+      rssSmall = r.rss;
     } catch (err) {
       prop = { p50: null, p99: null, reason: (err as Error).message };
     }
   }
   await closeRouterEnv();
+  let table: Report['route_table'] = { skipped: cfg.routeTableApps === 0 ? 'skipped (--route-table 0 or --quick)' : noRouter };
+  if (cfg.routeTableApps > 0 && cfg.targets.includes('router') && !dead.router) {
+    say(`route table: writing ${cfg.routeTableApps} apps x 10 endpoints to etcd, then loading them into a fresh router`);
+    try {
+      table = await routeTable(cfg, placement, dir);
+      table.rss_mb_small = rssSmall;
+    } catch (err) {
+      table = { skipped: `failed: ${(err as Error).message}` };
+    }
+  }
   const balance = measureBalance(10, 100_000);
 
   const scenarios: Report['scenarios'] = {};
@@ -217,7 +243,7 @@ async function main(cfg: BenchConfig): Promise<number> {
   const report: Report = {
     machine,
     config: { ...cfg, duration_total_s: Math.round((Date.now() - started) / 1000) },
-    scenarios, open_loop: openSummary, propagation_ms: prop, balance, unavailable: dead, notes,
+    scenarios, open_loop: openSummary, propagation_ms: prop, balance, route_table: table, unavailable: dead, notes,
   };
   writeReport(cfg.out, report);
   const titles = Object.fromEntries(SCENARIOS.map((s) => [s.name, s.title]));

@@ -8,6 +8,7 @@ import type { LoadResult } from './load/result.ts';
 import { median, ratio, round, spread, type Spread } from './stats.ts';
 import type { BalanceResult } from './balance.ts';
 import type { PropagationResult } from './propagation.ts';
+import type { RouteTableResult } from './route-table.ts';
 
 export interface TargetSummary {
   rps: number;
@@ -42,6 +43,8 @@ export interface Report {
   open_loop: Record<string, Record<string, ScenarioSummary>>;
   propagation_ms: PropagationResult | { p50: null; p99: null; reason: string };
   balance: BalanceResult;
+  /** The router holding a big table (issue 5): load time, RSS, one change end to end. */
+  route_table?: RouteTableResult | { skipped: string };
   unavailable: Record<string, string>;
   notes: string[];
 }
@@ -139,6 +142,11 @@ export function renderReport(r: Report, titles: Record<string, string>): string 
   const b = r.balance;
   parts.push(`balancer (hashring, ${b.dynos} dynos, ${b.keys.toLocaleString('en-US')} client keys): max/mean ${fmt(b.max_over_mean, 3)}, ` +
     `moved when 1 of ${b.dynos} removed ${fmt(b.moved_fraction * 100, 1)}% (ideal ${fmt(b.ideal_moved_fraction * 100, 1)}%, ${fmt(b.moved_from_removed * 100, 0)}% of them from the removed dyno)`);
+  const rt = r.route_table;
+  if (rt && 'apps' in rt) {
+    parts.push(`route table: ${rt.apps.toLocaleString('en-US')} apps / ${rt.endpoints.toLocaleString('en-US')} endpoints loaded in ${fmt(rt.load_s, 1)} s; router RSS ${fmt(rt.rss_mb, 0)} MB` +
+      `${rt.rss_mb_small !== undefined ? ` (${fmt(rt.rss_mb_small, 0)} MB with one app)` : ''}; one change etcd -> routed p50 ${fmt(rt.change_p50_ms)} ms, p99 ${fmt(rt.change_p99_ms)} ms over ${rt.changes}`);
+  } else if (rt) parts.push(`route table: not measured: ${rt.skipped}`);
   for (const [t, why] of Object.entries(r.unavailable)) parts.push(`NOT RUN ${t}: ${why}`);
   for (const n of r.notes) parts.push(`note: ${n}`);
   return parts.join('\n') + '\n';

@@ -38,15 +38,15 @@ export function routerHasWorkers(): boolean {
 
 /** One etcd + client for the whole bench; router processes come and go per round. */
 export class RouterEnv {
-  private constructor(readonly etcd: EtcdServer, readonly cluster: Cluster) {}
+  private constructor(readonly etcd: EtcdServer, readonly cluster: Cluster, readonly prefix: string) {}
 
-  static async start(core: string | undefined, dir: string): Promise<RouterEnv> {
-    const etcd = new EtcdServer({ dataDir: join(dir, 'etcd') });
+  static async start(core: string | undefined, dir: string, prefix = ROUTER_PREFIX): Promise<RouterEnv> {
+    const etcd = new EtcdServer({ dataDir: join(dir, `etcd-${prefix.replace(/\W+/g, '')}`) });
     await etcd.start();
     adoptPid(etcd.pid);
     if (core && etcd.pid) spawnSync('taskset', ['-a', '-p', '-c', core, String(etcd.pid)]);
-    const cluster = new Cluster({ endpoints: [etcd.endpoint], prefix: ROUTER_PREFIX, callTimeoutMs: 5000 });
-    return new RouterEnv(etcd, cluster);
+    const cluster = new Cluster({ endpoints: [etcd.endpoint], prefix, callTimeoutMs: 10_000 });
+    return new RouterEnv(etcd, cluster, prefix);
   }
 
   async putApp(app = BENCH_APP): Promise<void> {
@@ -72,18 +72,18 @@ export class RouterEnv {
 }
 
 /** Start a router process against `env`; resolves once it routes BENCH_HOST to a dyno. */
-export async function startRouterProcess(env: RouterEnv, core: string | undefined, dir: string, workers: number) {
+export async function startRouterProcess(env: RouterEnv, core: string | undefined, dir: string, workers: number, readyTimeoutMs = 15_000) {
   const port = await freePort();
   const adminPort = await freePort();
   const logFile = join(dir, `router-${port}.log`);
-  const args = [DYNOMESH_BIN, 'router', '--host', '127.0.0.1', '--admin-host', '127.0.0.1', '--etcd', env.etcd.endpoint, '--etcd-prefix', ROUTER_PREFIX,
+  const args = [DYNOMESH_BIN, 'router', '--host', '127.0.0.1', '--admin-host', '127.0.0.1', '--etcd', env.etcd.endpoint, '--etcd-prefix', env.prefix,
     '--port', String(port), '--admin-port', String(adminPort), '--base-domain', 'localhost'];
   if (workers > 1) args.push('--workers', String(workers));
   // The per-request log line stays on (it is part of the router's cost); it goes to the log file.
   const p = startPinned(core, process.execPath, args, { logFile, env: { ...process.env, DYNOMESH_LOG_FORMAT: 'json' } });
   try {
-    await waitForPort(port, 'dynomesh router', { exited: p.exited, logFile, timeoutMs: 20_000 });
-    await waitRouted(port, 15_000);
+    await waitForPort(port, 'dynomesh router', { exited: p.exited, logFile, timeoutMs: Math.max(20_000, readyTimeoutMs) });
+    await waitRouted(port, readyTimeoutMs);
   } catch (err) {
     await p.stop();
     throw new TargetUnavailable('router', `${(err as Error).message}; router log: ${tailOf(logFile)}`);
@@ -93,7 +93,7 @@ export async function startRouterProcess(env: RouterEnv, core: string | undefine
     await p.stop();
     rmSync(logFile, { force: true });
   };
-  return { port, pid: p.pid, stop, logFile };
+  return { port, adminPort, pid: p.pid, stop, logFile };
 }
 
 /** GET / with the bench Host until the answer is a 200 from a dyno (the route has arrived). */
