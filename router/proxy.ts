@@ -227,6 +227,15 @@ class Exchange implements ConnOwner, ConnectWaiter {
 
   // ---- response from the dyno ---------------------------------------------
 
+  onUpstreamData(conn: Conn, buf: Buffer): void {
+    if (this.done) return conn.execute(buf);
+    // One cork around the whole parse: head, body and end of a response that arrived together go out in one send.
+    corked = this;
+    corkedConn = conn;
+    corkedData = buf;
+    this.res.cork(corkExecute);
+  }
+
   onUpstreamHead(status: number, reason: string, headers: string[], _keepAlive: boolean): boolean {
     if (this.done) return true;
     this.status = status;
@@ -471,6 +480,13 @@ let corkedChunk: Buffer = EMPTY_BUF;
 let corkedError: Buffer = EMPTY_BUF;
 let corkedStatus = '';
 let corkedClose = false;
+let corkedConn: Conn;
+let corkedData: Buffer = EMPTY_BUF;
+function corkExecute(): void {
+  const buf = corkedData;
+  corkedData = EMPTY_BUF;
+  corkedConn.execute(buf);
+}
 function corkHead(): void {
   corked.writeHead();
   if (corked.respLen === 0) {

@@ -11,6 +11,12 @@ import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 
 export interface ConnOwner {
+  /**
+   * Bytes from the dyno arrived: call `conn.execute(buf)` now, wrapped in whatever
+   * batching the owner wants (the proxy runs it inside uWS `cork`, so head and body
+   * of a small response leave in one send).
+   */
+  onUpstreamData(conn: Conn, buf: Buffer): void;
   /** Response head; return true to tell the parser that no body follows (HEAD). */
   onUpstreamHead(status: number, reason: string, headers: string[], keepAlive: boolean): boolean;
   onUpstreamBody(chunk: Buffer): void;
@@ -99,6 +105,11 @@ export class Conn {
       this.socket.destroy();
       return;
     }
+    this.owner.onUpstreamData(this, buf);
+  }
+
+  /** Feeds the response parser; its callbacks reach the owner synchronously. */
+  execute(buf: Buffer): void {
     const r = this.parser.execute(buf);
     if (r instanceof Error) {
       this.gone(new Error(`bad response from dyno: ${(r as Error & { code?: string }).code ?? r.message}`));
