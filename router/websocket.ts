@@ -42,7 +42,18 @@ export function websocketBehavior(ctx: ProxyContext, connectTimeoutMs: number): 
     maxPayloadLength: 16 * 1024 * 1024,
     idleTimeout: 120,
     maxBackpressure: 1024 * 1024,
-    upgrade: (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => upgrade(ctx, connectTimeoutMs, res, req, context),
+    upgrade: (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
+      try {
+        upgrade(ctx, connectTimeoutMs, res, req, context);
+      } catch {
+        // a throw out of a uWS handler aborts the process: refuse this upgrade instead
+        try {
+          res.cork(() => res.writeStatus('503 Service Unavailable').end(ERRORS.H99.page, true));
+        } catch {
+          // already answered or aborted
+        }
+      }
+    },
     open: (ws: WebSocket<Holder>) => {
       const link = ws.getUserData().link;
       link.client = ws;

@@ -1,7 +1,8 @@
 /**
  * Dyno misbehaviour through a real router: a dyno that never answers (H12 with a
  * short --first-byte-timeout), one that closes without a response (H13), one that
- * dies mid-response (H18, client sees a cut connection); the router keeps serving.
+ * dies mid-response (H18, client sees a cut connection), one that goes quiet
+ * mid-response (H15 after --idle-timeout); the router keeps serving.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -51,12 +52,21 @@ describe('timeouts and broken dynos', () => {
     await eventually(() => router.lines().some((l) => l.startsWith('at=error code=H18') && l.includes('path="/half"')), 5000, 'H18 line');
   });
 
+  test('a dyno that goes quiet mid-response: cut after the idle timeout (H15)', async () => {
+    const t0 = Date.now();
+    await assert.rejects(get(router.port, 'slow.localhost', '/stall', { agent: false }), /aborted|socket hang up|ECONNRESET/);
+    const took = Date.now() - t0;
+    assert.ok(took >= 1900 && took < 5000, `cut after ${took} ms`);
+    await eventually(() => router.lines().some((l) => l.startsWith('at=error code=H15 desc="Idle connection"') && l.includes('path="/stall"')), 5000, 'H15 line');
+  });
+
   test('the router still serves, and counts the errors', async () => {
     assert.equal(nameOf(await get(router.port, 'slow.localhost')), 't1');
     const m = await metrics(router.adminPort);
     assert.equal(m.get('dynomesh_router_errors_total{code="H12"}'), 1);
     assert.equal(m.get('dynomesh_router_errors_total{code="H13"}'), 1);
     assert.equal(m.get('dynomesh_router_errors_total{code="H18"}'), 1);
+    assert.equal(m.get('dynomesh_router_errors_total{code="H15"}'), 1);
     assert.equal(m.get('dynomesh_router_in_flight'), 0);
   });
 });
