@@ -81,6 +81,7 @@ async function closedLoop(cfg: BenchConfig, p: Placement, dir: string, s: Scenar
     const cpu = meter.stop();
     r.proxy_cpu_pct = cpu.proxy;
     r.backend_cpu_pct = cpu.backend;
+    r.core_busy_pct = meter.coreBusy;
     // For an upload the bytes that matter are the ones sent, not the short answers read.
     if (s.method === 'POST' && s.bodyBytes) r.bytes_per_s = r.rps * s.bodyBytes;
     return r;
@@ -99,6 +100,7 @@ async function openLoop(cfg: BenchConfig, p: Placement, dir: string, gen: OpenLo
       const cpu = meter.stop();
       r.proxy_cpu_pct = cpu.proxy;
       r.backend_cpu_pct = cpu.backend;
+      r.core_busy_pct = meter.coreBusy;
       out.set(rate, r);
       say(`  open ${lane.label} @${rate}/s: p50 ${r.p50_ms} ms p99 ${r.p99_ms} ms (achieved ${Math.round(r.rps)}/s, loadgen ${r.loadgen_cpu_pct}% cpu)`);
     }

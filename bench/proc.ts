@@ -152,18 +152,49 @@ export function cpuSeconds(pid: number): number | undefined {
 }
 const CLK_TCK = 100;
 
-/** Measures the share of one core a set of processes used between start() and stop(). */
+/** Busy and total jiffies per CPU from /proc/stat (cpu0, cpu1, ...). */
+export function coreTimes(stat = readProcStat()): Array<{ busy: number; total: number }> {
+  const out: Array<{ busy: number; total: number }> = [];
+  for (const m of stat.matchAll(/^cpu(\d+) (.*)$/gm)) {
+    const f = m[2]!.trim().split(/\s+/).map(Number);
+    const total = f.slice(0, 8).reduce((a, b) => a + b, 0); // user nice system idle iowait irq softirq steal
+    out[Number(m[1])] = { busy: total - f[3]! - f[4]!, total };
+  }
+  return out;
+}
+
+function readProcStat(): string {
+  try { return readFileSync('/proc/stat', 'utf8'); } catch { return ''; }
+}
+
+/** Percent busy of each core between two coreTimes() samples. */
+export function coreBusyPct(a: ReturnType<typeof coreTimes>, b: ReturnType<typeof coreTimes>): number[] {
+  return b.map((x, i) => {
+    const dt = x.total - (a[i]?.total ?? 0);
+    return dt > 0 ? Math.round(((x.busy - (a[i]?.busy ?? 0)) / dt) * 100) : NaN;
+  });
+}
+
+/**
+ * Measures the share of one core a set of processes used between start() and stop(),
+ * and how busy each core was in all (so work by others on the machine shows up).
+ */
 export class CpuMeter {
   private before = new Map<string, number>();
+  private cores0: ReturnType<typeof coreTimes> = [];
   private t0 = 0;
+  /** Percent busy per core over the last start()..stop(), whoever used it. */
+  coreBusy: number[] = [];
   constructor(private readonly pids: Record<string, number>) {}
   start(): void {
     this.t0 = performance.now();
+    this.cores0 = coreTimes();
     for (const [k, pid] of Object.entries(this.pids)) this.before.set(k, cpuSeconds(pid) ?? NaN);
   }
   /** Percent of one core per process name. */
   stop(): Record<string, number> {
     const wall = (performance.now() - this.t0) / 1000;
+    this.coreBusy = coreBusyPct(this.cores0, coreTimes());
     const out: Record<string, number> = {};
     for (const [k, pid] of Object.entries(this.pids)) {
       const after = cpuSeconds(pid);

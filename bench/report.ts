@@ -27,6 +27,8 @@ export interface TargetSummary {
   loadgen_cpu_pct: number;
   proxy_cpu_pct?: number;
   backend_cpu_pct?: number;
+  /** Median busy percent of each core during the runs (anyone's work). */
+  core_busy_pct?: number[];
   /** Open loop only. */
   target_rate?: number;
   uncorrected_p99_ms?: number;
@@ -75,6 +77,8 @@ export function summarize(rounds: Record<string, LoadResult[]>, byteBound = fals
     if (Number.isFinite(pc)) s.proxy_cpu_pct = round(pc, 1);
     const bc = med(rs, (r) => r.backend_cpu_pct);
     if (Number.isFinite(bc)) s.backend_cpu_pct = round(bc, 1);
+    const cores = rs[0]!.core_busy_pct?.length ?? 0;
+    if (cores) s.core_busy_pct = Array.from({ length: cores }, (_, i) => med(rs, (r) => r.core_busy_pct?.[i]));
     if (rs[0]!.mode === 'open') {
       s.target_rate = rs[0]!.target_rate;
       s.uncorrected_p99_ms = round(med(rs, (r) => r.uncorrected_p99_ms));
@@ -106,6 +110,7 @@ export function writeReport(path: string, report: Report): void {
 
 const fmt = (x: number | undefined, d = 2) => (x === undefined || !Number.isFinite(x) ? '-' : x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }));
 const fmtInt = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '-' : Math.round(x).toLocaleString('en-US'));
+const busy = (v: TargetSummary) => (v.core_busy_pct?.length ? v.core_busy_pct.map((x) => fmt(x, 0)).join('/') : '-');
 const mb = (x: number) => fmt(x / 1024 / 1024, 1);
 
 function table(head: string[], rows: string[][]): string {
@@ -117,19 +122,19 @@ function table(head: string[], rows: string[][]): string {
 export function renderClosed(name: string, title: string, s: ScenarioSummary): string {
   const rows = Object.entries(s).map(([t, v]) => [
     t, fmtInt(v.rps), `${fmt(v.spread.rps.rel * 100, 1)}%`, mb(v.bytes_per_s), fmt(v.p50_ms), fmt(v.p90_ms), fmt(v.p99_ms), fmt(v.p999_ms),
-    fmt(v.ratio_to_nginx), fmt(v.ratio_to_direct), fmt(v.proxy_cpu_pct, 0), fmt(v.backend_cpu_pct, 0), fmt(v.loadgen_cpu_pct, 0), String(v.errors + v.non2xx),
+    fmt(v.ratio_to_nginx), fmt(v.ratio_to_direct), fmt(v.proxy_cpu_pct, 0), fmt(v.backend_cpu_pct, 0), fmt(v.loadgen_cpu_pct, 0), busy(v), String(v.errors + v.non2xx),
   ]);
   const n = Object.values(s)[0]?.rounds ?? 0;
   return `\n${name}: ${title} (closed loop, wrk; median of ${n} round${n === 1 ? '' : 's'})\n` +
-    table(['target', 'req/s', 'range', 'MB/s', 'p50 ms', 'p90', 'p99', 'p99.9', 'x nginx', 'x direct', 'proxy %cpu', 'backend %cpu', 'wrk %cpu', 'errors'], rows);
+    table(['target', 'req/s', 'range', 'MB/s', 'p50 ms', 'p90', 'p99', 'p99.9', 'x nginx', 'x direct', 'proxy %cpu', 'backend %cpu', 'wrk %cpu', 'cores busy %', 'errors'], rows);
 }
 
 export function renderOpen(name: string, rate: string, s: ScenarioSummary): string {
   const rows = Object.entries(s).map(([t, v]) => [
-    t, fmtInt(v.rps), fmt(v.p50_ms), fmt(v.p90_ms), fmt(v.p99_ms), fmt(v.p999_ms), fmt(v.uncorrected_p99_ms), fmt(v.proxy_cpu_pct, 0), fmt(v.loadgen_cpu_pct, 0), String(v.errors + v.non2xx + (v.timeouts ?? 0)),
+    t, fmtInt(v.rps), fmt(v.p50_ms), fmt(v.p90_ms), fmt(v.p99_ms), fmt(v.p999_ms), fmt(v.uncorrected_p99_ms), fmt(v.proxy_cpu_pct, 0), fmt(v.loadgen_cpu_pct, 0), busy(v), String(v.errors + v.non2xx + (v.timeouts ?? 0)),
   ]);
   return `\n${name} at ${Number(rate).toLocaleString('en-US')} req/s (open loop, latency from intended send time)\n` +
-    table(['target', 'achieved/s', 'p50 ms', 'p90', 'p99', 'p99.9', 'p99 uncorrected', 'proxy %cpu', 'loadgen %cpu', 'errors'], rows);
+    table(['target', 'achieved/s', 'p50 ms', 'p90', 'p99', 'p99.9', 'p99 uncorrected', 'proxy %cpu', 'loadgen %cpu', 'cores busy %', 'errors'], rows);
 }
 
 export function renderReport(r: Report, titles: Record<string, string>): string {

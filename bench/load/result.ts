@@ -18,6 +18,8 @@ export interface LoadResult {
   /** Percent of one core used by the proxy / backend during the run, sampled from /proc. */
   proxy_cpu_pct?: number;
   backend_cpu_pct?: number;
+  /** How busy each core was during the run, by anyone (shows other work on a shared machine). */
+  core_busy_pct?: number[];
   /** Open loop only: the rate asked for, and the latency a non-corrected tool would show. */
   target_rate?: number;
   uncorrected_p99_ms?: number;
