@@ -92,6 +92,12 @@ export interface Placement {
   createdAt: number;
   /** One-off dynos (`run.N`): the command to run instead of the process type's. */
   command?: string;
+  /**
+   * One-off dynos only: the requester attaches to the node's `agentUrl` (`heroku run`);
+   * the process starts once attached and is killed when the requester disconnects.
+   * Absent or false: detached (`run:detached`), output goes to the logs.
+   */
+  attach?: boolean;
 }
 
 export type DynoState = 'starting' | 'up' | 'crashed' | 'down';
