@@ -55,6 +55,7 @@ export class Router {
   private listenSocket: us_listen_socket | undefined;
   private admin: HttpServer | undefined;
   private draining = false;
+  private sweeper: NodeJS.Timeout | undefined;
   port = 0;
   adminPort = 0;
 
@@ -102,6 +103,10 @@ export class Router {
     this.port = uws.us_socket_local_port(this.listenSocket as never);
     (this.ctx.opts as ProxyOptions).port = this.port;
     if (this.opts.adminPort >= 0) await this.startAdmin();
+    this.sweeper = setInterval(() => {
+      const now = Date.now();
+      for (const b of this.builder.backends()) b.sweep(now);
+    }, 2000).unref();
     this.log.info({ host: this.opts.host, port: this.port, adminPort: this.adminPort, baseDomain: this.opts.baseDomain, uws: 'native' }, 'router-listening');
   }
 
@@ -138,6 +143,7 @@ export class Router {
     const deadline = Date.now() + drainMs;
     while (this.metrics.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     const unfinished = this.metrics.inFlight;
+    clearInterval(this.sweeper);
     await this.source.close();
     for (const b of this.builder.backends()) b.destroy();
     // Closes every client connection uWS still holds (idle keep-alive ones included).

@@ -104,6 +104,20 @@ export class Backend {
     }
   }
 
+  /** Close pooled connections idle for longer than the pool's idle timeout (called every few seconds). */
+  sweep(now: number): void {
+    let keep = 0;
+    for (let i = 0; i < this.idle.length; i++) {
+      if (now - this.idleSince[i]! > this.opts.idleTimeoutMs) this.idle[i]!.destroy();
+      else {
+        this.idle[keep] = this.idle[i]!;
+        this.idleSince[keep++] = this.idleSince[i]!;
+      }
+    }
+    this.idle.length = keep;
+    this.idleSince.length = keep;
+  }
+
   /** The endpoint left the table: close idle connections now, busy ones when their exchange ends. */
   retire(): void {
     this.retired = true;
