@@ -49,6 +49,7 @@ export class ControlPlane {
   private gcTimer: NodeJS.Timeout | undefined;
   /** The API base URL, known once listening. */
   url = '';
+  private ready = false;
 
   constructor(readonly opts: ControlOptions) {
     this.log = logger('control', { id: opts.id });
@@ -69,7 +70,7 @@ export class ControlPlane {
       advertiseUrl: o.advertiseUrl ?? '',
       log: this.log,
     };
-    this.router = platformRoutes(this.ctx, { nodeToken: token, selfId: o.id, isLeader: () => this.leadership?.isLeader ?? false });
+    this.router = platformRoutes(this.ctx, { nodeToken: token, selfId: o.id, isLeader: () => this.leadership?.isLeader ?? false, isReady: () => this.ready });
     o.routes?.(this.router, this.ctx);
     this.server = new ApiServer(this.router, this.cluster, token, this.log.child({ component: 'api' }));
     const addr = await this.server.listen(o.listen.host, o.listen.port);
@@ -82,6 +83,7 @@ export class ControlPlane {
 
     this.leadership = new Leadership(this.cluster, { id: o.id, api: this.url, leaseTtlSeconds: o.leaseTtlSeconds, ...(o.scheduler ? { scheduler: o.scheduler } : {}) }, this.log);
     await this.leadership.start();
+    this.ready = true;
     this.gcTimer = setInterval(() => void sweepSlugs(this.ctx).catch(() => undefined), 10 * 60_000);
     this.gcTimer.unref();
     this.log.info({ url: this.url, dataDir: o.dataDir }, 'control-started');

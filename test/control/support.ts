@@ -80,3 +80,70 @@ export async function dump(cluster: Cluster): Promise<Record<string, string>> {
   const all = await cluster.etcd.getAll().prefix(cluster.keys.prefix).exec();
   return Object.fromEntries(all.kvs.map((kv) => [kv.key.toString(), String(kv.mod_revision)]));
 }
+
+/**
+ * A simulated dyno-node: registers a node on a lease, and for each placement the
+ * scheduler gives it, reports the dyno `up` and publishes its endpoint after
+ * `bootMs` (as a real node does once the dyno accepts TCP); removes the endpoint
+ * first when the placement goes away.
+ */
+export class SimNode {
+  private timers = new Map<string, NodeJS.Timeout>();
+  private constructor(
+    readonly id: string,
+    readonly session: Session,
+    private readonly watch: import('../../cluster/watch.ts').PrefixWatch,
+  ) {}
+
+  static async start(cluster: Cluster, id: string, opts: { memoryMb?: number; bootMs?: number } = {}): Promise<SimNode> {
+    const { watchPrefix } = await import('../../cluster/watch.ts');
+    const { logger } = await import('../../lib/log.ts');
+    const session = await fakeNode(cluster, id, opts.memoryMb ?? 4096);
+    const k = cluster.keys;
+    let self: SimNode | undefined;
+    const pending: (() => void)[] = [];
+    const w = watchPrefix(cluster, k.placementsOf(id), {
+      onChanges(changes) {
+        for (const c of changes) {
+          const run = () => {
+            if (c.type === 'put' && c.entry.kind === 'placement') {
+              const p = c.entry.value;
+              const key = `${p.app}/${p.dyno}`;
+              clearTimeout(self!.timers.get(key));
+              self!.timers.set(key, setTimeout(() => {
+                void (async () => {
+                  await session.put(k.status(p.app, p.dyno), {
+                    app: p.app, dyno: p.dyno, node: id, release: p.release, state: 'up', since: Date.now(), restarts: 0, exitCode: null, message: '', nextRestartAt: null,
+                  });
+                  if (p.type === 'web') await session.put(k.endpoint(p.app, p.dyno), { app: p.app, dyno: p.dyno, node: id, host: '127.0.0.1', port: 1, release: p.release });
+                })().catch(() => undefined);
+              }, opts.bootMs ?? 150));
+            } else if (c.type === 'delete' && c.ref?.kind === 'placement') {
+              const { app, dyno } = c.ref;
+              clearTimeout(self!.timers.get(`${app}/${dyno}`));
+              void (async () => {
+                const ep = await cluster.get(k.endpoint(app, dyno));
+                if (ep?.value.node === id) await cluster.delete(k.endpoint(app, dyno));
+                const st = await cluster.get(k.status(app, dyno));
+                if (st?.value.node === id) await cluster.delete(k.status(app, dyno));
+              })().catch(() => undefined);
+            }
+          };
+          if (self) run();
+          else pending.push(run);
+        }
+      },
+    }, logger('sim-node', { node: id }));
+    self = new SimNode(id, session, w);
+    for (const f of pending) f();
+    await w.ready;
+    return self;
+  }
+
+  /** The node dies: its lease is revoked, so its node record, statuses and endpoints vanish. */
+  async kill(): Promise<void> {
+    for (const t of this.timers.values()) clearTimeout(t);
+    await this.watch.close();
+    await this.session.close();
+  }
+}

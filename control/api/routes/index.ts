@@ -10,9 +10,16 @@ import { releaseRoutes } from './releases.ts';
 import { slugRoutes } from './slugs.ts';
 import { tokenRoutes } from './tokens.ts';
 
-export function platformRoutes(ctx: ControlContext, opts: { nodeToken: string; selfId: string; isLeader: () => boolean }): ApiRouter {
+export function platformRoutes(
+  ctx: ControlContext,
+  opts: { nodeToken: string; selfId: string; isLeader: () => boolean; isReady: () => boolean },
+): ApiRouter {
   const r = new ApiRouter();
-  r.get('/health', async () => ({ body: { status: 'ok', id: opts.selfId, leader: opts.isLeader() } }), 'none');
+  // For load balancers and `dynomesh up`: 503 until this instance is registered as a member.
+  r.get('/health', async () => {
+    const ready = opts.isReady();
+    return { status: ready ? 200 : 503, body: { status: ready ? 'ok' : 'starting', id: opts.selfId, leader: opts.isLeader() } };
+  }, 'none');
   appRoutes(r, ctx);
   configVarRoutes(r, ctx);
   releaseRoutes(r, ctx);
