@@ -8,6 +8,7 @@
  * candidate is still the one that was elected; put it in every write a leader makes.
  */
 import { EventEmitter } from 'node:events';
+import type { Watcher } from 'etcd3';
 import type { Cluster, Compare } from './client.ts';
 import { NotLeaderError } from './errors.ts';
 import type { Session } from './session.ts';
@@ -18,6 +19,7 @@ export class Election extends EventEmitter<{ leader: [string | undefined]; error
   private resigned = false;
   private observing = false;
   private current: string | undefined;
+  private observer: Watcher | undefined;
 
   constructor(
     private readonly cluster: Cluster,
@@ -85,6 +87,18 @@ export class Election extends EventEmitter<{ leader: [string | undefined]; error
     return best?.value;
   }
 
+  /** Stop observing (the candidacy itself ends with `resign()` or the session). */
+  async close(): Promise<void> {
+    const w = this.observer;
+    this.observer = undefined;
+    this.observing = false;
+    if (w) {
+      w.removeAllListeners();
+      w.on('error', () => undefined);
+      await w.cancel().catch(() => undefined);
+    }
+  }
+
   /** Emit `leader` whenever the leader changes (undefined while there is none). */
   async observe(): Promise<void> {
     if (this.observing) return;
@@ -101,6 +115,7 @@ export class Election extends EventEmitter<{ leader: [string | undefined]; error
       }
     };
     const w = await this.cluster.etcd.watch().prefix(this.prefix).create();
+    this.observer = w;
     w.on('data', () => void check());
     w.on('connected', () => void check());
     w.on('error', () => void check());
@@ -109,25 +124,21 @@ export class Election extends EventEmitter<{ leader: [string | undefined]; error
 
   private async waitDeleted(key: string, revision: number): Promise<void> {
     const w = await this.cluster.etcd.watch().key(key).startRevision(String(revision + 1)).create();
+    let poll: NodeJS.Timeout | undefined;
+    let onLost: (() => void) | undefined;
     try {
       await new Promise<void>((resolve, reject) => {
-        const onLost = () => reject(new NotLeaderError());
+        onLost = () => reject(new NotLeaderError());
         this.session.once('lost', onLost);
+        // Any of these means "look again from the top": the predecessor went away, or we cannot tell.
         w.on('delete', () => resolve());
-        w.on('error', () => resolve()); // re-check from the top
+        w.on('error', () => resolve());
         w.on('disconnected', () => resolve());
-        const poll = setInterval(() => {
-          if (this.resigned) resolve();
-        }, 200);
-        const cleanup = () => {
-          clearInterval(poll);
-          this.session.off('lost', onLost);
-        };
-        w.once('delete', cleanup);
-        w.once('error', cleanup);
-        w.once('disconnected', cleanup);
+        poll = setInterval(() => this.resigned && resolve(), 200);
       });
     } finally {
+      clearInterval(poll);
+      if (onLost) this.session.off('lost', onLost);
       w.removeAllListeners();
       w.on('error', () => undefined);
       await w.cancel().catch(() => undefined);

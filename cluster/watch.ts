@@ -49,7 +49,7 @@ export class PrefixWatch {
   private connected = false;
   private backoff = MIN_BACKOFF;
   private timer: NodeJS.Timeout | undefined;
-  /** Resolves once the first list has been handed to the handler. */
+  /** Resolves once the first list has been handed to the handler and the watch is live. */
   readonly ready: Promise<void>;
   private markReady!: () => void;
 
@@ -107,7 +107,6 @@ export class PrefixWatch {
     }
     this.lastRevision = listed.revision;
     if (changes.length > 0 || initial) this.deliver(changes, listed.revision, initial);
-    if (initial) this.markReady();
     await this.watch();
   }
 
@@ -130,6 +129,7 @@ export class PrefixWatch {
     this.watcher = w;
     this.backoff = MIN_BACKOFF;
     this.setStatus(true);
+    this.markReady();
     w.on('data', (res: { events: { type: string; kv: RawKv }[] }) => this.onData(res.events));
     w.on('disconnected', (err: Error) => {
       if (this.watcher !== w) return;

@@ -14,7 +14,7 @@ const REDACT = [
 let root: Logger | undefined;
 
 function makeRoot(): Logger {
-  const level = process.env.DYNOMESH_LOG_LEVEL ?? (process.env.NODE_TEST_CONTEXT ? 'warn' : 'info');
+  const level = process.env.DYNOMESH_LOG_LEVEL ?? 'info';
   const pretty = process.stdout.isTTY && process.env.DYNOMESH_LOG_FORMAT !== 'json';
   return pino({
     level,

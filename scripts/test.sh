@@ -5,5 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 npx tsc --noEmit
+# Daemons started by tests log warnings and errors only, unless asked for more.
+export DYNOMESH_LOG_LEVEL="${DYNOMESH_LOG_LEVEL:-warn}"
 mapfile -t files < <(find test -name '*.test.ts' -not -path '*/faults/*' | sort)
 exec node --import tsx --test --test-concurrency=1 --test-timeout=300000 "$@" "${files[@]}"
