@@ -47,6 +47,8 @@ export interface ProxyContext {
 
 /** Request bodies buffered before the dyno connection is up; above this the client upload is paused. */
 const PREBUFFER = 64 * 1024;
+/** Largest chunked-body write per uWS cork (its cork buffer is 16 KB; see flushChunked). */
+const CHUNK_PIECE = 16 * 1024 - 64;
 const CRLF = Buffer.from('\r\n');
 const LAST_CHUNK = Buffer.from('0\r\n\r\n');
 
@@ -234,6 +236,7 @@ class Exchange implements ConnOwner, ConnectWaiter {
     corkedConn = conn;
     corkedData = buf;
     this.res.cork(corkExecute);
+    if (this.respLen < 0 && this.outQueue.length > 0 && this.stalledChunk === null) this.flushChunked();
   }
 
   onUpstreamHead(status: number, reason: string, headers: string[], _keepAlive: boolean): boolean {
@@ -274,13 +277,43 @@ class Exchange implements ConnOwner, ConnectWaiter {
     this.bytesOut += chunk.length;
     this.ctx.metrics.bytesOut += chunk.length;
     if (this.timer !== null) this.timer.refresh();
-    if (this.stalledChunk !== null || this.outQueue.length > 0) {
+    if (this.respLen < 0 || this.stalledChunk !== null || this.outQueue.length > 0) {
+      // chunked bodies are written by flushChunked once the parse is done, outside the shared cork
       this.outQueue.push(chunk);
       return;
     }
     corked = this;
     corkedChunk = chunk;
     this.res.cork(corkBody);
+  }
+
+  /**
+   * Chunked responses (no Content-Length from the dyno). uWS 20.30 loses bytes when a
+   * write overflows its 16 KB cork buffer while the client socket is full
+   * (AsyncSocket::uncork returns before writing or buffering the new data), and
+   * res.write() always writes while corked. So each piece gets a cork of its own and
+   * stays under 16 KB; a full socket then shows as the next write returning false,
+   * with everything buffered in order.
+   */
+  flushChunked(): void {
+    const q = this.outQueue;
+    while (!this.done && this.stalledChunk === null) {
+      if (q.length === 0) {
+        if (this.upstreamEnded) {
+          corked = this;
+          this.res.cork(corkEnd);
+        } else if (this.conn !== null && this.conn.socket.isPaused()) this.conn.socket.resume();
+        return;
+      }
+      let chunk = q[0]!;
+      if (chunk.length > CHUNK_PIECE) {
+        q[0] = chunk.subarray(CHUNK_PIECE);
+        chunk = chunk.subarray(0, CHUNK_PIECE);
+      } else q.shift();
+      corked = this;
+      corkedChunk = chunk;
+      this.res.cork(corkBody);
+    }
   }
 
   /** Writes one body chunk to the client; false when uWS is backed up (the dyno socket is paused). */
@@ -327,6 +360,11 @@ class Exchange implements ConnOwner, ConnectWaiter {
     }
     this.stalledChunk = null;
     if (this.timer !== null) this.timer.refresh();
+    if (this.respLen < 0) {
+      // chunked: onWritable runs corked; write from a fresh cork instead (see flushChunked)
+      setImmediate(flushLater, this);
+      return true;
+    }
     while (this.outQueue.length > 0) {
       if (!this.writeChunk(this.outQueue.shift()!)) return true;
     }
@@ -509,6 +547,9 @@ function corkEnd(): void {
 }
 function corkError(): void {
   corked.res.writeStatus(corkedStatus).writeHeader('Content-Type', 'text/html; charset=utf-8').writeHeader('Cache-Control', 'no-cache, no-store').end(corkedError, corkedClose);
+}
+function flushLater(ex: Exchange): void {
+  ex.flushChunked();
 }
 function onTimer(ex: Exchange): void {
   ex.timer = null;

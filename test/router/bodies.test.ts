@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { createHash } from 'node:crypto';
 import type { Cluster } from '../../cluster/client.ts';
 import { useEtcd } from '../support/etcd.ts';
 import { addApp, addEndpoint, startBackend, startRouter, type Backend, type RouterProc } from './helpers.ts';
@@ -55,18 +56,68 @@ function upload(port: number, host: string, bytes: number, chunked: boolean): Pr
   });
 }
 
-function download(port: number, host: string, path: string): Promise<{ status: number; bytes: number; headers: Record<string, unknown> }> {
+/** sha256 of the fixture's pattern body of n bytes (byte p is p % 251). */
+function patternSha(n: number): string {
+  const block = Buffer.from(Array.from({ length: 251 * 1024 }, (_, i) => i % 251));
+  const h = createHash('sha256');
+  for (let left = n; left > 0; left -= block.length) h.update(left >= block.length ? block : block.subarray(0, left));
+  return h.digest('hex');
+}
+
+/** Downloads and hashes a body; `slowReader` pauses now and then so the router meets backpressure. */
+function download(port: number, host: string, path: string, slowReader = false): Promise<{ status: number; bytes: number; sha: string; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, agent: false, headers: { host } }, (res) => {
       let bytes = 0;
-      res.on('data', (b: Buffer) => (bytes += b.length));
-      res.on('end', () => resolve({ status: res.statusCode!, bytes, headers: res.headers }));
+      const h = createHash('sha256');
+      let n = 0;
+      res.on('data', (b: Buffer) => {
+        bytes += b.length;
+        h.update(b);
+        if (slowReader && ++n % 20 === 0) {
+          res.pause();
+          setTimeout(() => res.resume(), 2);
+        }
+      });
+      res.on('end', () => resolve({ status: res.statusCode!, bytes, sha: h.digest('hex'), headers: res.headers }));
       res.on('error', reject);
     });
     req.on('error', reject);
     req.end();
   });
 }
+
+describe('bodies to a slow reader arrive intact (backpressure paths)', { timeout: 120_000 }, () => {
+  let cluster: Cluster;
+  let router: RouterProc;
+  let backend: Backend;
+
+  before(async () => {
+    cluster = etcd.cluster();
+    backend = await startBackend('slowread');
+    await addApp(cluster, 'slowread');
+    await addEndpoint(cluster, 'slowread', 'web.1', backend.port);
+    router = await startRouter(cluster);
+  });
+  after(async () => {
+    await router?.stop();
+    await backend?.kill();
+  });
+
+  // Regression: uWS 20.30 dropped chunked bytes when a corked write overflowed while the client was full.
+  test('64 MiB chunked and Content-Length downloads, 4 times each, hash intact', async () => {
+    const n = 64 * 1024 * 1024;
+    const want = patternSha(n);
+    for (let i = 0; i < 4; i++) {
+      for (const q of ['&chunked=1', '']) {
+        const r = await download(router.port, 'slowread.localhost', `/bytes?n=${n}${q}`, true);
+        assert.equal(r.bytes, n, `round ${i}${q}`);
+        assert.equal(r.sha, want, `round ${i}${q}`);
+      }
+    }
+    assert.equal(router.stderr(), '');
+  });
+});
 
 describe('large bodies stream both ways', { timeout: 120_000 }, () => {
   let cluster: Cluster;
@@ -106,6 +157,7 @@ describe('large bodies stream both ways', { timeout: 120_000 }, () => {
     assert.equal(r.status, 200);
     assert.equal(r.headers['content-length'], String(GB));
     assert.equal(r.bytes, GB);
+    assert.equal(r.sha, patternSha(GB));
     report('1 GiB download');
   });
 
@@ -114,6 +166,8 @@ describe('large bodies stream both ways', { timeout: 120_000 }, () => {
     assert.equal(JSON.parse(up.body).bytes, 256 * 1024 * 1024);
     const down = await download(router.port, 'big.localhost', `/bytes?n=${256 * 1024 * 1024}&chunked=1`);
     assert.equal(down.bytes, 256 * 1024 * 1024);
+    assert.equal(down.sha, patternSha(256 * 1024 * 1024));
     report('256 MiB chunked both ways');
+    assert.equal(router.stderr(), '', 'no uWS warnings (e.g. writes outside cork)');
   });
 });

@@ -52,6 +52,8 @@ export interface RouterProc {
   logs: Record<string, unknown>[];
   /** The Heroku-style router lines so far. */
   lines(): string[];
+  /** What the router wrote to stderr (uWS prints its warnings there, e.g. writes outside cork). */
+  stderr(): string;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -85,6 +87,7 @@ export async function startRouter(cluster: Cluster, args: string[] = [], nodeArg
     proc,
     logs,
     lines: () => logs.filter((r) => r.msg === 'router-request').map((r) => r.line as string),
+    stderr: () => stderr,
     stop: (signal = 'SIGTERM') => new Promise<number | null>((r) => {
       if (proc.exitCode !== null) return r(proc.exitCode);
       proc.once('exit', (code) => r(code));
