@@ -20,6 +20,7 @@
  *   tokens/{sha256}                    Token        API tokens, stored hashed
  *   builds/{app}/{id}                  Build        build records
  *   addons/{app}/{name}                Addon        add-on attachments
+ *   drains/{app}/{id}                  Drain        log drains (the log service forwards to them)
  *
  * Placements are grouped by node so a dyno-node watches only its own prefix;
  * routing keys are grouped under one prefix so a router watches only that.
@@ -41,7 +42,8 @@ export type KeyRef =
   | { kind: 'candidate'; lease: string }
   | { kind: 'token'; hash: string }
   | { kind: 'build'; app: string; id: string }
-  | { kind: 'addon'; app: string; name: string };
+  | { kind: 'addon'; app: string; name: string }
+  | { kind: 'drain'; app: string; id: string };
 
 const APP = /^[a-z][a-z0-9-]{0,29}$/;
 const DYNO = /^[a-z][a-z0-9_]*\.[0-9]+$/;
@@ -113,6 +115,9 @@ export function keyspace(prefix = '/dynomesh/') {
     builds: (a: string) => `${p}builds/${app(a)}/` as Prefix<'build'>,
     addon: (a: string, name: string) => `${p}addons/${app(a)}/${seg('add-on name', name)}` as Key<'addon'>,
     addons: (a: string) => `${p}addons/${app(a)}/` as Prefix<'addon'>,
+    drain: (a: string, id: string) => `${p}drains/${app(a)}/${seg('drain id', id)}` as Key<'drain'>,
+    drainsOf: (a: string) => `${p}drains/${app(a)}/` as Prefix<'drain'>,
+    drains: () => `${p}drains/` as Prefix<'drain'>,
 
     /** Every key that belongs to an app, for destroy. Placements are per node and go through the scheduler. */
     appPrefixes: (a: string) => [
@@ -121,6 +126,7 @@ export function keyspace(prefix = '/dynomesh/') {
       `${p}routing/endpoints/${app(a)}/`,
       `${p}builds/${app(a)}/`,
       `${p}addons/${app(a)}/`,
+      `${p}drains/${app(a)}/`,
     ],
 
     /** Parse a full key back into what it names; undefined for keys outside the layout. */
@@ -139,6 +145,7 @@ export function keyspace(prefix = '/dynomesh/') {
         case 'tokens': return s.length === 2 ? { kind: 'token', hash: s[1]! } : undefined;
         case 'builds': return s.length === 3 ? { kind: 'build', app: s[1]!, id: s[2]! } : undefined;
         case 'addons': return s.length === 3 ? { kind: 'addon', app: s[1]!, name: s[2]! } : undefined;
+        case 'drains': return s.length === 3 ? { kind: 'drain', app: s[1]!, id: s[2]! } : undefined;
         case 'routing':
           if (s[1] === 'apps' && s.length === 3) return { kind: 'routingApp', app: s[2]! };
           if (s[1] === 'domains' && s.length === 3) return { kind: 'domain', host: s[2]! };

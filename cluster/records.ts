@@ -142,6 +142,8 @@ export interface Member {
   /** Base URL of this instance's Platform API, as others reach it. */
   api: string;
   startedAt: number;
+  /** `host:port` of this instance's log service (producers ship msgpackr batches there; see logplex/). */
+  logs?: string;
 }
 
 export interface Token {
@@ -178,6 +180,17 @@ export interface Addon {
   createdAt: number;
 }
 
+/** A log drain of an app (`drains:add`): where the log service forwards the app's stream. */
+export interface Drain {
+  id: string;
+  app: string;
+  /** `syslog://host:port`, `syslog+tls://host:port`, `http://...` or `https://...`. */
+  url: string;
+  /** Heroku's drain token (`d.<uuid>`): the syslog HOSTNAME and the `Logplex-Drain-Token` header. */
+  token: string;
+  createdAt: number;
+}
+
 /** What each key kind holds. */
 export interface RecordOf {
   app: App;
@@ -195,6 +208,7 @@ export interface RecordOf {
   token: Token;
   build: Build;
   addon: Addon;
+  drain: Drain;
 }
 
 export type RecordKind = keyof RecordOf;
@@ -248,6 +262,7 @@ export const SCHEMAS: { [K in RecordKind]: { version: number; fields: Record<str
     version: 1,
     fields: { app: 'string', name: 'string', id: 'string', service: 'string', plan: 'string', configVars: 'array', createdAt: 'number' },
   },
+  drain: { version: 1, fields: { id: 'string', app: 'string', url: 'string', token: 'string', createdAt: 'number' } },
 };
 
 /** Returns the first field that does not match, or undefined when the value fits. */
