@@ -56,6 +56,32 @@ describe('WebSocket through the router', () => {
     assert.deepEqual(await closed, [4000, 'bye']);
   });
 
+  test('a flood of large messages to a slow reader arrives whole and in order', async () => {
+    const { ws, messages } = await open(router.port, 'chat.localhost');
+    await eventually(() => messages.length >= 1, 5000, 'hello');
+    const n = 200;
+    const size = 60_000;
+    let paused = 0;
+    ws.on('message', () => {
+      if (++paused % 10 === 0) {
+        ws.pause();
+        setTimeout(() => ws.resume(), 5);
+      }
+    });
+    ws.send(`flood:${n}:${size}`);
+    await eventually(() => messages.includes('flood-done'), 30_000, 'flood to arrive');
+    const got = messages.slice(1, -1) as Buffer[];
+    assert.equal(got.length, n);
+    for (let i = 0; i < n; i++) {
+      const m = got[i]!;
+      assert.equal(m.length, size, `message ${i}`);
+      assert.equal(m[0], i % 251, `message ${i} first byte`);
+      assert.equal(m[size - 1], (i % 251 + size - 1) % 251, `message ${i} last byte`);
+    }
+    ws.close();
+    assert.equal(router.stderr(), '');
+  });
+
   test('the client closing reaches the dyno, and the router counts open sockets', async () => {
     const { ws } = await open(router.port, 'chat.localhost');
     await eventually(async () => (await metrics(router.adminPort)).get('dynomesh_router_websockets_open') === 1, 5000, 'open gauge');
