@@ -26,6 +26,7 @@ interface RouterFlags extends ClusterFlags {
   maxTries: number;
   drainTimeout: number;
   forwardedProto: string;
+  forwardedPort?: number;
 }
 
 const d = ROUTER_DEFAULTS;
@@ -64,12 +65,16 @@ export function routerCommand(): Command {
     .addOption(new Option('--quarantine <duration>', 'how long a dyno that refused a connect is skipped').env('DYNOMESH_ROUTER_QUARANTINE').default(d.quarantineMs, ms(d.quarantineMs)).argParser(parseDuration))
     .addOption(new Option('--max-tries <n>', 'dynos tried per request on connect failures before 503').env('DYNOMESH_ROUTER_MAX_TRIES').default(d.maxTries).argParser(parsePositiveInt))
     .addOption(new Option('--drain-timeout <duration>', 'on SIGTERM, how long in-flight requests may take to finish').env('DYNOMESH_ROUTER_DRAIN_TIMEOUT').default(d.drainTimeoutMs, ms(d.drainTimeoutMs)).argParser(parseDuration))
-    .addOption(new Option('--forwarded-proto <proto>', 'X-Forwarded-Proto sent to dynos (https when a TLS load balancer is in front)').env('DYNOMESH_ROUTER_FORWARDED_PROTO').choices(['http', 'https']).default('http'));
+    .addOption(new Option('--forwarded-proto <proto>', 'X-Forwarded-Proto sent to dynos (https when a TLS load balancer is in front)').env('DYNOMESH_ROUTER_FORWARDED_PROTO').choices(['http', 'https']).default('http'))
+    .addOption(new Option('--forwarded-port <port>', 'X-Forwarded-Port sent to dynos (default: the port the router listens on; 443 behind a TLS load balancer)').env('DYNOMESH_ROUTER_FORWARDED_PORT').argParser(parsePort));
   addClusterOptions(cmd);
   cmd.action(async (flags: RouterFlags) => {
     const log = logger('router');
     for (const [name, v] of [['--first-byte-timeout', flags.firstByteTimeout], ['--idle-timeout', flags.idleTimeout], ['--connect-timeout', flags.connectTimeout]] as const) {
-      if (v <= 0) throw new InvalidArgumentError(`${name} must be more than 0`);
+      if (v <= 0) {
+        process.stderr.write(`dynomesh router: ${name} must be more than 0 (example: 30s)\n`);
+        process.exit(2);
+      }
     }
     const cluster = new Cluster({ ...clusterOptionsFrom(flags), callTimeoutMs: 3000 });
     const router = new Router(cluster, {
@@ -86,6 +91,7 @@ export function routerCommand(): Command {
       maxTries: flags.maxTries,
       drainTimeoutMs: flags.drainTimeout,
       proto: flags.forwardedProto,
+      forwardedPort: flags.forwardedPort,
     }, log);
     try {
       await router.start();

@@ -7,6 +7,7 @@
  *   - Content-Length together with Transfer-Encoding
  *   - more than one Content-Length (even equal ones), or one that is not digits
  *   - a Transfer-Encoding other than `chunked` (uWS would treat any TE as chunked)
+ *   - CONNECT (a router is not a forward proxy)
  *
  * What uWS 20.30 (the build this machine loads) does before our handler runs,
  * so the router cannot answer 400 itself and the client sees a closed
@@ -38,6 +39,7 @@ export interface HeadFacts {
 /** Inspects a head given as [name, value, name, value...] (lowercase names). Returns why it is refused, or null. */
 export function checkHead(method: string, target: string, pairs: readonly string[], facts: HeadFacts): string | null {
   if (method.length + target.length + 10 > MAX_REQUEST_LINE) return `request line longer than ${MAX_REQUEST_LINE} bytes`;
+  if (method === 'CONNECT') return 'CONNECT is not supported'; // a router, not a forward proxy (as Heroku)
   if (pairs.length / 2 > MAX_HEADERS) return `more than ${MAX_HEADERS} headers`;
   let hosts = 0;
   let cls = 0;

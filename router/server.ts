@@ -28,6 +28,8 @@ export interface RouterOptions extends Omit<ProxyOptions, 'port'> {
   drainTimeoutMs: number;
   connectTimeoutMs: number;
   pool?: Partial<PoolOptions>;
+  /** X-Forwarded-Port; defaults to the port the router listens on. */
+  forwardedPort?: number;
 }
 
 export const ROUTER_DEFAULTS: RouterOptions = {
@@ -101,7 +103,7 @@ export class Router {
       app.listen(this.opts.host, this.opts.port, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${this.opts.host}:${this.opts.port} (in use or not permitted); pick another --port`))));
     });
     this.port = uws.us_socket_local_port(this.listenSocket as never);
-    (this.ctx.opts as ProxyOptions).port = this.port;
+    (this.ctx.opts as ProxyOptions).port = this.opts.forwardedPort ?? this.port;
     if (this.opts.adminPort >= 0) await this.startAdmin();
     this.sweeper = setInterval(() => {
       const now = Date.now();

@@ -44,6 +44,11 @@ describe('router lifecycle', () => {
     });
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /"soon" is not a duration/);
+    const z = spawnSync(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'router', '--etcd', etcd.server.endpoint, '--idle-timeout', '0'], {
+      cwd: new URL('../../', import.meta.url).pathname, encoding: 'utf8', timeout: 30_000,
+    });
+    assert.equal(z.status, 2);
+    assert.equal(z.stderr, 'dynomesh router: --idle-timeout must be more than 0 (example: 30s)\n');
   });
 
   test('etcd down: the last table keeps serving and metrics say so; back up: changes apply again', async () => {

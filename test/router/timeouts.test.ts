@@ -22,7 +22,7 @@ describe('timeouts and broken dynos', () => {
     backend = await startBackend('t1');
     await addApp(cluster, 'slow');
     await addEndpoint(cluster, 'slow', 'web.1', backend.port);
-    router = await startRouter(cluster, ['--first-byte-timeout', '600ms', '--idle-timeout', '2s']);
+    router = await startRouter(cluster, ['--first-byte-timeout', '600ms', '--idle-timeout', '2s', '--forwarded-proto', 'https', '--forwarded-port', '443']);
   });
   after(async () => {
     await router?.stop();
@@ -61,7 +61,11 @@ describe('timeouts and broken dynos', () => {
   });
 
   test('the router still serves, and counts the errors', async () => {
-    assert.equal(nameOf(await get(router.port, 'slow.localhost')), 't1');
+    const r = await get(router.port, 'slow.localhost');
+    assert.equal(nameOf(r), 't1');
+    const seen = JSON.parse(r.body) as { headers: Record<string, string> };
+    assert.equal(seen.headers['x-forwarded-proto'], 'https', 'behind a TLS load balancer (--forwarded-proto)');
+    assert.equal(seen.headers['x-forwarded-port'], '443');
     const m = await metrics(router.adminPort);
     assert.equal(m.get('dynomesh_router_errors_total{code="H12"}'), 1);
     assert.equal(m.get('dynomesh_router_errors_total{code="H13"}'), 1);

@@ -33,6 +33,7 @@ describe('checkHead', () => {
       ['POST', '/', [...ok, 'content-length', '5', 'transfer-encoding', 'chunked'], /both Content-Length and Transfer-Encoding/],
       ['POST', '/', [...ok, 'transfer-encoding', 'gzip, chunked'], /only chunked/],
       ['POST', '/', [...ok, 'content-length', '-1'], /invalid Content-Length/],
+      ['CONNECT', '/', ok, /CONNECT is not supported/],
     ];
     for (const [m, t, pairs, re] of cases) assert.match(checkHead(m, t, pairs, facts()) ?? 'accepted', re);
   });
