@@ -167,6 +167,12 @@ export interface Build {
   createdAt: number;
   finishedAt: number | null;
   user: string;
+  /** Member id of the control instance that ran it (it holds the output). */
+  control?: string;
+  /** Why a failed build failed, in one line. */
+  error?: string;
+  /** The ref pushed (`refs/heads/main`). */
+  ref?: string;
 }
 
 export interface Addon {
