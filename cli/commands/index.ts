@@ -1,0 +1,27 @@
+/** Every user command, one file per command group. */
+import type { Command } from 'commander';
+import { registerApps } from './apps.ts';
+import { registerBuilds } from './builds.ts';
+import { registerConfig } from './config.ts';
+import { registerDomains } from './domains.ts';
+import { registerLogin } from './login.ts';
+import { registerLogs } from './logs.ts';
+import { registerMaintenance } from './maintenance.ts';
+import { registerPs } from './ps.ts';
+import { registerReleases } from './releases.ts';
+import { registerRun } from './run.ts';
+import { registerUp } from './up.ts';
+
+export function registerUserCommands(program: Command): void {
+  registerUp(program);
+  registerLogin(program);
+  registerApps(program);
+  registerConfig(program);
+  registerReleases(program);
+  registerPs(program);
+  registerLogs(program);
+  registerRun(program);
+  registerDomains(program);
+  registerMaintenance(program);
+  registerBuilds(program);
+}

@@ -1,0 +1,151 @@
+/**
+ * The one-host cluster of `dynomesh up`: etcd, then control (which creates the
+ * cluster key and, on the first start, the admin token), then a dyno-node and a
+ * router, each waited for before the next starts. Stopping goes the other way
+ * round so every daemon can still reach etcd while it leaves: the router drains,
+ * control resigns, the dyno-node stops its dynos, and etcd goes last.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort } from '../../cluster/etcd-server.ts';
+import { CliError } from '../errors.ts';
+import { Child } from './child.ts';
+import { readState, writeState } from './state.ts';
+
+export interface LocalClusterOptions {
+  home: string;
+  /** An existing etcd (DYNOMESH_ETCD); otherwise one is started under `<home>/etcd`. */
+  etcd?: string;
+  prefix: string;
+  apiPort: number;
+  routerPort: number;
+  routerHost: string;
+  baseDomain: string;
+  /** Extra environment for every daemon (tests shorten timeouts this way). */
+  env?: NodeJS.ProcessEnv;
+  onLine: (name: string, line: string) => void;
+  /** A daemon died on its own: the cluster is no longer whole. */
+  onCrash: (name: string, code: number | null, signal: NodeJS.Signals | null) => void;
+}
+
+const ADMIN_LINE = /^Admin API token \(shown once; store it now\): (\S+)/;
+
+async function until(what: string, timeoutMs: number, check: () => Promise<boolean>, dead: () => string | undefined): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const died = dead();
+    if (died) throw new CliError(died);
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) throw new CliError(`${what} did not come up within ${Math.round(timeoutMs / 1000)}s`);
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}
+
+export class LocalCluster {
+  readonly children: Child[] = [];
+  adminToken: string | undefined;
+  etcdEndpoint = '';
+  apiUrl = '';
+  routerUrl = '';
+  routerAdminPort = 0;
+  private readonly logs: string;
+
+  constructor(readonly o: LocalClusterOptions) {
+    this.logs = join(o.home, 'logs');
+  }
+
+  private spawn(name: string, args: string[]): Child {
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      DYNOMESH_ETCD: this.etcdEndpoint,
+      DYNOMESH_PREFIX: this.o.prefix,
+      DYNOMESH_LOG_FORMAT: 'json',
+      ...this.o.env,
+    };
+    const child = new Child({
+      name, args, env, logFile: join(this.logs, `${name}.log`),
+      onLine: (n, line) => {
+        const m = ADMIN_LINE.exec(line);
+        if (m) this.adminToken = m[1];
+        else this.o.onLine(n, line);
+      },
+      onExit: (n, code, signal) => this.o.onCrash(n, code, signal),
+    });
+    child.start();
+    this.children.push(child);
+    this.record();
+    return child;
+  }
+
+  private record(): void {
+    const s = readState(this.o.home);
+    writeState(this.o.home, { ...s, pid: process.pid, startedAt: Date.now(), children: this.children.map((c) => ({ name: c.opts.name, pid: c.pid! })) });
+  }
+
+  private static deadCheck(child: Child, name: string, log: string): () => string | undefined {
+    return () => (child.running ? undefined : `${name} exited during start; see ${log}`);
+  }
+
+  async start(): Promise<void> {
+    const o = this.o;
+    mkdirSync(this.logs, { recursive: true, mode: 0o700 });
+    const logOf = (n: string) => join(this.logs, `${n}.log`);
+
+    if (o.etcd) this.etcdEndpoint = o.etcd;
+    else {
+      const state = readState(o.home);
+      const reuse = state.etcd && existsSync(join(o.home, 'etcd', 'member-data')) ? state.etcd : undefined;
+      const clientPort = reuse ? reuse.clientPort : await freePort();
+      const peerPort = reuse ? reuse.peerPort : await freePort();
+      writeState(o.home, { ...readState(o.home), etcd: { clientPort, peerPort } });
+      this.etcdEndpoint = `http://127.0.0.1:${clientPort}`;
+      const etcd = this.spawn('etcd', ['etcd', '--data-dir', join(o.home, 'etcd'), '--client-port', String(clientPort), '--peer-port', String(peerPort)]);
+      await until('etcd', 30_000, async () => {
+        const res = await fetch(`${this.etcdEndpoint}/health`, { signal: AbortSignal.timeout(1000) });
+        return ((await res.json()) as { health?: string }).health === 'true';
+      }, LocalCluster.deadCheck(etcd, 'etcd', `${logOf('etcd')} and ${join(o.home, 'etcd', 'etcd.log')}`));
+    }
+
+    this.apiUrl = `http://127.0.0.1:${o.apiPort}`;
+    const control = this.spawn('control', [
+      'control', '--listen', `127.0.0.1:${o.apiPort}`, '--data-dir', join(o.home, 'control'), '--cluster-key', join(o.home, 'cluster.key'),
+      '--base-domain', o.baseDomain, '--router-port', String(o.routerPort), '--id', 'local',
+    ]);
+    await until('control', 30_000, async () => (await fetch(`${this.apiUrl}/health`, { signal: AbortSignal.timeout(1000) })).status === 200,
+      LocalCluster.deadCheck(control, 'control', logOf('control')));
+
+    // As root the node keeps dynos under /var/lib (dyno users must traverse it; a home is 0700).
+    const nodeDir = process.env.DYNOMESH_NODE_DIR || process.getuid?.() === 0 ? [] : ['--data-dir', join(o.home, 'node')];
+    const node = this.spawn('dyno-node', ['dyno-node', '--cluster-key', join(o.home, 'cluster.key'), '--node-id', 'local', ...nodeDir]);
+    let nodeUp = false;
+    const watchNode = (n: string, line: string) => {
+      if (n === 'dyno-node' && line.includes('"dyno-node-started"')) nodeUp = true;
+    };
+    const prev = this.o.onLine;
+    this.o.onLine = (n, line) => {
+      watchNode(n, line);
+      prev(n, line);
+    };
+    await until('dyno-node', 30_000, async () => nodeUp, LocalCluster.deadCheck(node, 'dyno-node', logOf('dyno-node')));
+
+    this.routerAdminPort = await freePort();
+    const router = this.spawn('router', [
+      'router', '--host', o.routerHost, '--port', String(o.routerPort), '--admin-port', String(this.routerAdminPort), '--base-domain', o.baseDomain,
+    ]);
+    await until('router', 30_000, async () => (await fetch(`http://127.0.0.1:${this.routerAdminPort}/healthz`, { signal: AbortSignal.timeout(1000) })).ok,
+      LocalCluster.deadCheck(router, 'router', logOf('router')));
+    this.routerUrl = `http://${o.baseDomain}:${o.routerPort}`;
+    writeState(o.home, { ...readState(o.home), apiUrl: this.apiUrl, routerUrl: this.routerUrl });
+  }
+
+  /** Reverse start order; each daemon gets time for its own graceful stop. */
+  async stop(): Promise<void> {
+    const grace: Record<string, number> = { router: 35_000, control: 15_000, 'dyno-node': 45_000, etcd: 10_000 };
+    for (const c of [...this.children].reverse()) await c.stop(grace[c.opts.name] ?? 15_000);
+  }
+
+  /** Second Ctrl-C: no more waiting. */
+  kill(): void {
+    for (const c of this.children) c.kill();
+  }
+}
