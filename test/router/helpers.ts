@@ -1,6 +1,6 @@
 /**
  * Test support for the router: real backend processes (fixtures/backend.ts),
- * real router processes (`dynomesh router` through cli/main.ts), routing
+ * real router processes (routerCommand() via fixtures/router-main.ts), routing
  * records written to the test's etcd, and a small HTTP client that can set Host.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -12,6 +12,8 @@ import type { Cluster } from '../../cluster/client.ts';
 import type { Affinity } from '../../cluster/records.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** routerCommand() on its own (see fixtures/router-main.ts). */
+export const ROUTER_MAIN = 'test/router/fixtures/router-main.ts';
 const children = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const c of children) c.kill('SIGKILL');
@@ -58,7 +60,7 @@ export interface RouterProc {
 }
 
 export async function startRouter(cluster: Cluster, args: string[] = [], nodeArgs: string[] = []): Promise<RouterProc> {
-  const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'cli/main.ts', 'router',
+  const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', ROUTER_MAIN,
     '--etcd', cluster.options.endpoints.join(','), '--etcd-prefix', cluster.keys.prefix,
     '--host', '127.0.0.1', '--port', '0', '--admin-port', '0', ...args], {
     cwd: ROOT, env: { ...process.env, DYNOMESH_LOG_LEVEL: 'info', DYNOMESH_LOG_FORMAT: 'json' }, stdio: ['ignore', 'pipe', 'pipe'],

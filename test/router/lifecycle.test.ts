@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import type { Cluster } from '../../cluster/client.ts';
 import { eventually, useEtcd } from '../support/etcd.ts';
-import { addApp, addEndpoint, get, metrics, nameOf, startBackend, startRouter, type Backend, type RouterProc } from './helpers.ts';
+import { ROUTER_MAIN, addApp, addEndpoint, get, metrics, nameOf, startBackend, startRouter, type Backend, type RouterProc } from './helpers.ts';
 
 const etcd = useEtcd();
 
@@ -30,8 +30,16 @@ describe('router lifecycle', () => {
     await Promise.all(backends.map((b) => b.kill()));
   });
 
+  test('`dynomesh router` is registered in the CLI', () => {
+    const r = spawnSync(process.execPath, ['bin/dynomesh.js', 'router', '--help'], {
+      cwd: new URL('../../', import.meta.url).pathname, encoding: 'utf8', timeout: 30_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    for (const flag of ['--port', '--admin-port', '--base-domain', '--first-byte-timeout', '--etcd']) assert.ok(r.stdout.includes(flag), flag);
+  });
+
   test('refuses to start on the pure-JS uWS fallback, with a clear message and exit code 3', () => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'router', '--etcd', etcd.server.endpoint, '--port', '0', '--admin-port', 'off'], {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', ROUTER_MAIN, '--etcd', etcd.server.endpoint, '--port', '0', '--admin-port', 'off'], {
       cwd: new URL('../../', import.meta.url).pathname, env: { ...process.env, UWS_USE_FALLBACK: '1' }, encoding: 'utf8', timeout: 30_000,
     });
     assert.equal(r.status, 3);
@@ -39,12 +47,12 @@ describe('router lifecycle', () => {
   });
 
   test('bad flags stop it with one line', () => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'router', '--etcd', etcd.server.endpoint, '--first-byte-timeout', 'soon'], {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', ROUTER_MAIN, '--etcd', etcd.server.endpoint, '--first-byte-timeout', 'soon'], {
       cwd: new URL('../../', import.meta.url).pathname, encoding: 'utf8', timeout: 30_000,
     });
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /"soon" is not a duration/);
-    const z = spawnSync(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'router', '--etcd', etcd.server.endpoint, '--idle-timeout', '0'], {
+    const z = spawnSync(process.execPath, ['--import', 'tsx', ROUTER_MAIN, '--etcd', etcd.server.endpoint, '--idle-timeout', '0'], {
       cwd: new URL('../../', import.meta.url).pathname, encoding: 'utf8', timeout: 30_000,
     });
     assert.equal(z.status, 2);
