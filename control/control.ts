@@ -11,6 +11,7 @@ import { logger, type Logger } from '../lib/log.ts';
 import { ApiServer } from './api/server.ts';
 import type { ApiRouter } from './api/router.ts';
 import { platformRoutes } from './api/routes/index.ts';
+import { startDeploys, type Deploys } from './git/index.ts';
 import type { ControlContext } from './context.ts';
 import { Leadership } from './leadership.ts';
 import type { SchedulerOptions } from './scheduler/scheduler.ts';
@@ -37,6 +38,8 @@ export interface ControlOptions {
   slugs?: SlugStore;
   /** Extra routes (git, builds, logs) mounted on the same API. */
   routes?: (router: ApiRouter, ctx: ControlContext) => void;
+  /** git push builds: compile time limit and compressed slug cap (defaults 15 min, 500 MB). */
+  builds?: { timeoutMs?: number; maxSlugBytes?: number };
 }
 
 export class ControlPlane {
@@ -47,6 +50,8 @@ export class ControlPlane {
   private server: ApiServer | undefined;
   leadership: Leadership | undefined;
   private gcTimer: NodeJS.Timeout | undefined;
+  /** git repos, the pre-receive hook socket and the builder (control/git, control/build). */
+  deploys: Deploys | undefined;
   /** The API base URL, known once listening. */
   url = '';
   private ready = false;
@@ -72,6 +77,7 @@ export class ControlPlane {
     };
     this.router = platformRoutes(this.ctx, { nodeToken: token, selfId: o.id, isLeader: () => this.leadership?.isLeader ?? false, isReady: () => this.ready });
     o.routes?.(this.router, this.ctx);
+    this.deploys = await startDeploys(this.router, this.ctx, { dataDir: o.dataDir, memberId: o.id, ...o.builds });
     this.server = new ApiServer(this.router, this.cluster, token, this.log.child({ component: 'api' }));
     const addr = await this.server.listen(o.listen.host, o.listen.port);
     const host = addr.address === '0.0.0.0' || addr.address === '::' ? '127.0.0.1' : addr.address.includes(':') ? `[${addr.address}]` : addr.address;
@@ -92,6 +98,7 @@ export class ControlPlane {
 
   async stop(): Promise<void> {
     clearInterval(this.gcTimer);
+    await this.deploys?.close(); // running builds fail and their pushes are rejected, before the API goes away
     await this.leadership?.stop();
     await this.server?.close();
     this.cluster.close();

@@ -1,0 +1,195 @@
+/**
+ * One build per push: claims the app's build slot (in this process and in etcd),
+ * compiles, packs the slug off the event loop, stores it, and releases it with
+ * `deployRelease`. Output goes to the pusher as it happens and to a log file the
+ * builds API serves. Anything that fails leaves no slug and no release behind,
+ * and the pre-receive hook then rejects the ref update.
+ */
+import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Build, Release } from '../../cluster/records.ts';
+import { unseal } from '../../cluster/sealed.ts';
+import type { ControlContext } from '../context.ts';
+import { webUrl } from '../context.ts';
+import { deployRelease } from '../releases.ts';
+import { SlugTooLargeError } from '../slugs/store.ts';
+import { BuildFailure, compile, info, step, warn } from './compile.ts';
+import { BuildOutput } from './output.ts';
+import { packPool, type PackPool } from './pack-pool.ts';
+import { claimBuild, saveBuild } from './records.ts';
+
+export interface BuilderOptions {
+  dataDir: string;
+  /** This control instance's member id, stored on each build. */
+  memberId: string;
+  /** Compile time limit (Heroku: 15 min). */
+  timeoutMs?: number;
+  /** Compressed slug size limit (Heroku: 500 MB). */
+  maxSlugBytes?: number;
+}
+
+export interface BuildRequest {
+  app: string;
+  commit: string;
+  ref: string;
+  user: string;
+  repoDir: string;
+  /** receive-pack's quarantine variables, so the new objects are visible. */
+  gitEnv: Record<string, string>;
+  /** The pusher's side (`remote:` lines). */
+  out: (chunk: Buffer) => void;
+  /** Aborted when the push goes away. */
+  signal?: AbortSignal;
+}
+
+export interface BuildResult {
+  ok: boolean;
+  build?: Build;
+  release?: Release;
+}
+
+export const DEFAULT_BUILD_TIMEOUT_MS = 15 * 60_000;
+export const DEFAULT_MAX_SLUG_BYTES = 500 * 1024 * 1024;
+
+const human = (n: number) => (n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)}M` : `${Math.max(1, Math.round(n / 1024))}K`);
+const minutes = (ms: number) => (ms % 60_000 === 0 ? `${ms / 60_000} minute${ms === 60_000 ? '' : 's'}` : `${Math.round(ms / 1000)} s`);
+
+export class Builder {
+  private readonly active = new Map<string, { build: Build; output?: BuildOutput; abort: AbortController }>();
+  private pool: PackPool | undefined;
+  readonly timeoutMs: number;
+  readonly maxSlugBytes: number;
+
+  constructor(private readonly ctx: ControlContext, private readonly opts: BuilderOptions) {
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_BUILD_TIMEOUT_MS;
+    this.maxSlugBytes = opts.maxSlugBytes ?? DEFAULT_MAX_SLUG_BYTES;
+  }
+
+  outputPath(app: string, id: string): string {
+    return join(this.opts.dataDir, 'builds', app, `${id}.log`);
+  }
+
+  /** The live output of a running build on this instance. */
+  liveOutput(id: string): BuildOutput | undefined {
+    for (const a of this.active.values()) if (a.build.id === id) return a.output;
+    return undefined;
+  }
+
+  async run(req: BuildRequest): Promise<BuildResult> {
+    const { app } = req;
+    const log = this.ctx.log.child({ app, commit: req.commit.slice(0, 7) });
+    const running = this.active.get(app);
+    if (running) {
+      req.out(Buffer.from(warn(`Another build of ${app} is in progress (build ${running.build.id}, pushed by ${running.build.user}); wait for it to finish, then push again.`)));
+      return { ok: false };
+    }
+    const build: Build = {
+      id: randomUUID(), app, status: 'pending', commit: req.commit, buildpack: '', slug: null, release: null,
+      createdAt: Date.now(), finishedAt: null, user: req.user, control: this.opts.memberId, ref: req.ref,
+    };
+    const abort = new AbortController();
+    const slot: { build: Build; output?: BuildOutput; abort: AbortController } = { build, abort };
+    this.active.set(app, slot); // before any await, so a second push on this instance is refused at once
+    try {
+      const other = await claimBuild(this.ctx.cluster, build, this.timeoutMs + 60_000);
+      if (other) {
+        this.active.delete(app);
+        req.out(Buffer.from(warn(`Another build of ${app} is in progress (build ${other.id}, pushed by ${other.user}); wait for it to finish, then push again.`)));
+        return { ok: false };
+      }
+    } catch (err) {
+      this.active.delete(app);
+      log.error({ err: (err as Error).message }, 'build-claim-failed');
+      req.out(Buffer.from(warn('The cluster store (etcd) is unreachable, so the build cannot start; nothing was changed. Try again shortly.')));
+      return { ok: false };
+    }
+
+    const output = new BuildOutput(this.outputPath(app, build.id));
+    slot.output = output;
+    const emit = (chunk: string | Buffer) => {
+      const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      output.write(b);
+      req.out(b);
+    };
+    const timer = setTimeout(() => abort.abort(new BuildFailure(`Build timed out: compiling took longer than the ${minutes(this.timeoutMs)} limit.`)), this.timeoutMs);
+    const onCancel = () => abort.abort(new BuildFailure('The push was cancelled by the client; nothing was released.'));
+    req.signal?.addEventListener('abort', onCancel, { once: true });
+    const workDir = join(this.opts.dataDir, 'build-tmp', build.id);
+    log.info({ build: build.id, user: req.user }, 'build-started');
+    let release: Release | undefined;
+    try {
+      release = await this.steps(req, build, workDir, emit, abort.signal);
+      build.status = 'succeeded';
+      build.release = release.version;
+      log.info({ build: build.id, release: release.version, slug: build.slug?.sha256 }, 'build-succeeded');
+    } catch (err) {
+      const reason = abort.signal.aborted ? (abort.signal.reason as Error) : (err as Error);
+      const known = reason instanceof BuildFailure || reason instanceof SlugTooLargeError;
+      build.status = 'failed';
+      build.slug = null;
+      build.error = known ? reason.message : `internal error: ${reason.message}`;
+      emit(warn(build.error));
+      emit('\n' + warn('Push failed'));
+      log.warn({ build: build.id, err: reason.message, ...(known ? {} : { stack: reason.stack }) }, 'build-failed');
+    } finally {
+      clearTimeout(timer);
+      req.signal?.removeEventListener('abort', onCancel);
+      build.finishedAt = Date.now();
+      await output.end();
+      await saveBuild(this.ctx.cluster, build).catch((err) => log.error({ build: build.id, err: (err as Error).message }, 'build-record-failed'));
+      this.active.delete(app);
+      await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
+    }
+    return { ok: build.status === 'succeeded', build, ...(release ? { release } : {}) };
+  }
+
+  private async steps(req: BuildRequest, build: Build, workDir: string, emit: (c: string | Buffer) => void, signal: AbortSignal): Promise<Release> {
+    const { cluster, clusterKey } = this.ctx;
+    const k = cluster.keys;
+    const [appEntry, cfg] = await Promise.all([cluster.get(k.app(req.app)), cluster.get(k.config(req.app))]);
+    if (!appEntry) throw new BuildFailure(`app ${req.app} no longer exists`);
+    const app = appEntry.value;
+    emit(step(`Building on the ${app.stack} stack`));
+    const compiled = await compile({
+      repoDir: req.repoDir, commit: req.commit, gitEnv: req.gitEnv, workDir,
+      cacheDir: join(this.opts.dataDir, 'cache', req.app),
+      buildpacks: app.buildpacks, config: cfg ? unseal(clusterKey, cfg.value.sealed) : {},
+      stack: app.stack, signal, emit,
+    });
+    build.buildpack = compiled.buildpacks.join(',');
+
+    emit(step('Compressing...'));
+    const file = join(workDir, 'slug.tgz');
+    this.pool ??= packPool(1);
+    const packed = await this.pool.pack({ dir: compiled.buildDir, file });
+    if (signal.aborted) throw signal.reason;
+    if (packed.size > this.maxSlugBytes) {
+      throw new BuildFailure(`Compiled slug size ${human(packed.size)} is too large (max is ${human(this.maxSlugBytes)}); add large files to .slugignore or trim dependencies.`);
+    }
+    const stored = await this.ctx.slugs.put(createReadStream(file), { maxBytes: this.maxSlugBytes });
+    emit(info(`Done: ${human(stored.size)}`));
+    if (signal.aborted) throw signal.reason;
+
+    emit(step('Launching...'));
+    build.slug = { id: stored.sha256, sha256: stored.sha256, size: stored.size };
+    const release = await deployRelease(this.ctx, req.app, {
+      slug: build.slug,
+      processTypes: compiled.processTypes,
+      description: `Deploy ${req.commit.slice(0, 7)}`,
+      author: req.user,
+    });
+    emit(info(`Released v${release.version}`));
+    emit(info(`${webUrl(this.ctx, req.app)} deployed to dynomesh`));
+    return release;
+  }
+
+  /** Stops every running build (they fail and their pushes are rejected). */
+  async close(): Promise<void> {
+    for (const a of this.active.values()) a.abort.abort(new BuildFailure('The control plane is shutting down; push again.'));
+    const deadline = Date.now() + 5000;
+    while (this.active.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await this.pool?.close();
+  }
+}

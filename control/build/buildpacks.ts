@@ -1,0 +1,90 @@
+/**
+ * Which buildpacks a build runs. An app's `buildpacks` list (set through
+ * `PUT /apps/:app/buildpack-installations`) holds, in order, built-in names
+ * (`nodejs`, `heroku/nodejs`), absolute paths on the control host, or git URLs
+ * (`https://host/bp.git#ref`, `file:///srv/bp.git`). An empty list means the
+ * built-ins, in BUILTIN_ORDER, the first whose bin/detect succeeds.
+ */
+import { spawn } from 'node:child_process';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const BUILTIN_DIR = fileURLToPath(new URL('../../buildpacks/', import.meta.url));
+
+/** Detection order of the built-ins: language packs before the catch-alls. */
+export const BUILTIN_ORDER = ['nodejs', 'python', 'static', 'procfile'] as const;
+
+export interface Buildpack {
+  /** As configured (`heroku/nodejs`, `/srv/bp`, `https://...`). */
+  url: string;
+  /** Where its bin/ lives for this build. */
+  dir: string;
+  builtin: boolean;
+}
+
+const GIT_URL = /^(https?:\/\/|git:\/\/|ssh:\/\/|file:\/\/|[\w.-]+@[\w.-]+:)/;
+
+/** The built-in a name refers to (`nodejs`, `heroku/nodejs`, `dynomesh/nodejs`), if any. */
+export function builtinName(ref: string): string | undefined {
+  const name = ref.replace(/^(heroku|dynomesh)\//, '').replace(/^heroku-buildpack-/, '');
+  return (BUILTIN_ORDER as readonly string[]).includes(name) ? name : undefined;
+}
+
+/** Why `ref` cannot name a buildpack, or undefined when it can (checked when an app's list is set). */
+export function buildpackRefProblem(ref: string): string | undefined {
+  if (typeof ref !== 'string' || ref.trim() === '' || ref.length > 1024) return 'a buildpack must be a non-empty string';
+  if (builtinName(ref)) return undefined;
+  if (GIT_URL.test(ref)) return undefined;
+  if (isAbsolute(ref)) {
+    if (!existsSync(ref) || !statSync(ref).isDirectory()) return `buildpack directory ${ref} does not exist on the control host`;
+    return missingBins(ref);
+  }
+  return `"${ref}" is not a buildpack: use a built-in (${BUILTIN_ORDER.join(', ')}), an absolute path on the control host, or a git URL`;
+}
+
+function missingBins(dir: string): string | undefined {
+  for (const bin of ['detect', 'compile']) {
+    try {
+      accessSync(join(dir, 'bin', bin), constants.X_OK);
+    } catch {
+      return `buildpack ${dir} has no executable bin/${bin}`;
+    }
+  }
+  return undefined;
+}
+
+function git(args: string[], cwd: string, signal: AbortSignal): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('git', args, {
+      cwd, signal,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/', GIT_TERMINAL_PROMPT: '0' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(err) : reject(new Error(err.trim().split('\n').pop() || `git exited ${code}`))));
+  });
+}
+
+/** Makes `ref` runnable for one build: built-ins and paths as they are, git URLs cloned into `workDir`. */
+export async function fetchBuildpack(ref: string, workDir: string, n: number, signal: AbortSignal): Promise<Buildpack> {
+  const name = builtinName(ref);
+  if (name) return { url: ref, dir: join(BUILTIN_DIR, name), builtin: true };
+  if (isAbsolute(ref)) {
+    const problem = buildpackRefProblem(ref);
+    if (problem) throw new Error(problem);
+    return { url: ref, dir: ref, builtin: false };
+  }
+  const [url, branch] = ref.split('#', 2) as [string, string | undefined];
+  const dir = join(workDir, `buildpack-${n}`);
+  try {
+    await git(['clone', '--quiet', '--depth', '1', ...(branch ? ['--branch', branch] : []), '--', url, dir], workDir, signal);
+  } catch (err) {
+    throw new Error(`could not fetch buildpack ${ref}: ${(err as Error).message}`);
+  }
+  const problem = missingBins(dir);
+  if (problem) throw new Error(problem.replace(dir, ref));
+  return { url: ref, dir, builtin: false };
+}

@@ -1,0 +1,153 @@
+/**
+ * The slug compiler's middle: pushed commit -> build dir -> buildpacks -> process
+ * types, as Heroku's pre-receive does it: fresh checkout, `.slugignore`, then
+ * `bin/detect BUILD_DIR`, `bin/compile BUILD_DIR CACHE_DIR ENV_DIR`, `bin/release
+ * BUILD_DIR` per buildpack; the Procfile's types override the buildpacks' defaults.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { checkout } from './checkout.ts';
+import { BUILTIN_ORDER, fetchBuildpack, type Buildpack } from './buildpacks.ts';
+import { parseProcfile } from './procfile.ts';
+import { defaultProcessTypes } from './release-yaml.ts';
+import { runStep } from './run-step.ts';
+import { slugignore } from './slugignore.ts';
+
+/** A failure the pusher should read as it is (no stack, one line). */
+export class BuildFailure extends Error {
+  override name = 'BuildFailure';
+}
+
+export interface CompileInput {
+  repoDir: string;
+  commit: string;
+  gitEnv: Record<string, string>;
+  /** Scratch space for this build (build dir, env dir, fetched buildpacks). */
+  workDir: string;
+  /** Persists per app between builds. */
+  cacheDir: string;
+  /** The app's configured buildpacks (empty: detect among the built-ins). */
+  buildpacks: string[];
+  config: Record<string, string>;
+  stack: string;
+  signal: AbortSignal;
+  emit: (chunk: string | Buffer) => void;
+}
+
+export interface Compiled {
+  buildDir: string;
+  processTypes: Record<string, string>;
+  /** Names the buildpacks' detect printed, in order (`Node.js`). */
+  detected: string[];
+  buildpacks: string[];
+}
+
+export const step = (s: string) => `-----> ${s}\n`;
+export const info = (s: string) => `       ${s}\n`;
+export const warn = (s: string) => ` !     ${s}\n`;
+
+/** What a buildpack's processes see: nothing from the control's own environment but the toolchain's essentials. */
+function stepEnv(input: CompileInput): Record<string, string> {
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+    HOME: join(input.workDir, 'home'),
+    LANG: 'C.UTF-8',
+    STACK: input.stack,
+    SOURCE_VERSION: input.commit,
+  };
+  const pass = /^(https?_proxy|no_proxy|HTTPS?_PROXY|NO_PROXY|PYENV_ROOT|PYENV_VERSION|TMPDIR|NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|SSL_CERT_DIR|npm_config_registry|PIP_INDEX_URL)$/;
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && pass.test(k)) env[k] = v;
+  return env;
+}
+
+async function detect(bp: Buildpack, buildDir: string, env: Record<string, string>, signal: AbortSignal): Promise<string | undefined> {
+  const r = await runStep(join(bp.dir, 'bin', 'detect'), [buildDir], { cwd: buildDir, env, signal, captureStdout: true });
+  if (r.code !== 0) return undefined;
+  return r.stdout.trim().split('\n')[0]?.trim() || bp.url;
+}
+
+export async function compile(input: CompileInput): Promise<Compiled> {
+  const { emit, signal } = input;
+  const buildDir = join(input.workDir, 'app');
+  const envDir = join(input.workDir, 'env');
+  const env = stepEnv(input);
+  await mkdir(env.HOME!, { recursive: true });
+  await mkdir(input.cacheDir, { recursive: true, mode: 0o700 });
+
+  try {
+    await checkout(input.repoDir, input.commit, buildDir, input.gitEnv, signal);
+  } catch (err) {
+    if (signal.aborted) throw err;
+    throw new BuildFailure(`could not check out ${input.commit.slice(0, 7)}: ${(err as Error).message}`);
+  }
+  const ignored = await slugignore(buildDir);
+  for (const w of ignored.warnings) emit(warn(w));
+  if (ignored.removed.length) emit(info(`.slugignore removed ${ignored.removed.length} path${ignored.removed.length === 1 ? '' : 's'}: ${ignored.removed.slice(0, 5).join(', ')}${ignored.removed.length > 5 ? ', ...' : ''}`));
+
+  // ENV_DIR: one file per config var, as the buildpack API says; readable by the build only.
+  await mkdir(envDir, { recursive: true, mode: 0o700 });
+  for (const [k, v] of Object.entries(input.config)) await writeFile(join(envDir, k), v, { mode: 0o600 });
+
+  // Which buildpacks run: the app's list (each must detect), or the first built-in that detects.
+  const chosen: { bp: Buildpack; name: string }[] = [];
+  if (input.buildpacks.length) {
+    for (const [i, ref] of input.buildpacks.entries()) {
+      let bp: Buildpack;
+      try {
+        bp = await fetchBuildpack(ref, input.workDir, i, signal);
+      } catch (err) {
+        if (signal.aborted) throw err;
+        throw new BuildFailure((err as Error).message);
+      }
+      const name = await detect(bp, buildDir, env, signal);
+      if (!name) throw new BuildFailure(`App not compatible with buildpack: ${ref} (its bin/detect failed)`);
+      chosen.push({ bp, name });
+    }
+    emit(step(`Using buildpack${chosen.length > 1 ? 's' : ''}: ${chosen.map((c) => c.bp.url).join(', ')}`));
+  } else {
+    for (const name of BUILTIN_ORDER) {
+      const bp = await fetchBuildpack(name, input.workDir, 0, signal);
+      const detected = await detect(bp, buildDir, env, signal);
+      if (detected) {
+        chosen.push({ bp, name: detected });
+        break;
+      }
+    }
+    if (!chosen.length) {
+      throw new BuildFailure(
+        'No default language could be detected for this app: add a package.json (Node.js), requirements.txt or pyproject.toml (Python), ' +
+        'static.json or index.html (static site) or a Procfile, or set a buildpack with PUT /apps/<app>/buildpack-installations',
+      );
+    }
+  }
+
+  const defaults: Record<string, string> = {};
+  for (const { bp, name } of chosen) {
+    emit(step(`${name} app detected`));
+    const r = await runStep(join(bp.dir, 'bin', 'compile'), [buildDir, input.cacheDir, envDir], { cwd: buildDir, env, signal, onOutput: emit });
+    if (r.code !== 0) throw new BuildFailure(`Push rejected, failed to compile ${name} app.`);
+    const release = join(bp.dir, 'bin', 'release');
+    if (!existsSync(release)) continue;
+    const rel = await runStep(release, [buildDir], { cwd: buildDir, env, signal, onOutput: emit, captureStdout: true });
+    if (rel.code !== 0) throw new BuildFailure(`${bp.url}: bin/release exited with ${rel.code ?? rel.signal}`);
+    try {
+      Object.assign(defaults, defaultProcessTypes(rel.stdout));
+    } catch (err) {
+      throw new BuildFailure(`${bp.url}: bin/release printed YAML dynomesh cannot read: ${(err as Error).message}`);
+    }
+  }
+
+  emit(step('Discovering process types'));
+  const procfileText = await readFile(join(buildDir, 'Procfile'), 'utf8').catch(() => undefined);
+  const procfile = procfileText === undefined ? { types: {}, problems: [] } : parseProcfile(procfileText);
+  if (procfile.problems.length) throw new BuildFailure(`Procfile: ${procfile.problems.join('; ')}`);
+  const badDefault = Object.keys(defaults).find((t) => !/^[a-z][a-z0-9_]*$/.test(t));
+  if (badDefault) throw new BuildFailure(`bin/release declared the process type "${badDefault}", which is not valid: use lowercase letters, digits and _`);
+  const processTypes = { ...defaults, ...procfile.types };
+  if (procfileText !== undefined) emit(info(`Procfile declares types     -> ${Object.keys(procfile.types).join(', ') || '(none)'}`));
+  const fromDefaults = Object.keys(defaults).filter((t) => !(t in procfile.types));
+  if (fromDefaults.length) emit(info(`Default types for buildpack -> ${fromDefaults.join(', ')}`));
+  if (!processTypes.web) emit(warn('No web process type: add a Procfile with "web: <command>" to receive HTTP traffic'));
+  return { buildDir, processTypes, detected: chosen.map((c) => c.name), buildpacks: chosen.map((c) => c.bp.url) };
+}

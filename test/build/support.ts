@@ -1,0 +1,117 @@
+/** Helpers for build tests: a real `dynomesh control` process, git repos of the test apps, and pushes with the real git client. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../../cluster/etcd-server.ts';
+import { eventually, type TestEtcd } from '../support/etcd.ts';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const APPS = join(ROOT, 'test/build/apps');
+export const ADMIN = 'dm_test-build-admin-token-0123456789';
+
+export interface ControlProc {
+  url: string;
+  dir: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** `dynomesh control` on a free loopback port, with its own data dir, on the test etcd. */
+export async function spawnControl(etcd: TestEtcd, prefix: string, extraArgs: string[] = []): Promise<ControlProc> {
+  const dir = mkdtempSync(join(tmpdir(), 'dm-build-'));
+  const port = await freePort();
+  const log = createWriteStream(join(dir, 'control.log'));
+  const child = spawn(process.execPath, [
+    'bin/dynomesh.js', 'control',
+    '--etcd', etcd.server.endpoint, '--etcd-prefix', prefix,
+    '--listen', `127.0.0.1:${port}`, '--data-dir', join(dir, 'data'), '--cluster-key', join(dir, 'cluster.key'),
+    '--lease-ttl', '2', '--id', 'c1', '--router-port', '5000', ...extraArgs,
+  ], { cwd: ROOT, env: { ...process.env, DYNOMESH_BOOTSTRAP_TOKEN: ADMIN, DYNOMESH_LOG_LEVEL: 'info', NODE_TEST_CONTEXT: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.pipe(log);
+  child.stderr!.pipe(log);
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const url = `http://127.0.0.1:${port}`;
+  await eventually(async () => (await fetch(`${url}/health`)).ok, 30_000, 'control serving');
+  return {
+    url, dir, child,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (process.env.KEEP_LOGS) console.log(`control logs in ${dir}`);
+      else rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface GitResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** stderr chunks with the ms since the command started, to see output arrive while it runs. */
+  chunks: { at: number; text: string }[];
+}
+
+const gitEnv = (home: string): NodeJS.ProcessEnv => ({
+  PATH: process.env.PATH, HOME: home, GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', LANG: 'C',
+  GIT_AUTHOR_NAME: 'Test', GIT_AUTHOR_EMAIL: 'test@example.com', GIT_COMMITTER_NAME: 'Test', GIT_COMMITTER_EMAIL: 'test@example.com',
+});
+
+export function git(cwd: string, args: string[], timeoutMs = 120_000): Promise<GitResult> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const child = spawn('git', args, { cwd, env: gitEnv(cwd), stdio: ['ignore', 'pipe', 'pipe'] });
+    const r: GitResult = { code: null, stdout: '', stderr: '', chunks: [] };
+    child.stdout.on('data', (b: Buffer) => (r.stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => {
+      r.stderr += b.toString();
+      r.chunks.push({ at: Date.now() - started, text: b.toString() });
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      r.code = code;
+      resolve(r);
+    });
+  });
+}
+
+/** A git work tree holding a copy of `test/build/apps/<name>` (or `src`), committed on main. */
+export async function appRepo(src: string, message = 'initial'): Promise<{ dir: string; sha: string; cleanup(): void }> {
+  const dir = mkdtempSync(join(tmpdir(), 'dm-app-'));
+  cpSync(src.startsWith('/') ? src : join(APPS, src), dir, { recursive: true });
+  for (const args of [['init', '-q', '-b', 'main'], ['add', '-A'], ['commit', '-q', '-m', message]]) {
+    const r = await git(dir, args);
+    if (r.code !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
+  }
+  const sha = (await git(dir, ['rev-parse', 'HEAD'])).stdout.trim();
+  return { dir, sha, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The remote URL with the token as the basic-auth password, as a user's git config would hold it. */
+export function remote(base: string, app: string, token: string = ADMIN): string {
+  const u = new URL(base);
+  u.username = 'git';
+  u.password = token;
+  u.pathname = `/${app}.git`;
+  return u.toString();
+}
+
+export async function api(base: string, method: string, path: string, body?: unknown, token: string = ADMIN) {
+  const res = await fetch(base + path, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  let parsed: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = text;
+  }
+  return { status: res.status, body: parsed, headers: res.headers };
+}
