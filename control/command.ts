@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { addClusterOptions, clusterOptionsFrom, type ClusterFlags } from '../cluster/config.ts';
-import { parseDuration, parseHostPort, parsePort } from '../lib/options.ts';
+import { parseDuration, parseHostPort, parsePort, parsePositiveNumber } from '../lib/options.ts';
 import { ControlPlane } from './control.ts';
 
 interface ControlFlags extends ClusterFlags {
@@ -22,6 +22,8 @@ interface ControlFlags extends ClusterFlags {
   id: string;
   leaseTtl: number;
   adminTokenFile?: string;
+  buildTimeout: number;
+  maxSlugSize: number;
 }
 
 const home = (p: string) => (p.startsWith('~/') ? join(homedir(), p.slice(2)) : p);
@@ -62,6 +64,8 @@ export function controlCommand(): Command {
     .addOption(new Option('--router-port <port>', 'port the routers serve HTTP on, shown in web_url').env('DYNOMESH_ROUTER_PORT').default(80).argParser(parsePort))
     .addOption(new Option('--id <id>', 'member id of this instance (letters, digits, . _ : -)').env('DYNOMESH_CONTROL_ID').default(`${hostname().replace(/[^A-Za-z0-9._:-]/g, '-')}-${randomBytes(3).toString('hex')}`, '<hostname>-<random>'))
     .addOption(new Option('--lease-ttl <seconds>', 'membership/leadership lease TTL; a dead leader is replaced within about this long').env('DYNOMESH_LEASE_TTL').default(5).argParser(parseTtl))
+    .addOption(new Option('--build-timeout <duration>', 'time limit of one git push build (buildpack compile), e.g. 15m').env('DYNOMESH_BUILD_TIMEOUT').default(15 * 60_000, '15m').argParser(parseDuration))
+    .addOption(new Option('--max-slug-size <MB>', 'largest compressed slug a build may produce, in MB').env('DYNOMESH_MAX_SLUG_SIZE').default(500).argParser(parsePositiveNumber))
     .addOption(new Option('--admin-token-file <file>', 'also write the admin token created on first start to this file (0600)').env('DYNOMESH_ADMIN_TOKEN_FILE'));
   addClusterOptions(cmd);
   cmd.action(async (flags: ControlFlags) => {
@@ -81,6 +85,7 @@ export function controlCommand(): Command {
       routerPort: flags.routerPort,
       id: flags.id,
       leaseTtlSeconds: flags.leaseTtl,
+      builds: { timeoutMs: flags.buildTimeout, maxSlugBytes: Math.round(flags.maxSlugSize * 1024 * 1024) },
       ...(process.env.DYNOMESH_BOOTSTRAP_TOKEN ? { bootstrapToken: process.env.DYNOMESH_BOOTSTRAP_TOKEN } : {}),
       ...(flags.adminTokenFile ? { adminTokenFile: resolve(home(flags.adminTokenFile)) } : {}),
     });
