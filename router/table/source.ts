@@ -52,9 +52,10 @@ export class RouteSource {
         } else {
           this.status.disconnectedSince = Date.now();
           const t = this.builder.table;
+          // Before the first list there is no table to serve: the router waits (and does not listen yet).
           this.log.warn(
             { err: err?.message, revision: t.revision, apps: t.apps.size, endpoints: t.endpointCount },
-            'etcd-unreachable-serving-last-table',
+            t.revision === 0 ? 'etcd-unreachable-waiting-for-first-table' : 'etcd-unreachable-serving-last-table',
           );
         }
       },
