@@ -17,7 +17,7 @@ export interface BuildJson {
   slug?: { id: string } | null;
   buildpacks?: ({ url?: string; name?: string } | string)[] | null;
   output_stream_url?: string | null;
-  message?: string | null;
+  failure_message?: string | null;
 }
 
 const version = (b: BuildJson) => (b.source_blob?.version ?? b.source_blob?.commit ?? '').slice(0, 7);
@@ -54,7 +54,7 @@ export function registerBuilds(program: Command): void {
       ['Release', b.release?.version ? `v${b.release.version}` : ''],
       ['By', b.user?.email ?? ''],
       ['Created', when(b.created_at)],
-      ['Message', b.message ?? ''],
+      ['Failure', b.failure_message ?? ''],
     ]));
   });
 

@@ -141,7 +141,9 @@ export class LocalCluster {
   /** Reverse start order; each daemon gets time for its own graceful stop. */
   async stop(): Promise<void> {
     const grace: Record<string, number> = { router: 35_000, control: 15_000, 'dyno-node': 45_000, etcd: 10_000 };
-    for (const c of [...this.children].reverse()) await c.stop(grace[c.opts.name] ?? 15_000);
+    const order = ['router', 'control', 'dyno-node', 'etcd'];
+    const rank = (c: Child) => order.indexOf(c.opts.name);
+    for (const c of [...this.children].sort((a, b) => rank(a) - rank(b))) await c.stop(grace[c.opts.name] ?? 15_000);
   }
 
   /** Second Ctrl-C: no more waiting. */
