@@ -72,7 +72,10 @@ class Exchange implements ConnOwner, ConnectWaiter {
   // routing
   route: AppRoute | null = null;
   affinityKey: string | null = null;
+  /** The dyno this request holds an in-flight slot on (null once released). */
   backend: Backend | null = null;
+  /** Name of the last dyno tried, for the log line. */
+  dyno = '';
   tried: Tried = 0;
   tries = 0;
   staleRetried = false;
@@ -120,18 +123,18 @@ class Exchange implements ConnOwner, ConnectWaiter {
     this.tries++;
     const b = (this.backend = route.backends[slot]!);
     b.inFlight++;
+    this.dyno = b.dyno;
     this.connectStart = now;
     b.acquire(this);
   }
 
-  onConnectFailed(err: Error & { code?: string }): void {
-    const b = this.backend!;
-    b.inFlight--;
+  onConnectFailed(err: Error & { code?: string }, b: Backend): void {
     b.connectErrors++;
     b.quarantine(this.ctx.opts.quarantineMs);
     this.ctx.metrics.connectErrors++;
+    if (this.done) return; // finish() already gave back the in-flight slot
+    b.inFlight--;
     this.lastConnectError = err.code ?? err.message;
-    if (this.done) return;
     if (this.tries < this.ctx.opts.maxTries && this.tries < this.route!.backends.length) {
       this.ctx.metrics.retries++;
       this.backend = null;
@@ -150,8 +153,7 @@ class Exchange implements ConnOwner, ConnectWaiter {
 
   onConnected(conn: Conn, reused: boolean): void {
     if (this.done) {
-      this.backend!.inFlight--;
-      this.backend = null;
+      // the client left while we connected; finish() already gave back the in-flight slot
       conn.release();
       return;
     }
@@ -479,9 +481,11 @@ class Exchange implements ConnOwner, ConnectWaiter {
       if (code === null && this.requestSent && this.upstreamEnded) conn.release();
       else conn.destroy();
     }
-    if (this.backend !== null) {
-      this.backend.inFlight--;
-      if (this.backend.retired && this.backend.inFlight === 0) this.backend.destroy();
+    const b = this.backend;
+    if (b !== null) {
+      this.backend = null;
+      b.inFlight--;
+      if (b.retired && b.inFlight === 0) b.destroy();
     }
     if (closeClient && !aborted) this.res.close();
     this.log(code, detail);
@@ -497,7 +501,7 @@ class Exchange implements ConnOwner, ConnectWaiter {
       host: this.host,
       requestId: this.requestId,
       fwd: this.clientIp,
-      dyno: this.backend?.dyno ?? '',
+      dyno: this.dyno,
       connectMs: this.connectMs,
       serviceMs: Date.now() - this.startMs,
       status: this.status,

@@ -20,7 +20,7 @@ export const DEFAULT_POOL: PoolOptions = { maxIdle: 128, idleTimeoutMs: 4_000, c
 /** Receives the outcome of `acquire`; exactly one of the two is called. */
 export interface ConnectWaiter {
   onConnected(conn: Conn, reused: boolean): void;
-  onConnectFailed(err: Error & { code?: string }): void;
+  onConnectFailed(err: Error & { code?: string }, backend: Backend): void;
 }
 
 export class Backend {
@@ -72,7 +72,7 @@ export class Backend {
       done = true;
       clearTimeout(timer);
       socket.destroy();
-      w.onConnectFailed(err);
+      w.onConnectFailed(err, this);
     };
     socket.once('error', fail);
     socket.once('connect', () => {
