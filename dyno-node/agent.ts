@@ -21,6 +21,7 @@ import { Publisher } from './publisher.ts';
 import { RunStore, type RunRecord } from './run-store.ts';
 import { Run, type RunContext, type RunSpec } from './run.ts';
 import { Slot } from './slot.ts';
+import { AttachServer } from './attach.ts';
 import { slugPool, type SlugPool } from './slug-pool.ts';
 import { SlugCache } from './slugs.ts';
 import { DynoUsers } from './users.ts';
@@ -46,8 +47,13 @@ export interface AgentOptions {
   goodRunMs?: number;
   memoryMode?: MemoryMode;
   memoryPollMs?: number;
-  /** The agent's own HTTP address (one-off attach), advertised in the node record. */
-  agentUrl?: string;
+  /**
+   * Where to serve one-off attach (host and port; port 0 picks one). Its URL is
+   * advertised as the node record's `agentUrl`. False: no attach endpoint.
+   */
+  attachListen?: { host: string; port: number } | false;
+  /** How long an attached one-off waits for its requester (R13 after). */
+  attachTimeoutMs?: number;
   sink?: LogSink;
   log?: Logger;
 }
@@ -61,6 +67,9 @@ export class Agent {
   readonly slots = new Map<string, Slot>();
   readonly publisher: Publisher;
   cgroups: CgroupBase | undefined;
+  /** URL of this node's attach endpoint, advertised in its node record. */
+  agentUrl: string | undefined;
+  private attach: AttachServer | undefined;
   private session: Session | undefined;
   private watch: PrefixWatch | undefined;
   private pool: SlugPool | undefined;
@@ -102,11 +111,17 @@ export class Agent {
     this.slugs = new SlugCache(o.cluster, dirs.slugs, nodeToken(o.clusterKey), this.pool, this.log);
     this.slugs.onCached = () => void this.register().catch(() => undefined);
     const store = new RunStore(dirs.state);
+    const advertise = o.advertise ?? '127.0.0.1';
+    if (o.attachListen !== false) {
+      const listen = o.attachListen ?? { host: advertise, port: 0 };
+      this.attach = new AttachServer(nodeToken(o.clusterKey), this.log);
+      this.agentUrl = await this.attach.start(listen.host, listen.port, advertise);
+    }
     this.ctx = {
       log: this.log, sink: this.sink, dynosDir: dirs.dynos, runsDir: dirs.runs, store, slugs: this.slugs, pool: this.pool,
-      users: new DynoUsers(this.log), cgroups: this.cgroups, memoryMode, advertise: o.advertise ?? '127.0.0.1',
+      users: new DynoUsers(this.log), cgroups: this.cgroups, memoryMode, advertise,
       bootTimeoutMs: o.bootTimeoutMs ?? 60_000, stopTimeoutMs: o.stopTimeoutMs ?? 30_000, memoryPollMs: o.memoryPollMs ?? 1000,
-      ports: new Set(), resolve: (p) => this.resolve(p),
+      ports: new Set(), resolve: (p) => this.resolve(p), attach: this.attach, attachTimeoutMs: o.attachTimeoutMs ?? 60_000,
     };
     await this.sweepLeftovers(store);
     this.sessionLoop = this.keepSession();
@@ -193,7 +208,7 @@ export class Agent {
       slugs: await this.slugs.cached(),
       startedAt: this.startedAt,
       agentVersion: AGENT_VERSION,
-      ...(this.opts.agentUrl ? { agentUrl: this.opts.agentUrl } : {}),
+      ...(this.agentUrl ? { agentUrl: this.agentUrl } : {}),
     };
     await s.put(this.keys.node(this.nodeId), node);
   }
@@ -265,6 +280,13 @@ export class Agent {
         ...(rec.oneOff && want?.command ? { command: want.command } : {}),
       };
       const run = await Run.adopt(this.ctx, rec, placement, () => slot.kick());
+      if (rec.attached) {
+        // Its requester was connected to the previous agent process; that connection is gone.
+        this.log.info({ app: rec.app, dyno: rec.dyno, run: rec.run }, 'attached-one-off-requester-gone');
+        void run.stop();
+        slot.finish('Requester disconnected (the dyno-node agent restarted)');
+        continue;
+      }
       this.log.info({ app: rec.app, dyno: rec.dyno, run: rec.run, pid: rec.pid, desired: !!want }, want ? 'run-adopted' : 'run-orphaned-stopping');
       if (!want) void this.publisher.remove(this.keys.endpoint(rec.app, rec.dyno));
       slot.adopt(run);
@@ -296,6 +318,7 @@ export class Agent {
     if (stopDynos) await this.session?.close();
     else this.session?.orphan();
     this.resolveFirst?.();
+    await this.attach?.close();
     await this.pool?.close();
     if (stopDynos && this.cgroups) await rmdir(this.cgroups.dir).catch(() => undefined);
   }

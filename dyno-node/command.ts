@@ -9,7 +9,7 @@ import { addClusterOptions, clusterOptionsFrom, type ClusterFlags } from '../clu
 import { isHostname } from '../cluster/keys.ts';
 import { loadClusterKey } from '../cluster/sealed.ts';
 import { logger } from '../lib/log.ts';
-import { parseDuration, parsePositiveInt } from '../lib/options.ts';
+import { parseDuration, parseHostPort, parsePositiveInt } from '../lib/options.ts';
 import { Agent } from './agent.ts';
 import type { MemoryMode } from './memory.ts';
 
@@ -28,6 +28,9 @@ interface Flags extends ClusterFlags {
   memoryEnforcement: MemoryMode;
   memoryPoll: number;
   label: Record<string, string>;
+  attachListen?: { host: string; port: number };
+  attach: boolean;
+  attachTimeout: number;
 }
 
 function parseNodeId(v: string): string {
@@ -74,6 +77,9 @@ export function dynoNodeCommand(): Command {
     .addOption(new Option('--good-run <duration>', 'uptime that resets the crash count').env('DYNOMESH_GOOD_RUN').default(600_000, '10m').argParser(parseDuration))
     .addOption(new Option('--memory-enforcement <mode>', 'cgroup, rss polling, or auto (cgroup when writable)').env('DYNOMESH_MEMORY_ENFORCEMENT').choices(['auto', 'cgroup', 'rss']).default('auto'))
     .addOption(new Option('--memory-poll <duration>', 'how often dyno memory is checked').default(1000, '1s').argParser(parseDuration))
+    .addOption(new Option('--attach-listen <host:port>', 'where one-off dynos attach (default: the advertise address, a free port)').env('DYNOMESH_ATTACH_LISTEN').argParser(parseHostPort))
+    .addOption(new Option('--no-attach', 'serve no attach endpoint (attached one-off dynos fail with R13)'))
+    .addOption(new Option('--attach-timeout <duration>', 'how long an attached one-off waits for its requester (R13)').default(60_000, '60s').argParser(parseDuration))
     .addOption(new Option('--label <key=value>', 'node label for the scheduler (repeatable)').argParser(parseLabel).default({}))
     .action(async (flags: Flags) => {
       const log = logger('dyno-node', { node: flags.nodeId });
@@ -84,6 +90,7 @@ export function dynoNodeCommand(): Command {
         labels: flags.label, leaseTtlSeconds: flags.leaseTtl, bootTimeoutMs: flags.bootTimeout, stopTimeoutMs: flags.stopTimeout,
         drainMs: flags.drain, ...(flags.coolOff ? { coolOffsMs: flags.coolOff } : {}), goodRunMs: flags.goodRun,
         memoryMode: flags.memoryEnforcement, memoryPollMs: flags.memoryPoll, log,
+        attachListen: flags.attach ? flags.attachListen : false, attachTimeoutMs: flags.attachTimeout,
       });
       let stopping = false;
       const stop = (signal: string) => {

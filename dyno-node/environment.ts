@@ -46,6 +46,7 @@ export function commandArgv(command: string, hasProfile: boolean): string[] {
  * at once leaves the forked child outside the cgroup. If the agent dies first,
  * the read sees EOF and the gate exits.
  */
-export function gatedArgv(argv: string[]): string[] {
-  return ['/bin/sh', '-c', 'read _ || exit 111; exec </dev/null; exec "$@"', 'dyno-gate', ...argv];
+export function gatedArgv(argv: string[], keepStdin = false): string[] {
+  const gate = keepStdin ? 'read _ || exit 111; exec "$@"' : 'read _ || exit 111; exec </dev/null; exec "$@"';
+  return ['/bin/sh', '-c', gate, 'dyno-gate', ...argv];
 }

@@ -25,6 +25,8 @@ export interface RunRecord {
   startedAt: number;
   upAt?: number;
   oneOff?: boolean;
+  /** An attached one-off: its requester's connection died with the agent, so it is never adopted. */
+  attached?: boolean;
 }
 
 export class RunStore {

@@ -21,6 +21,7 @@ import { accepts, freePort } from './ports.ts';
 import { groupAlive, procStat, sameProcess, signalGroup } from './procfs.ts';
 import type { RunRecord, RunStore } from './run-store.ts';
 import type { SlugCache } from './slugs.ts';
+import type { AttachServer, Attachment } from './attach.ts';
 import type { SlugPool } from './slug-pool.ts';
 import type { DynoUsers } from './users.ts';
 
@@ -58,6 +59,9 @@ export interface RunContext {
   memoryPollMs: number;
   ports: Set<number>;
   resolve(p: Placement): Promise<RunSpec>;
+  /** Where attached one-off dynos meet their requester; undefined when the node serves none. */
+  attach: AttachServer | undefined;
+  attachTimeoutMs: number;
 }
 
 const isWeb = (p: Pick<Placement, 'type'>) => p.type === 'web';
@@ -91,6 +95,7 @@ export class Run {
   private stopping: Promise<void> | undefined;
   private exiting = false;
   private dir: string | undefined;
+  private attachment: Attachment | undefined;
   /** Writes of the run record, in order; cleanup waits for them so no stale record is left. */
   private saving: Promise<void> = Promise.resolve();
 
@@ -180,23 +185,36 @@ export class Run {
       else if (ctx.memoryMode === 'cgroup') throw new Error('memory mode is cgroup but no writable memory cgroup was found on this host');
     }
 
+    if (p.attach && p.command) {
+      if (!ctx.attach) throw new Error('this node serves no attach endpoint for one-off dynos');
+      this.heroku('Awaiting client');
+      this.attachment = await ctx.attach.wait(p.app, p.dyno, ctx.attachTimeoutMs);
+      this.attachment.onClose(() => {
+        if (this.exit || this.stopRequested) return;
+        this.heroku('Client disconnected; stopping the one-off dyno');
+        void this.stop();
+      });
+      if (this.stopRequested) return this.finish({ status: null, reason: 'stopped', message: 'Stopped before start' });
+    }
+
     const logFile = `${ctx.runsDir}/${p.app}--${p.dyno}--${this.id}.log`;
     await mkdir(ctx.runsDir, { recursive: true, mode: 0o700 });
-    const fd = openSync(logFile, 'a', 0o600);
+    // Attached one-offs talk to their requester through pipes; everything else writes to a file.
+    const fd = this.attachment ? undefined : openSync(logFile, 'a', 0o600);
     const env = dynoEnv({ config: spec.config, dyno: p.dyno, home: this.dir, port: this.port });
     const hasProfile = existsSync(`${this.dir}/.profile.d`) || existsSync(`${this.dir}/.profile`);
-    const argv = gatedArgv(commandArgv(spec.command, hasProfile));
+    const argv = gatedArgv(commandArgv(spec.command, hasProfile), !!this.attachment);
     let child: ChildProcess;
     try {
       child = spawn(argv[0]!, argv.slice(1), {
         cwd: this.dir,
         env,
         detached: true, // own process group: signals reach every process of the dyno
-        stdio: ['pipe', fd, fd], // stdin only opens the gate (see gatedArgv)
+        stdio: fd === undefined ? ['pipe', 'pipe', 'pipe'] : ['pipe', fd, fd], // stdin opens the gate (see gatedArgv)
         ...(user ? { uid: user.uid, gid: user.gid } : {}),
       });
     } finally {
-      closeSync(fd);
+      if (fd !== undefined) closeSync(fd);
     }
     if (child.pid === undefined) {
       const err = await new Promise<Error>((r) => child.once('error', r));
@@ -209,11 +227,16 @@ export class Run {
       if (this.cgroup) appendFileSync(`${this.cgroup.path}/cgroup.procs`, String(pid));
     } finally {
       child.stdin?.on('error', () => undefined);
-      child.stdin?.end('go\n');
+      if (this.attachment) child.stdin?.write('go\n');
+      else child.stdin?.end('go\n');
     }
-    // Output is followed from now on, so even a command that exits at once has its lines shipped.
-    this.tail = new FileTail(logFile, (l) => this.appLine(l));
-    const tailing = this.tail.start();
+    let tailing: Promise<void> = Promise.resolve();
+    if (this.attachment) this.connect(child, this.attachment);
+    else {
+      // Output is followed from now on, so even a command that exits at once has its lines shipped.
+      this.tail = new FileTail(logFile, (l) => this.appLine(l));
+      tailing = this.tail.start();
+    }
     child.on('exit', (code, signal) => void this.leaderExited(code, signal));
     child.on('error', (err) => ctx.log.warn({ app: p.app, dyno: p.dyno, err: err.message }, 'dyno-process-error'));
 
@@ -224,6 +247,7 @@ export class Run {
       memoryMb: p.memoryMb, startedAt: this.startedAt,
       ...(this.cgroup ? { cgroup: { kind: this.cgroup.kind, path: this.cgroup.path } } : {}),
       ...(p.command ? { oneOff: true } : {}),
+      ...(this.attachment ? { attached: true } : {}),
     };
     this.save();
     await this.saving;
@@ -238,6 +262,29 @@ export class Run {
     this.setState('starting');
     if (isWeb(p)) void this.bootCheck();
     else this.markUp();
+  }
+
+  /** Pipes an attached one-off's stdio to its requester, pausing output the socket cannot take yet. */
+  private connect(child: ChildProcess, a: Attachment): void {
+    for (const [stream, channel] of [[child.stdout, 'stdout'], [child.stderr, 'stderr']] as const) {
+      stream?.on('data', (d: Buffer) => {
+        a.send(channel, d);
+        if (a.buffered > 1 << 20) {
+          stream.pause();
+          const wait = setInterval(() => {
+            if (a.buffered < 1 << 18 || a.closed) {
+              clearInterval(wait);
+              stream.resume();
+            }
+          }, 20);
+        }
+      });
+    }
+    a.onInput((d) => {
+      if (!child.stdin || child.stdin.destroyed) return;
+      if (d) child.stdin.write(d);
+      else child.stdin.end();
+    });
   }
 
   private save(): void {
@@ -372,6 +419,7 @@ export class Run {
     if (this.exit) return;
     this.exit = exit;
     this.exiting = true;
+    this.attachment?.exit(exit.status, exit.message);
     this.guard?.stop();
     // Tell the slot first: the endpoint goes before any slow cleanup.
     this.setState('exited');

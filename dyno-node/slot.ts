@@ -84,6 +84,13 @@ export class Slot {
     else this.retire(run);
   }
 
+  /** A one-off that cannot go on (its requester is gone): never (re)started for this placement. */
+  finish(message: string): void {
+    this.finished = true;
+    this.lastExit = { status: null, message };
+    this.kick();
+  }
+
   kick(): void {
     if (this.kicked) return;
     this.kicked = true;
@@ -157,11 +164,12 @@ export class Slot {
     if (r === this.endpointRun) this.dropEndpoint();
     if (r === this.pending) this.pending = undefined;
     if (r === this.current) this.current = undefined;
-    if (exit.reason === 'stopped') return;
+    // One-off dynos are never restarted, however they ended.
     if (this.oneOff) {
       this.finished = true;
       return;
     }
+    if (exit.reason === 'stopped') return;
     const delay = this.policy.crashed(r.startedAt);
     this.restarts++;
     if (delay > 0) {

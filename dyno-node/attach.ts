@@ -1,0 +1,174 @@
+/**
+ * One-off dynos attached to their requester (`heroku run`): the node serves a
+ * WebSocket at `{agentUrl}/dynos/{app}/{dyno}/attach`, advertised in its node
+ * record. The caller (control proxying a user, or anything holding the node
+ * token) presents `Authorization: Bearer <nodeToken>`.
+ *
+ * Rendezvous: the dyno starts only once its requester is attached, so no output
+ * is lost; a requester that arrives before the placement reached this node waits
+ * up to `offerWaitMs`. Wire format:
+ *   node -> client  binary: 1 byte channel (1 stdout, 2 stderr) + data
+ *                   text:   {"type":"exit","status":N,"message":"..."} then close
+ *   client -> node  binary: stdin bytes; text {"type":"eof"} closes stdin
+ * Closing the socket kills the dyno.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Logger } from '../lib/log.ts';
+
+export interface Attachment {
+  send(channel: 'stdout' | 'stderr', data: Buffer): void;
+  /** Bytes queued to the requester; the run pauses the dyno's output above a threshold. */
+  readonly buffered: number;
+  exit(status: number | null, message: string): void;
+  onInput(fn: (data: Buffer | null) => void): void;
+  onClose(fn: () => void): void;
+  readonly closed: boolean;
+}
+
+class SocketAttachment implements Attachment {
+  private input: (d: Buffer | null) => void = () => undefined;
+  private closeFns: (() => void)[] = [];
+  closed = false;
+
+  constructor(private readonly ws: WebSocket) {
+    ws.on('message', (data, isBinary) => {
+      const buf = Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[]);
+      if (isBinary) return this.input(buf);
+      try {
+        if ((JSON.parse(buf.toString()) as { type?: string }).type === 'eof') this.input(null);
+      } catch {
+        /* not a control message: ignore */
+      }
+    });
+    ws.on('close', () => {
+      this.closed = true;
+      for (const f of this.closeFns) f();
+    });
+    ws.on('error', () => undefined);
+  }
+
+  get buffered(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  send(channel: 'stdout' | 'stderr', data: Buffer): void {
+    if (this.closed) return;
+    this.ws.send(Buffer.concat([Buffer.of(channel === 'stdout' ? 1 : 2), data]), { binary: true });
+  }
+
+  exit(status: number | null, message: string): void {
+    if (this.closed) return;
+    this.ws.send(JSON.stringify({ type: 'exit', status, message }));
+    this.ws.close(1000, 'dyno exited');
+  }
+
+  onInput(fn: (data: Buffer | null) => void): void {
+    this.input = fn;
+  }
+
+  onClose(fn: () => void): void {
+    if (this.closed) fn();
+    else this.closeFns.push(fn);
+  }
+}
+
+const PATH = /^\/dynos\/([a-z][a-z0-9-]{0,29})\/([a-z][a-z0-9_]*\.[0-9]+)\/attach$/;
+
+export class AttachServer {
+  private server: Server | undefined;
+  private readonly wss = new WebSocketServer({ noServer: true });
+  /** Dynos waiting for their requester. */
+  private readonly waiters = new Map<string, (a: Attachment) => void>();
+  /** Requesters waiting for their dyno's placement to arrive. */
+  private readonly offers = new Map<string, { ws: WebSocket; timer: NodeJS.Timeout }>();
+  url = '';
+
+  constructor(
+    private readonly token: string,
+    private readonly log: Logger,
+    private readonly offerWaitMs = 10_000,
+  ) {}
+
+  async start(host: string, port: number, advertise: string): Promise<string> {
+    this.server = createServer((_req, res) => res.writeHead(404).end('attach with a WebSocket at /dynos/{app}/{dyno}/attach\n'));
+    this.server.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(port, host, () => resolve());
+    });
+    const bound = (this.server.address() as { port: number }).port;
+    this.url = `http://${advertise.includes(':') ? `[${advertise}]` : advertise}:${bound}`;
+    return this.url;
+  }
+
+  private authorized(header: string | undefined): boolean {
+    const want = Buffer.from(`Bearer ${this.token}`);
+    const got = Buffer.from(header ?? '');
+    return got.length === want.length && timingSafeEqual(got, want);
+  }
+
+  private upgrade(req: import('node:http').IncomingMessage, socket: Duplex, head: Buffer): void {
+    const refuse = (code: number, why: string) => {
+      socket.end(`HTTP/1.1 ${code} ${why}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    };
+    const m = PATH.exec(new URL(req.url ?? '/', 'http://x').pathname);
+    if (!m) return refuse(404, 'Not Found');
+    if (!this.authorized(req.headers.authorization)) return refuse(401, 'Unauthorized');
+    const key = `${m[1]}/${m[2]}`;
+    if (this.offers.has(key)) return refuse(409, 'Conflict');
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const waiter = this.waiters.get(key);
+      if (waiter) {
+        this.waiters.delete(key);
+        return waiter(new SocketAttachment(ws));
+      }
+      // The placement may not have reached this node yet: hold the requester a little.
+      const timer = setTimeout(() => {
+        this.offers.delete(key);
+        ws.close(4404, `no one-off dyno ${m[2]} of ${m[1]} is waiting on this node`);
+      }, this.offerWaitMs);
+      this.offers.set(key, { ws, timer });
+      ws.once('close', () => {
+        if (this.offers.get(key)?.ws === ws) {
+          clearTimeout(timer);
+          this.offers.delete(key);
+        }
+      });
+    });
+  }
+
+  /** Called by a one-off run: resolves when its requester attaches, rejects after `timeoutMs` (R13). */
+  wait(app: string, dyno: string, timeoutMs: number): Promise<Attachment> {
+    const key = `${app}/${dyno}`;
+    const offer = this.offers.get(key);
+    if (offer) {
+      clearTimeout(offer.timer);
+      this.offers.delete(key);
+      return Promise.resolve(new SocketAttachment(offer.ws));
+    }
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (this.waiters.get(key) === done) this.waiters.delete(key);
+        reject(new Error(`Error R13 (Attach error) -> Failed to attach to process within ${Math.round(timeoutMs / 1000)} seconds`));
+      }, timeoutMs);
+      const done = (a: Attachment) => {
+        clearTimeout(timer);
+        resolve(a);
+      };
+      this.waiters.set(key, done);
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const { ws, timer } of this.offers.values()) {
+      clearTimeout(timer);
+      ws.terminate();
+    }
+    for (const c of this.wss.clients) c.terminate();
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    this.log.debug({}, 'attach-server-closed');
+  }
+}
