@@ -111,7 +111,7 @@ export async function waitForPort(port: number, what: string, opts: { host?: str
       s.once('error', () => resolve(false));
     });
     if (ok) return;
-    const tail = opts.logFile ? `; last output: ${tailOf(opts.logFile)}` : '';
+    const tail = opts.logFile ? `; last output: ${tailOf(opts.logFile, 300)}` : '';
     if (dead) throw new Error(`${what} exited before listening on ${host}:${port}${tail}`);
     if (Date.now() > deadline) throw new Error(`${what} did not listen on ${host}:${port} in time${tail}`);
     await new Promise((r) => setTimeout(r, 50));

@@ -26,7 +26,10 @@ export interface OpenLoopPart {
   corrected: string;
   /** Latencies from the actual send (what a closed-loop tool would report). */
   uncorrected: string;
+  /** Responses to requests intended inside the window (each has a latency). */
   completed: number;
+  /** Responses that arrived inside the window (throughput). */
+  inWindow: number;
   errors: number;
   non2xx: number;
   timeouts: number;
@@ -48,7 +51,7 @@ export default async function run(task: OpenLoopTask): Promise<OpenLoopPart> {
   const measureFrom = t0 + task.warmupMs;
   const endAt = measureFrom + task.durationMs;
   const sched = new OpenLoopSchedule(t0, task.rate, endAt);
-  let completed = 0, errors = 0, non2xx = 0, bytes = 0, inflight = 0;
+  let completed = 0, inWindow = 0, errors = 0, non2xx = 0, bytes = 0, inflight = 0;
   const sockets: Socket[] = [];
 
   const conn = (): void => {
@@ -71,9 +74,13 @@ export default async function run(task: OpenLoopTask): Promise<OpenLoopPart> {
       const now = performance.now();
       busy = false;
       inflight--;
+      if (now >= measureFrom && now <= endAt) {
+        // Throughput counts what completed inside the window; latency counts every request intended in it.
+        inWindow++;
+        bytes += n;
+      }
       if (intended >= measureFrom) {
         completed++;
-        bytes += n;
         if (status < 200 || status >= 400) non2xx++;
         corrected.recordValue(correctedLatencyUs(intended, now));
         uncorrected.recordValue(correctedLatencyUs(sentAt, now));
@@ -119,7 +126,7 @@ export default async function run(task: OpenLoopTask): Promise<OpenLoopPart> {
   const part: OpenLoopPart = {
     corrected: hdr.encodeIntoCompressedBase64(corrected),
     uncorrected: hdr.encodeIntoCompressedBase64(uncorrected),
-    completed, errors, non2xx, timeouts, bytes, maxQueued: sched.maxQueued,
+    completed, inWindow, errors, non2xx, timeouts, bytes, maxQueued: sched.maxQueued,
     measuredMs: task.durationMs,
   };
   corrected.destroy();

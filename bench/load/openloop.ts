@@ -56,7 +56,7 @@ export class OpenLoopGenerator {
 export function mergeOpenLoop(parts: OpenLoopPart[], rate: number, cpuPct: number): LoadResult {
   const corrected = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
   const uncorrected = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
-  let completed = 0, errors = 0, non2xx = 0, timeouts = 0, bytes = 0, maxQueued = 0;
+  let completed = 0, inWindow = 0, errors = 0, non2xx = 0, timeouts = 0, bytes = 0, maxQueued = 0;
   for (const p of parts) {
     const c = hdr.decodeFromCompressedBase64(p.corrected);
     const u = hdr.decodeFromCompressedBase64(p.uncorrected);
@@ -64,7 +64,7 @@ export function mergeOpenLoop(parts: OpenLoopPart[], rate: number, cpuPct: numbe
     uncorrected.add(u);
     c.destroy();
     u.destroy();
-    completed += p.completed; errors += p.errors; non2xx += p.non2xx; timeouts += p.timeouts; bytes += p.bytes;
+    completed += p.completed; inWindow += p.inWindow; errors += p.errors; non2xx += p.non2xx; timeouts += p.timeouts; bytes += p.bytes;
     maxQueued = Math.max(maxQueued, p.maxQueued);
   }
   const seconds = (parts[0]?.measuredMs ?? 1) / 1000;
@@ -73,7 +73,7 @@ export function mergeOpenLoop(parts: OpenLoopPart[], rate: number, cpuPct: numbe
   corrected.destroy();
   uncorrected.destroy();
   return {
-    mode: 'open', requests: completed, duration_s: seconds, rps: completed / seconds, bytes_per_s: bytes / seconds,
+    mode: 'open', requests: completed, duration_s: seconds, rps: inWindow / seconds, bytes_per_s: bytes / seconds,
     p50_ms: s.p50_ms, p90_ms: s.p90_ms, p99_ms: s.p99_ms, p999_ms: s.p999_ms, max_ms: s.max_ms,
     errors, non2xx, timeouts, loadgen_cpu_pct: Math.round(cpuPct * 10) / 10, target_rate: rate,
     uncorrected_p99_ms: u.p99_ms, max_queued: maxQueued,

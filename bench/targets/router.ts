@@ -86,7 +86,9 @@ export async function startRouterProcess(env: RouterEnv, core: string | undefine
     await waitRouted(port, readyTimeoutMs);
   } catch (err) {
     await p.stop();
-    throw new TargetUnavailable('router', `${(err as Error).message}; router log: ${tailOf(logFile)}`);
+    // Not TargetUnavailable: a start failure may be passing (a tree being edited), so the next round tries again.
+    const msg = (err as Error).message;
+    throw new Error(msg.includes('last output') ? msg : `${msg}; router log: ${tailOf(logFile, 300)}`);
   }
   // One log line per request adds up to gigabytes over a full bench: drop it once stopped.
   const stop = async () => {

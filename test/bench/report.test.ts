@@ -93,7 +93,7 @@ describe('report', () => {
       for (const v of values) h.recordValue(v);
       const enc = hdr.encodeIntoCompressedBase64(h);
       h.destroy();
-      return { corrected: enc, uncorrected: enc, completed: values.length, errors: 0, non2xx: 1, timeouts: 0, bytes: values.length * 100, maxQueued: 3, measuredMs: 1000 };
+      return { corrected: enc, uncorrected: enc, completed: values.length, inWindow: values.length, errors: 0, non2xx: 1, timeouts: 0, bytes: values.length * 100, maxQueued: 3, measuredMs: 1000 };
     };
     const r = mergeOpenLoop([part(Array(99).fill(1000)), part([50_000])], 100, 12.5);
     assert.equal(r.mode, 'open');
