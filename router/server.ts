@@ -14,6 +14,7 @@ import { TableBuilder } from './table/builder.ts';
 import { RouteSource } from './table/source.ts';
 import type { RouteTable } from './table/route-table.ts';
 import { DEFAULT_POOL, type PoolOptions } from './upstream/backend.ts';
+import { setConnErrorHandler } from './upstream/conn.ts';
 import { loadUws, type TemplatedApp, type us_listen_socket } from './uws.ts';
 import { websocketBehavior } from './websocket.ts';
 
@@ -81,6 +82,7 @@ export class Router {
 
   async start(): Promise<void> {
     const uws = loadUws();
+    setConnErrorHandler((err) => this.log.error({ err }, 'response-handler-failed'));
     if (this.opts.port !== 0) await probePort(this.opts.host, this.opts.port);
     await this.source.start();
     const app = (this.app = uws.App());

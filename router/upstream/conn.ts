@@ -46,6 +46,12 @@ interface ParserClass {
 }
 
 const { HTTPParser } = createRequire(import.meta.url)('_http_common') as { HTTPParser: ParserClass };
+
+/** Where unexpected errors in response handling are reported (the router sets its logger). */
+let onConnError: (err: Error) => void = () => undefined;
+export function setConnErrorHandler(fn: (err: Error) => void): void {
+  onConnError = fn;
+}
 /** Response heads larger than this are refused (Heroku: 512 KB header line; H25). */
 const MAX_RESPONSE_HEAD = 256 * 1024;
 
@@ -105,7 +111,18 @@ export class Conn {
       this.socket.destroy();
       return;
     }
-    this.owner.onUpstreamData(this, buf);
+    try {
+      this.owner.onUpstreamData(this, buf);
+    } catch (err) {
+      // A bug on one request's path must not take the router down: drop this exchange only.
+      onConnError(err as Error);
+      try {
+        this.gone(err as Error);
+      } catch {
+        // the owner could not answer either; the socket still goes
+      }
+      this.socket.destroy();
+    }
   }
 
   /** Feeds the response parser; its callbacks reach the owner synchronously. */
