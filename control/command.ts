@@ -24,6 +24,8 @@ interface ControlFlags extends ClusterFlags {
   adminTokenFile?: string;
   buildTimeout: number;
   maxSlugSize: number;
+  logsListen?: { host: string; port: number };
+  logsAdvertise?: string;
 }
 
 const home = (p: string) => (p.startsWith('~/') ? join(homedir(), p.slice(2)) : p);
@@ -66,6 +68,8 @@ export function controlCommand(): Command {
     .addOption(new Option('--lease-ttl <seconds>', 'membership/leadership lease TTL; a dead leader is replaced within about this long').env('DYNOMESH_LEASE_TTL').default(5).argParser(parseTtl))
     .addOption(new Option('--build-timeout <duration>', 'time limit of one git push build (buildpack compile), e.g. 15m').env('DYNOMESH_BUILD_TIMEOUT').default(15 * 60_000, '15m').argParser(parseDuration))
     .addOption(new Option('--max-slug-size <MB>', 'largest compressed slug a build may produce, in MB').env('DYNOMESH_MAX_SLUG_SIZE').default(500).argParser(parsePositiveNumber))
+    .addOption(new Option('--logs-listen <host:port>', 'where routers and dyno-nodes send log lines (default: the API host, any free port; found through etcd)').env('DYNOMESH_LOGS_LISTEN').argParser(parseHostPort))
+    .addOption(new Option('--logs-advertise <host>', 'host other machines reach the log listener on (default: the --logs-listen host)').env('DYNOMESH_LOGS_ADVERTISE'))
     .addOption(new Option('--admin-token-file <file>', 'also write the admin token created on first start to this file (0600)').env('DYNOMESH_ADMIN_TOKEN_FILE'));
   addClusterOptions(cmd);
   cmd.action(async (flags: ControlFlags) => {
@@ -88,6 +92,8 @@ export function controlCommand(): Command {
       builds: { timeoutMs: flags.buildTimeout, maxSlugBytes: Math.round(flags.maxSlugSize * 1024 * 1024) },
       ...(process.env.DYNOMESH_BOOTSTRAP_TOKEN ? { bootstrapToken: process.env.DYNOMESH_BOOTSTRAP_TOKEN } : {}),
       ...(flags.adminTokenFile ? { adminTokenFile: resolve(home(flags.adminTokenFile)) } : {}),
+      ...(flags.logsListen ? { logsListen: flags.logsListen } : {}),
+      ...(flags.logsAdvertise ? { logsAdvertiseHost: flags.logsAdvertise } : {}),
     });
     let started;
     try {

@@ -11,6 +11,7 @@ import { logger, type Logger } from '../lib/log.ts';
 import { ApiServer } from './api/server.ts';
 import type { ApiRouter } from './api/router.ts';
 import { platformRoutes } from './api/routes/index.ts';
+import { Logs } from './logs/index.ts';
 import { startDeploys, type Deploys } from './git/index.ts';
 import type { ControlContext } from './context.ts';
 import { Leadership } from './leadership.ts';
@@ -38,6 +39,9 @@ export interface ControlOptions {
   slugs?: SlugStore;
   /** Extra routes (git, builds, logs) mounted on the same API. */
   routes?: (router: ApiRouter, ctx: ControlContext) => void;
+  /** Log service listener for producers (default: the API's host, any free port) and the host they dial. */
+  logsListen?: { host: string; port: number };
+  logsAdvertiseHost?: string;
   /** git push builds: compile time limit and compressed slug cap (defaults 15 min, 500 MB). */
   builds?: { timeoutMs?: number; maxSlugBytes?: number };
 }
@@ -49,6 +53,8 @@ export class ControlPlane {
   router!: ApiRouter;
   private server: ApiServer | undefined;
   leadership: Leadership | undefined;
+  /** The log service (control/logs): producers' listener, per-app buffers, tails, drains. */
+  logs: Logs | undefined;
   private gcTimer: NodeJS.Timeout | undefined;
   /** git repos, the pre-receive hook socket and the builder (control/git, control/build). */
   deploys: Deploys | undefined;
@@ -77,6 +83,10 @@ export class ControlPlane {
     };
     this.router = platformRoutes(this.ctx, { nodeToken: token, selfId: o.id, isLeader: () => this.leadership?.isLeader ?? false, isReady: () => this.ready });
     o.routes?.(this.router, this.ctx);
+    const logsListen = o.logsListen ?? { host: o.listen.host, port: 0 };
+    this.logs = new Logs(this.cluster, { id: o.id, listen: logsListen }, this.log.child({ component: 'logs' }));
+    this.ctx.events = this.logs.events;
+    this.logs.routes(this.router, this.ctx, token);
     this.deploys = await startDeploys(this.router, this.ctx, { dataDir: o.dataDir, memberId: o.id, ...o.builds });
     this.server = new ApiServer(this.router, this.cluster, token, this.log.child({ component: 'api' }));
     const addr = await this.server.listen(o.listen.host, o.listen.port);
@@ -87,7 +97,9 @@ export class ControlPlane {
     const adminToken = await ensureAdminToken(this.cluster, o.bootstrapToken);
     if (adminToken && o.adminTokenFile) writeFileSync(o.adminTokenFile, adminToken + '\n', { mode: 0o600 });
 
-    this.leadership = new Leadership(this.cluster, { id: o.id, api: this.url, leaseTtlSeconds: o.leaseTtlSeconds, ...(o.scheduler ? { scheduler: o.scheduler } : {}) }, this.log);
+    // Producers on other hosts dial the host they reach the API on, unless told otherwise.
+    const logsAddress = await this.logs.start(o.logsAdvertiseHost ?? new URL(this.url).hostname.replace(/^\[|\]$/g, ''));
+    this.leadership = new Leadership(this.cluster, { id: o.id, api: this.url, logs: logsAddress, leaseTtlSeconds: o.leaseTtlSeconds, ...(o.scheduler ? { scheduler: o.scheduler } : {}) }, this.log);
     await this.leadership.start();
     this.ready = true;
     this.gcTimer = setInterval(() => void sweepSlugs(this.ctx).catch(() => undefined), 10 * 60_000);
@@ -100,6 +112,7 @@ export class ControlPlane {
     clearInterval(this.gcTimer);
     await this.deploys?.close(); // running builds fail and their pushes are rejected, before the API goes away
     await this.leadership?.stop();
+    await this.logs?.stop();
     await this.server?.close();
     this.cluster.close();
     this.log.info('control-stopped');

@@ -16,6 +16,8 @@ export interface LeadershipOptions {
   id: string;
   /** Base URL of this instance's API as others reach it. */
   api: string;
+  /** `host:port` of this instance's log service, advertised in the member record. */
+  logs?: string;
   leaseTtlSeconds: number;
   scheduler?: SchedulerOptions;
 }
@@ -74,7 +76,9 @@ export class Leadership extends EventEmitter<{ leader: [boolean] }> {
     const session = await Session.create(this.cluster, this.opts.leaseTtlSeconds);
     this.session = session;
     try {
-      await session.put(this.cluster.keys.member(this.opts.id), { id: this.opts.id, api: this.opts.api, startedAt: Date.now() });
+      await session.put(this.cluster.keys.member(this.opts.id), {
+        id: this.opts.id, api: this.opts.api, startedAt: Date.now(), ...(this.opts.logs ? { logs: this.opts.logs } : {}),
+      });
       this.markRegistered();
       this.log.info({ id: this.opts.id, api: this.opts.api, lease: session.hex }, 'control-member-registered');
       const election = new Election(this.cluster, session);

@@ -18,10 +18,13 @@ import { seal, unseal } from '../cluster/sealed.ts';
 import type { Formation, Release, Slug } from '../cluster/records.ts';
 import { appNotFound, ControlError, invalid } from './errors.ts';
 import { checkConfigPatch, describeConfigChange } from './config-vars.ts';
+import type { AppEvents } from './logs/events.ts';
 
 export interface ReleaseContext {
   cluster: Cluster;
   clusterKey: Buffer;
+  /** `app[api]` lines in the app's log stream (control/logs); absent in tools that run without one. */
+  events?: AppEvents;
 }
 
 /** What a release change sees: the app as stored now. */
@@ -110,7 +113,10 @@ export function appendRelease(
       if (change.configChanged) ops.push({ put: k.config(app), value: cluster.value(k.config(app), { sealed: change.config }) });
       if (change.formation) ops.push({ put: k.formation(app), value: cluster.value(k.formation(app), change.formation) });
       const r = await cluster.txn(compares, ops);
-      if (r.succeeded) return release;
+      if (r.succeeded) {
+        ctx.events?.release(release);
+        return release;
+      }
       if (attempt + 1 >= ATTEMPTS) throw new ControlError(409, 'conflict', `too many concurrent changes to ${app}; try again`);
       await new Promise((res) => setTimeout(res, Math.random() * Math.min(100, 5 * 2 ** Math.min(attempt, 5))));
     }

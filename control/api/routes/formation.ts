@@ -14,6 +14,7 @@ export function formationRoutes(r: ApiRouter, ctx: ControlContext): void {
     const updates = parseUpdates(await c.body());
     const list = await updateFormation(ctx.cluster, c.params.app!, updates);
     ctx.log.info({ app: c.params.app, updates, user: c.token!.user }, 'formation-changed');
+    ctx.events?.scaled(c.params.app!, list, c.token!.user);
     const changed = new Set(updates.map((u) => u.type));
     return { body: list.filter((f) => changed.has(f.type)).map((f) => formationJson(c.params.app!, f)) };
   });
@@ -28,6 +29,7 @@ export function formationRoutes(r: ApiRouter, ctx: ControlContext): void {
     const updates = parseUpdates(await c.body(), c.params.type!);
     const list = await updateFormation(ctx.cluster, c.params.app!, updates);
     ctx.log.info({ app: c.params.app, updates, user: c.token!.user }, 'formation-changed');
+    ctx.events?.scaled(c.params.app!, list, c.token!.user);
     return { body: formationJson(c.params.app!, list.find((f) => f.type === c.params.type)!) };
   });
 }

@@ -1,0 +1,100 @@
+/**
+ * What every drain shares: a bounded backlog (Heroku's 1024 messages) that drops
+ * its OLDEST messages when full, counts them, and puts an L10 line at the head
+ * of what it delivers next (and in the app's own stream); delivery retries with
+ * exponential backoff until `stop()`.
+ */
+import type { Logger } from 'pino';
+import { l10, nowMicros, type LogRecord } from '../../../logplex/record.ts';
+import type { Drain } from '../../../cluster/records.ts';
+
+export const DRAIN_BACKLOG = 1024;
+
+export interface DrainStats {
+  delivered: number;
+  dropped: number;
+  backlog: number;
+  failures: number;
+}
+
+export abstract class DrainOutput {
+  protected backlog: LogRecord[] = [];
+  private dropped = 0;
+  private droppedSince = 0;
+  protected stopped = false;
+  readonly stats: DrainStats = { delivered: 0, dropped: 0, backlog: 0, failures: 0 };
+  private backoffMs: number;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private busy = false;
+
+  constructor(
+    readonly drain: Drain,
+    protected readonly log: Logger,
+    /** Reports a drop in the app's own stream (Heroku shows L10 in `heroku logs`). */
+    private readonly notice: (rec: LogRecord) => void,
+    protected readonly maxBacklog = DRAIN_BACKLOG,
+    private readonly minBackoffMs = 250,
+    private readonly maxBackoffMs = 30_000,
+  ) {
+    this.backoffMs = minBackoffMs;
+  }
+
+  push(recs: LogRecord[]): void {
+    if (this.stopped) return;
+    for (const r of recs) this.backlog.push(r);
+    const over = this.backlog.length - this.maxBacklog;
+    if (over > 0) {
+      if (this.dropped === 0) this.droppedSince = this.backlog[0]!.ts;
+      this.backlog.splice(0, over);
+      this.dropped += over;
+      this.stats.dropped += over;
+    }
+    this.stats.backlog = this.backlog.length;
+    this.kick();
+  }
+
+  /** Runs one delivery unless one is running or a retry is pending. */
+  protected kick(): void {
+    if (this.busy || this.retryTimer || this.stopped || (!this.backlog.length && !this.dropped)) return;
+    this.busy = true;
+    if (this.dropped) {
+      const rec: LogRecord = { app: this.drain.app, source: 'heroku', dyno: 'logplex', ts: nowMicros(), line: l10(this.dropped, this.droppedSince) };
+      this.backlog.unshift(rec);
+      this.notice(rec);
+      this.log.warn({ drain: this.drain.id, app: this.drain.app, dropped: this.dropped }, 'drain-messages-dropped');
+      this.dropped = 0;
+    }
+    void this.deliver().then(
+      (n) => {
+        this.busy = false;
+        this.stats.delivered += n;
+        this.stats.backlog = this.backlog.length;
+        this.backoffMs = this.minBackoffMs;
+        if (n > 0) this.kick();
+        // n === 0: the output is waiting (socket backed up or connecting) and calls kick() itself.
+      },
+      (err: Error) => {
+        this.busy = false;
+        this.stats.failures++;
+        this.log.warn({ drain: this.drain.id, app: this.drain.app, err: err.message, retryMs: this.backoffMs }, 'drain-delivery-failed');
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined;
+          this.kick();
+        }, this.backoffMs);
+        this.retryTimer.unref();
+        this.backoffMs = Math.min(this.backoffMs * 2, this.maxBackoffMs);
+      },
+    );
+  }
+
+  /**
+   * Delivers from the head of `backlog`, removing what was delivered; resolves
+   * with how many, or rejects to be retried after a backoff (keeping the backlog).
+   */
+  protected abstract deliver(): Promise<number>;
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+  }
+}

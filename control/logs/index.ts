@@ -1,0 +1,59 @@
+/**
+ * @module control/logs: the log service of one control instance, wired as one
+ * unit: member directory, the instance's own producer (platform events and
+ * forwarding), the TCP service, drains, and the API routes. See README.md.
+ */
+import type { Cluster } from '../../cluster/client.ts';
+import type { Logger } from '../../lib/log.ts';
+import { LogMembers } from '../../logplex/owners.ts';
+import { LogShipper } from '../../logplex/shipper.ts';
+import type { ApiRouter } from '../api/router.ts';
+import type { ControlContext } from '../context.ts';
+import { DrainManager } from './drains/manager.ts';
+import { AppEvents } from './events.ts';
+import { logRoutes } from './routes.ts';
+import { LogService } from './service.ts';
+
+export interface LogsOptions {
+  id: string;
+  listen: { host: string; port: number };
+  maxBehindBytes?: number;
+}
+
+export class Logs {
+  readonly members: LogMembers;
+  readonly shipper: LogShipper;
+  readonly service: LogService;
+  readonly drains: DrainManager;
+  readonly events: AppEvents;
+
+  constructor(private readonly cluster: Cluster, private readonly opts: LogsOptions, private readonly log: Logger) {
+    this.members = new LogMembers(cluster, log);
+    this.service = new LogService(opts.id, this.members, log);
+    this.shipper = new LogShipper(this.members, log, { local: { id: opts.id, deliver: (recs, hops) => this.service.ingest(recs, hops) } });
+    this.service.attach(this.shipper);
+    this.drains = new DrainManager(cluster, (app) => this.service.owns(app), (rec) => this.service.store.append([rec]), log.child({ component: 'drains' }));
+    this.service.store.onAppend = (app, entries) => this.drains.push(app, entries);
+    this.members.onChange(() => this.drains.reconcile());
+    this.events = new AppEvents(this.shipper);
+  }
+
+  /** Listens for producers; returns the `host:port` to advertise in the member record. */
+  async start(advertiseHost?: string): Promise<string> {
+    const addr = await this.service.listen(this.opts.listen.host, this.opts.listen.port, advertiseHost);
+    await this.members.start();
+    await this.drains.start();
+    return addr;
+  }
+
+  routes(r: ApiRouter, ctx: ControlContext, nodeToken: string): void {
+    logRoutes(r, ctx, { service: this.service, nodeToken, ...(this.opts.maxBehindBytes ? { maxBehindBytes: this.opts.maxBehindBytes } : {}) });
+  }
+
+  async stop(): Promise<void> {
+    await this.shipper.close(1000);
+    await this.drains.close();
+    await this.service.close();
+    await this.members.close();
+  }
+}

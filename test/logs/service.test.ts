@@ -1,0 +1,146 @@
+/**
+ * The log service on real etcd with two control instances: producers ship to
+ * the owner, any instance serves history and tails (forwarding to the owner),
+ * `lines=1500` is exactly the newest 1500, filters, platform events, L11.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Cluster } from '../../cluster/client.ts';
+import { ownerOf } from '../../logplex/owners.ts';
+import type { LogShipper } from '../../logplex/shipper.ts';
+import { useEtcd } from '../support/etcd.ts';
+import { ADMIN, client } from '../control/support.ts';
+import { LineReader, parseLine, producer, startControls, waitFor } from './support.ts';
+
+const etcd = useEtcd();
+
+describe('log service', () => {
+  let cluster: Cluster;
+  let ctls: Awaited<ReturnType<typeof startControls>>;
+  let ship: LogShipper;
+
+  before(async () => {
+    cluster = etcd.cluster();
+    ctls = await startControls(etcd, cluster, 2);
+    await waitFor(() => ctls.every((c) => c.control.logs!.members.list().length === 2), 5000, 'both log members seen');
+    ship = await producer(cluster);
+    await waitFor(() => ship.members.list().length === 2, 5000, 'producer sees both members');
+  });
+  after(async () => {
+    await ship?.close();
+    for (const c of ctls ?? []) await c.stop();
+  });
+
+  /** An app owned by instance `i`, created through the API. */
+  async function appOwnedBy(i: number, prefix: string): Promise<string> {
+    const members = ctls[0]!.control.logs!.members.list();
+    for (let n = 0; ; n++) {
+      const name = `${prefix}-${n}`;
+      if (ownerOf(name, members)!.id === ctls[i]!.control.opts.id) {
+        assert.equal((await ctls[0]!.api('POST', '/apps', { name })).status, 201);
+        return name;
+      }
+    }
+  }
+
+  const logsUrl = (i: number, app: string, q: string) => `${ctls[i]!.control.url}/apps/${app}/logs?${q}`;
+
+  test('history from either instance; lines=1500 is exactly the newest 1500, in order', async () => {
+    const app = await appOwnedBy(0, 'hist');
+    for (let i = 0; i < 2000; i++) ship.write({ app, source: 'app', dyno: 'web.1', line: `line ${i}` });
+    await waitFor(() => ship.stats.buffered === 0 && ship.stats.acked >= 2000, 10_000, 'all acked');
+    for (const i of [0, 1]) {
+      const r = await fetch(logsUrl(i, app, 'lines=1500&source=app&dyno=web.1'), { headers: { authorization: `Bearer ${ADMIN}` } });
+      assert.equal(r.status, 200);
+      assert.equal(r.headers.get('dynomesh-log-owner'), ctls[0]!.control.opts.id);
+      const lines = (await r.text()).trimEnd().split('\n');
+      assert.equal(lines.length, 1500, `instance ${i}`);
+      assert.equal(parseLine(lines[0]!)!.text, 'line 500');
+      assert.equal(parseLine(lines[1499]!)!.text, 'line 1999');
+      for (let k = 0; k < 1500; k++) assert.equal(parseLine(lines[k]!)!.text, `line ${500 + k}`);
+      assert.match(lines[0]!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00 app\[web\.1\]: line 500$/);
+    }
+    // The default is 100 lines; over 1500 is refused with a clear message.
+    const def = await (await fetch(logsUrl(1, app, ''), { headers: { authorization: `Bearer ${ADMIN}` } })).text();
+    assert.equal(def.trimEnd().split('\n').length, 100);
+    const bad = await client(ctls[1]!.control.url)('GET', `/apps/${app}/logs?lines=1501`);
+    assert.equal(bad.status, 422);
+    assert.match(bad.body.message, /lines must be a whole number from 0 to 1500/);
+    assert.equal((await client(ctls[1]!.control.url)('GET', '/apps/nope/logs')).status, 404);
+    assert.equal((await client(ctls[1]!.control.url, null)('GET', `/apps/${app}/logs`)).status, 401);
+  });
+
+  test('platform events (config, scale) as app[api]; a tail through the non-owner sees them live', async () => {
+    const app = await appOwnedBy(1, 'events');
+    const tail = new LineReader(logsUrl(0, app, 'tail=true&lines=0&source=api'));
+    await waitFor(() => tail.status === 200, 5000, 'tail connected');
+    const api = ctls[0]!.api;
+    assert.equal((await api('PATCH', `/apps/${app}/config-vars`, { FOO: 'bar' })).status, 200);
+    ship.write({ app, source: 'app', dyno: 'web.1', line: 'not an api line' });
+    const set = await waitFor(() => tail.lines.find((l) => l.includes('Set FOO config vars')), 5000, 'config line');
+    assert.match(set, / app\[api\]: Set FOO config vars by \S+$/);
+    const rel = await waitFor(() => tail.lines.find((l) => /Release v\d+ created by/.test(l)), 5000, 'release line');
+    assert.ok(tail.lines.indexOf(set) < tail.lines.indexOf(rel));
+    assert.ok(!tail.lines.some((l) => l.includes('not an api line')), 'source=api filters dyno lines out');
+    tail.close();
+  });
+
+  test('filters: source=heroku, dyno=web (type) and dyno=web.2', async () => {
+    const app = await appOwnedBy(0, 'filter');
+    const recs = [
+      { source: 'app', dyno: 'web.1', line: 'a1' }, { source: 'app', dyno: 'web.2', line: 'a2' },
+      { source: 'app', dyno: 'worker.1', line: 'w1' }, { source: 'heroku', dyno: 'router', line: 'at=info r1' },
+      { source: 'heroku', dyno: 'web.1', line: 'State changed from starting to up' },
+    ] as const;
+    for (const r of recs) ship.write({ app, ...r });
+    const get = async (q: string) => {
+      const text = await (await fetch(logsUrl(1, app, q), { headers: { authorization: `Bearer ${ADMIN}` } })).text();
+      return text.trimEnd().split('\n').filter(Boolean).map((l) => parseLine(l)!.text);
+    };
+    await waitFor(() => ship.stats.buffered === 0, 5000, 'acked');
+    assert.deepEqual(await get('source=heroku'), ['at=info r1', 'State changed from starting to up']);
+    assert.deepEqual(await get('dyno=web'), ['a1', 'a2', 'State changed from starting to up']);
+    assert.deepEqual(await get('dyno=web.2'), ['a2']);
+    assert.deepEqual(await get('source=app&dyno=web'), ['a1', 'a2']);
+    assert.equal((await client(ctls[1]!.control.url)('GET', `/apps/${app}/logs?source=db`)).status, 422);
+  });
+
+  test('log-sessions: logplex_url streams without a token; a forged one is refused', async () => {
+    const app = await appOwnedBy(0, 'sess');
+    ship.write({ app, source: 'app', dyno: 'web.1', line: 'via session' });
+    await waitFor(() => ship.stats.buffered === 0, 5000, 'acked');
+    const r = await ctls[1]!.api('POST', `/apps/${app}/log-sessions`, { lines: 10, dyno: 'web.1' });
+    assert.equal(r.status, 201);
+    assert.match(r.body.logplex_url, /\/log-sessions\//);
+    const text = await (await fetch(r.body.logplex_url)).text();
+    assert.match(text, /app\[web\.1\]: via session\n$/);
+    const forged = await fetch(r.body.logplex_url.replace(/.$/, (c: string) => (c === 'A' ? 'B' : 'A')));
+    assert.equal(forged.status, 401);
+  });
+
+  test('a tail that stops reading is cut off with L11 instead of growing memory', async () => {
+    const app = await appOwnedBy(0, 'slow');
+    const { request } = await import('node:http');
+    const url = new URL(logsUrl(0, app, 'tail=true&lines=0'));
+    // A reader that never reads: pause the response and let buffers fill.
+    const res = await new Promise<import('node:http').IncomingMessage>((resolve) => {
+      request(url, { headers: { authorization: `Bearer ${ADMIN}` } }, resolve).end();
+    });
+    res.pause();
+    const big = 'x'.repeat(2000);
+    for (let round = 0; round < 60; round++) {
+      for (let i = 0; i < 1000; i++) ship.write({ app, source: 'app', dyno: 'web.1', line: `${round}-${i} ${big}` });
+      await new Promise((r) => setTimeout(r, 30));
+      if (res.socket?.destroyed || (res as unknown as { complete: boolean }).complete) break;
+    }
+    // Now read what was sent: it ends with the L11 line, and the stream ends cleanly.
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.resume();
+    await new Promise((r) => res.on('end', r));
+    const text = Buffer.concat(chunks).toString();
+    const last = text.trimEnd().split('\n').pop()!;
+    assert.match(last, /heroku\[logplex\]: Error L11 \(Tail buffer overflow\): this tail session dropped \d+ messages/);
+    assert.ok(text.length < 64 * 1024 * 1024, 'bounded');
+  });
+});
