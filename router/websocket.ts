@@ -5,6 +5,7 @@
  * uWS has opened the client socket are queued; a slow client pauses the dyno
  * socket (uWS `send` returning 0 = backpressure, resumed in `drain`).
  * A refused connect quarantines the dyno and tries the next one, as for HTTP.
+ * Client messages are limited to 16 MB (uWS closes the socket above that).
  */
 import { WebSocket as Upstream } from 'ws';
 import type { HttpRequest, HttpResponse, WebSocket, us_socket_context_t, Uws } from './uws.ts';
@@ -65,7 +66,10 @@ export function websocketBehavior(ctx: ProxyContext, connectTimeoutMs: number): 
     },
     message: (ws: WebSocket<Holder>, message: ArrayBuffer, isBinary: boolean) => {
       const up = ws.getUserData().link.up;
-      if (up.readyState === Upstream.OPEN) up.send(Buffer.from(new Uint8Array(message)), { binary: isBinary });
+      if (up.readyState !== Upstream.OPEN) return;
+      // uWS 20.30 cannot pause reading a WebSocket, so a dyno that stops reading gets the client closed instead of unbounded buffering.
+      if (up.bufferedAmount > MAX_UPSTREAM_BUFFER) return ws.end(1013, 'dyno is not reading');
+      up.send(Buffer.from(new Uint8Array(message)), { binary: isBinary });
     },
     drain: (ws: WebSocket<Holder>) => {
       if (ws.getBufferedAmount() < 256 * 1024) ws.getUserData().link.up.resume();
@@ -81,6 +85,9 @@ export function websocketBehavior(ctx: ProxyContext, connectTimeoutMs: number): 
     },
   } as Parameters<ReturnType<Uws['App']>['ws']>[1];
 }
+
+/** Bytes queued towards a dyno that is not reading before the client is closed with 1013 (try again later). */
+const MAX_UPSTREAM_BUFFER = 16 * 1024 * 1024;
 
 const facts: HeadFacts = { host: '', contentLength: -1, chunked: false, connectionTokens: null };
 

@@ -7,6 +7,8 @@ import { cookieValue, parseAffinity, AffinityKind } from '../../router/balancer/
 import { Ring } from '../../router/balancer/ring.ts';
 import { markTried, pick } from '../../router/balancer/pick.ts';
 import { TableBuilder } from '../../router/table/builder.ts';
+import { pack, unpack } from 'msgpackr';
+import type { Delta } from '../../router/table/delta.ts';
 import { formatLine } from '../../router/log-line.ts';
 import { ERRORS } from '../../router/errors.ts';
 
@@ -186,6 +188,26 @@ describe('route table', () => {
     assert.equal(t2.lookup('shop.apps.test')!.backends[0], web2);
     assert.equal(t2.lookup('www.shop.com'), undefined);
     assert.equal(t2.revision, 6);
+  });
+});
+
+describe('deltas for worker threads', () => {
+  test('deltas survive msgpackr and build the same table in another builder', () => {
+    const deltas: Delta[] = [
+      { t: 'app', app: 'w', v: { affinity: 'header:x-user', balanceFactor: 1.25, maintenance: false } },
+      { t: 'ep', app: 'w', dyno: 'web.1', v: { host: '10.0.0.1', port: 5001, node: 'a', release: 3 } },
+      { t: 'ep', app: 'w', dyno: 'web.2', v: { host: '10.0.0.2', port: 5002, node: 'b', release: 3 } },
+      { t: 'domain', host: 'w.example.com', v: 'w' },
+    ];
+    const main = new TableBuilder({ baseDomain: 'localhost', defaultBalanceFactor: 1.25 });
+    const worker = new TableBuilder({ baseDomain: 'localhost', defaultBalanceFactor: 1.25 });
+    main.apply(deltas);
+    worker.apply(unpack(pack(deltas)) as Delta[]);
+    const a = main.build(9).lookup('w.example.com')!;
+    const b = worker.build(9).lookup('w.example.com')!;
+    assert.deepEqual(a.backends.map((x) => x.address), b.backends.map((x) => x.address));
+    for (let k = 0; k < 200; k++) assert.equal(a.ring!.primary(`u${k}`), b.ring!.primary(`u${k}`));
+    assert.deepEqual(a.affinity, b.affinity);
   });
 });
 
