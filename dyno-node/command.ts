@@ -9,6 +9,8 @@ import { addClusterOptions, clusterOptionsFrom, type ClusterFlags } from '../clu
 import { isHostname } from '../cluster/keys.ts';
 import { loadClusterKey } from '../cluster/sealed.ts';
 import { logger } from '../lib/log.ts';
+import { LogShipper } from '../logplex/shipper.ts';
+import { dynoSink } from '../logplex/sinks.ts';
 import { parseDuration, parseHostPort, parsePositiveInt } from '../lib/options.ts';
 import { Agent } from './agent.ts';
 import type { MemoryMode } from './memory.ts';
@@ -85,11 +87,13 @@ export function dynoNodeCommand(): Command {
       const log = logger('dyno-node', { node: flags.nodeId });
       const clusterKey = loadClusterKey(flags.clusterKey);
       const cluster = new Cluster(clusterOptionsFrom(flags));
+      // Dyno output and lifecycle lines go to each app's log stream (control/logs).
+      const shipper = LogShipper.forCluster(cluster, logger('dyno-node', { node: flags.nodeId, component: 'logplex' }));
       const agent = new Agent({
         cluster, clusterKey, nodeId: flags.nodeId, advertise: flags.advertise, dataDir: flags.dataDir, memoryMb: flags.memory,
         labels: flags.label, leaseTtlSeconds: flags.leaseTtl, bootTimeoutMs: flags.bootTimeout, stopTimeoutMs: flags.stopTimeout,
         drainMs: flags.drain, ...(flags.coolOff ? { coolOffsMs: flags.coolOff } : {}), goodRunMs: flags.goodRun,
-        memoryMode: flags.memoryEnforcement, memoryPollMs: flags.memoryPoll, log,
+        memoryMode: flags.memoryEnforcement, memoryPollMs: flags.memoryPoll, log, sink: dynoSink(shipper),
         attachListen: flags.attach ? flags.attachListen : false, attachTimeoutMs: flags.attachTimeout,
       });
       let stopping = false;
@@ -98,7 +102,8 @@ export function dynoNodeCommand(): Command {
         stopping = true;
         log.info({ signal }, 'dyno-node-stopping');
         // SIGTERM/SIGINT stop the dynos and leave; SIGUSR2 leaves them running for the next agent (upgrade).
-        void agent.shutdown({ stopDynos: signal !== 'SIGUSR2' }).finally(() => {
+        void agent.shutdown({ stopDynos: signal !== 'SIGUSR2' }).finally(async () => {
+          await shipper.close(2000); // the dynos' last lines ("Process exited ...")
           cluster.close();
           process.exit(0);
         });

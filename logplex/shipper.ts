@@ -70,10 +70,14 @@ export class LogShipper {
     this.tick.unref();
   }
 
-  /** A shipper with its own member watch, for routers and dyno-nodes. */
-  static async start(cluster: Cluster, log: Logger, opts: ShipperOptions = {}): Promise<LogShipper> {
+  /**
+   * A shipper with its own member watch, for routers and dyno-nodes. Returns at
+   * once: lines written before the first member list (or while etcd is down) wait
+   * in the bounded buffer and go out when an owner is known.
+   */
+  static forCluster(cluster: Cluster, log: Logger, opts: ShipperOptions = {}): LogShipper {
     const members = new LogMembers(cluster, log);
-    await members.start();
+    members.start().catch((err: Error) => log.warn({ err: err.message }, 'log-members-watch-failed'));
     const s = new LogShipper(members, log, opts);
     s.ownsMembers = true;
     return s;

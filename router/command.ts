@@ -8,6 +8,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { Cluster } from '../cluster/client.ts';
 import { addClusterOptions, clusterOptionsFrom, type ClusterFlags } from '../cluster/config.ts';
 import { logger } from '../lib/log.ts';
+import { LogShipper } from '../logplex/shipper.ts';
+import { routerSink } from '../logplex/sinks.ts';
 import { parseDuration, parsePort, parsePositiveInt, parsePositiveNumber } from '../lib/options.ts';
 import { ROUTER_DEFAULTS, Router } from './server.ts';
 import { UwsFallbackError } from './uws.ts';
@@ -77,6 +79,8 @@ export function routerCommand(): Command {
       }
     }
     const cluster = new Cluster({ ...clusterOptionsFrom(flags), callTimeoutMs: 3000 });
+    // Router lines go to each app's log stream (control/logs), never blocking a request.
+    const shipper = LogShipper.forCluster(cluster, logger('router', { component: 'logplex' }));
     const router = new Router(cluster, {
       host: flags.host,
       port: flags.port,
@@ -92,12 +96,13 @@ export function routerCommand(): Command {
       drainTimeoutMs: flags.drainTimeout,
       proto: flags.forwardedProto,
       forwardedPort: flags.forwardedPort,
-    }, log);
+    }, log, routerSink(shipper));
     try {
       await router.start();
     } catch (err) {
       const msg = err instanceof UwsFallbackError || err instanceof Error ? err.message : String(err);
       process.stderr.write(`dynomesh router: ${msg}\n`);
+      await shipper.close(0);
       cluster.close();
       process.exit(err instanceof UwsFallbackError ? 3 : 1);
     }
@@ -107,6 +112,7 @@ export function routerCommand(): Command {
       stopping = true;
       log.info({ signal }, 'router-signal');
       const { unfinished } = await router.stop();
+      await shipper.close(2000);
       cluster.close();
       process.exit(unfinished > 0 ? 1 : 0);
     };

@@ -20,7 +20,9 @@ export async function startControls(etcd: TestEtcd, cluster: Cluster, n: number,
 }
 
 export async function producer(cluster: Cluster, opts: ShipperOptions = {}): Promise<LogShipper> {
-  return LogShipper.start(cluster, quiet(), opts);
+  const s = LogShipper.forCluster(cluster, quiet(), opts);
+  await s.members.start();
+  return s;
 }
 
 /** Reads a text stream line by line as it arrives. */
