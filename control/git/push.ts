@@ -3,6 +3,8 @@
  * included) but not deleted. Anything else is refused before a build starts,
  * and the whole push is rejected with the reason.
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import type { Builder } from '../build/builder.ts';
 import type { HookRequest } from './hook-server.ts';
 
@@ -40,6 +42,10 @@ export function pushHandler(builder: Builder) {
       out,
       signal: req.signal,
     });
+    if (result.ok) {
+      // HEAD follows the branch the app deploys from, so `git clone` of the app checks it out.
+      await promisify(execFile)('git', ['symbolic-ref', 'HEAD', u.ref], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', GIT_DIR: req.push.repoDir } }).catch(() => undefined);
+    }
     return result.ok;
   };
 }
