@@ -1,0 +1,120 @@
+/** Unit tests: Procfile, bin/release YAML, .slugignore, buildpack references, build output fan-out. */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseProcfile } from '../../control/build/procfile.ts';
+import { defaultProcessTypes, parseReleaseYaml, ReleaseYamlError } from '../../control/build/release-yaml.ts';
+import { applySlugignore, parseSlugignore } from '../../control/build/slugignore.ts';
+import { buildpackRefProblem, builtinName } from '../../control/build/buildpacks.ts';
+import { BuildOutput } from '../../control/build/output.ts';
+
+describe('Procfile', () => {
+  test('type: command per line, as Heroku parses it', () => {
+    const r = parseProcfile('web: node server.js --port $PORT\r\n\n# a comment\nworker:bundle exec sidekiq\n  clock:  sleep 1  \nnot a process line\nweb: npm start\n');
+    assert.deepEqual(r.types, { web: 'npm start', worker: 'bundle exec sidekiq', clock: 'sleep 1' });
+    assert.deepEqual(r.problems, []);
+  });
+  test('types a dyno name cannot hold are reported', () => {
+    const r = parseProcfile('Web: x\nmy-worker: y\n');
+    assert.deepEqual(r.types, {});
+    assert.equal(r.problems.length, 2);
+    assert.match(r.problems[0]!, /"Web" is not valid/);
+  });
+});
+
+describe('bin/release YAML', () => {
+  test('default_process_types, addons list, config_vars, comments and quotes', () => {
+    const text = '---\naddons:\n  - heroku-postgresql:mini\n  - "redis"\nconfig_vars:\n  PATH: /app/bin:/usr/bin\ndefault_process_types:\n  web: "bin/start --port $PORT"\n  worker: \'rake jobs:work\'  \n  clock: ruby clock.rb # every minute\n';
+    const y = parseReleaseYaml(text);
+    assert.deepEqual(y.addons, ['heroku-postgresql:mini', 'redis']);
+    assert.deepEqual(y.config_vars, { PATH: '/app/bin:/usr/bin' });
+    assert.deepEqual(defaultProcessTypes(text), { web: 'bin/start --port $PORT', worker: 'rake jobs:work', clock: 'ruby clock.rb' });
+  });
+  test('empty and flow forms', () => {
+    assert.deepEqual(defaultProcessTypes('---\n'), {});
+    assert.deepEqual(defaultProcessTypes('default_process_types: {}\n'), {});
+    assert.deepEqual(defaultProcessTypes('default_process_types: {web: npm start, worker: node w.js}\n'), { web: 'npm start', worker: 'node w.js' });
+    assert.deepEqual(defaultProcessTypes(''), {});
+    assert.deepEqual(defaultProcessTypes('addons: []\n'), {});
+  });
+  test('what it cannot read is refused with the line', () => {
+    assert.throws(() => parseReleaseYaml('  web: x\n'), ReleaseYamlError);
+    assert.throws(() => parseReleaseYaml('default_process_types:\n  web:\n    deep: x\n'), /line 2: nesting/);
+    assert.throws(() => defaultProcessTypes('default_process_types: npm start\n'), /must be a map/);
+    assert.throws(() => parseReleaseYaml('just text\n'), /line 1/);
+  });
+});
+
+describe('.slugignore', () => {
+  test('unanchored names match at any depth, anchored paths at the root, globs, no negation', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'dm-slugignore-'));
+    try {
+      for (const f of ['a.psd', 'img/b.psd', 'docs/x.md', 'src/docs/keep-nested.md', 'spec/fixtures/big.bin', 'spec/unit.js', 'log/1.log', 'deep/a/b/c.tmp', 'keep.txt']) {
+        mkdirSync(join(root, f, '..'), { recursive: true });
+        writeFileSync(join(root, f), 'x');
+      }
+      const { rules, warnings } = parseSlugignore('# comment\n*.psd\n/docs\nspec/fixtures/\nlog\n**/*.tmp\n!keep.txt\n\n');
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0]!, /negation is not supported/);
+      const removed = (await applySlugignore(root, rules)).sort();
+      assert.deepEqual(removed, ['a.psd', 'deep/a/b/c.tmp', 'docs', 'img/b.psd', 'log', 'spec/fixtures'].sort());
+      assert.ok(readdirSync(join(root, 'src/docs')).includes('keep-nested.md'), '/docs is anchored at the root');
+      assert.equal(readFileSync(join(root, 'keep.txt'), 'utf8'), 'x');
+      assert.ok(readdirSync(join(root, 'spec')).includes('unit.js'));
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('buildpack references', () => {
+  test('built-ins, paths and git URLs; everything else refused with what to use', () => {
+    assert.equal(builtinName('heroku/nodejs'), 'nodejs');
+    assert.equal(builtinName('python'), 'python');
+    assert.equal(builtinName('heroku/ruby'), undefined);
+    assert.equal(buildpackRefProblem('heroku/static'), undefined);
+    assert.equal(buildpackRefProblem('https://github.com/heroku/heroku-buildpack-nodejs.git#v250'), undefined);
+    assert.equal(buildpackRefProblem('git@github.com:me/bp.git'), undefined);
+    assert.match(buildpackRefProblem('heroku/ruby')!, /not a buildpack: use a built-in/);
+    assert.match(buildpackRefProblem('/definitely/missing')!, /does not exist/);
+    const dir = mkdtempSync(join(tmpdir(), 'dm-bp-'));
+    try {
+      mkdirSync(join(dir, 'bin'));
+      writeFileSync(join(dir, 'bin/detect'), '#!/bin/sh\n', { mode: 0o755 });
+      assert.match(buildpackRefProblem(dir)!, /no executable bin\/compile/);
+      writeFileSync(join(dir, 'bin/compile'), '#!/bin/sh\n', { mode: 0o755 });
+      assert.equal(buildpackRefProblem(dir), undefined);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('build output', () => {
+  test('a follower gets what was written so far, then each chunk, then the end; the file keeps it all', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dm-out-'));
+    try {
+      const out = new BuildOutput(join(dir, 'b.log'), 1000);
+      out.write('one\n');
+      const got: (string | null)[] = [];
+      out.follow((c) => got.push(c === null ? null : c.toString()));
+      out.write('two\n');
+      out.write('x'.repeat(2000));
+      out.write('dropped\n');
+      await out.end();
+      assert.equal(got[0], 'one\n');
+      assert.equal(got[1], 'two\n');
+      assert.match(got[2]!, /^x+\n !     build output over 1000 bytes; the rest is not kept\n$/);
+      assert.equal(got[got.length - 1], null);
+      const file = readFileSync(join(dir, 'b.log'), 'utf8');
+      assert.ok(file.startsWith('one\ntwo\nxxx') && !file.includes('dropped'));
+      const late: (string | null)[] = [];
+      out.follow((c) => late.push(c === null ? null : c.toString()));
+      assert.equal(late[late.length - 1], null, 'a finished output ends at once');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
