@@ -91,6 +91,18 @@ export function registerApps(program: Command): void {
     ]));
   });
 
+  program
+    .command('git:remote')
+    .description('add (or repoint) a git remote for an existing app: git push <remote> main')
+    .requiredOption('-a, --app <app>', 'the app')
+    .option('-r, --remote <remote>', 'name of the git remote', DEFAULT_REMOTE)
+    .action(async (flags: { app: string; remote: string }) => {
+      if (!isGitRepo()) throw new CliError('this is not a git repository; run `git init` first');
+      const app = await api().get<AppJson>(`/apps/${appOf({ app: flags.app })}`);
+      const how = addRemote(flags.remote, app.git_url);
+      info(`Git remote ${flags.remote} ${how}: ${app.git_url}`);
+    });
+
   withJson(withApp(program.command('apps:destroy [name]').alias('destroy').description('permanently destroy an app: releases, config, dynos, domains')))
     .option('--confirm <name>', 'the app name again, to confirm without a prompt')
     .action(async (positional: string | undefined, flags: AppFlags & JsonFlags & { confirm?: string }) => {
