@@ -21,6 +21,13 @@ export function forgetPid(pid: number | undefined): void {
   if (pid) adopted.delete(pid);
 }
 
+/** Track a child spawned with `detached: true` so an interrupt kills its whole process group. */
+export function track(child: ChildProcess): void {
+  hookExit();
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+}
+
 /** Synchronous cleanup to run when the bench exits or is interrupted (temp dirs). */
 export function atExit(fn: () => void): void {
   hookExit();

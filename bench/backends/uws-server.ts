@@ -30,7 +30,10 @@ uWS
     });
   })
   .any('/*', (res, req) => {
-    res.writeHeader('X-Backend', id).end(bodyFor(req.getUrl()));
+    // uWS closes after a request that says `Connection: close` but does not say so in the
+    // response, and wrk then counts the next write as an error: answer like node:http does.
+    if (req.getHeader('connection') === 'close') res.writeHeader('X-Backend', id).writeHeader('Connection', 'close').end(bodyFor(req.getUrl()), true);
+    else res.writeHeader('X-Backend', id).end(bodyFor(req.getUrl()));
   })
   .listen('127.0.0.1', port, (sock) => {
     if (!sock) {

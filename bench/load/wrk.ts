@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LoadResult } from './result.ts';
+import { track } from '../proc.ts';
 
 export interface WrkOptions {
   port: number;
@@ -51,7 +52,8 @@ export function wrkArgs(o: WrkOptions, scriptPath: string, durationS = o.duratio
 async function exec(o: WrkOptions, args: string[]): Promise<{ out: string; cpuS: number; wallS: number }> {
   const pin = o.core ? `taskset -c ${o.core} ` : '';
   const t0 = performance.now();
-  const child = spawn('bash', ['-c', `${pin}wrk "$@"; rc=$?; echo DM_TIMES; times; exit $rc`, 'wrk', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('bash', ['-c', `${pin}wrk "$@"; rc=$?; echo DM_TIMES; times; exit $rc`, 'wrk', ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  track(child); // its own process group, killed with the rest on Ctrl-C
   let out = '';
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });

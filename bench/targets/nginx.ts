@@ -35,7 +35,8 @@ http {
   proxy_max_temp_file_size 0;
   upstream dyno {
     server 127.0.0.1:${upstreamPort};
-    keepalive 64;
+    # idle upstream connections kept; above the 1,000-connection scenario so nginx does not churn
+    keepalive 1024;
     keepalive_requests 100000;
   }
   server {
