@@ -145,7 +145,7 @@ describe('dynomesh up, the CLI and git push, as a user', () => {
     assert.match(push.stderr, /remote: +Released v2/);
     const res = await eventually(async () => {
       const r = await get(APP);
-      return r.status === 200 && r;
+      return r.status === 200 ? r : undefined;
     }, 60_000, 'the app to answer through the router');
     assert.equal(res.body, 'Hello from node-hello on web.1\n');
     const apps = JSON.parse((await ok('apps', '--json')).stdout) as { name: string; current_release: { version: number } }[];
@@ -200,7 +200,7 @@ describe('dynomesh up, the CLI and git push, as a user', () => {
     let last = '';
     const out = await eventually(async () => {
       last = (await ok('logs', '-n', '50')).stdout;
-      return /app\[api\]: /.test(last) && /heroku\[router\]: /.test(last) && /app\[web\.\d+\]: /.test(last) && last;
+      return /app\[api\]: /.test(last) && /heroku\[router\]: /.test(last) && /app\[web\.\d+\]: /.test(last) ? last : undefined;
     }, 20_000, 'api, router and app lines in the logs').catch((err: Error) => {
       throw new Error(`${err.message}; last output:\n${last}`);
     });
