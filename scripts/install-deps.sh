@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Installs what dynomesh needs on Debian/Ubuntu: npm packages, etcd-server, git.
+# Installs what dynomesh needs on Debian/Ubuntu: npm packages, etcd-server, git, rsyslog (tests).
 # `--bench` adds nginx, haproxy and wrk (the bench's anchors and load generator).
 # Uses sudo when not root; says exactly what is missing when it cannot install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want=(etcd-server git)
-bins=(etcd git)
+# rsyslog: the log drain test starts its own rsyslogd on loopback (never the system one).
+want=(etcd-server git rsyslog)
+bins=(etcd git rsyslogd)
 for a in "$@"; do
   case "$a" in
     --bench) want+=(nginx haproxy wrk); bins+=(nginx haproxy wrk) ;;

@@ -18,6 +18,10 @@ export class HttpDrain extends DrainOutput {
   /** The batch being delivered, kept across retries with its frame id. */
   private current: { id: string; recs: LogRecord[] } | undefined;
 
+  protected override holding(): boolean {
+    return this.current !== undefined;
+  }
+
   protected async deliver(): Promise<number> {
     if (!this.current) {
       const recs = this.backlog.splice(0, BATCH_MAX);

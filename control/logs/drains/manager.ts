@@ -90,7 +90,8 @@ export class DrainManager {
     for (const id of m.keys()) {
       const o = this.outputs.get(id);
       if (!o) continue;
-      o.push((recs ??= entries.filter((e) => !this.ownNotices.has(e.rec)).map((e) => e.rec)));
+      recs ??= entries.filter((e) => !this.ownNotices.has(e.rec)).map((e) => e.rec);
+      if (recs.length) o.push(recs);
     }
   }
 

@@ -40,7 +40,7 @@ export abstract class DrainOutput {
   }
 
   push(recs: LogRecord[]): void {
-    if (this.stopped) return;
+    if (this.stopped || recs.length === 0) return;
     for (const r of recs) this.backlog.push(r);
     const over = this.backlog.length - this.maxBacklog;
     if (over > 0) {
@@ -55,7 +55,7 @@ export abstract class DrainOutput {
 
   /** Runs one delivery unless one is running or a retry is pending. */
   protected kick(): void {
-    if (this.busy || this.retryTimer || this.stopped || (!this.backlog.length && !this.dropped)) return;
+    if (this.busy || this.retryTimer || this.stopped || (!this.backlog.length && !this.dropped && !this.holding())) return;
     this.busy = true;
     if (this.dropped) {
       const rec: LogRecord = { app: this.drain.app, source: 'heroku', dyno: 'logplex', ts: nowMicros(), line: l10(this.dropped, this.droppedSince) };
@@ -92,6 +92,11 @@ export abstract class DrainOutput {
    * with how many, or rejects to be retried after a backoff (keeping the backlog).
    */
   protected abstract deliver(): Promise<number>;
+
+  /** Whether the output holds taken-but-undelivered lines (a batch being retried). */
+  protected holding(): boolean {
+    return false;
+  }
 
   stop(): void {
     this.stopped = true;
