@@ -137,6 +137,28 @@ async function routeTable(cfg: BenchConfig, p: Placement, dir: string): Promise<
   }
 }
 
+/**
+ * Runs where the proxy's core was busier than the proxy itself by 20+ points: something
+ * else (another engineer's tests, say) ran there, and that run's figures are lower bounds.
+ */
+function contendedRuns(closed: Record<string, Record<string, LoadResult[]>>, p: Placement): string | undefined {
+  const core = p.proxy === undefined ? NaN : Number(p.proxy);
+  if (!Number.isInteger(core)) return undefined;
+  let n = 0;
+  let total = 0;
+  for (const lanes of Object.values(closed)) {
+    for (const [label, rs] of Object.entries(lanes)) {
+      if (label === 'direct') continue;
+      for (const r of rs) {
+        total++;
+        const busy = r.core_busy_pct?.[core];
+        if (busy !== undefined && r.proxy_cpu_pct !== undefined && busy - r.proxy_cpu_pct >= 20) n++;
+      }
+    }
+  }
+  return n ? `${n} of ${total} proxy runs shared core ${core} with other work (core busy >= proxy CPU + 20 points): treat those figures as lower bounds` : undefined;
+}
+
 function recordFailure(err: unknown, lane: Lane, dead: Record<string, string>, notes: string[], what: string): void {
   if (err instanceof TargetUnavailable) {
     dead[lane.label] = err.message;
@@ -240,6 +262,8 @@ async function main(cfg: BenchConfig): Promise<number> {
   for (const [name, rounds] of Object.entries(closed)) scenarios[name] = summarize(rounds, scenarioByName(name).byteBound);
   const openSummary: Report['open_loop'] = { hello: {} };
   for (const [rate, rounds] of Object.entries(open)) openSummary.hello![rate] = summarize(rounds);
+  const contended = contendedRuns(closed, placement);
+  if (contended) notes.push(contended);
   const load1 = (machine as { loadavg_at_start?: number[] }).loadavg_at_start?.[0] ?? 0;
   if (load1 > 0.5) notes.push(`load average was ${load1} at start: other work shared this machine during the run`);
   const report: Report = {
