@@ -7,6 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { cp } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -68,14 +69,25 @@ function git(args: string[], cwd: string, signal: AbortSignal): Promise<string> 
   });
 }
 
-/** Makes `ref` runnable for one build: built-ins and paths as they are, git URLs cloned into `workDir`. */
+/**
+ * Makes `ref` runnable for one build, as a private copy in `workDir`: built-ins and
+ * paths are copied, git URLs cloned. Private because a buildpack may write its
+ * `export` file (multi-buildpack API) into its own dir while other builds run.
+ */
 export async function fetchBuildpack(ref: string, workDir: string, n: number, signal: AbortSignal): Promise<Buildpack> {
   const name = builtinName(ref);
-  if (name) return { url: ref, dir: join(BUILTIN_DIR, name), builtin: true };
+  if (name) {
+    // The built-ins share buildpacks/lib, so the whole (small) tree is copied once per build.
+    const root = join(workDir, 'builtin-buildpacks');
+    if (!existsSync(root)) await cp(BUILTIN_DIR, root, { recursive: true });
+    return { url: ref, dir: join(root, name), builtin: true };
+  }
   if (isAbsolute(ref)) {
     const problem = buildpackRefProblem(ref);
     if (problem) throw new Error(problem);
-    return { url: ref, dir: ref, builtin: false };
+    const dir = join(workDir, `buildpack-${n}`);
+    await cp(ref, dir, { recursive: true, verbatimSymlinks: true });
+    return { url: ref, dir, builtin: false };
   }
   const [url, branch] = ref.split('#', 2) as [string, string | undefined];
   const dir = join(workDir, `buildpack-${n}`);

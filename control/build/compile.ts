@@ -123,9 +123,17 @@ export async function compile(input: CompileInput): Promise<Compiled> {
   }
 
   const defaults: Record<string, string> = {};
+  const exports: string[] = [];
   for (const { bp, name } of chosen) {
     emit(step(`${name} app detected`));
-    const r = await runStep(join(bp.dir, 'bin', 'compile'), [buildDir, input.cacheDir, envDir], { cwd: buildDir, env, signal, onOutput: emit });
+    // Multi-buildpack API: each earlier buildpack's `export` file is sourced before the next compile.
+    const compileBin = join(bp.dir, 'bin', 'compile');
+    const [file, args] = exports.length
+      ? ['/bin/sh', ['-c', `${exports.map((_, i) => `. "$EXPORT_${i}"`).join('; ')}; exec "$0" "$@"`, compileBin, buildDir, input.cacheDir, envDir]]
+      : [compileBin, [buildDir, input.cacheDir, envDir]];
+    const compileEnv = { ...env, ...Object.fromEntries(exports.map((f, i) => [`EXPORT_${i}`, f])) };
+    const r = await runStep(file, args, { cwd: buildDir, env: compileEnv, signal, onOutput: emit });
+    if (existsSync(join(bp.dir, 'export'))) exports.push(join(bp.dir, 'export'));
     if (r.code !== 0) throw new BuildFailure(`Push rejected, failed to compile ${name} app.`);
     const release = join(bp.dir, 'bin', 'release');
     if (!existsSync(release)) continue;

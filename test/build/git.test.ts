@@ -6,7 +6,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Cluster } from '../../cluster/client.ts';
@@ -119,6 +119,35 @@ describe('git transport, custom buildpacks and the builds API', () => {
     const missing = await api(ctl.url, 'PUT', '/apps/nodetect/buildpack-installations', { updates: ['/nonexistent/bp'] });
     assert.equal(missing.status, 422);
     assert.match(missing.body.message, /does not exist on the control host/);
+  });
+
+  test('several buildpacks run in order; an earlier one\'s export file reaches the next compile', async () => {
+    const a = join(tmp, 'bp-a');
+    const b = join(tmp, 'bp-b');
+    for (const [dir, compile, release] of [
+      [a, '#!/bin/sh\necho "-----> A compiles"\necho "export FROM_A=tools-installed" > "$(dirname "$0")/../export"\n', 'default_process_types:\n  web: a-web\n  helper: a-helper\n'],
+      [b, '#!/bin/sh\necho "       B sees FROM_A=$FROM_A"\n', 'default_process_types:\n  web: b-web\n'],
+    ] as const) {
+      mkdirSync(join(dir, 'bin'), { recursive: true });
+      writeFileSync(join(dir, 'bin/detect'), `#!/bin/sh\necho ${dir === a ? 'A' : 'B'}\n`, { mode: 0o755 });
+      writeFileSync(join(dir, 'bin/compile'), compile, { mode: 0o755 });
+      writeFileSync(join(dir, 'bin/release'), `#!/bin/sh\nprintf -- '${release.replace(/\n/g, '\\n')}'\n`, { mode: 0o755 });
+    }
+    assert.equal((await api(ctl.url, 'POST', '/apps', { name: 'multi' })).status, 201);
+    assert.equal((await api(ctl.url, 'PUT', '/apps/multi/buildpack-installations', { updates: [a, b] })).status, 200);
+    const src = join(tmp, 'multi-src');
+    mkdirSync(src);
+    writeFileSync(join(src, 'README'), 'no Procfile here\n');
+    const repo = await appRepo(src);
+    cleanups.push(repo.cleanup);
+    const push = await git(repo.dir, ['push', remote(ctl.url, 'multi'), 'main']);
+    assert.equal(push.code, 0, push.stderr);
+    assert.ok(push.stderr.includes(`remote: -----> Using buildpacks: ${a}, ${b}`));
+    assert.ok(push.stderr.indexOf('remote: -----> A app detected') < push.stderr.indexOf('remote: -----> B app detected'));
+    assert.ok(push.stderr.includes('remote:        B sees FROM_A=tools-installed'), push.stderr);
+    const rel = (await cluster.get(cluster.keys.release('multi', 2)))!.value;
+    assert.deepEqual(rel.processTypes, { web: 'b-web', helper: 'a-helper' }, 'later buildpacks override earlier defaults');
+    assert.ok(!existsSync(join(a, 'export')), 'the buildpack dir itself is left untouched');
   });
 
   test('anonymous and wrong-token pushes get 401 and write nothing', async () => {
