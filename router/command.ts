@@ -11,6 +11,7 @@ import { logger } from '../lib/log.ts';
 import { LogShipper } from '../logplex/shipper.ts';
 import { routerSink } from '../logplex/sinks.ts';
 import { parseDuration, parsePort, parsePositiveInt, parsePositiveNumber } from '../lib/options.ts';
+import { PinoSink, teeSink } from './log-line.ts';
 import { ROUTER_DEFAULTS, Router } from './server.ts';
 import { UwsFallbackError } from './uws.ts';
 
@@ -29,6 +30,7 @@ interface RouterFlags extends ClusterFlags {
   drainTimeout: number;
   forwardedProto: string;
   forwardedPort?: number;
+  accessLog: boolean;
 }
 
 const d = ROUTER_DEFAULTS;
@@ -68,6 +70,7 @@ export function routerCommand(): Command {
     .addOption(new Option('--max-tries <n>', 'dynos tried per request on connect failures before 503').env('DYNOMESH_ROUTER_MAX_TRIES').default(d.maxTries).argParser(parsePositiveInt))
     .addOption(new Option('--drain-timeout <duration>', 'on SIGTERM, how long in-flight requests may take to finish').env('DYNOMESH_ROUTER_DRAIN_TIMEOUT').default(d.drainTimeoutMs, ms(d.drainTimeoutMs)).argParser(parseDuration))
     .addOption(new Option('--forwarded-proto <proto>', 'X-Forwarded-Proto sent to dynos (https when a TLS load balancer is in front)').env('DYNOMESH_ROUTER_FORWARDED_PROTO').choices(['http', 'https']).default('http'))
+    .addOption(new Option('--no-access-log', 'do not also write each router line to this process\'s own log (they still go to the app\'s log stream)'))
     .addOption(new Option('--forwarded-port <port>', 'X-Forwarded-Port sent to dynos (default: the port the router listens on; 443 behind a TLS load balancer)').env('DYNOMESH_ROUTER_FORWARDED_PORT').argParser(parsePort));
   addClusterOptions(cmd);
   cmd.action(async (flags: RouterFlags) => {
@@ -96,7 +99,7 @@ export function routerCommand(): Command {
       drainTimeoutMs: flags.drainTimeout,
       proto: flags.forwardedProto,
       forwardedPort: flags.forwardedPort,
-    }, log, routerSink(shipper));
+    }, log, teeSink(flags.accessLog ? [new PinoSink(log), routerSink(shipper)] : [routerSink(shipper)]));
     try {
       await router.start();
     } catch (err) {

@@ -47,6 +47,16 @@ export function formatLine(r: RequestLog): string {
   );
 }
 
+/** Every line to each sink: the app's log stream and the router's own access log. */
+export function teeSink(sinks: LogSink[]): LogSink {
+  if (sinks.length === 1) return sinks[0]!;
+  return {
+    write(app: string, line: string, isError: boolean): void {
+      for (const s of sinks) s.write(app, line, isError);
+    },
+  };
+}
+
 /** Writes router lines to a pino logger as `{app, line}` with the event `router-request`. */
 export class PinoSink implements LogSink {
   constructor(private readonly log: Logger) {}
