@@ -10,132 +10,18 @@ import { join } from 'node:path';
 import { CommanderError } from 'commander';
 import { parseBenchArgs, type BenchConfig } from './args.ts';
 import { planPlacement, describePlacement, pinSelf, type Placement } from './placement.ts';
-import { startBackend, type Backend } from './backends/index.ts';
-import { SCENARIOS, scenarioByName, type Scenario } from './scenarios.ts';
-import { TargetUnavailable, type Target, type TargetName } from './targets/target.ts';
-import { direct } from './targets/direct.ts';
-import { nginx, findBinary } from './targets/nginx.ts';
-import { haproxy } from './targets/haproxy.ts';
-import { router, routerEnv, closeRouterEnv, routerUnavailableReason, startRouterProcess } from './targets/router.ts';
-import { runWrk } from './load/wrk.ts';
+import { SCENARIOS, scenarioByName } from './scenarios.ts';
+import { TargetUnavailable } from './targets/target.ts';
+import { findBinary } from './targets/nginx.ts';
+import { closeRouterEnv, routerUnavailableReason } from './targets/router.ts';
 import { OpenLoopGenerator } from './load/openloop.ts';
-import { buildRequest } from './load/http1.ts';
 import type { LoadResult } from './load/result.ts';
-import { CpuMeter, atExit } from './proc.ts';
+import { atExit } from './proc.ts';
 import { measureBalance } from './balance.ts';
-import { measurePropagation, type PropagationResult } from './propagation.ts';
-import { measureRouteTable, rssMb, type RouteTableResult } from './route-table.ts';
 import { summarize, renderReport, writeReport, type Report } from './report.ts';
 import { machineInfo } from './machine.ts';
-import { BENCH_HOST } from './targets/target.ts';
 import { median } from './stats.ts';
-
-const TARGETS: Record<TargetName, Target> = { router, nginx, haproxy, direct };
-
-/** One column of the report: a target, and for the router its worker count. */
-interface Lane {
-  label: string;
-  target: Target;
-  workers: number;
-}
-
-const say = (s: string) => process.stderr.write(s + '\n');
-
-function lanesFor(cfg: BenchConfig, scenario: string, dead: Record<string, string>): Lane[] {
-  const lanes: Lane[] = [];
-  for (const name of cfg.targets) {
-    if (name === 'router') {
-      const counts = scenario === 'hello' ? cfg.routerWorkers : [cfg.routerWorkers[0] ?? 1];
-      for (const w of counts) lanes.push({ label: w > 1 ? `router-${w}w` : 'router', target: router, workers: w });
-    } else lanes.push({ label: name, target: TARGETS[name], workers: 1 });
-  }
-  return lanes.filter((l) => !dead[l.label] && !dead[l.target.name]);
-}
-
-/** Fresh backend + fresh target, `fn` measures, then both stop (whatever happened). */
-async function withTarget<T>(cfg: BenchConfig, p: Placement, dir: string, lane: Lane, fn: (port: number, pids: { proxy?: number; backend: number }) => Promise<T>): Promise<T> {
-  const backend = await startBackend(cfg.backend, p.backend, dir);
-  try {
-    const running = await lane.target.start({ placement: p, backend, dir, routerWorkers: lane.workers });
-    try {
-      return await fn(running.port, { proxy: Object.values(running.pids)[0], backend: backend.pid });
-    } finally {
-      await running.stop();
-    }
-  } finally {
-    await backend.stop();
-  }
-}
-
-function meterFor(pids: { proxy?: number; backend: number }): CpuMeter {
-  return new CpuMeter(pids.proxy ? { proxy: pids.proxy, backend: pids.backend } : { backend: pids.backend });
-}
-
-async function closedLoop(cfg: BenchConfig, p: Placement, dir: string, s: Scenario, lane: Lane): Promise<LoadResult> {
-  return withTarget(cfg, p, dir, lane, async (port, pids) => {
-    const meter = meterFor(pids);
-    const r = await runWrk({
-      port, path: s.path, host: BENCH_HOST, connections: cfg.connections ?? s.connections, durationS: cfg.durationS, threads: 1,
-      core: p.loadgen, method: s.method, bodyBytes: s.bodyBytes, closeEach: s.closeEach, scriptDir: dir,
-    }, cfg.warmupS, () => meter.start());
-    const cpu = meter.stop();
-    r.proxy_cpu_pct = cpu.proxy;
-    r.backend_cpu_pct = cpu.backend;
-    r.core_busy_pct = meter.coreBusy;
-    // For an upload the bytes that matter are the ones sent, not the short answers read.
-    if (s.method === 'POST' && s.bodyBytes) r.bytes_per_s = r.rps * s.bodyBytes;
-    return r;
-  });
-}
-
-async function openLoop(cfg: BenchConfig, p: Placement, dir: string, gen: OpenLoopGenerator, lane: Lane, rates: number[]): Promise<Map<number, LoadResult>> {
-  const out = new Map<number, LoadResult>();
-  const hello = scenarioByName('hello');
-  await withTarget(cfg, p, dir, lane, async (port, pids) => {
-    for (const rate of rates) {
-      const meter = meterFor(pids);
-      meter.start();
-      const r = await gen.run({ port, request: buildRequest('GET', hello.path, BENCH_HOST), rate, connections: cfg.connections ?? hello.connections,
-        durationMs: cfg.openDurationS * 1000, warmupMs: cfg.warmupS * 1000, threads: cfg.loadgenThreads });
-      const cpu = meter.stop();
-      r.proxy_cpu_pct = cpu.proxy;
-      r.backend_cpu_pct = cpu.backend;
-      r.core_busy_pct = meter.coreBusy;
-      out.set(rate, r);
-      say(`  open ${lane.label} @${rate}/s: p50 ${r.p50_ms} ms p99 ${r.p99_ms} ms (achieved ${Math.round(r.rps)}/s, loadgen ${r.loadgen_cpu_pct}% cpu)`);
-    }
-  });
-  return out;
-}
-
-async function propagation(cfg: BenchConfig, p: Placement, dir: string): Promise<{ prop: PropagationResult; rss: number }> {
-  const env = await routerEnv({ placement: p, dir });
-  const a = await startBackend(cfg.backend, p.backend, dir, 'web.1');
-  const b = await startBackend(cfg.backend, p.backend, dir, 'web.1-moved');
-  try {
-    await env.putApp();
-    await env.putEndpoint('web.1', a.port);
-    const r = await startRouterProcess(env, p.proxy, dir, 1);
-    try {
-      const prop = await measurePropagation(env, r.port, a, b, cfg.propagationChanges);
-      return { prop, rss: rssMb(r.pid) };
-    } finally {
-      await r.stop();
-    }
-  } finally {
-    await Promise.all([a.stop(), b.stop()]);
-  }
-}
-
-async function routeTable(cfg: BenchConfig, p: Placement, dir: string): Promise<RouteTableResult> {
-  const a = await startBackend(cfg.backend, p.backend, dir, 'web.1');
-  const b = await startBackend(cfg.backend, p.backend, dir, 'web.1-moved');
-  try {
-    return await measureRouteTable(p.proxy, p.etcd, dir, a, b, { apps: cfg.routeTableApps });
-  } finally {
-    await Promise.all([a.stop(), b.stop()]);
-  }
-}
+import { closedLoop, lanesFor, openLoop, propagation, routeTable, say, type Lane } from './runs.ts';
 
 /**
  * Runs where the proxy's core was busier than the proxy itself by 20+ points: something
