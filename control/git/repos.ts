@@ -1,9 +1,10 @@
 /**
  * One bare repo per app under `<data-dir>/repos/<app>.git`, created lazily on the
  * first git request for an existing app. The repo remembers the app's id: an app
- * destroyed and created again under the same name starts from an empty repo.
- * Every repo uses the control's hooks dir (`core.hooksPath`), whose pre-receive
- * hands the push to this process.
+ * destroyed and created again under the same name starts from an empty repo
+ * (its build cache and build logs go with the old one). Every repo uses the
+ * control's hooks dir (`core.hooksPath`), whose pre-receive hands the push to
+ * this process.
  */
 import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
@@ -23,7 +24,7 @@ export class RepoStore {
   private readonly known = new Map<string, string>(); // app -> app id already checked
   private readonly creating = new Map<string, Promise<string>>();
 
-  constructor(dataDir: string) {
+  constructor(private readonly dataDir: string) {
     mkdirSync(join(dataDir, 'repos'), { recursive: true, mode: 0o700 });
     this.root = realpathSync(join(dataDir, 'repos'));
     this.hooksDir = join(dataDir, 'git-hooks');
@@ -57,6 +58,9 @@ export class RepoStore {
         const old = `${dir}.destroyed-${Date.now()}`;
         await rename(dir, old);
         void rm(old, { recursive: true, force: true });
+        // The destroyed app's build cache and build logs are not the new app's either.
+        await rm(join(this.dataDir, 'cache', app), { recursive: true, force: true });
+        await rm(join(this.dataDir, 'builds', app), { recursive: true, force: true });
       }
     }
     if (!existsSync(join(dir, 'HEAD'))) {

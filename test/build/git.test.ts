@@ -173,6 +173,20 @@ describe('git transport, custom buildpacks and the builds API', () => {
     assert.match(noApp.stderr, /not found/);
   });
 
+  test('an app destroyed and created again under the same name starts from an empty repo', async () => {
+    assert.equal((await api(ctl.url, 'POST', '/apps', { name: 'reborn' })).status, 201);
+    const repo = await appRepo('procfile');
+    cleanups.push(repo.cleanup);
+    const url = remote(ctl.url, 'reborn');
+    assert.equal((await git(repo.dir, ['push', url, 'main'])).code, 0);
+    assert.match((await git(repo.dir, ['ls-remote', url])).stdout, /refs\/heads\/main/);
+    assert.equal((await api(ctl.url, 'DELETE', '/apps/reborn')).status, 200);
+    assert.equal((await api(ctl.url, 'GET', '/apps/reborn/builds')).status, 404);
+    assert.equal((await api(ctl.url, 'POST', '/apps', { name: 'reborn' })).status, 201);
+    assert.equal((await git(repo.dir, ['ls-remote', url])).stdout.trim(), '');
+    assert.deepEqual((await api(ctl.url, 'GET', '/apps/reborn/builds')).body, []);
+  });
+
   test('only main or master deploy; force pushes are allowed; the repo clones back', async () => {
     assert.equal((await api(ctl.url, 'POST', '/apps', { name: 'branches' })).status, 201);
     const repo = await appRepo('procfile');
