@@ -1,6 +1,6 @@
 /** What machine and software the numbers came from, for the report header. */
 import { spawnSync } from 'node:child_process';
-import { cpus, loadavg, release, totalmem, availableParallelism } from 'node:os';
+import { cpus, loadavg, release, totalmem } from 'node:os';
 
 function firstLine(cmd: string, args: string[]): string | undefined {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
@@ -14,7 +14,7 @@ export function machineInfo(): Record<string, unknown> {
   return {
     date: new Date().toISOString(),
     cpu: field('Model name') ?? cpus()[0]?.model,
-    cores: availableParallelism(),
+    cores: cpus().length, // not availableParallelism(): the bench pins itself to one core
     hypervisor: field('Hypervisor vendor'),
     mem_gb: Math.round(totalmem() / 2 ** 30),
     kernel: release(),
