@@ -24,6 +24,7 @@ interface ControlFlags extends ClusterFlags {
   adminTokenFile?: string;
   buildTimeout: number;
   maxSlugSize: number;
+  buildDir?: string;
   logsListen?: { host: string; port: number };
   logsAdvertise?: string;
 }
@@ -68,6 +69,7 @@ export function controlCommand(): Command {
     .addOption(new Option('--lease-ttl <seconds>', 'membership/leadership lease TTL; a dead leader is replaced within about this long').env('DYNOMESH_LEASE_TTL').default(5).argParser(parseTtl))
     .addOption(new Option('--build-timeout <duration>', 'time limit of one git push build (buildpack compile), e.g. 15m').env('DYNOMESH_BUILD_TIMEOUT').default(15 * 60_000, '15m').argParser(parseDuration))
     .addOption(new Option('--max-slug-size <MB>', 'largest compressed slug a build may produce, in MB').env('DYNOMESH_MAX_SLUG_SIZE').default(500).argParser(parsePositiveNumber))
+    .addOption(new Option('--build-dir <dir>', 'where builds run and build caches persist (default: <data-dir>/build; as root /var/tmp/dynomesh-builds, reachable by the per-app build users)').env('DYNOMESH_BUILD_DIR'))
     .addOption(new Option('--logs-listen <host:port>', 'where routers and dyno-nodes send log lines (default: the API host, any free port; found through etcd)').env('DYNOMESH_LOGS_LISTEN').argParser(parseHostPort))
     .addOption(new Option('--logs-advertise <host>', 'host other machines reach the log listener on (default: the --logs-listen host)').env('DYNOMESH_LOGS_ADVERTISE'))
     .addOption(new Option('--admin-token-file <file>', 'also write the admin token created on first start to this file (0600)').env('DYNOMESH_ADMIN_TOKEN_FILE'));
@@ -89,7 +91,7 @@ export function controlCommand(): Command {
       routerPort: flags.routerPort,
       id: flags.id,
       leaseTtlSeconds: flags.leaseTtl,
-      builds: { timeoutMs: flags.buildTimeout, maxSlugBytes: Math.round(flags.maxSlugSize * 1024 * 1024) },
+      builds: { timeoutMs: flags.buildTimeout, maxSlugBytes: Math.round(flags.maxSlugSize * 1024 * 1024), ...(flags.buildDir ? { buildDir: resolve(home(flags.buildDir)) } : {}) },
       ...(process.env.DYNOMESH_BOOTSTRAP_TOKEN ? { bootstrapToken: process.env.DYNOMESH_BOOTSTRAP_TOKEN } : {}),
       ...(flags.adminTokenFile ? { adminTokenFile: resolve(home(flags.adminTokenFile)) } : {}),
       ...(flags.logsListen ? { logsListen: flags.logsListen } : {}),

@@ -9,6 +9,7 @@ import { Cluster, type ClusterOptions } from '../cluster/client.ts';
 import { loadClusterKey, nodeToken } from '../cluster/sealed.ts';
 import { logger, type Logger } from '../lib/log.ts';
 import { ApiServer } from './api/server.ts';
+import { serveAttach } from './api/attach.ts';
 import type { ApiRouter } from './api/router.ts';
 import { platformRoutes } from './api/routes/index.ts';
 import { Logs } from './logs/index.ts';
@@ -43,7 +44,7 @@ export interface ControlOptions {
   logsListen?: { host: string; port: number };
   logsAdvertiseHost?: string;
   /** git push builds: compile time limit and compressed slug cap (defaults 15 min, 500 MB). */
-  builds?: { timeoutMs?: number; maxSlugBytes?: number };
+  builds?: { timeoutMs?: number; maxSlugBytes?: number; buildDir?: string };
 }
 
 export class ControlPlane {
@@ -89,6 +90,7 @@ export class ControlPlane {
     this.logs.routes(this.router, this.ctx, token);
     this.deploys = await startDeploys(this.router, this.ctx, { dataDir: o.dataDir, memberId: o.id, ...o.builds });
     this.server = new ApiServer(this.router, this.cluster, token, this.log.child({ component: 'api' }));
+    serveAttach(this.server.server, this.ctx, token);
     const addr = await this.server.listen(o.listen.host, o.listen.port);
     const host = addr.address === '0.0.0.0' || addr.address === '::' ? '127.0.0.1' : addr.address.includes(':') ? `[${addr.address}]` : addr.address;
     this.url = o.advertiseUrl ?? `http://${host}:${addr.port}`;

@@ -19,6 +19,7 @@ import { BuildFailure, compile, info, step, warn } from './compile.ts';
 import { BuildOutput } from './output.ts';
 import { packPool, type PackPool } from './pack-pool.ts';
 import { claimBuild, saveBuild } from './records.ts';
+import { Sandbox, type BuildUser } from './sandbox.ts';
 
 export interface BuilderOptions {
   dataDir: string;
@@ -28,6 +29,11 @@ export interface BuilderOptions {
   timeoutMs?: number;
   /** Compressed slug size limit (Heroku: 500 MB). */
   maxSlugBytes?: number;
+  /**
+   * Where builds run and build caches persist. Default: `<dataDir>/build`, or
+   * /var/tmp/dynomesh-builds as root (build users must pass through it; the data dir is 0700).
+   */
+  buildDir?: string;
 }
 
 export interface BuildRequest {
@@ -62,9 +68,13 @@ export class Builder {
   readonly timeoutMs: number;
   readonly maxSlugBytes: number;
 
+  readonly sandbox: Sandbox;
+
   constructor(private readonly ctx: ControlContext, private readonly opts: BuilderOptions) {
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_BUILD_TIMEOUT_MS;
     this.maxSlugBytes = opts.maxSlugBytes ?? DEFAULT_MAX_SLUG_BYTES;
+    const asRoot = process.getuid?.() === 0;
+    this.sandbox = new Sandbox(opts.buildDir ?? (asRoot ? '/var/tmp/dynomesh-builds' : join(opts.dataDir, 'build')), ctx.log.child({ component: 'build' }), asRoot);
   }
 
   outputPath(app: string, id: string): string {
@@ -116,7 +126,7 @@ export class Builder {
     const timer = setTimeout(() => abort.abort(new BuildFailure(`Build timed out: compiling took longer than the ${minutes(this.timeoutMs)} limit.`)), this.timeoutMs);
     const onCancel = () => abort.abort(new BuildFailure('The push was cancelled by the client; nothing was released.'));
     req.signal?.addEventListener('abort', onCancel, { once: true });
-    const workDir = join(this.opts.dataDir, 'build-tmp', build.id);
+    const workDir = this.sandbox.workDir(build.id);
     log.info({ build: build.id, user: req.user }, 'build-started');
     this.ctx.events?.build(app, 'started', req.user);
     let release: Release | undefined;
@@ -155,11 +165,18 @@ export class Builder {
     if (!appEntry) throw new BuildFailure(`app ${req.app} no longer exists`);
     const app = appEntry.value;
     emit(step(`Building on the ${app.stack} stack`));
+    let user: BuildUser | undefined;
+    try {
+      user = await this.sandbox.userFor(req.app);
+    } catch (err) {
+      throw new BuildFailure((err as Error).message);
+    }
     const compiled = await compile({
       repoDir: req.repoDir, commit: req.commit, gitEnv: req.gitEnv, workDir,
-      cacheDir: join(this.opts.dataDir, 'cache', req.app),
+      cacheDir: this.sandbox.cacheDir(req.app),
       buildpacks: app.buildpacks, config: cfg ? unseal(clusterKey, cfg.value.sealed) : {},
       stack: app.stack, signal, emit,
+      user, give: (...paths) => this.sandbox.give(user, ...paths),
     });
     build.buildpack = compiled.buildpacks.join(',');
 

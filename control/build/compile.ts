@@ -12,6 +12,7 @@ import { BUILTIN_ORDER, fetchBuildpack, type Buildpack } from './buildpacks.ts';
 import { parseProcfile } from './procfile.ts';
 import { defaultProcessTypes } from './release-yaml.ts';
 import { runStep } from './run-step.ts';
+import type { BuildUser } from './sandbox.ts';
 import { slugignore } from './slugignore.ts';
 
 /** A failure the pusher should read as it is (no stack, one line). */
@@ -33,6 +34,10 @@ export interface CompileInput {
   stack: string;
   signal: AbortSignal;
   emit: (chunk: string | Buffer) => void;
+  /** The user build steps run as (undefined: the control's own). */
+  user?: BuildUser | undefined;
+  /** Hands files to that user (chown -R); a no-op without one. */
+  give: (...paths: string[]) => Promise<void>;
 }
 
 export interface Compiled {
@@ -42,6 +47,8 @@ export interface Compiled {
   detected: string[];
   buildpacks: string[];
 }
+
+const asUser = (u: BuildUser | undefined) => (u ? { uid: u.uid, gid: u.gid } : {});
 
 export const step = (s: string) => `-----> ${s}\n`;
 export const info = (s: string) => `       ${s}\n`;
@@ -61,8 +68,8 @@ function stepEnv(input: CompileInput): Record<string, string> {
   return env;
 }
 
-async function detect(bp: Buildpack, buildDir: string, env: Record<string, string>, signal: AbortSignal): Promise<string | undefined> {
-  const r = await runStep(join(bp.dir, 'bin', 'detect'), [buildDir], { cwd: buildDir, env, signal, captureStdout: true });
+async function detect(bp: Buildpack, buildDir: string, env: Record<string, string>, signal: AbortSignal, user: BuildUser | undefined): Promise<string | undefined> {
+  const r = await runStep(join(bp.dir, 'bin', 'detect'), [buildDir], { cwd: buildDir, env, signal, captureStdout: true, ...asUser(user) });
   if (r.code !== 0) return undefined;
   return r.stdout.trim().split('\n')[0]?.trim() || bp.url;
 }
@@ -72,6 +79,7 @@ export async function compile(input: CompileInput): Promise<Compiled> {
   const buildDir = join(input.workDir, 'app');
   const envDir = join(input.workDir, 'env');
   const env = stepEnv(input);
+  await mkdir(input.workDir, { recursive: true, mode: 0o700 });
   await mkdir(env.HOME!, { recursive: true });
   await mkdir(input.cacheDir, { recursive: true, mode: 0o700 });
 
@@ -90,25 +98,29 @@ export async function compile(input: CompileInput): Promise<Compiled> {
   for (const [k, v] of Object.entries(input.config)) await writeFile(join(envDir, k), v, { mode: 0o600 });
 
   // Which buildpacks run: the app's list (each must detect), or the first built-in that detects.
+  const candidates: Buildpack[] = [];
+  const refs = input.buildpacks.length ? input.buildpacks : [...BUILTIN_ORDER];
+  for (const [i, ref] of refs.entries()) {
+    try {
+      candidates.push(await fetchBuildpack(ref, input.workDir, i, signal));
+    } catch (err) {
+      if (signal.aborted) throw err;
+      throw new BuildFailure((err as Error).message);
+    }
+  }
+  // Everything the steps touch now belongs to the build user.
+  await input.give(input.workDir, input.cacheDir);
   const chosen: { bp: Buildpack; name: string }[] = [];
   if (input.buildpacks.length) {
-    for (const [i, ref] of input.buildpacks.entries()) {
-      let bp: Buildpack;
-      try {
-        bp = await fetchBuildpack(ref, input.workDir, i, signal);
-      } catch (err) {
-        if (signal.aborted) throw err;
-        throw new BuildFailure((err as Error).message);
-      }
-      const name = await detect(bp, buildDir, env, signal);
-      if (!name) throw new BuildFailure(`App not compatible with buildpack: ${ref} (its bin/detect failed)`);
+    for (const bp of candidates) {
+      const name = await detect(bp, buildDir, env, signal, input.user);
+      if (!name) throw new BuildFailure(`App not compatible with buildpack: ${bp.url} (its bin/detect failed)`);
       chosen.push({ bp, name });
     }
     emit(step(`Using buildpack${chosen.length > 1 ? 's' : ''}: ${chosen.map((c) => c.bp.url).join(', ')}`));
   } else {
-    for (const name of BUILTIN_ORDER) {
-      const bp = await fetchBuildpack(name, input.workDir, 0, signal);
-      const detected = await detect(bp, buildDir, env, signal);
+    for (const bp of candidates) {
+      const detected = await detect(bp, buildDir, env, signal, input.user);
       if (detected) {
         chosen.push({ bp, name: detected });
         break;
@@ -132,12 +144,12 @@ export async function compile(input: CompileInput): Promise<Compiled> {
       ? ['/bin/sh', ['-c', `${exports.map((_, i) => `. "$EXPORT_${i}"`).join('; ')}; exec "$0" "$@"`, compileBin, buildDir, input.cacheDir, envDir]]
       : [compileBin, [buildDir, input.cacheDir, envDir]];
     const compileEnv = { ...env, ...Object.fromEntries(exports.map((f, i) => [`EXPORT_${i}`, f])) };
-    const r = await runStep(file, args, { cwd: buildDir, env: compileEnv, signal, onOutput: emit });
+    const r = await runStep(file, args, { cwd: buildDir, env: compileEnv, signal, onOutput: emit, ...asUser(input.user) });
     if (existsSync(join(bp.dir, 'export'))) exports.push(join(bp.dir, 'export'));
     if (r.code !== 0) throw new BuildFailure(`Push rejected, failed to compile ${name} app.`);
     const release = join(bp.dir, 'bin', 'release');
     if (!existsSync(release)) continue;
-    const rel = await runStep(release, [buildDir], { cwd: buildDir, env, signal, onOutput: emit, captureStdout: true });
+    const rel = await runStep(release, [buildDir], { cwd: buildDir, env, signal, onOutput: emit, captureStdout: true, ...asUser(input.user) });
     if (rel.code !== 0) throw new BuildFailure(`${bp.url}: bin/release exited with ${rel.code ?? rel.signal}`);
     try {
       Object.assign(defaults, defaultProcessTypes(rel.stdout));

@@ -13,6 +13,9 @@ export interface StepOptions {
   onOutput?: (chunk: Buffer) => void;
   /** Keep stdout for the caller instead of streaming it (detect's name, release's YAML). */
   captureStdout?: boolean;
+  /** Run as this user (the control runs as root). */
+  uid?: number;
+  gid?: number;
 }
 
 export interface StepResult {
@@ -28,7 +31,10 @@ export class StepAborted extends Error {
 export function runStep(file: string, args: string[], o: StepOptions): Promise<StepResult> {
   return new Promise((resolve, reject) => {
     if (o.signal.aborted) return reject(new StepAborted(String(o.signal.reason ?? 'aborted')));
-    const child = spawn(file, args, { cwd: o.cwd, env: o.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, args, {
+      cwd: o.cwd, env: o.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
+      ...(o.uid !== undefined ? { uid: o.uid, gid: o.gid ?? o.uid } : {}),
+    });
     const out: Buffer[] = [];
     let outSize = 0;
     child.stdout.on('data', (b: Buffer) => {

@@ -20,6 +20,8 @@ export interface DeployOptions {
   timeoutMs?: number;
   /** Compressed slug size limit in bytes (default 500 MB). */
   maxSlugBytes?: number;
+  /** Where builds run and caches persist (see BuilderOptions.buildDir). */
+  buildDir?: string;
 }
 
 export interface Deploys {
@@ -32,8 +34,9 @@ export async function startDeploys(router: ApiRouter, ctx: ControlContext, o: De
   const builderOpts: BuilderOptions = { dataDir: o.dataDir, memberId: o.memberId };
   if (o.timeoutMs !== undefined) builderOpts.timeoutMs = o.timeoutMs;
   if (o.maxSlugBytes !== undefined) builderOpts.maxSlugBytes = o.maxSlugBytes;
+  if (o.buildDir !== undefined) builderOpts.buildDir = o.buildDir;
   const builder = new Builder(ctx, builderOpts);
-  const repos = new RepoStore(o.dataDir);
+  const repos = new RepoStore(o.dataDir, (app) => builder.sandbox.cacheDir(app));
   const hooks = new HookServer(join(o.dataDir, 'run'), pushHandler(builder), ctx.log.child({ component: 'git' }));
   await hooks.start();
   buildRoutes(router, ctx, builder, o.memberId);

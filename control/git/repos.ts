@@ -24,7 +24,7 @@ export class RepoStore {
   private readonly known = new Map<string, string>(); // app -> app id already checked
   private readonly creating = new Map<string, Promise<string>>();
 
-  constructor(private readonly dataDir: string) {
+  constructor(private readonly dataDir: string, private readonly cacheDirOf: (app: string) => string = (app) => join(dataDir, 'cache', app)) {
     mkdirSync(join(dataDir, 'repos'), { recursive: true, mode: 0o700 });
     this.root = realpathSync(join(dataDir, 'repos'));
     this.hooksDir = join(dataDir, 'git-hooks');
@@ -59,7 +59,7 @@ export class RepoStore {
         await rename(dir, old);
         void rm(old, { recursive: true, force: true });
         // The destroyed app's build cache and build logs are not the new app's either.
-        await rm(join(this.dataDir, 'cache', app), { recursive: true, force: true });
+        await rm(this.cacheDirOf(app), { recursive: true, force: true });
         await rm(join(this.dataDir, 'builds', app), { recursive: true, force: true });
       }
     }

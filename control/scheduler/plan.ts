@@ -13,7 +13,7 @@
  *  - node choice: fits memory, fewest dynos of this app (spread), caches the slug,
  *    most free memory, then id; when nothing fits during a roll, one stale dyno is
  *    stopped at a time to make room (never fewer than formation-1 routable);
- *  - one-off dynos (`command` set) are left alone unless their node is gone.
+ *  - one-off dynos (`command` set) are left alone until they finish or their node is gone.
  */
 import { DYNO_SIZES, type Formation, type Placement } from '../../cluster/records.ts';
 
@@ -35,6 +35,8 @@ export interface PlacedDyno {
   placement: Placement;
   /** Up on its release (status `up` or a published endpoint), so it takes traffic. */
   ready: boolean;
+  /** A one-off dyno whose process ended (status `down` on its node): its placement can go. */
+  finished?: boolean;
 }
 
 export interface World {
@@ -76,6 +78,7 @@ export function plan(world: World, now = Date.now()): Plan {
     }
     used.set(d.node, used.get(d.node)! + d.placement.memoryMb);
     if (!apps.has(d.placement.app)) remove(d, 'app-gone');
+    else if (d.placement.command !== undefined && d.finished) remove(d, 'one-off-finished');
     else live.push(d);
   }
 
@@ -145,6 +148,19 @@ export function plan(world: World, now = Date.now()): Plan {
     }
   }
   return { actions, unplaced };
+}
+
+/** A node for a one-off dyno of `app` (the same rules as formation dynos), or undefined when none fits. */
+export function nodeForOneOff(world: World, app: string, mb: number): string | undefined {
+  const used = new Map<string, number>(world.nodes.map((n) => [n.id, 0]));
+  const onNode = new Map<string, number>();
+  for (const d of world.placements) {
+    if (!used.has(d.node)) continue;
+    used.set(d.node, used.get(d.node)! + d.placement.memoryMb);
+    if (d.placement.app === app) onNode.set(d.node, (onNode.get(d.node) ?? 0) + 1);
+  }
+  const slug = world.apps.find((a) => a.name === app)?.release?.slug ?? null;
+  return pickNode(world.nodes, used, onNode, mb, slug);
 }
 
 function pickNode(

@@ -28,9 +28,12 @@ export async function readWorld(cluster: Cluster): Promise<World> {
   );
 
   const ready = new Set<string>();
+  const down = new Set<string>();
   for (const e of statuses.entries) {
-    if (e.kind !== 'status' || e.value.state !== 'up') continue;
-    ready.add(`${e.value.app}/${e.value.dyno}@${e.value.node}#${e.value.release}`);
+    if (e.kind !== 'status') continue;
+    const id = `${e.value.app}/${e.value.dyno}@${e.value.node}#${e.value.release}`;
+    if (e.value.state === 'up') ready.add(id);
+    else if (e.value.state === 'down') down.add(id);
   }
   for (const a of perApp) {
     for (const e of a.endpoints) if (e.kind === 'endpoint') ready.add(`${e.value.app}/${e.value.dyno}@${e.value.node}#${e.value.release}`);
@@ -47,10 +50,9 @@ export async function readWorld(cluster: Cluster): Promise<World> {
       .map((e) => ({ id: e.ref.node, memoryMb: e.value.memoryMb, slugs: e.value.slugs })),
     placements: placements.entries
       .filter((e): e is EntryOf<'placement'> => e.kind === 'placement')
-      .map((e) => ({
-        node: e.ref.node,
-        placement: e.value,
-        ready: ready.has(`${e.value.app}/${e.value.dyno}@${e.ref.node}#${e.value.release}`),
-      })),
+      .map((e) => {
+        const id = `${e.value.app}/${e.value.dyno}@${e.ref.node}#${e.value.release}`;
+        return { node: e.ref.node, placement: e.value, ready: ready.has(id), finished: e.value.command !== undefined && down.has(id) };
+      }),
   };
 }

@@ -5,6 +5,8 @@ import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
 import type { Cluster } from '../../cluster/client.ts';
 import { nodeToken, unseal } from '../../cluster/sealed.ts';
+import { WebSocket, WebSocketServer } from 'ws';
+import { Session } from '../../cluster/session.ts';
 import { deployRelease } from '../../control/releases.ts';
 import { eventually, useEtcd } from '../support/etcd.ts';
 import { ADMIN, client, dump, fakeNode, startControl } from './support.ts';
@@ -268,6 +270,84 @@ describe('auth', () => {
     assert.equal((await api('DELETE', `/oauth/authorizations/${made.body.id}`)).status, 200);
     assert.equal((await user('GET', '/apps')).status, 401);
     assert.equal((await api('DELETE', `/oauth/authorizations/${made.body.id}`)).status, 404);
+  });
+});
+
+describe('one-off dynos', () => {
+  test('run creates a run.N placement, attach relays both ways through control, finished runs are removed', async () => {
+    const node = nodeToken(ctl.control.ctx.clusterKey);
+    const seen: { auth?: string; path?: string; got?: string } = {};
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise((r) => wss.once('listening', r));
+    wss.on('connection', (ws, req) => {
+      seen.auth = req.headers.authorization;
+      seen.path = req.url;
+      ws.send(Buffer.concat([Buffer.of(1), Buffer.from('hello from the dyno')]), { binary: true });
+      ws.on('message', (data, isBinary) => {
+        if (!isBinary) return;
+        seen.got = (data as Buffer).toString();
+        ws.send(JSON.stringify({ type: 'exit', status: 0, message: 'done' }));
+        ws.close(1000, 'dyno exited');
+      });
+    });
+    const session = await Session.create(cluster, 30);
+    const agentUrl = `http://127.0.0.1:${(wss.address() as { port: number }).port}`;
+    await session.put(cluster.keys.node('node-run'), { id: 'node-run', address: '127.0.0.1', memoryMb: 4096, labels: {}, slugs: [], startedAt: Date.now(), agentVersion: 't', agentUrl });
+    try {
+      assert.equal((await api('POST', '/apps/shop/dynos', {})).status, 422);
+      assert.equal((await api('POST', '/apps/blog/dynos', { command: 'bash' })).status, 422, 'no code deployed yet');
+      const r = await api('POST', '/apps/shop/dynos', { command: 'echo hi', attach: true });
+      assert.equal(r.status, 201);
+      assert.match(r.body.name, /^run\.\d{4}$/);
+      assert.equal(r.body.command, 'echo hi');
+      assert.equal(r.body.attach_url, `${ctl.control.url.replace('http', 'ws')}/apps/shop/dynos/${r.body.name}/attach`);
+      const placed = (await cluster.list(cluster.keys.placements())).entries.find((e) => e.kind === 'placement' && e.value.dyno === r.body.name);
+      assert.ok(placed && placed.kind === 'placement');
+      assert.deepEqual([placed.value.command, placed.value.attach, placed.value.type], ['echo hi', true, 'run']);
+      const nodeId = (placed.ref as { node: string }).node;
+
+      const refused = await new Promise<number>((resolve) => {
+        const t = setTimeout(() => resolve(-1), 10_000);
+        const ws = new WebSocket(r.body.attach_url);
+        ws.on('unexpected-response', (_req, res) => {
+          clearTimeout(t);
+          resolve(res.statusCode ?? 0);
+        });
+        ws.on('error', () => undefined);
+      });
+      assert.equal(refused, 401);
+
+      assert.equal(nodeId, 'node-run');
+      {
+        const client = new WebSocket(r.body.attach_url, { headers: { authorization: `Bearer ${ADMIN}` } });
+        const frames: string[] = [];
+        const closed = new Promise<number>((resolve, reject) => {
+          const t = setTimeout(() => reject(new Error(`attach did not finish; frames so far: ${frames.join(' | ')}`)), 10_000);
+          client.on('close', (code) => {
+            clearTimeout(t);
+            resolve(code);
+          });
+        });
+        client.on('message', (data, isBinary) => {
+          frames.push(isBinary ? `bin:${(data as Buffer).subarray(1).toString()}` : `text:${data.toString()}`);
+          if (isBinary) client.send(Buffer.from('typed input'), { binary: true });
+        });
+        assert.equal(await closed, 1000);
+        assert.deepEqual(frames, ['bin:hello from the dyno', 'text:{"type":"exit","status":0,"message":"done"}']);
+        assert.equal(seen.auth, `Bearer ${node}`);
+        assert.equal(seen.path, `/dynos/shop/${r.body.name}/attach`);
+        assert.equal(seen.got, 'typed input');
+      }
+
+      // the node reports the run ended: the leader removes the placement
+      await cluster.put(cluster.keys.status('shop', r.body.name), {
+        app: 'shop', dyno: r.body.name, node: nodeId, release: placed.value.release, state: 'down', since: Date.now(), restarts: 0, exitCode: 0, message: 'done', nextRestartAt: null,
+      });
+      await eventually(async () => !(await cluster.get(cluster.keys.placement(nodeId, 'shop', r.body.name))), 10_000, 'finished one-off removed');
+    } finally {
+      await session.close();
+      wss.close();
+    }
   });
 });
 

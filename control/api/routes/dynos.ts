@@ -1,12 +1,28 @@
-/** /apps/:app/dynos: list, info, restart all/one (DELETE), stop one (POST .../actions/stop). */
+/** /apps/:app/dynos: list, info, one-off create (POST), restart all/one (DELETE), stop one (POST .../actions/stop). */
 import type { ControlContext } from '../../context.ts';
 import { listDynos, restartDynos, stopDynos } from '../../dynos.ts';
 import { notFound } from '../../errors.ts';
+import { parseOneOff, runOneOff } from '../../one-off.ts';
 import { dynoJson } from '../present.ts';
 import type { ApiRouter } from '../router.ts';
 
 export function dynoRoutes(r: ApiRouter, ctx: ControlContext): void {
   r.get('/apps/:app/dynos', async (c) => ({ body: (await listDynos(ctx.cluster, c.params.app!)).map((d) => dynoJson(c.params.app!, d)) }));
+
+  r.post('/apps/:app/dynos', async (c) => {
+    const req = parseOneOff(await c.body());
+    const { node, placement } = await runOneOff(ctx.cluster, c.params.app!, req);
+    ctx.log.info({ app: c.params.app, dyno: placement.dyno, node, attach: req.attach, user: c.token!.user }, 'one-off-created');
+    const attachUrl = req.attach ? `${ctx.advertiseUrl.replace(/^http/, 'ws')}/apps/${c.params.app}/dynos/${placement.dyno}/attach` : null;
+    const body = {
+      ...dynoJson(c.params.app!, {
+        name: placement.dyno, type: placement.type, state: 'starting', release: placement.release, size: placement.size,
+        command: placement.command ?? null, node, host: null, since: placement.createdAt, restarts: 0, createdAt: placement.createdAt, message: '',
+      }),
+      attach_url: attachUrl,
+    };
+    return { status: 201, body };
+  });
 
   r.get('/apps/:app/dynos/:dyno', async (c) => {
     const d = (await listDynos(ctx.cluster, c.params.app!)).find((x) => x.name === c.params.dyno);
