@@ -78,3 +78,11 @@ export function l10(dropped: number, sinceUs: number): string {
 export function l11(dropped: number, sinceUs: number): string {
   return `Error L11 (Tail buffer overflow): this tail session dropped ${dropped} messages since ${formatTime(sinceUs)} and was closed because it read too slowly.`;
 }
+
+/** The µs timestamp at the start of a formatted line, or undefined when it has none. */
+export function parseLineTime(text: string): number | undefined {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{6})\+00:00 /.exec(text);
+  if (!m) return undefined;
+  const s = Date.parse(m[1] + 'Z');
+  return Number.isNaN(s) ? undefined : s * 1000 + Number(m[2]);
+}

@@ -19,8 +19,8 @@ export interface FollowOptions {
   source?: string;
   dyno?: string;
   onLine(line: string): void;
-  /** Called each time a stream is open (history follows). */
-  onConnected?(url: string): void;
+  /** Called each time a stream is open (history follows), with the instance that owns the app's stream. */
+  onConnected?(url: string, owner: string): void;
   /** Called on each reconnect, with why the previous stream ended. */
   onResume?(reason: string, url: string): void;
   signal?: AbortSignal;
@@ -91,7 +91,7 @@ export async function followLogs(o: FollowOptions): Promise<FollowEnd> {
       for (const peer of (res.headers.get('dynomesh-api-peers') ?? '').split(',').filter(Boolean)) {
         if (!urls.includes(peer)) urls.push(peer);
       }
-      o.onConnected?.(base);
+      o.onConnected?.(base, res.headers.get('dynomesh-log-owner') ?? '');
       if (brokeAt !== undefined) o.onResume?.(reason, base);
       brokeAt = undefined;
       backoff = 200;
