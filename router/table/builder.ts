@@ -24,9 +24,8 @@ export class TableBuilder {
   private readonly domains = new Map<string, string>();
   /** app -> dyno -> backend */
   private readonly endpoints = new Map<string, Map<string, Backend>>();
-  private readonly routes = new Map<string, AppRoute>();
   private readonly dirty = new Set<string>();
-  private domainsDirty = true;
+  private readonly dirtyDomains = new Set<string>();
   private current: RouteTable;
 
   constructor(private readonly opts: BuilderOptions) {
@@ -46,7 +45,7 @@ export class TableBuilder {
       } else if (d.t === 'domain') {
         if (d.v) this.domains.set(d.host, d.v);
         else this.domains.delete(d.host);
-        this.domainsDirty = true;
+        this.dirtyDomains.add(d.host);
       } else {
         this.setEndpoint(d.app, d.dyno, d.v);
         this.dirty.add(d.app);
@@ -68,37 +67,39 @@ export class TableBuilder {
     eps.set(dyno, new Backend(app, dyno, v.host, v.port, v.release, this.opts.pool ?? DEFAULT_POOL));
   }
 
-  /** A new table if anything changed since the last build, else the current one. */
+  /**
+   * A new table if anything changed since the last build, else the current one.
+   * Only the apps and hosts touched since the last build are rebuilt; the new
+   * table shares everything else with the previous one (copy-on-write buckets).
+   */
   build(revision: number): RouteTable {
-    if (this.dirty.size === 0 && !this.domainsDirty && revision === this.current.revision) return this.current;
-    for (const app of this.dirty) this.rebuildApp(app);
+    if (this.dirty.size === 0 && this.dirtyDomains.size === 0 && revision === this.current.revision) return this.current;
+    const cur = this.current;
+    const apps = this.dirty.size === 0 ? cur.apps : cur.apps.with([...this.dirty].map((app) => [app, this.rebuildApp(app, cur.apps.get(app))] as [string, AppRoute | undefined]));
     this.dirty.clear();
-    const domains = this.domainsDirty ? new Map(this.domains) : (this.current.domains as Map<string, string>);
-    this.domainsDirty = false;
-    this.current = new RouteTable(domains, new Map(this.routes), '.' + this.opts.baseDomain, revision, Date.now());
+    const domains = this.dirtyDomains.size === 0 ? cur.domains : cur.domains.with([...this.dirtyDomains].map((h) => [h, this.domains.get(h)] as [string, string | undefined]));
+    this.dirtyDomains.clear();
+    this.current = new RouteTable(domains, apps, '.' + this.opts.baseDomain, revision, Date.now());
     return this.current;
   }
 
-  private rebuildApp(app: string): void {
+  private rebuildApp(app: string, prev: AppRoute | undefined): AppRoute | undefined {
     const s = this.settings.get(app);
-    if (!s) {
-      this.routes.delete(app);
-      return;
-    }
+    if (!s) return undefined;
     const eps = this.endpoints.get(app);
     const names = eps ? [...eps.keys()].sort(byDyno) : [];
     const backends = names.map((n) => eps!.get(n)!);
-    const prev = this.routes.get(app);
     const sameNames = prev?.ring != null && prev.ring.names.length === names.length && prev.ring.names.every((n, i) => n === names[i]);
     const factor = Number.isFinite(s.balanceFactor) && s.balanceFactor >= 1 ? s.balanceFactor : this.opts.defaultBalanceFactor;
-    this.routes.set(app, {
+    return {
       name: app,
       maintenance: s.maintenance === true,
       affinity: parseAffinity(s.affinity),
       balanceFactor: factor,
       backends,
-      ring: names.length === 0 ? null : sameNames ? prev!.ring : new Ring(names),
-    });
+      // rings depend on dyno names only, so apps with the same names share one (web.1..web.N is the common case)
+      ring: names.length === 0 ? null : sameNames ? prev!.ring : Ring.of(names),
+    };
   }
 
   /** Every backend in the table, for shutdown. */

@@ -2,11 +2,13 @@
  * An immutable snapshot of everything the request path needs: hostname -> app
  * -> web backends with their ring. The builder makes a new one per batch of
  * etcd changes and the router swaps a single reference, so a request sees
- * either the old table or the new one, never half an update.
+ * either the old table or the new one, never half an update. Both maps are
+ * copy-on-write per bucket (cow-map.ts): a new table shares all untouched apps.
  */
 import type { Backend } from '../upstream/backend.ts';
 import type { Ring } from '../balancer/ring.ts';
 import type { AffinityRule } from '../balancer/affinity.ts';
+import { CowMap } from './cow-map.ts';
 
 export interface AppRoute {
   name: string;
@@ -23,9 +25,9 @@ export interface AppRoute {
 export class RouteTable {
   constructor(
     /** Exact hostnames (lowercase, no port) -> app name. */
-    readonly domains: ReadonlyMap<string, string>,
+    readonly domains: CowMap<string>,
     /** Routable apps (those with a routing/apps record). */
-    readonly apps: ReadonlyMap<string, AppRoute>,
+    readonly apps: CowMap<AppRoute>,
     /** `.<base-domain>`: `<app>.<base-domain>` routes to app without a domain record. */
     private readonly baseSuffix: string,
     /** etcd revision this table reflects. */
@@ -34,13 +36,17 @@ export class RouteTable {
   ) {}
 
   static empty(baseDomain: string): RouteTable {
-    return new RouteTable(new Map(), new Map(), '.' + baseDomain, 0, Date.now());
+    return new RouteTable(CowMap.empty(), CowMap.empty(), '.' + baseDomain, 0, Date.now());
   }
 
+  private endpoints = -1;
+
+  /** Web endpoints in the table (counted once per table: the table never changes). */
   get endpointCount(): number {
+    if (this.endpoints >= 0) return this.endpoints;
     let n = 0;
     for (const a of this.apps.values()) n += a.backends.length;
-    return n;
+    return (this.endpoints = n);
   }
 
   /** The app for a Host header value (any case, optional :port), or undefined. */
