@@ -57,9 +57,10 @@ export class Sandbox {
 
   constructor(readonly root: string, private readonly log: Logger, asRoot = process.getuid?.() === 0) {
     this.isolated = asRoot;
-    mkdirSync(root, { recursive: true, mode: 0o711 });
+    mkdirSync(join(root, 'cache'), { recursive: true, mode: 0o711 });
     if (this.isolated) {
       chmodSync(root, 0o711);
+      chmodSync(join(root, 'cache'), 0o711);
       const why = unreachable(root);
       if (why) throw new Error(`build dir ${root} is not reachable by the unprivileged build users: ${why}; pick another --build-dir`);
     }

@@ -21,7 +21,7 @@ let tmp: string;
 const cleanups: (() => void)[] = [];
 
 /** A third-party-style buildpack: detect needs hello.txt; compile prints, waits `sleepS`, prints, uses ENV_DIR. */
-function makeBuildpack(dir: string, sleepS: number): string {
+function makeBuildpack(dir: string, sleepS: number, probe?: string[]): string {
   mkdirSync(join(dir, 'bin'), { recursive: true });
   const files: Record<string, string> = {
     detect: '#!/bin/sh\n[ -f "$1/hello.txt" ] && echo "Hello" && exit 0\nexit 1\n',
@@ -32,6 +32,8 @@ function makeBuildpack(dir: string, sleepS: number): string {
       'echo "       custom step two: greeting=$(cat "$3/GREETING" 2>/dev/null || echo none) stack=$STACK"',
       'echo "compiled" > "$1/compiled-by-custom"',
       'echo "cache run" >> "$2/runs"; echo "       cache runs: $(wc -l < "$2/runs")"',
+      `echo "       build user: $(id -un)"`,
+      ...(probe ? [`for f in ${probe.join(' ')}; do if cat "$f" >/dev/null 2>&1; then echo "       readable: $f"; else echo "       unreadable: $f"; fi; done`] : []),
       '',
     ].join('\n'),
     release: '#!/bin/sh\ncat <<YAML\n---\naddons: []\ndefault_process_types:\n  web: cat compiled-by-custom\n  clock: "sleep 3600"\nYAML\n',
@@ -68,7 +70,8 @@ describe('git transport, custom buildpacks and the builds API', () => {
   test('a third-party buildpack in a temp dir is used when set on the app; its output streams while it runs', async () => {
     assert.equal((await api(ctl.url, 'POST', '/apps', { name: 'custom' })).status, 201);
     await api(ctl.url, 'PATCH', '/apps/custom/config-vars', { GREETING: 'bonjour' });
-    const bp = makeBuildpack(join(tmp, 'bp-local'), 2);
+    const secrets = [join(ctl.dir, 'cluster.key'), join(ctl.dir, 'data/repos/custom.git/config')];
+    const bp = makeBuildpack(join(tmp, 'bp-local'), 2, secrets);
     const set = await api(ctl.url, 'PUT', '/apps/custom/buildpack-installations', { updates: [{ buildpack: bp }] });
     assert.equal(set.status, 200, JSON.stringify(set.body));
     assert.deepEqual(set.body, [{ ordinal: 0, buildpack: { url: bp, name: bp } }]);
@@ -81,6 +84,11 @@ describe('git transport, custom buildpacks and the builds API', () => {
     assert.ok(push.stderr.includes('remote: -----> Hello app detected'));
     assert.ok(push.stderr.includes('remote:        custom step two: greeting=bonjour stack=dynomesh-1'), push.stderr);
     assert.ok(push.stderr.includes('remote:        Default types for buildpack -> clock'));
+    if (process.getuid?.() === 0) {
+      // As root, the build runs as the app's unprivileged user and cannot read the control's secrets.
+      assert.ok(push.stderr.includes('remote:        build user: dm-custom'), push.stderr);
+      for (const f of secrets) assert.ok(push.stderr.includes(`remote:        unreadable: ${f}`), `${f} readable by the build:\n${push.stderr}`);
+    }
     // Streaming: step one reached the pusher well before step two (the buildpack sleeps 2 s between them).
     const at = (s: string) => push.chunks.find((c) => c.text.includes(s))?.at ?? -1;
     assert.ok(at('custom step one') >= 0 && at('custom step two') - at('custom step one') >= 1500,

@@ -56,7 +56,7 @@ describe('build limits', () => {
       assert.equal(builds[0].status, 'failed');
       assert.match(builds[0].failure_message, /timed out/);
       await new Promise((r) => setTimeout(r, 7000 - (Date.now() - started) + 500));
-      assert.ok(!existsSync(join(ctl.dir, 'data/cache/slow/survived')), 'the compile\'s background job was killed');
+      assert.ok(!existsSync(join(ctl.dir, 'builds/cache/slow/survived')), 'the compile\'s background job was killed');
     } finally {
       repo.cleanup();
     }

@@ -1,6 +1,6 @@
 /** Helpers for build tests: a real `dynomesh control` process, git repos of the test apps, and pushes with the real git client. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,13 +21,14 @@ export interface ControlProc {
 /** `dynomesh control` on a free loopback port, with its own data dir, on the test etcd. */
 export async function spawnControl(etcd: TestEtcd, prefix: string, extraArgs: string[] = []): Promise<ControlProc> {
   const dir = mkdtempSync(join(tmpdir(), 'dm-build-'));
+  chmodSync(dir, 0o711); // as root, builds run as per-app users who must pass through to --build-dir
   const port = await freePort();
   const log = createWriteStream(join(dir, 'control.log'));
   const child = spawn(process.execPath, [
     'bin/dynomesh.js', 'control',
     '--etcd', etcd.server.endpoint, '--etcd-prefix', prefix,
     '--listen', `127.0.0.1:${port}`, '--data-dir', join(dir, 'data'), '--cluster-key', join(dir, 'cluster.key'),
-    '--lease-ttl', '2', '--id', 'c1', '--router-port', '5000', ...extraArgs,
+    '--lease-ttl', '2', '--id', 'c1', '--router-port', '5000', '--build-dir', join(dir, 'builds'), ...extraArgs,
   ], { cwd: ROOT, env: { ...process.env, DYNOMESH_BOOTSTRAP_TOKEN: ADMIN, DYNOMESH_LOG_LEVEL: 'info', NODE_TEST_CONTEXT: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.pipe(log);
   child.stderr!.pipe(log);
