@@ -46,6 +46,11 @@ export class Link {
     return this.connected;
   }
 
+  /** Nothing waiting to leave: no control frame queued and the socket's buffer empty. */
+  get idle(): boolean {
+    return this.control.length === 0 && (!this.socket || this.socket.writableLength === 0);
+  }
+
   get size(): number {
     let n = this.queue.length;
     for (const b of this.inflight.values()) n += b.items.length;

@@ -233,7 +233,8 @@ export class LogShipper {
     if (this.closed) return;
     const deadline = Date.now() + flushTimeoutMs;
     this.flush();
-    while (this.buffered > 0 && this.pending.length < this.buffered && Date.now() < deadline) {
+    const busy = () => (this.buffered > 0 && this.pending.length < this.buffered) || [...this.links.values()].some((l) => !l.idle);
+    while (busy() && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
       this.flush();
     }

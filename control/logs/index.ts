@@ -50,7 +50,10 @@ export class Logs {
     logRoutes(r, ctx, { service: this.service, nodeToken, ...(this.opts.maxBehindBytes ? { maxBehindBytes: this.opts.maxBehindBytes } : {}) });
   }
 
+  /** Call after the member key is gone (leadership stopped): our apps and their history go to their next owners first. */
   async stop(): Promise<void> {
+    const deadline = Date.now() + 1500;
+    while (this.members.get(this.opts.id) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     await this.shipper.close(1000);
     await this.drains.close();
     await this.service.close();
