@@ -11,7 +11,7 @@ import { logger } from '../lib/log.ts';
 import { LogShipper } from '../logplex/shipper.ts';
 import { routerSink } from '../logplex/sinks.ts';
 import { parseDuration, parsePort, parsePositiveInt, parsePositiveNumber } from '../lib/options.ts';
-import { PinoSink, teeSink } from './log-line.ts';
+import { AccessLog, teeSink } from './log-line.ts';
 import { ROUTER_DEFAULTS, Router } from './server.ts';
 import { UwsFallbackError } from './uws.ts';
 
@@ -99,7 +99,7 @@ export function routerCommand(): Command {
       drainTimeoutMs: flags.drainTimeout,
       proto: flags.forwardedProto,
       forwardedPort: flags.forwardedPort,
-    }, log, teeSink(flags.accessLog ? [new PinoSink(log), routerSink(shipper)] : [routerSink(shipper)]));
+    }, log, teeSink(flags.accessLog ? [new AccessLog(log), routerSink(shipper)] : [routerSink(shipper)]));
     try {
       await router.start();
     } catch (err) {

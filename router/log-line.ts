@@ -4,7 +4,7 @@
  *   at=error code=H12 desc="Request timeout" method=GET path="/slow" … status=503 bytes=0 protocol=http1.1
  * Lines go to a LogSink: the router's pino log now, the app's log stream once the log service exists.
  */
-import type { Logger } from 'pino';
+import { symbols as pinoSymbols, type Logger } from 'pino';
 
 export interface RequestLog {
   app: string;
@@ -25,6 +25,8 @@ export interface RequestLog {
 export interface LogSink {
   /** `line` is already formatted; `app` says whose stream it belongs to ('' when no app matched). */
   write(app: string, line: string, isError: boolean): void;
+  /** Write out anything batched (shutdown). */
+  flush?(): void;
 }
 
 const quote = (s: string): string => '"' + (s.indexOf('"') >= 0 || s.indexOf('\\') >= 0 ? s.replace(/[\\"]/g, '\\$&') : s) + '"';
@@ -54,7 +56,58 @@ export function teeSink(sinks: LogSink[]): LogSink {
     write(app: string, line: string, isError: boolean): void {
       for (const s of sinks) s.write(app, line, isError);
     },
+    flush(): void {
+      for (const s of sinks) s.flush?.();
+    },
   };
+}
+
+/** Above this many buffered bytes the access log writes at once instead of waiting for the end of the tick. */
+const ACCESS_BATCH_BYTES = 64 * 1024;
+
+/**
+ * The router's own access log, batched: the same JSON records pino writes for
+ * `log.info({app, line}, 'router-request')` (level, time, the logger's bindings,
+ * app, line, msg), built with one JSON.stringify per line and handed to pino's
+ * destination once per event-loop turn instead of once per request. A pino write
+ * per request (serialize, redact check, one write(2) each) was ~15% of the
+ * router's CPU at full load. Works for pretty output too: pino's transport
+ * stream takes the same JSON lines.
+ */
+export class AccessLog implements LogSink {
+  private buf = '';
+  private scheduled = false;
+  private readonly stream: { write(s: string): unknown };
+  private readonly bindings: string;
+  private readonly info: boolean;
+  private readonly warn: boolean;
+  private readonly flushNow = (): void => this.flush();
+
+  constructor(log: Logger) {
+    const l = log as unknown as Record<symbol, unknown>;
+    this.stream = l[pinoSymbols.streamSym] as { write(s: string): unknown };
+    this.bindings = (l[pinoSymbols.chindingsSym] as string | undefined) ?? '';
+    this.info = log.isLevelEnabled('info');
+    this.warn = log.isLevelEnabled('warn');
+  }
+
+  write(app: string, line: string, isError: boolean): void {
+    if (!(isError ? this.warn : this.info)) return;
+    this.buf += '{"level":' + (isError ? 40 : 30) + ',"time":' + Date.now() + this.bindings + ',"app":' + JSON.stringify(app) + ',"line":' + JSON.stringify(line) + ',"msg":"router-request"}\n';
+    if (this.buf.length >= ACCESS_BATCH_BYTES) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flushNow);
+    }
+  }
+
+  flush(): void {
+    this.scheduled = false;
+    if (this.buf === '') return;
+    const b = this.buf;
+    this.buf = '';
+    this.stream.write(b);
+  }
 }
 
 /** Writes router lines to a pino logger as `{app, line}` with the event `router-request`. */

@@ -7,7 +7,7 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { createServer as createNetServer } from 'node:net';
 import type { Logger } from 'pino';
 import type { Cluster } from '../cluster/client.ts';
-import { PinoSink, type LogSink } from './log-line.ts';
+import { AccessLog, type LogSink } from './log-line.ts';
 import { Metrics } from './metrics.ts';
 import { handleRequest, type ProxyContext, type ProxyOptions } from './proxy.ts';
 import { TableBuilder } from './table/builder.ts';
@@ -68,7 +68,7 @@ export class Router {
       defaultBalanceFactor: opts.defaultBalanceFactor,
       pool: { ...DEFAULT_POOL, connectTimeoutMs: opts.connectTimeoutMs, ...opts.pool },
     });
-    this.ctx = { table: this.builder.table, opts: { ...opts, port: opts.port }, metrics: this.metrics, sink: sink ?? new PinoSink(log) };
+    this.ctx = { table: this.builder.table, opts: { ...opts, port: opts.port }, metrics: this.metrics, sink: sink ?? new AccessLog(log) };
     this.source = new RouteSource(cluster, this.builder, (t) => this.swap(t), log);
   }
 
@@ -154,6 +154,7 @@ export class Router {
     (this.app as unknown as { close?: () => void } | undefined)?.close?.();
     await new Promise<void>((r) => (this.admin ? this.admin.close(() => r()) : r()));
     this.admin?.closeAllConnections();
+    this.ctx.sink.flush?.();
     this.log.info({ unfinished }, 'router-stopped');
     return { unfinished };
   }
