@@ -184,6 +184,12 @@ export interface Addon {
   plan: string;
   configVars: string[];
   createdAt: number;
+  /** Global add-on name shown to users, e.g. `postgresql-shaped-12345` (control/addons). */
+  addonName?: string;
+  /** `provisioning` until the attach release exists; `deprovisioning` once its config vars are removed. */
+  state?: 'provisioning' | 'provisioned' | 'deprovisioning';
+  /** Who created it (token user). */
+  author?: string;
 }
 
 /** A log drain of an app (`drains:add`): where the log service forwards the app's stream. */

@@ -27,6 +27,8 @@ interface ControlFlags extends ClusterFlags {
   buildDir?: string;
   logsListen?: { host: string; port: number };
   logsAdvertise?: string;
+  addonPostgresql?: string;
+  addonRedis?: string;
 }
 
 const home = (p: string) => (p.startsWith('~/') ? join(homedir(), p.slice(2)) : p);
@@ -72,6 +74,8 @@ export function controlCommand(): Command {
     .addOption(new Option('--build-dir <dir>', 'where builds run and build caches persist (default: <data-dir>/build; as root /var/tmp/dynomesh-builds, reachable by the per-app build users)').env('DYNOMESH_BUILD_DIR'))
     .addOption(new Option('--logs-listen <host:port>', 'where routers and dyno-nodes send log lines (default: the API host, any free port; found through etcd)').env('DYNOMESH_LOGS_LISTEN').argParser(parseHostPort))
     .addOption(new Option('--logs-advertise <host>', 'host other machines reach the log listener on (default: the --logs-listen host)').env('DYNOMESH_LOGS_ADVERTISE'))
+    .addOption(new Option('--addon-postgresql <url>', 'admin URL of the PostgreSQL server `addons:create postgresql` creates databases on (postgres://admin:pw@host:5432/postgres)').env('DYNOMESH_ADDON_POSTGRESQL'))
+    .addOption(new Option('--addon-redis <url>', 'admin URL of the Redis (6+) server `addons:create redis` creates ACL users on (redis://default:pw@host:6379)').env('DYNOMESH_ADDON_REDIS'))
     .addOption(new Option('--admin-token-file <file>', 'also write the admin token created on first start to this file (0600)').env('DYNOMESH_ADMIN_TOKEN_FILE'));
   addClusterOptions(cmd);
   cmd.action(async (flags: ControlFlags) => {
@@ -96,6 +100,7 @@ export function controlCommand(): Command {
       ...(flags.adminTokenFile ? { adminTokenFile: resolve(home(flags.adminTokenFile)) } : {}),
       ...(flags.logsListen ? { logsListen: flags.logsListen } : {}),
       ...(flags.logsAdvertise ? { logsAdvertiseHost: flags.logsAdvertise } : {}),
+      addons: { ...(flags.addonPostgresql ? { postgresql: flags.addonPostgresql } : {}), ...(flags.addonRedis ? { redis: flags.addonRedis } : {}) },
     });
     let started;
     try {

@@ -12,6 +12,8 @@ import { ApiServer } from './api/server.ts';
 import { serveAttach } from './api/attach.ts';
 import type { ApiRouter } from './api/router.ts';
 import { platformRoutes } from './api/routes/index.ts';
+import { AddonProviders, type AddonConfig } from './addons/registry.ts';
+import { addonRoutes } from './addons/routes.ts';
 import { Logs } from './logs/index.ts';
 import { startDeploys, type Deploys } from './git/index.ts';
 import type { ControlContext } from './context.ts';
@@ -45,6 +47,8 @@ export interface ControlOptions {
   logsAdvertiseHost?: string;
   /** git push builds: compile time limit and compressed slug cap (defaults 15 min, 500 MB). */
   builds?: { timeoutMs?: number; maxSlugBytes?: number; buildDir?: string };
+  /** Add-on providers' servers (control/addons): `--addon-postgresql`, `--addon-redis`. */
+  addons?: AddonConfig;
 }
 
 export class ControlPlane {
@@ -83,6 +87,7 @@ export class ControlPlane {
       log: this.log,
     };
     this.router = platformRoutes(this.ctx, { nodeToken: token, selfId: o.id, isLeader: () => this.leadership?.isLeader ?? false, isReady: () => this.ready });
+    addonRoutes(this.router, this.ctx, AddonProviders.fromConfig(o.addons ?? {}, clusterKey));
     o.routes?.(this.router, this.ctx);
     const logsListen = o.logsListen ?? { host: o.listen.host, port: 0 };
     this.logs = new Logs(this.cluster, { id: o.id, listen: logsListen }, this.log.child({ component: 'logs' }));

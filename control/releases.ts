@@ -45,6 +45,9 @@ export interface ReleaseChange {
   configChanged: boolean;
   /** A new formation to store in the same transaction (new process types on deploy). */
   formation?: Formation;
+  /** More writes and conditions for the same transaction (add-on records on attach/detach). */
+  ops?: Op[];
+  compares?: Compare[];
 }
 
 const ATTEMPTS = 100;
@@ -112,6 +115,8 @@ export function appendRelease(
       ];
       if (change.configChanged) ops.push({ put: k.config(app), value: cluster.value(k.config(app), { sealed: change.config }) });
       if (change.formation) ops.push({ put: k.formation(app), value: cluster.value(k.formation(app), change.formation) });
+      if (change.ops) ops.push(...change.ops);
+      if (change.compares) compares.push(...change.compares);
       const r = await cluster.txn(compares, ops);
       if (r.succeeded) {
         ctx.events?.release(release);
