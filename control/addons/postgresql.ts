@@ -6,7 +6,9 @@
  * roles it creates).
  *
  *   role      dm_<id hex>  LOGIN, password from credentialPassword(), nothing else
- *             (no superuser, createdb, createrole, replication), connection limit by plan
+ *             (no superuser, createdb, createrole, replication), connection limit by plan;
+ *             INHERIT, since PostgreSQL 15 gives a database's owner the public schema
+ *             through the implicit pg_database_owner role
  *   database  dm_<id hex>  owned by the role; CONNECT/TEMP revoked from PUBLIC, so no
  *             other add-on's role can connect to it
  *
@@ -46,7 +48,9 @@ export class PostgresProvider implements AddonProvider {
     const password = credentialPassword(this.secret, this.service, req.id);
     const role = pg.escapeIdentifier(name);
     await this.withAdmin(async (c) => {
-      const attrs = `LOGIN PASSWORD ${pg.escapeLiteral(password)} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOINHERIT CONNECTION LIMIT ${limit}`;
+      const attrs = `LOGIN PASSWORD ${pg.escapeLiteral(password)} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION CONNECTION LIMIT ${limit}`;
+      // Concurrent retries of one id take turns (catalog updates of one role would collide).
+      await c.query('SELECT pg_advisory_lock(hashtext($1))', [name]);
       // A retry finds the role of the first attempt: same name, same password, no second role.
       const roleExists = (await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [name])).rowCount;
       if (roleExists) await c.query(`ALTER ROLE ${role} ${attrs}`);
