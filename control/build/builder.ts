@@ -18,7 +18,7 @@ import { SlugTooLargeError } from '../slugs/store.ts';
 import { BuildFailure, compile, info, step, warn } from './compile.ts';
 import { BuildOutput } from './output.ts';
 import { packPool, type PackPool } from './pack-pool.ts';
-import { claimBuild, saveBuild } from './records.ts';
+import { claimBuild, failOrphanedBuilds, saveBuild } from './records.ts';
 import { Sandbox, type BuildUser } from './sandbox.ts';
 
 export interface BuilderOptions {
@@ -75,6 +75,14 @@ export class Builder {
     this.maxSlugBytes = opts.maxSlugBytes ?? DEFAULT_MAX_SLUG_BYTES;
     const asRoot = process.getuid?.() === 0;
     this.sandbox = new Sandbox(opts.buildDir ?? (asRoot ? '/var/tmp/dynomesh-builds' : join(opts.dataDir, 'build')), ctx.log.child({ component: 'build' }), asRoot);
+  }
+
+  /** Fails the builds a previous run of this instance left pending (in the background; logs what it did). */
+  recover(): void {
+    void failOrphanedBuilds(this.ctx.cluster, this.opts.memberId).then(
+      (n) => n && this.ctx.log.warn({ builds: n }, 'orphaned-builds-failed'),
+      (err) => this.ctx.log.warn({ err: (err as Error).message }, 'orphaned-builds-check-failed'),
+    );
   }
 
   outputPath(app: string, id: string): string {

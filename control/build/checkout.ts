@@ -23,7 +23,13 @@ export async function checkout(repoDir: string, commit: string, dest: string, gi
     child.on('error', reject);
     child.on('close', resolve);
   });
-  await pipeline(child.stdout, tar.x({ cwd: dest, strict: true, preservePaths: false }));
+  exited.catch(() => undefined); // awaited below; an abort must not surface as an unhandled rejection meanwhile
+  try {
+    await pipeline(child.stdout, tar.x({ cwd: dest, strict: true, preservePaths: false }));
+  } catch (err) {
+    await exited.catch(() => undefined);
+    throw err;
+  }
   const code = await exited;
   if (code !== 0) throw new Error(`git archive ${commit.slice(0, 7)} failed: ${err.trim() || `exit ${code}`}`);
 }

@@ -56,3 +56,27 @@ export async function claimBuild(cluster: Cluster, build: Build, staleAfterMs: n
   }
   return undefined;
 }
+
+/**
+ * At start: builds this instance left `pending` when it died cannot be running any
+ * more (its builds run in-process), so they are marked failed and stop blocking
+ * their app's next push.
+ */
+export async function failOrphanedBuilds(cluster: Cluster, memberId: string): Promise<number> {
+  const apps = await cluster.list(cluster.keys.apps());
+  let n = 0;
+  for (const a of apps.entries) {
+    if (a.kind !== 'app') continue;
+    const name = (a.value as { name: string }).name;
+    for (const e of await listBuilds(cluster, name)) {
+      const b = e.value;
+      if (b.status !== 'pending' || b.control !== memberId) continue;
+      const bk = cluster.keys.build(b.app, b.id);
+      const r = await cluster.txn([{ key: bk, target: 'mod', op: '==', value: e.modRevision }], [
+        { put: bk, value: cluster.value(bk, { ...b, status: 'failed', finishedAt: Date.now(), error: 'the control instance running this build restarted' }) },
+      ]);
+      if (r.succeeded) n++;
+    }
+  }
+  return n;
+}

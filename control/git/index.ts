@@ -36,6 +36,7 @@ export async function startDeploys(router: ApiRouter, ctx: ControlContext, o: De
   if (o.maxSlugBytes !== undefined) builderOpts.maxSlugBytes = o.maxSlugBytes;
   if (o.buildDir !== undefined) builderOpts.buildDir = o.buildDir;
   const builder = new Builder(ctx, builderOpts);
+  builder.recover();
   const repos = new RepoStore(o.dataDir, (app) => builder.sandbox.cacheDir(app));
   const hooks = new HookServer(join(o.dataDir, 'run'), pushHandler(builder), ctx.log.child({ component: 'git' }));
   await hooks.start();

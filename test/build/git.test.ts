@@ -283,4 +283,25 @@ describe('git transport, custom buildpacks and the builds API', () => {
     assert.match(text, /custom step one[\s\S]*custom step two[\s\S]*Released v2/);
     assert.equal((await push).code, 0);
   });
+
+  test('a control stopping mid-build rejects the push with the reason and releases nothing (runs last: it stops the control)', async () => {
+    assert.equal((await api(ctl.url, 'POST', '/apps', { name: 'interrupted' })).status, 201);
+    const bp = makeBuildpack(join(tmp, 'bp-interrupted'), 30);
+    await api(ctl.url, 'PUT', '/apps/interrupted/buildpack-installations', { updates: [bp] });
+    const repo = await helloRepo();
+    const push = git(repo.dir, ['push', remote(ctl.url, 'interrupted'), 'main']);
+    let id: string | undefined;
+    for (let i = 0; i < 200 && !id; i++) {
+      id = (await api(ctl.url, 'GET', '/apps/interrupted/builds')).body[0]?.id;
+      if (!id) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(id, 'build started');
+    ctl.child.kill('SIGTERM');
+    const r = await push;
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /remote:  !     The control plane is shutting down; push again\./);
+    const build = (await cluster.get(cluster.keys.build('interrupted', id)))!.value;
+    assert.equal(build.status, 'failed');
+    assert.equal((await cluster.get(cluster.keys.current('interrupted')))!.value.version, 1, 'no release');
+  });
 });

@@ -10,7 +10,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Cluster } from '../../cluster/client.ts';
-import { useEtcd } from '../support/etcd.ts';
+import { eventually, useEtcd } from '../support/etcd.ts';
 import { api, appRepo, git, remote, spawnControl, type ControlProc } from './support.ts';
 
 const etcd = useEtcd();
@@ -23,12 +23,27 @@ const slugFiles = () => (existsSync(join(ctl.dir, 'data/slugs')) ? readdirSync(j
 describe('build limits', () => {
   before(async () => {
     cluster = etcd.cluster();
+    // A build left pending by an earlier run of this instance (killed mid-build) must not block the app.
+    await cluster.put(cluster.keys.app('orphan'), { name: 'orphan', createdAt: Date.now(), owner: 'admin', stack: 'dynomesh-1', buildpacks: [] });
+    await cluster.put(cluster.keys.build('orphan', 'b-left-pending'), {
+      id: 'b-left-pending', app: 'orphan', status: 'pending', commit: 'f'.repeat(40), buildpack: '', slug: null, release: null,
+      createdAt: Date.now(), finishedAt: null, user: 'admin', control: 'c1',
+    });
     ctl = await spawnControl(etcd, cluster.keys.prefix, ['--build-timeout', '4s', '--max-slug-size', '0.01']);
     tmp = mkdtempSync(join(tmpdir(), 'dm-limits-'));
   });
   after(async () => {
     await ctl?.stop();
     rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('builds an earlier run of this instance left pending are failed at start', async () => {
+    const b = await eventually(async () => {
+      const v = (await cluster.get(cluster.keys.build('orphan', 'b-left-pending')))?.value;
+      return v?.status === 'failed' ? v : undefined;
+    }, 10_000, 'orphaned build failed');
+    assert.equal(b.error, 'the control instance running this build restarted');
+    assert.ok(b.finishedAt);
   });
 
   test('a compile over the time limit is killed (with what it started) and the push rejected', async () => {
