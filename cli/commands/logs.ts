@@ -37,21 +37,18 @@ export function registerLogs(program: Command): void {
       }
       const url = new URL(session.logplex_url, client.baseUrl);
       const sameHost = url.origin === new URL(client.baseUrl).origin;
-      const path = url.pathname + url.search;
-      const stop = new AbortController();
-      process.once('SIGINT', () => stop.abort());
+      // Ctrl-C ends a tail: that is how people stop it, so it is a success.
+      process.once('SIGINT', () => process.exit(0));
       const res = sameHost
-        ? await client.raw('GET', path, undefined, { timeoutMs: 0, accept: 'text/plain' })
-        : await fetch(url, { signal: stop.signal });
+        ? await client.raw('GET', url.pathname + url.search, undefined, { timeoutMs: 0, accept: 'text/plain' })
+        : await fetch(url).catch((err: unknown) => {
+          throw new CliError(`cannot reach the log stream at ${url.origin}: ${(err as Error).message}`);
+        });
       if (!res.ok || !res.body) throw new CliError(`the log stream at ${url.origin} answered HTTP ${res.status}`);
       try {
-        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-          if (stop.signal.aborted) break;
-          process.stdout.write(chunk);
-        }
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) process.stdout.write(chunk);
       } catch (err) {
-        if (!stop.signal.aborted) throw new CliError(`the log stream ended: ${(err as Error).message}`);
+        throw new CliError(`the log stream ended: ${(err as Error).message}; run the command again to resume`);
       }
-      if (stop.signal.aborted) process.exit(0);
     });
 }

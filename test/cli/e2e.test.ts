@@ -6,7 +6,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,9 +54,9 @@ async function ok(...args: string[]): Promise<Run> {
 }
 
 /** A request through the router from a chosen loopback source address (ip affinity hashes on it). */
-function get(app: string, from = '127.0.0.1'): Promise<{ status: number; body: string }> {
+function get(app: string, from = '127.0.0.1', host = `${app}.localhost`): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: routerPort, path: '/', headers: { host: `${app}.localhost` }, localAddress: from, agent: false }, (res) => {
+    const req = request({ host: '127.0.0.1', port: routerPort, path: '/', headers: { host }, localAddress: from, agent: false }, (res) => {
       let body = '';
       res.on('data', (c: Buffer) => (body += c.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
@@ -186,6 +186,41 @@ describe('dynomesh up, the CLI and git push, as a user', () => {
     assert.match(r.stderr, /err-line/);
   });
 
+  test('day-two commands: maintenance, domains, restart, stop, login, a second up', async () => {
+    await ok('maintenance:on');
+    assert.equal((await ok('maintenance')).stdout, 'on\n');
+    await eventually(async () => (await get(APP)).status === 503, 20_000, 'maintenance mode (503) at the router');
+    await ok('maintenance:off');
+    await eventually(async () => (await get(APP)).status === 200, 20_000, 'the app back after maintenance');
+
+    await ok('domains:add', 'www.e2e-hello.test');
+    assert.match((await ok('domains')).stdout, /=== e2e-hello Default Domain\ne2e-hello\.localhost\n[\s\S]*www\.e2e-hello\.test +succeeded/);
+    await eventually(async () => (await get('', '127.0.0.1', 'www.e2e-hello.test')).status === 200, 20_000, 'the custom domain to route');
+
+    // A restart shows in the dyno's own log: a new process starts after we asked.
+    const t0 = new Date().toISOString().slice(0, 23);
+    assert.match((await ok('ps:restart', 'web.1')).stderr, /Restarting web\.1 dyno on ⬢ e2e-hello\.\.\. done, 1 restarting/);
+    await eventually(async () => (await ok('logs', '-n', '30', '--dyno', 'web.1')).stdout.split('\n')
+      .some((l) => l.slice(0, 23) > t0 && l.includes('heroku[web.1]: Starting process with command `node server.js`')), 30_000, 'web.1 to restart');
+    assert.match((await ok('ps:stop', 'web.2')).stderr, /Stopping web\.2 dyno on ⬢ e2e-hello\.\.\. done, 1 stopped/);
+    await eventually(async () => {
+      const now = JSON.parse((await ok('ps', '--json')).stdout) as { state: string }[];
+      return now.length === 3 && now.every((d) => d.state === 'up'); // a formation dyno comes back fresh
+    }, 30_000, 'the stopped formation dyno to be replaced');
+
+    const bad = await run(process.execPath, [BIN, 'login', '--api', `http://127.0.0.1:${apiPort}`], { input: 'dm_not-a-real-token-at-all\n', env: { ...env, DYNOMESH_CONFIG: join(dir, 'other.json') } });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /invalid or revoked API token/);
+    const token = (await ok('auth:token')).stdout;
+    const good = await run(process.execPath, [BIN, 'login', '--api', `http://127.0.0.1:${apiPort}`], { input: token, env: { ...env, DYNOMESH_CONFIG: join(dir, 'other.json') } });
+    assert.equal(good.code, 0, good.stderr);
+    assert.equal(statSync(join(dir, 'other.json')).mode & 0o777, 0o600);
+
+    const second = await cli('up', '--port', String(routerPort), '--api-port', String(apiPort));
+    assert.equal(second.code, 1);
+    assert.match(second.stderr, /dynomesh up is already running \(pid \d+/);
+  });
+
   test('rollback goes back to the previous release, code and config', async () => {
     const rb = await ok('rollback');
     assert.match(rb.stderr, /Rolling back ⬢ e2e-hello to v2\.\.\. done, v4/);
@@ -196,15 +231,20 @@ describe('dynomesh up, the CLI and git push, as a user', () => {
     assert.ok(releases[0]!.current);
   });
 
-  test('logs -n 50 shows platform, router and app lines', async () => {
+  test('logs -n 50 shows router and app lines; --source api the platform events', async () => {
+    for (let i = 0; i < 3; i++) assert.equal((await get(APP)).status, 200);
     let last = '';
-    const out = await eventually(async () => {
+    await eventually(async () => {
       last = (await ok('logs', '-n', '50')).stdout;
-      return /app\[api\]: /.test(last) && /heroku\[router\]: /.test(last) && /app\[web\.\d+\]: /.test(last) ? last : undefined;
-    }, 20_000, 'api, router and app lines in the logs').catch((err: Error) => {
+      return /heroku\[router\]: at=info method=GET path="\/" host=e2e-hello\.localhost/.test(last) && /app\[web\.\d+\]: GET \/ -> 200/.test(last);
+    }, 20_000, 'router and app lines in the logs').catch((err: Error) => {
       throw new Error(`${err.message}; last output:\n${last}`);
     });
-    assert.ok(out.split('\n').filter(Boolean).length <= 50);
+    assert.ok(last.split('\n').filter(Boolean).length <= 50);
+    const api = (await ok('logs', '-n', '50', '--source', 'api')).stdout;
+    assert.match(api, /app\[api\]: Rollback to v2 by admin/);
+    assert.match(api, /app\[api\]: Set GREETING, DATABASE_URL config vars by admin/);
+    assert.ok(api.split('\n').filter(Boolean).every((l) => l.includes(' app[api]: ')));
   });
 
   test('Ctrl-C stops everything; the next up keeps apps, releases and config', async () => {
