@@ -293,6 +293,11 @@ export class Agent {
     }
   }
 
+  /** Whether the placements watch is connected to etcd. */
+  get watching(): boolean {
+    return this.watch?.isConnected ?? false;
+  }
+
   /** Running dynos of this node (for `ps`-like output and tests). */
   dynos(): { app: string; dyno: string; state: string; release: number; port?: number; pid?: number }[] {
     const out = [];
@@ -321,5 +326,6 @@ export class Agent {
     await this.attach?.close();
     await this.pool?.close();
     if (stopDynos && this.cgroups) await rmdir(this.cgroups.dir).catch(() => undefined);
+    this.log.info({}, 'dyno-node-stopped');
   }
 }

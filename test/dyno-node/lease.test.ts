@@ -39,6 +39,10 @@ test('lease lost in a partition: endpoint withdrawn, dyno kept, re-registered an
     assert.equal(node.lease, back.lease);
     const st = await eventually(() => direct.get(direct.keys.status('part', 'web.1')), 10_000, 'status re-published');
     assert.equal(st.value.state, 'up');
+    // Placements flow again (and etcd3 holds no half-made watcher that would retry forever after the test).
+    await eventually(() => h.agent.watching, 15_000, 'placements watch reconnected');
+    await place(direct, h.nodeId, { app: 'part', dyno: 'web.2', release: 1 });
+    await eventually(() => direct.get(direct.keys.endpoint('part', 'web.2')), 20_000, 'a new placement is served after the partition');
   } finally {
     proxy.heal();
     await h.stop();
