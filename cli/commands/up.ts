@@ -136,10 +136,12 @@ export function registerUp(program: Command): void {
           process.exit(1);
         }
         shuttingDown = true;
-        process.stderr.write('\nStopping dynomesh (router, control, dyno-node, etcd)... press Ctrl-C again to kill at once\n');
-        await cluster.stop();
+        if (cluster.children.length) {
+          process.stderr.write('\nStopping dynomesh (router, control, dyno-node, etcd)... press Ctrl-C again to kill at once\n');
+          await cluster.stop();
+          process.stderr.write('dynomesh stopped.\n');
+        }
         clearPid(flags.home);
-        process.stderr.write('dynomesh stopped.\n');
         process.exit(exitCode);
       };
       process.on('SIGINT', () => void shutdown());

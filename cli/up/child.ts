@@ -25,6 +25,8 @@ export class Child {
   private log: WriteStream | undefined;
   private exited: Promise<void> = Promise.resolve();
   stopping = false;
+  /** The last line the daemon printed: usually why it stopped. */
+  lastLine = '';
 
   constructor(readonly opts: ChildOptions) {}
 
@@ -47,7 +49,10 @@ export class Child {
     this.proc = proc;
     for (const stream of [proc.stdout!, proc.stderr!]) {
       stream.pipe(this.log, { end: false });
-      createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => o.onLine(o.name, line));
+      createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
+        if (line.trim()) this.lastLine = line;
+        o.onLine(o.name, line);
+      });
     }
     this.exited = new Promise((resolve) => {
       proc.once('exit', (code, signal) => {

@@ -28,6 +28,31 @@ export interface LocalClusterOptions {
   onCrash: (name: string, code: number | null, signal: NodeJS.Signals | null) => void;
 }
 
+/** The message of a daemon's last line, whether pino JSON or plain text. */
+function lastWords(line: string): string {
+  try {
+    const rec = JSON.parse(line) as { msg?: string; err?: { message?: string } | string };
+    const err = typeof rec.err === 'string' ? rec.err : rec.err?.message;
+    return [rec.msg, err].filter(Boolean).join(': ');
+  } catch {
+    return line.trim();
+  }
+}
+
+/** Fails fast, before anything starts, when a port `up` needs is taken. */
+export async function checkPortFree(host: string, port: number, flag: string): Promise<void> {
+  const { createServer } = await import('node:net');
+  await new Promise<void>((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', (err: NodeJS.ErrnoException) => {
+      reject(new CliError(err.code === 'EADDRINUSE'
+        ? `port ${port} on ${host} is in use (another dynomesh up, or another server); pick another with ${flag}`
+        : `cannot listen on ${host}:${port} (${err.code}); pick another with ${flag}`));
+    });
+    srv.listen(port, host, () => srv.close(() => resolve()));
+  });
+}
+
 const ADMIN_LINE = /^Admin API token \(shown once; store it now\): (\S+)/;
 
 async function until(what: string, timeoutMs: number, check: () => Promise<boolean>, dead: () => string | undefined): Promise<void> {
@@ -83,12 +108,18 @@ export class LocalCluster {
   }
 
   private static deadCheck(child: Child, name: string, log: string): () => string | undefined {
-    return () => (child.running ? undefined : `${name} exited during start; see ${log}`);
+    return () => {
+      if (child.running) return undefined;
+      const why = lastWords(child.lastLine);
+      return `${name} exited during start${why ? ` (${why})` : ''}; see ${log}`;
+    };
   }
 
   async start(): Promise<void> {
     const o = this.o;
     mkdirSync(this.logs, { recursive: true, mode: 0o700 });
+    await checkPortFree('127.0.0.1', o.apiPort, '--api-port');
+    await checkPortFree(o.routerHost, o.routerPort, '--port');
     const logOf = (n: string) => join(this.logs, `${n}.log`);
 
     if (o.etcd) this.etcdEndpoint = o.etcd;
