@@ -47,7 +47,10 @@ export async function createApp(ctx: ReleaseContext, name: string | undefined, o
       { put: k.routingApp(n), value: cluster.value(k.routingApp(n), { app: n, ...DEFAULT_ROUTING }) },
     ];
     const r = await cluster.txn([{ key: k.app(n), target: 'create', op: '==', value: 0 }], ops);
-    if (r.succeeded) return { app, release };
+    if (r.succeeded) {
+      ctx.events?.release(release); // "Initial release by ...", "Release v1 created by ..."
+      return { app, release };
+    }
     if (explicit) throw conflict(`the name ${n} is already taken; pick another`);
   }
   throw conflict('could not find a free random app name; pass a name');

@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import type { Cluster } from '../../cluster/client.ts';
 import { ownerOf } from '../../logplex/owners.ts';
 import type { LogShipper } from '../../logplex/shipper.ts';
-import { useEtcd } from '../support/etcd.ts';
+import { Readable } from 'node:stream';
+import { deployRelease } from '../../control/releases.ts';
+import { eventually, useEtcd } from '../support/etcd.ts';
 import { ADMIN, client } from '../control/support.ts';
 import { LineReader, parseLine, producer, startControls, waitFor } from './support.ts';
 
@@ -38,6 +40,8 @@ describe('log service', () => {
       const name = `${prefix}-${n}`;
       if (ownerOf(name, members)!.id === ctls[i]!.control.opts.id) {
         assert.equal((await ctls[0]!.api('POST', '/apps', { name })).status, 201);
+        // The app's first lines ("Release v1 created") are in before the test writes its own.
+        await eventually(() => ctls[i]!.control.logs!.service.store.get(name)?.last(5).some((e) => e.text.includes('Release v1 created')), 5000, 'initial release lines');
         return name;
       }
     }
@@ -83,6 +87,43 @@ describe('log service', () => {
     assert.ok(tail.lines.indexOf(set) < tail.lines.indexOf(rel));
     assert.ok(!tail.lines.some((l) => l.includes('not an api line')), 'source=api filters dyno lines out');
     tail.close();
+  });
+
+  test('deploy, scale and rollback as app[api] lines, worded as Heroku\'s', async () => {
+    const app = await appOwnedBy(0, 'plat');
+    const ctx = ctls[0]!.control.ctx;
+    const stored = await ctx.slugs.put(Readable.from([Buffer.from('slug bytes')]));
+    await deployRelease(ctx, app, { slug: { id: stored.sha256, sha256: stored.sha256, size: stored.size }, processTypes: { web: 'node server.js', worker: 'node w.js' }, author: 'dev@example.com' });
+    const api = ctls[1]!.api;
+    // Lines from different instances race (Heroku does not order across sources either): step by step.
+    const apiText = async () => (await fetch(logsUrl(1, app, 'source=api&lines=20'), { headers: { authorization: `Bearer ${ADMIN}` } })).text();
+    await eventually(async () => (await apiText()).includes('Release v2 created'), 5000, 'deploy lines');
+    assert.equal((await api('PATCH', `/apps/${app}/formation`, { updates: [{ type: 'web', quantity: 3 }, { type: 'worker', quantity: 1, size: 'standard-2x' }] })).status, 200);
+    await eventually(async () => (await apiText()).includes('Scaled to'), 5000, 'scale line');
+    assert.equal((await api('POST', `/apps/${app}/releases`, { release: 1 })).status, 201);
+    const want = [
+      'Initial release by admin',
+      'Release v1 created by admin',
+      `Deploy ${stored.sha256.slice(0, 7)} by dev@example.com`,
+      /Release v\d+ created by dev@example\.com/,
+      'Scaled to web@3:Standard-1X worker@1:Standard-2X by admin',
+      'Rollback to v1 by admin',
+      /Release v\d+ created by admin/,
+    ];
+    const lines = await eventually(async () => {
+      const text = await (await fetch(logsUrl(1, app, 'source=api&lines=20'), { headers: { authorization: `Bearer ${ADMIN}` } })).text();
+      const l = text.split('\n').filter(Boolean).map((x) => parseLine(x)!);
+      return l.length >= want.length ? l : undefined;
+    }, 5000, 'api lines').catch(async (e: Error) => {
+      throw new Error(e.message + '\n' + (await (await fetch(logsUrl(1, app, 'lines=20'), { headers: { authorization: `Bearer ${ADMIN}` } })).text()));
+    });
+    const texts = lines.map((l) => l.text);
+    assert.equal(texts.length, want.length, texts.join('\n'));
+    for (const [i, w] of want.entries()) {
+      if (typeof w === 'string') assert.equal(texts[i], w, texts.join('\n'));
+      else assert.match(texts[i]!, w);
+    }
+    assert.ok(lines.every((l) => l.source === 'app' && l.dyno === 'api'));
   });
 
   test('filters: source=heroku, dyno=web (type) and dyno=web.2', async () => {
