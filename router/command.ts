@@ -12,7 +12,8 @@ import { LogShipper } from '../logplex/shipper.ts';
 import { routerSink } from '../logplex/sinks.ts';
 import { parseDuration, parsePort, parsePositiveInt, parsePositiveNumber } from '../lib/options.ts';
 import { AccessLog, teeSink } from './log-line.ts';
-import { ROUTER_DEFAULTS, Router } from './server.ts';
+import { ROUTER_DEFAULTS, Router, type RouterOptions } from './server.ts';
+import { WorkerRouter } from './workers/pool.ts';
 import { UwsFallbackError } from './uws.ts';
 
 interface RouterFlags extends ClusterFlags {
@@ -31,6 +32,7 @@ interface RouterFlags extends ClusterFlags {
   forwardedProto: string;
   forwardedPort?: number;
   accessLog: boolean;
+  workers: number;
 }
 
 const d = ROUTER_DEFAULTS;
@@ -70,6 +72,7 @@ export function routerCommand(): Command {
     .addOption(new Option('--max-tries <n>', 'dynos tried per request on connect failures before 503').env('DYNOMESH_ROUTER_MAX_TRIES').default(d.maxTries).argParser(parsePositiveInt))
     .addOption(new Option('--drain-timeout <duration>', 'on SIGTERM, how long in-flight requests may take to finish').env('DYNOMESH_ROUTER_DRAIN_TIMEOUT').default(d.drainTimeoutMs, ms(d.drainTimeoutMs)).argParser(parseDuration))
     .addOption(new Option('--forwarded-proto <proto>', 'X-Forwarded-Proto sent to dynos (https when a TLS load balancer is in front)').env('DYNOMESH_ROUTER_FORWARDED_PROTO').choices(['http', 'https']).default('http'))
+    .addOption(new Option('--workers <n>', 'worker threads, each serving on the same port (SO_REUSEPORT); 1 = serve on the main thread').env('DYNOMESH_ROUTER_WORKERS').default(1).argParser(parsePositiveInt))
     .addOption(new Option('--no-access-log', 'do not also write each router line to this process\'s own log (they still go to the app\'s log stream)'))
     .addOption(new Option('--forwarded-port <port>', 'X-Forwarded-Port sent to dynos (default: the port the router listens on; 443 behind a TLS load balancer)').env('DYNOMESH_ROUTER_FORWARDED_PORT').argParser(parsePort));
   addClusterOptions(cmd);
@@ -84,7 +87,7 @@ export function routerCommand(): Command {
     const cluster = new Cluster({ ...clusterOptionsFrom(flags), callTimeoutMs: 3000 });
     // Router lines go to each app's log stream (control/logs), never blocking a request.
     const shipper = LogShipper.forCluster(cluster, logger('router', { component: 'logplex' }));
-    const router = new Router(cluster, {
+    const routerOpts: RouterOptions = {
       host: flags.host,
       port: flags.port,
       adminHost: flags.adminHost,
@@ -99,7 +102,10 @@ export function routerCommand(): Command {
       drainTimeoutMs: flags.drainTimeout,
       proto: flags.forwardedProto,
       forwardedPort: flags.forwardedPort,
-    }, log, teeSink(flags.accessLog ? [new AccessLog(log), routerSink(shipper)] : [routerSink(shipper)]));
+    };
+    const sink = teeSink(flags.accessLog ? [new AccessLog(log), routerSink(shipper)] : [routerSink(shipper)]);
+    // One thread serves best on one core; with more cores, workers serve and this thread keeps etcd, admin and logs.
+    const router = flags.workers > 1 ? new WorkerRouter(cluster, routerOpts, flags.workers, log, sink) : new Router(cluster, routerOpts, log, sink);
     try {
       await router.start();
     } catch (err) {

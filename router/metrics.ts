@@ -5,6 +5,18 @@
 import type { RouteTable } from './table/route-table.ts';
 import type { SourceStatus } from './table/source.ts';
 
+export interface MetricsSnapshot {
+  byClass: number[];
+  byCode: Array<[string, number]>;
+  inFlight: number;
+  connectErrors: number;
+  retries: number;
+  websocketsOpen: number;
+  websocketsTotal: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
 export class Metrics {
   /** Responses by status class: index 1..5 for 1xx..5xx (index 0 unused). */
   readonly byClass = [0, 0, 0, 0, 0, 0];
@@ -26,7 +38,33 @@ export class Metrics {
     this.byCode.set(code, (this.byCode.get(code) ?? 0) + 1);
   }
 
-  render(table: RouteTable, src: SourceStatus, draining: boolean): string {
+  /** Plain counters, for a worker thread to send to the main thread. */
+  snapshot(): MetricsSnapshot {
+    return {
+      byClass: [...this.byClass], byCode: [...this.byCode], inFlight: this.inFlight, connectErrors: this.connectErrors,
+      retries: this.retries, websocketsOpen: this.websocketsOpen, websocketsTotal: this.websocketsTotal,
+      bytesIn: this.bytesIn, bytesOut: this.bytesOut,
+    };
+  }
+
+  /** The sum of the workers' counters (the main thread's own Metrics is not used for requests then). */
+  static sum(snaps: readonly MetricsSnapshot[]): Metrics {
+    const m = new Metrics();
+    for (const s of snaps) {
+      for (let i = 0; i < m.byClass.length; i++) m.byClass[i]! += s.byClass[i] ?? 0;
+      for (const [k, v] of s.byCode) m.byCode.set(k, (m.byCode.get(k) ?? 0) + v);
+      m.inFlight += s.inFlight;
+      m.connectErrors += s.connectErrors;
+      m.retries += s.retries;
+      m.websocketsOpen += s.websocketsOpen;
+      m.websocketsTotal += s.websocketsTotal;
+      m.bytesIn += s.bytesIn;
+      m.bytesOut += s.bytesOut;
+    }
+    return m;
+  }
+
+  render(table: RouteTable, src: SourceStatus, draining: boolean, perWorker: readonly MetricsSnapshot[] = []): string {
     const now = Date.now();
     const out: string[] = [];
     const metric = (name: string, type: string, help: string, lines: string[]) => {
@@ -46,6 +84,9 @@ export class Metrics {
     metric('dynomesh_router_route_table_stale_seconds', 'gauge', 'Seconds since the table was last known in sync with etcd (0 while connected).', [`dynomesh_router_route_table_stale_seconds ${src.connected ? 0 : ((now - src.disconnectedSince) / 1000).toFixed(3)}`]);
     metric('dynomesh_router_etcd_connected', 'gauge', '1 while the routing watch is connected to etcd.', [`dynomesh_router_etcd_connected ${src.connected ? 1 : 0}`]);
     metric('dynomesh_router_draining', 'gauge', '1 after SIGTERM while in-flight requests finish.', [`dynomesh_router_draining ${draining ? 1 : 0}`]);
+    if (perWorker.length > 0) {
+      metric('dynomesh_router_worker_requests_total', 'counter', 'Responses sent by each worker thread (--workers).', perWorker.map((w, i) => `dynomesh_router_worker_requests_total{worker="${i + 1}"} ${w.byClass.reduce((a, b) => a + b, 0)}`));
+    }
     return out.join('\n') + '\n';
   }
 }

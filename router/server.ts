@@ -81,30 +81,14 @@ export class Router {
   }
 
   async start(): Promise<void> {
-    const uws = loadUws();
+    loadUws(); // refuses the pure-JS fallback before anything else starts
     setConnErrorHandler((err) => this.log.error({ err }, 'response-handler-failed'));
     if (this.opts.port !== 0) await probePort(this.opts.host, this.opts.port);
     await this.source.start();
-    const app = (this.app = uws.App());
-    const ctx = this.ctx;
-    app.ws('/*', websocketBehavior(ctx, this.opts.connectTimeoutMs));
-    app.any('/*', (res, req) => {
-      try {
-        handleRequest(ctx, res, req);
-      } catch (err) {
-        // A throw out of a uWS handler aborts the process; answer H99 instead if we still can.
-        this.log.error({ err }, 'request-handler-failed');
-        try {
-          res.cork(() => res.writeStatus('503 Service Unavailable').end('', true));
-        } catch {
-          // response already finished or aborted
-        }
-      }
-    });
-    this.listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
-      app.listen(this.opts.host, this.opts.port, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${this.opts.host}:${this.opts.port} (in use or not permitted); pick another --port`))));
-    });
-    this.port = uws.us_socket_local_port(this.listenSocket as never);
+    const l = await listenUws(this.ctx, this.opts.host, this.opts.port, this.opts.connectTimeoutMs, this.log);
+    this.app = l.app;
+    this.listenSocket = l.socket;
+    this.port = l.port;
     (this.ctx.opts as ProxyOptions).port = this.opts.forwardedPort ?? this.port;
     if (this.opts.adminPort >= 0) await this.startAdmin();
     this.sweeper = setInterval(() => {
@@ -115,43 +99,22 @@ export class Router {
   }
 
   private async startAdmin(): Promise<void> {
-    const admin = (this.admin = createHttpServer((req, res) => {
-      if (req.url === '/metrics') {
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-        res.end(this.metrics.render(this.ctx.table, this.source.status, this.draining));
-      } else if (req.url === '/healthz') {
-        // Load balancers stop sending once we drain; also unhealthy before the first table.
-        const ok = !this.draining;
-        res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' });
-        res.end(ok ? 'ok\n' : 'draining\n');
-      } else {
-        res.writeHead(404, { 'content-type': 'text/plain' });
-        res.end('try /metrics or /healthz\n');
-      }
-    }));
-    await new Promise<void>((resolve, reject) => {
-      admin.once('error', (err) => reject(new Error(`admin port ${this.opts.adminHost}:${this.opts.adminPort}: ${(err as NodeJS.ErrnoException).code}; pick another --admin-port`)));
-      admin.listen(this.opts.adminPort, this.opts.adminHost, () => resolve());
-    });
-    this.adminPort = (admin.address() as { port: number }).port;
+    this.admin = await startAdminServer(this.opts.adminHost, this.opts.adminPort, () => this.metrics.render(this.ctx.table, this.source.status, this.draining), () => !this.draining);
+    this.adminPort = (this.admin.address() as { port: number }).port;
   }
 
   /** Stop accepting, let in-flight requests finish (up to the drain limit), then close everything. */
   async stop(drainMs = this.opts.drainTimeoutMs): Promise<{ unfinished: number }> {
     if (this.draining) return { unfinished: this.metrics.inFlight };
     this.draining = true;
-    const uws = loadUws();
-    if (this.listenSocket) uws.us_listen_socket_close(this.listenSocket);
+    stopListening(this.listenSocket);
     this.listenSocket = undefined;
     this.log.info({ inFlight: this.metrics.inFlight, drainMs }, 'router-draining');
-    const deadline = Date.now() + drainMs;
-    while (this.metrics.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    const unfinished = this.metrics.inFlight;
+    const unfinished = await drainInFlight(this.metrics, drainMs);
     clearInterval(this.sweeper);
     await this.source.close();
     for (const b of this.builder.backends()) b.destroy();
-    // Closes every client connection uWS still holds (idle keep-alive ones included).
-    (this.app as unknown as { close?: () => void } | undefined)?.close?.();
+    closeUws(this.app);
     await new Promise<void>((r) => (this.admin ? this.admin.close(() => r()) : r()));
     this.admin?.closeAllConnections();
     this.ctx.sink.flush?.();
@@ -160,8 +123,80 @@ export class Router {
   }
 }
 
+/** The admin listener: GET /metrics (Prometheus text) and /healthz (503 while draining). */
+export async function startAdminServer(host: string, port: number, metricsText: () => string | Promise<string>, healthy: () => boolean): Promise<HttpServer> {
+  const admin = createHttpServer((req, res) => {
+    if (req.url === '/metrics') {
+      void Promise.resolve(metricsText()).then((text) => {
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+        res.end(text);
+      }, (err: Error) => {
+        res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end(`metrics unavailable: ${err.message}\n`);
+      });
+    } else if (req.url === '/healthz') {
+      // Load balancers stop sending once we drain; also unhealthy before the first table.
+      const ok = healthy();
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' });
+      res.end(ok ? 'ok\n' : 'draining\n');
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('try /metrics or /healthz\n');
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    admin.once('error', (err) => reject(new Error(`admin port ${host}:${port}: ${(err as NodeJS.ErrnoException).code}; pick another --admin-port`)));
+    admin.listen(port, host, () => resolve());
+  });
+  return admin;
+}
+
+/**
+ * One uWS app serving `ctx` (WebSocket upgrades + every HTTP request) on host:port.
+ * uWS listens with SO_REUSEPORT, so worker threads each run one on the same port.
+ */
+export async function listenUws(ctx: ProxyContext, host: string, port: number, connectTimeoutMs: number, log: Logger): Promise<{ app: TemplatedApp; socket: us_listen_socket; port: number }> {
+  const uws = loadUws();
+  const app = uws.App();
+  app.ws('/*', websocketBehavior(ctx, connectTimeoutMs));
+  app.any('/*', (res, req) => {
+    try {
+      handleRequest(ctx, res, req);
+    } catch (err) {
+      // A throw out of a uWS handler aborts the process; answer H99 instead if we still can.
+      log.error({ err }, 'request-handler-failed');
+      try {
+        res.cork(() => res.writeStatus('503 Service Unavailable').end('', true));
+      } catch {
+        // response already finished or aborted
+      }
+    }
+  });
+  const socket = await new Promise<us_listen_socket>((resolve, reject) => {
+    app.listen(host, port, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${host}:${port} (in use or not permitted); pick another --port`))));
+  });
+  return { app, socket, port: uws.us_socket_local_port(socket as never) };
+}
+
+/** Stop listening (in-flight requests go on). */
+export function stopListening(socket: us_listen_socket | undefined): void {
+  if (socket) loadUws().us_listen_socket_close(socket);
+}
+
+/** Closes every client connection uWS still holds (idle keep-alive ones included). */
+export function closeUws(app: TemplatedApp | undefined): void {
+  (app as unknown as { close?: () => void } | undefined)?.close?.();
+}
+
+/** Wait until nothing is in flight or the deadline passes; returns what is still in flight. */
+export async function drainInFlight(metrics: Metrics, drainMs: number): Promise<number> {
+  const deadline = Date.now() + drainMs;
+  while (metrics.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  return metrics.inFlight;
+}
+
 /** uWS listens with SO_REUSEPORT, so a stale router on the same port would silently share traffic; refuse instead. */
-function probePort(host: string, port: number): Promise<void> {
+export function probePort(host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const s = createNetServer();
     s.once('error', (err: NodeJS.ErrnoException) =>

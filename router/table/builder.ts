@@ -64,7 +64,7 @@ export class TableBuilder {
       return;
     }
     if (!eps) this.endpoints.set(app, (eps = new Map()));
-    eps.set(dyno, new Backend(app, dyno, v.host, v.port, v.release, this.opts.pool ?? DEFAULT_POOL));
+    eps.set(dyno, new Backend(app, dyno, v.host, v.port, v.release, this.opts.pool ?? DEFAULT_POOL, v.node));
   }
 
   /**
@@ -100,6 +100,17 @@ export class TableBuilder {
       // rings depend on dyno names only, so apps with the same names share one (web.1..web.N is the common case)
       ring: names.length === 0 ? null : sameNames ? prev!.ring : Ring.of(names),
     };
+  }
+
+  /** Deltas that rebuild the current state from nothing (a new worker thread starts from these). */
+  snapshot(): Delta[] {
+    const out: Delta[] = [];
+    for (const [app, v] of this.settings) out.push({ t: 'app', app, v });
+    for (const [host, app] of this.domains) out.push({ t: 'domain', host, v: app });
+    for (const [app, eps] of this.endpoints) {
+      for (const [dyno, b] of eps) out.push({ t: 'ep', app, dyno, v: { host: b.host, port: b.port, node: b.node, release: b.release } });
+    }
+    return out;
   }
 
   /** Every backend in the table, for shutdown. */

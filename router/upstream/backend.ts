@@ -40,6 +40,8 @@ export class Backend {
     readonly port: number,
     readonly release: number,
     private readonly opts: PoolOptions = DEFAULT_POOL,
+    /** The node the dyno runs on (from the endpoint record; passed on to worker threads). */
+    readonly node = '',
   ) {}
 
   get address(): string {
