@@ -3,7 +3,7 @@
  * asked for are up (a progress line on stderr), as people expect after
  * `ps:scale web=3`; `--no-wait` returns at once, as Heroku does.
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { AppFlags } from '../app.ts';
 import { parseScaleArgs, resolveScale } from '../args.ts';
 import { ApiClient } from '../api.ts';
@@ -104,7 +104,7 @@ export function registerPs(program: Command): void {
 
   withJson(withApp(program.command('ps:scale [changes...]').alias('scale').description('scale process types: web=3 worker=1, web+2, web-1, web=2:standard-2x')))
     .option('--no-wait', 'return without waiting for the dynos to be up')
-    .option('--wait-timeout <duration>', 'how long to wait for the dynos', parseDuration, 120_000)
+    .addOption(new Option('--wait-timeout <duration>', 'how long to wait for the dynos (e.g. 30s, 5m)').argParser(parseDuration).default(120_000, '2m'))
     .action(async (changes: string[], flags: AppFlags & JsonFlags & { wait: boolean; waitTimeout: number }) => {
       const app = appOf(flags);
       const client = api();
