@@ -20,6 +20,7 @@ import { BuildOutput } from './output.ts';
 import { packPool, type PackPool } from './pack-pool.ts';
 import { claimBuild, failOrphanedBuilds, saveBuild } from './records.ts';
 import { Sandbox, type BuildUser } from './sandbox.ts';
+import type { BuildSource } from './source.ts';
 
 export interface BuilderOptions {
   dataDir: string;
@@ -38,16 +39,21 @@ export interface BuilderOptions {
 
 export interface BuildRequest {
   app: string;
-  commit: string;
-  ref: string;
+  /** The pushed commit, or a source tarball (Build API). */
+  source: BuildSource;
+  /** Recorded as the build's source version: the commit id, or source_blob.version ('' when none). */
+  version: string;
+  /** The pushed ref (`refs/heads/main`), for git builds. */
+  ref?: string;
   user: string;
-  repoDir: string;
-  /** receive-pack's quarantine variables, so the new objects are visible. */
-  gitEnv: Record<string, string>;
+  /** This build's buildpacks instead of the app's (Build API `buildpacks`). */
+  buildpacks?: string[];
   /** The pusher's side (`remote:` lines). */
   out: (chunk: Buffer) => void;
   /** Aborted when the push goes away. */
   signal?: AbortSignal;
+  /** Called once the build is recorded and running (the Build API answers then). */
+  onStarted?: (build: Build) => void;
 }
 
 export interface BuildResult {
@@ -61,6 +67,12 @@ export const DEFAULT_MAX_SLUG_BYTES = 500 * 1024 * 1024;
 
 const human = (n: number) => (n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)}M` : `${Math.max(1, Math.round(n / 1024))}K`);
 const minutes = (ms: number) => (ms % 60_000 === 0 ? `${ms / 60_000} minute${ms === 60_000 ? '' : 's'}` : `${Math.round(ms / 1000)} s`);
+
+/** Heroku's "Deploy de63889" for a commit; "Deploy v1.2" for another source version; the slug's id when there is none. */
+function deployDescription(version: string): string | undefined {
+  if (/^[0-9a-f]{40}$/.test(version)) return `Deploy ${version.slice(0, 7)}`;
+  return version ? `Deploy ${version}` : undefined;
+}
 
 export class Builder {
   private readonly active = new Map<string, { build: Build; output?: BuildOutput; abort: AbortController }>();
@@ -97,15 +109,15 @@ export class Builder {
 
   async run(req: BuildRequest): Promise<BuildResult> {
     const { app } = req;
-    const log = this.ctx.log.child({ app, commit: req.commit.slice(0, 7) });
+    const log = this.ctx.log.child({ app, version: req.version.slice(0, 12) });
     const running = this.active.get(app);
     if (running) {
       req.out(Buffer.from(warn(`Another build of ${app} is in progress (build ${running.build.id}, pushed by ${running.build.user}); wait for it to finish, then push again.`)));
       return { ok: false };
     }
     const build: Build = {
-      id: randomUUID(), app, status: 'pending', commit: req.commit, buildpack: '', slug: null, release: null,
-      createdAt: Date.now(), finishedAt: null, user: req.user, control: this.opts.memberId, ref: req.ref,
+      id: randomUUID(), app, status: 'pending', commit: req.version, buildpack: '', slug: null, release: null,
+      createdAt: Date.now(), finishedAt: null, user: req.user, control: this.opts.memberId, ...(req.ref ? { ref: req.ref } : {}),
     };
     const abort = new AbortController();
     const slot: { build: Build; output?: BuildOutput; abort: AbortController } = { build, abort };
@@ -126,6 +138,7 @@ export class Builder {
 
     const output = new BuildOutput(this.outputPath(app, build.id));
     slot.output = output;
+    req.onStarted?.(build);
     const emit = (chunk: string | Buffer) => {
       const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
       output.write(b);
@@ -180,9 +193,9 @@ export class Builder {
       throw new BuildFailure((err as Error).message);
     }
     const compiled = await compile({
-      repoDir: req.repoDir, commit: req.commit, gitEnv: req.gitEnv, workDir,
+      source: req.source, version: req.version, workDir,
       cacheDir: this.sandbox.cacheDir(req.app),
-      buildpacks: app.buildpacks, config: cfg ? unseal(clusterKey, cfg.value.sealed) : {},
+      buildpacks: req.buildpacks ?? app.buildpacks, config: cfg ? unseal(clusterKey, cfg.value.sealed) : {},
       stack: app.stack, signal, emit,
       user, give: (...paths) => this.sandbox.give(user, ...paths),
     });
@@ -205,7 +218,7 @@ export class Builder {
     const release = await deployRelease(this.ctx, req.app, {
       slug: build.slug,
       processTypes: compiled.processTypes,
-      description: `Deploy ${req.commit.slice(0, 7)}`,
+      ...(deployDescription(req.version) ? { description: deployDescription(req.version)! } : {}),
       author: req.user,
     });
     emit(info(`Released v${release.version}`));

@@ -7,12 +7,12 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { checkout } from './checkout.ts';
 import { BUILTIN_ORDER, fetchBuildpack, type Buildpack } from './buildpacks.ts';
 import { parseProcfile } from './procfile.ts';
 import { defaultProcessTypes } from './release-yaml.ts';
 import { runStep } from './run-step.ts';
 import type { BuildUser } from './sandbox.ts';
+import { fetchSource, SourceError, type BuildSource } from './source.ts';
 import { slugignore } from './slugignore.ts';
 
 /** A failure the pusher should read as it is (no stack, one line). */
@@ -21,9 +21,9 @@ export class BuildFailure extends Error {
 }
 
 export interface CompileInput {
-  repoDir: string;
-  commit: string;
-  gitEnv: Record<string, string>;
+  source: BuildSource;
+  /** SOURCE_VERSION for the buildpacks (the commit id). */
+  version: string;
   /** Scratch space for this build (build dir, env dir, fetched buildpacks). */
   workDir: string;
   /** Persists per app between builds. */
@@ -61,7 +61,7 @@ function stepEnv(input: CompileInput): Record<string, string> {
     HOME: join(input.workDir, 'home'),
     LANG: 'C.UTF-8',
     STACK: input.stack,
-    SOURCE_VERSION: input.commit,
+    SOURCE_VERSION: input.version,
   };
   const pass = /^(https?_proxy|no_proxy|HTTPS?_PROXY|NO_PROXY|PYENV_ROOT|PYENV_VERSION|TMPDIR|NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|SSL_CERT_DIR|npm_config_registry|PIP_INDEX_URL)$/;
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && pass.test(k)) env[k] = v;
@@ -84,10 +84,11 @@ export async function compile(input: CompileInput): Promise<Compiled> {
   await mkdir(input.cacheDir, { recursive: true, mode: 0o700 });
 
   try {
-    await checkout(input.repoDir, input.commit, buildDir, input.gitEnv, signal);
+    await fetchSource(input.source, buildDir, input.workDir, signal);
   } catch (err) {
     if (signal.aborted) throw err;
-    throw new BuildFailure(`could not check out ${input.commit.slice(0, 7)}: ${(err as Error).message}`);
+    if (err instanceof SourceError) throw new BuildFailure(err.message);
+    throw new BuildFailure(`could not check out ${input.version.slice(0, 7)}: ${(err as Error).message}`);
   }
   const ignored = await slugignore(buildDir);
   for (const w of ignored.warnings) emit(warn(w));

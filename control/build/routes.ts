@@ -1,6 +1,7 @@
 /**
  * Builds and buildpacks in the Platform API, Heroku's shapes:
  *   GET /apps/:app/builds                   newest last, as `heroku builds`
+ *   POST /apps/:app/builds                  {"source_blob": {"url", "checksum", "version"}, "buildpacks": [{"url"}]}
  *   GET /apps/:app/builds/:id               info (status pending|succeeded|failed, slug, release)
  *   GET /apps/:app/builds/:id/output        text/plain; follows a running build to its end
  *   GET /apps/:app/buildpack-installations  the app's buildpacks in detection order
@@ -19,6 +20,7 @@ import type { ApiRouter } from '../api/router.ts';
 import type { Builder } from './builder.ts';
 import { builtinName, buildpackRefProblem } from './buildpacks.ts';
 import { getBuild, listBuilds } from './records.ts';
+import { tarballProblem } from './source.ts';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -110,6 +112,47 @@ export function buildRoutes(r: ApiRouter, ctx: ControlContext, builder: Builder,
       throw notFound(`the output of build ${b.id} is kept by control instance ${b.control}, which is not reachable now`);
     }
     throw notFound(`the output of build ${b.id} is no longer kept`);
+  });
+
+  // Heroku's builds:create: build a source tarball from a URL; answers once the build runs, output at output_stream_url.
+  r.post('/apps/:app/builds', async (c) => {
+    const body = (await c.body()) as { source_blob?: { url?: unknown; checksum?: unknown; version?: unknown }; buildpacks?: unknown };
+    if (body === null || typeof body !== 'object' || typeof body.source_blob !== 'object' || body.source_blob === null) {
+      throw invalid('expected {"source_blob": {"url": "https://.../app.tar.gz", "checksum": "SHA256:...", "version": "v1"}}');
+    }
+    const problem = tarballProblem(body.source_blob);
+    if (problem) throw invalid(problem);
+    let buildpacks: string[] | undefined;
+    if (body.buildpacks !== undefined && body.buildpacks !== null) {
+      if (!Array.isArray(body.buildpacks)) throw invalid('"buildpacks" must be a list such as [{"url": "heroku/nodejs"}]');
+      buildpacks = body.buildpacks.map((b: unknown) => (typeof b === 'string' ? b : ((b as { url?: string; name?: string })?.url ?? (b as { name?: string })?.name)) as string);
+      for (const [i, ref] of buildpacks.entries()) {
+        const p = buildpackRefProblem(ref);
+        if (p) throw invalid(`buildpacks[${i}]: ${p}`);
+      }
+    }
+    await appEntry(ctx, c.params.app!);
+    const blob = body.source_blob as { url: string; checksum?: string | null; version?: string | null };
+    let refusal = '';
+    let started = false;
+    const build = await new Promise<Build | undefined>((resolve) => {
+      void builder.run({
+        app: c.params.app!,
+        source: { kind: 'tarball', url: blob.url, ...(blob.checksum ? { checksum: blob.checksum } : {}), ...(blob.version ? { version: blob.version } : {}) },
+        version: blob.version ?? '',
+        user: c.token?.user ?? 'unknown',
+        ...(buildpacks?.length ? { buildpacks } : {}),
+        out: (b) => {
+          if (!started) refusal += b.toString();
+        },
+        onStarted: (b) => {
+          started = true;
+          resolve({ ...b });
+        },
+      }).then(() => resolve(undefined), () => resolve(undefined));
+    });
+    if (!build) throw conflict(refusal.replace(/^\s*!\s*/, '').trim() || 'the build could not start; try again');
+    return { status: 201, body: buildJson(ctx, build) };
   });
 
   r.get('/apps/:app/buildpack-installations', async (c) => ({ body: installations((await appEntry(ctx, c.params.app!)).value) }));

@@ -34,11 +34,10 @@ export function pushHandler(builder: Builder) {
     }
     const result = await builder.run({
       app: req.push.app,
-      commit: u.new,
+      source: { kind: 'git', repoDir: req.push.repoDir, commit: u.new, gitEnv: req.gitEnv },
+      version: u.new,
       ref: u.ref,
       user: req.push.user,
-      repoDir: req.push.repoDir,
-      gitEnv: req.gitEnv,
       out,
       signal: req.signal,
     });
