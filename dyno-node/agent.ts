@@ -18,7 +18,7 @@ import { detectCgroups, DynoCgroup, type CgroupBase, type MemoryMode } from './m
 import { fanOut, PinoSink, RingSink, type LogSink } from './output.ts';
 import { signalGroup, sameProcess } from './procfs.ts';
 import { Publisher } from './publisher.ts';
-import { RunStore, type RunRecord } from './run-store.ts';
+import { OneOffLedger, RunStore, type RunRecord } from './run-store.ts';
 import { Run, type RunContext, type RunSpec } from './run.ts';
 import { Slot } from './slot.ts';
 import { AttachServer } from './attach.ts';
@@ -74,6 +74,7 @@ export class Agent {
   private watch: PrefixWatch | undefined;
   private pool: SlugPool | undefined;
   private slugs!: SlugCache;
+  private oneOffs!: OneOffLedger;
   private ctx!: RunContext;
   private closing = false;
   private queue: Promise<void> = Promise.resolve();
@@ -111,6 +112,7 @@ export class Agent {
     this.slugs = new SlugCache(o.cluster, dirs.slugs, nodeToken(o.clusterKey), this.pool, this.log);
     this.slugs.onCached = () => void this.register().catch(() => undefined);
     const store = new RunStore(dirs.state);
+    this.oneOffs = new OneOffLedger(`${o.dataDir}/oneoffs`);
     const advertise = o.advertise ?? '127.0.0.1';
     if (o.attachListen !== false) {
       const listen = o.attachListen ?? { host: advertise, port: 0 };
@@ -235,6 +237,7 @@ export class Agent {
         publisher: this.publisher, drainMs: this.opts.drainMs ?? 1000,
         newPolicy: () => new CrashPolicy(this.opts.coolOffsMs ?? HEROKU_COOL_OFFS_MS, this.opts.goodRunMs ?? 10 * 60_000),
         startRun: (p, onChange) => Run.start(this.ctx, p, onChange),
+        oneOffs: this.oneOffs,
         idle: (sl) => {
           if (this.slots.get(k) === sl) this.slots.delete(k);
         },
@@ -252,7 +255,7 @@ export class Agent {
     for (const c of changes) {
       if (c.type === 'put' && c.entry.kind === 'placement') {
         const p = c.entry.value;
-        this.slot(p.app, p.dyno).setDesired(p, kick);
+        this.slot(p.app, p.dyno).setDesired(p, kick, c.entry.createRevision);
       } else if (c.type === 'delete' && c.ref?.kind === 'placement') {
         this.slots.get(slotKey(c.ref.app, c.ref.dyno))?.setDesired(undefined, kick);
       }

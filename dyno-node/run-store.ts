@@ -3,6 +3,7 @@
  * restarted agent can adopt live ones and clean up the rest (never duplicate,
  * never orphan). One JSON file per run, written atomically.
  */
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 
 export interface RunRecord {
@@ -65,5 +66,46 @@ export class RunStore {
       }
     }
     return { records, broken };
+  }
+}
+
+/**
+ * One-off dynos this node has started, by placement identity (`app/dyno@createRevision`),
+ * kept on disk so a restarted agent never runs a one-off twice (a migration that
+ * finished while the agent was down must not run again).
+ */
+export class OneOffLedger {
+  private readonly ids = new Set<string>();
+
+  constructor(private readonly dir: string) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // Files are named app@dyno@revision ('@' appears in no app or dyno name).
+    for (const f of readdirSync(dir)) {
+      const [app, dyno, rev] = f.split('@');
+      if (app && dyno && rev) this.ids.add(`${app}/${dyno}@${rev}`);
+    }
+  }
+
+  private file(id: string): string {
+    return `${this.dir}/${id.replace('/', '@')}`;
+  }
+
+  has(id: string): boolean {
+    return this.ids.has(id);
+  }
+
+  add(id: string): void {
+    this.ids.add(id);
+    writeFileSync(this.file(id), '', { mode: 0o600 });
+  }
+
+  /** The placement is gone: forget every run of that dyno name. */
+  forget(app: string, dyno: string): void {
+    for (const id of this.ids) {
+      if (id.startsWith(`${app}/${dyno}@`)) {
+        this.ids.delete(id);
+        rmSync(this.file(id), { force: true });
+      }
+    }
   }
 }

@@ -30,6 +30,8 @@ export interface SlotContext {
   drainMs: number;
   newPolicy(): CrashPolicy;
   startRun(p: Placement, onChange: (r: Run) => void): Run;
+  /** One-off dynos already started here, so none runs twice (survives agent restarts). */
+  oneOffs: { has(id: string): boolean; add(id: string): void; forget(app: string, dyno: string): void };
   /** The slot has no placement and nothing running: forget it. */
   idle(slot: Slot): void;
 }
@@ -51,8 +53,14 @@ export class Slot {
   /** A one-off dyno that ended: never restarted. */
   private finished = false;
   private kicked = false;
+  /** Set by stopAll (agent shutdown), as opposed to the placement going away. */
+  private leaving = false;
   private shown: { state: DynoState; since: number; release: number } | undefined;
   private lastExit: { status: number | null; message: string } | undefined;
+  /** Identity of the desired placement (its etcd create revision): one-offs run once per identity. */
+  private desiredId: string | undefined;
+  /** The last endpoint write: a replaced run's SIGTERM waits for its successor's endpoint. */
+  private endpointWrite: Promise<void> = Promise.resolve();
   /** The run whose endpoint is published. */
   private endpointRun: Run | undefined;
 
@@ -65,9 +73,10 @@ export class Slot {
   }
 
   /** `kick: false` holds convergence (the agent adopts leftovers first, then kicks). */
-  setDesired(p: Placement | undefined, kick = true): void {
+  setDesired(p: Placement | undefined, kick = true, createRevision = 0): void {
     const before = this.desired;
     this.desired = p;
+    this.desiredId = p ? `${this.app}/${this.dyno}@${createRevision}` : undefined;
     if (p && (!before || before.release !== p.release || before.restartNonce !== p.restartNonce)) {
       // A release or `ps:restart` resets the cool-off, as on Heroku.
       this.policy.reset();
@@ -121,6 +130,8 @@ export class Slot {
       this.cancelTimer();
       if (!want && this.retiring.size === 0) {
         void this.ctx.publisher.remove(this.ctx.keys.status(this.app, this.dyno));
+        // Only a removed placement forgets its one-offs; an agent shutting down keeps them.
+        if (!this.leaving) this.ctx.oneOffs.forget(this.app, this.dyno);
         this.ctx.idle(this);
         return;
       }
@@ -129,7 +140,16 @@ export class Slot {
     }
     if (this.timer) return this.publish(); // cooling off after a crash
     if (!this.current && this.pending) [this.current, this.pending] = [this.pending, undefined];
-    if (!this.current) {
+    if (!this.current && this.oneOff) {
+      if (this.ctx.oneOffs.has(this.desiredId!)) {
+        // Started before (maybe by a previous agent process) and over: never again.
+        this.finished = true;
+        this.lastExit ??= { status: null, message: 'Process exited' };
+        return this.publish();
+      }
+      this.ctx.oneOffs.add(this.desiredId!);
+      this.current = this.launch(want);
+    } else if (!this.current) {
       this.current = this.launch(want);
     } else if (matches(this.current, want)) {
       if (this.pending) this.retire(this.pending);
@@ -160,6 +180,7 @@ export class Slot {
   /** A run ended on its own (not retired by us): a crash, R10, R15, or a one-off finishing. */
   private exited(r: Run): void {
     const exit = r.exit!;
+    const wasPending = r === this.pending && this.current !== undefined && this.current.state !== 'exited';
     this.lastExit = { status: exit.status, message: exit.message };
     if (r === this.endpointRun) this.dropEndpoint();
     if (r === this.pending) this.pending = undefined;
@@ -184,7 +205,12 @@ export class Slot {
       this.heroku(`Crashed ${this.policy.crashes} times in a row; restarting in ${fmtDelay(delay)}`);
     }
     this.ctx.log.warn({ app: this.app, dyno: this.dyno, status: exit.status, reason: exit.reason, crashes: this.policy.crashes, restartInMs: delay }, 'dyno-crashed');
-    if (r.placement === this.desired || this.current === undefined) this.setShown('crashed', r.placement.release);
+    if (wasPending) {
+      // The replacement failed; the old release keeps serving meanwhile.
+      this.heroku(`Release v${r.placement.release} failed to start; v${this.current!.placement.release} keeps running`);
+    } else {
+      this.setShown('crashed', r.placement.release);
+    }
   }
 
   private cancelTimer(): void {
@@ -199,6 +225,7 @@ export class Slot {
     const wasServing = r === this.endpointRun;
     if (wasServing) this.dropEndpoint();
     void (async () => {
+      await this.endpointWrite;
       // Routers stop sending once they see the endpoint gone; give them that long.
       if (wasServing || r.state === 'up') await new Promise((res) => setTimeout(res, this.ctx.drainMs));
       await r.stop();
@@ -247,7 +274,7 @@ export class Slot {
     const state: DynoState = r.state === 'up' ? 'up' : 'starting';
     if (state === 'up' && r.placement.type === 'web' && this.endpointRun !== r && r.port) {
       this.endpointRun = r;
-      void this.ctx.publisher.endpoint(this.ctx.keys.endpoint(this.app, this.dyno), {
+      this.endpointWrite = this.ctx.publisher.endpoint(this.ctx.keys.endpoint(this.app, this.dyno), {
         app: this.app, dyno: this.dyno, node: this.ctx.nodeId, host: this.ctx.advertise, port: r.port, release: r.placement.release,
       });
     }
@@ -256,6 +283,7 @@ export class Slot {
 
   /** Stop everything (agent shutdown). */
   async stopAll(): Promise<void> {
+    this.leaving = true;
     this.desired = undefined;
     this.reconcile();
     while (this.retiring.size > 0) await Promise.all([...this.retiring].map((r) => r.done));

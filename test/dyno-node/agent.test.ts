@@ -6,10 +6,11 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { useEtcd, eventually } from '../support/etcd.ts';
 import { userName } from '../../dyno-node/users.ts';
 import { groupAlive } from '../../dyno-node/procfs.ts';
-import { makeSlug, markDir, place, putRelease, WEB_APP } from './fixtures.ts';
+import { craftTarball, makeSlug, markDir, place, putRelease, slugOf, WEB_APP } from './fixtures.ts';
 import { startAgent } from './harness.ts';
 
 const etcd = useEtcd();
@@ -162,6 +163,34 @@ describe('dyno-node agent', () => {
       const st = await cluster.get(cluster.keys.status('roll', 'web.1'));
       assert.equal(st?.value.state, 'up');
       assert.equal(st?.value.release, 2);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('a crafted slug (../ entry) or one that does not match its sha256 never runs; status says why', async () => {
+    const cluster = etcd.cluster();
+    const h = await startAgent(cluster, { coolOffsMs: [60_000] });
+    try {
+      const evil = slugOf(craftTarball([{ path: 'Procfile', type: '0', body: 'web: x' }, { path: '../../escaped', type: '0', body: 'pwned' }]));
+      h.slugs.add(evil);
+      await putRelease(cluster, h.key, 'evil', 1, evil.slug, { web: 'sleep 30' });
+      await place(cluster, h.nodeId, { app: 'evil', dyno: 'web.1', release: 1 });
+      const good = await makeSlug({ Procfile: 'web: sleep 30\n' });
+      h.slugs.slugs.set(good.slug.sha256, Buffer.concat([good.body, Buffer.from('tampered')]));
+      await putRelease(cluster, h.key, 'tamper', 1, good.slug, { web: 'sleep 30' });
+      await place(cluster, h.nodeId, { app: 'tamper', dyno: 'web.1', release: 1 });
+
+      for (const [app, why] of [['evil', /slug refused: \.\.\/\.\.\/escaped: path contains "\.\."/], ['tamper', /sha256 mismatch/]] as const) {
+        const st = await eventually(async () => {
+          const e = await cluster.get(cluster.keys.status(app, 'web.1'));
+          return e?.value.state === 'crashed' && e.value.restarts >= 2 ? e : undefined;
+        }, 15_000, `${app} crashed`);
+        assert.match(st.value.message, why);
+        assert.equal(await cluster.get(cluster.keys.endpoint(app, 'web.1')), undefined);
+      }
+      // The dyno dir is dynos/evil/web.1.<run>: ../../escaped would land in dynos/.
+      for (const p of [`${h.dir}/dynos/escaped`, `${h.dir}/dynos/evil/escaped`, `${h.dir}/escaped`]) assert.equal(existsSync(p), false, p);
     } finally {
       await h.stop();
     }

@@ -12,6 +12,7 @@ import { groupAlive } from '../../dyno-node/procfs.ts';
 import { useEtcd, eventually } from '../support/etcd.ts';
 import { makeSlug, place, putRelease } from './fixtures.ts';
 import { startAgent, type Harness } from './harness.ts';
+import { rm } from 'node:fs/promises';
 
 const etcd = useEtcd();
 
@@ -120,8 +121,20 @@ describe('one-off dynos', () => {
       assert.equal(st.value.exitCode, 0);
       await new Promise((r) => setTimeout(r, 700));
       assert.equal(h.lines('ops4', 'run.2').filter((l) => l.line.startsWith('Starting process')).length, 1);
+
+      // A restarted agent on the same host does not run the finished one-off again.
+      await h.agent.shutdown();
+      const again = await startAgent(cluster, { nodeId: h.nodeId, dataDir: h.dir, clusterKey: h.key });
+      try {
+        await eventually(async () => (await cluster.get(cluster.keys.status('ops4', 'run.2')))?.value.state === 'down', 10_000, 'down again');
+        await new Promise((r) => setTimeout(r, 700));
+        assert.equal(again.lines('ops4', 'run.2').filter((l) => l.line.startsWith('Starting process')).length, 0, 'not run twice');
+      } finally {
+        await again.stop();
+      }
     } finally {
-      await h.stop();
+      await h.slugs.stop();
+      await rm(h.dir, { recursive: true, force: true });
     }
   });
 });
