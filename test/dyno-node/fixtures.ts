@@ -156,11 +156,11 @@ process.on('SIGTERM', () => {
 });
 `;
 
-/** Allocates and touches 16 MB every 50 ms until something kills it. */
+/** Allocates and touches 16 MB every 50 ms until something kills it (stops growing at 768 MB, so a broken limit cannot starve the host). */
 export const HOG_APP = `
 const keep = [];
 setInterval(() => {
-  keep.push(Buffer.alloc(16 * 1024 * 1024, 1));
+  if (keep.length < 48) keep.push(Buffer.alloc(16 * 1024 * 1024, 1));
   console.log('rss=' + Math.round(process.memoryUsage().rss / 1048576) + 'M');
 }, 50);
 `;
