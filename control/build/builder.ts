@@ -139,6 +139,7 @@ export class Builder {
     const output = new BuildOutput(this.outputPath(app, build.id));
     slot.output = output;
     req.onStarted?.(build);
+    this.ctx.events?.build(app, 'started', req.user);
     const emit = (chunk: string | Buffer) => {
       const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
       output.write(b);
@@ -171,6 +172,7 @@ export class Builder {
       clearTimeout(timer);
       req.signal?.removeEventListener('abort', onCancel);
       build.finishedAt = Date.now();
+      this.ctx.events?.build(app, build.status === 'succeeded' ? 'succeeded' : 'failed');
       await output.end();
       await saveBuild(this.ctx.cluster, build).catch((err) => log.error({ build: build.id, err: (err as Error).message }, 'build-record-failed'));
       this.active.delete(app);
