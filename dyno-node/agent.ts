@@ -54,6 +54,8 @@ export interface AgentOptions {
   attachListen?: { host: string; port: number } | false;
   /** How long an attached one-off waits for its requester (R13 after). */
   attachTimeoutMs?: number;
+  /** How often unused slugs are dropped from the cache. */
+  slugPruneMs?: number;
   sink?: LogSink;
   log?: Logger;
 }
@@ -83,6 +85,9 @@ export class Agent {
   private readonly startedAt = Date.now();
   private sessionLoop: Promise<void> | undefined;
   private readonly sink: LogSink;
+  /** app@version -> slug sha256, learned when releases are read; decides what the cache keeps. */
+  private readonly releaseSlugs = new Map<string, string>();
+  private pruneTimer: NodeJS.Timeout | undefined;
 
   constructor(readonly opts: AgentOptions) {
     this.nodeId = opts.nodeId ?? hostname();
@@ -136,6 +141,8 @@ export class Agent {
     }, this.log);
     await this.watch.ready;
     await this.queue;
+    this.pruneTimer = setInterval(() => void this.pruneSlugs(), o.slugPruneMs ?? 10 * 60_000);
+    this.pruneTimer.unref();
     this.log.info({ advertise: this.ctx.advertise, dataDir: o.dataDir }, 'dyno-node-started');
   }
 
@@ -219,6 +226,7 @@ export class Agent {
     const e = await this.opts.cluster.get(this.keys.release(p.app, p.release));
     if (!e) throw new Error(`release v${p.release} of ${p.app} is not in etcd`);
     const rel = e.value;
+    if (rel.slug) this.releaseSlugs.set(`${p.app}@${p.release}`, rel.slug.sha256);
     const command = p.command ?? rel.processTypes[p.type];
     if (!command) {
       const known = Object.keys(rel.processTypes).join(', ') || 'none';
@@ -296,6 +304,20 @@ export class Agent {
     }
   }
 
+  /** Drop cached slugs no desired or running dyno uses, and advertise what is left. */
+  async pruneSlugs(): Promise<void> {
+    const keep = new Set<string>();
+    for (const s of this.slots.values()) {
+      for (const p of [s.desired, s.current?.placement, s.pending?.placement]) {
+        const sha = p && this.releaseSlugs.get(`${p.app}@${p.release}`);
+        if (sha) keep.add(sha);
+        else if (p) return; // a release not read yet: its slug is unknown, so keep everything this round
+      }
+    }
+    await this.slugs.prune(keep);
+    await this.register().catch(() => undefined);
+  }
+
   /** Whether the placements watch is connected to etcd. */
   get watching(): boolean {
     return this.watch?.isConnected ?? false;
@@ -318,6 +340,7 @@ export class Agent {
    */
   async shutdown({ stopDynos = true }: { stopDynos?: boolean } = {}): Promise<void> {
     this.closing = true;
+    clearInterval(this.pruneTimer);
     await this.watch?.close();
     await this.queue;
     if (stopDynos) await Promise.all([...this.slots.values()].map((s) => s.stopAll()));

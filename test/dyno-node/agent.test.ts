@@ -75,6 +75,15 @@ describe('dyno-node agent', () => {
       await eventually(async () => !(await groupAlive(pid)), 10_000, 'process gone');
       await eventually(async () => !(await cluster.get(cluster.keys.status('shop', 'web.1'))), 5000, 'status removed');
       assert.ok(h.lines('shop', 'web.1').some((l) => l.line === 'Stopping all processes with SIGTERM'));
+
+      // The node advertises its cached slugs; unused ones are pruned.
+      await h.agent.pruneSlugs();
+      assert.deepEqual((await cluster.get(cluster.keys.node(h.nodeId)))?.value.slugs, [s.slug.sha256], 'web.2 still uses it');
+      await cluster.delete(cluster.keys.placement(h.nodeId, 'shop', 'web.2'));
+      await eventually(async () => h.agent.slots.size === 0, 10_000, 'web.2 gone');
+      await h.agent.pruneSlugs();
+      assert.deepEqual((await cluster.get(cluster.keys.node(h.nodeId)))?.value.slugs, []);
+      assert.equal(existsSync(`${h.dir}/slugs/${s.slug.sha256}.tgz`), false);
     } finally {
       await h.stop();
     }
