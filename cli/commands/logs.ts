@@ -46,7 +46,12 @@ export function registerLogs(program: Command): void {
         });
       if (!res.ok || !res.body) throw new CliError(`the log stream at ${url.origin} answered HTTP ${res.status}`);
       try {
-        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) process.stdout.write(chunk);
+        let last = 10;
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          if (chunk.length) last = chunk[chunk.length - 1]!;
+          process.stdout.write(chunk);
+        }
+        if (last !== 10) process.stdout.write('\n'); // end on a whole line, whatever the service sent
       } catch (err) {
         throw new CliError(`the log stream ended: ${(err as Error).message}; run the command again to resume`);
       }
