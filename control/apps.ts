@@ -93,12 +93,37 @@ export async function destroyApp(cluster: Cluster, name: string): Promise<{ slug
 }
 
 /** Maintenance mode: the router answers 503 (H80) for the app while it is on. */
-export async function setMaintenance(cluster: Cluster, name: string, on: boolean): Promise<RoutingApp> {
+export function setMaintenance(cluster: Cluster, name: string, on: boolean): Promise<RoutingApp> {
+  return updateRouting(cluster, name, { maintenance: on });
+}
+
+/** Parses `routing: {affinity, balance_factor}` of PATCH /apps/:app; 422 with what is accepted. */
+export function parseRouting(raw: unknown): Partial<Pick<RoutingApp, 'affinity' | 'balanceFactor'>> {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw invalid('"routing" must be an object such as {"affinity": "cookie:session", "balance_factor": 1.25}');
+  const r = raw as Record<string, unknown>;
+  const out: Partial<Pick<RoutingApp, 'affinity' | 'balanceFactor'>> = {};
+  if (r.affinity !== undefined) {
+    const a = r.affinity;
+    if (typeof a !== 'string' || !/^(ip|random|cookie:[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}|header:[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128})$/.test(a)) {
+      throw invalid('"affinity" must be ip, random, cookie:<cookie name> or header:<header name>');
+    }
+    out.affinity = a as RoutingApp['affinity'];
+  }
+  if (r.balance_factor !== undefined) {
+    const c = r.balance_factor;
+    if (typeof c !== 'number' || !Number.isFinite(c) || c <= 1 || c > 10) throw invalid('"balance_factor" must be a number above 1 and at most 10 (default 1.25)');
+    out.balanceFactor = c;
+  }
+  return out;
+}
+
+/** Changes the app's routing record (what routers read) in one compare-and-swap. */
+export async function updateRouting(cluster: Cluster, name: string, patch: Partial<Omit<RoutingApp, 'app'>>): Promise<RoutingApp> {
   const k = cluster.keys;
   for (;;) {
     const [a, r] = await Promise.all([cluster.get(k.app(name)), cluster.get(k.routingApp(name))]);
     if (!a) throw appNotFound(name);
-    const next: RoutingApp = { ...(r?.value ?? { app: name, ...DEFAULT_ROUTING }), maintenance: on };
+    const next: RoutingApp = { ...(r?.value ?? { app: name, ...DEFAULT_ROUTING }), ...patch };
     const t = await cluster.txn(
       [
         { key: k.app(name), target: 'create', op: '==', value: a.createRevision },

@@ -12,8 +12,9 @@ import { ControlError, type ErrorId } from '../errors.ts';
 export function toApiError(err: unknown, requestId: string, log: Logger): { status: number; id: ErrorId; message: string } {
   if (err instanceof ControlError) return { status: err.status, id: err.id, message: err.message };
   if (err instanceof KeyError) return { status: 404, id: 'not_found', message: `not found (${err.message})` };
-  if (err instanceof UnavailableError) {
-    log.error({ err: err.message, requestId }, 'etcd-unavailable');
+  // etcd3's circuit breaker refuses calls to an etcd it just failed to reach: that is unavailability too.
+  if (err instanceof UnavailableError || (err as { isBrokenCircuitError?: boolean } | undefined)?.isBrokenCircuitError) {
+    log.error({ err: (err as Error).message, requestId }, 'etcd-unavailable');
     return { status: 503, id: 'unavailable', message: 'the cluster store (etcd) is unreachable; nothing was changed, try again shortly' };
   }
   if (err instanceof ClusterError && err.code === 'DM_SEALED') {

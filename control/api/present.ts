@@ -19,6 +19,7 @@ export function appJson(ctx: ControlContext, app: App, routing: RoutingApp | und
     updated_at: iso(current?.createdAt ?? app.createdAt),
     released_at: current ? iso(current.createdAt) : null,
     current_release: current ? { id: current.id ?? null, version: current.version } : null,
+    slug_size: current?.slug?.size ?? null,
     maintenance: routing?.maintenance ?? false,
     web_url: webUrl(ctx, app.name),
     git_url: gitUrl(ctx, app.name),

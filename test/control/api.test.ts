@@ -69,6 +69,21 @@ describe('apps', () => {
     assert.equal((await cluster.get(cluster.keys.routingApp('shop')))?.value.maintenance, false);
     assert.equal((await api('PATCH', '/apps/shop', { maintenance: 'yes' })).status, 422);
   });
+
+  test('routing settings (affinity, bounded-load factor) through PATCH', async () => {
+    const r = await api('PATCH', '/apps/shop', { routing: { affinity: 'cookie:session_id', balance_factor: 1.5 } });
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.body.routing, { affinity: 'cookie:session_id', balance_factor: 1.5 });
+    assert.deepEqual((await cluster.get(cluster.keys.routingApp('shop')))?.value, { app: 'shop', affinity: 'cookie:session_id', balanceFactor: 1.5, maintenance: false });
+    const before = await dump(cluster);
+    for (const routing of [{ affinity: 'cookie:' }, { affinity: 'sticky' }, { balance_factor: 0.5 }, 'ip']) {
+      assert.equal((await api('PATCH', '/apps/shop', { routing })).status, 422, JSON.stringify(routing));
+    }
+    assert.equal((await api('PATCH', '/apps/shop', {})).status, 422);
+    assert.equal((await api('PATCH', '/apps/shop', { name: 'other' })).status, 422);
+    assert.deepEqual(await dump(cluster), before);
+    await api('PATCH', '/apps/shop', { routing: { affinity: 'ip', balance_factor: 1.25 } });
+  });
 });
 
 describe('config vars and releases', () => {

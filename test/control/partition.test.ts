@@ -51,6 +51,11 @@ describe('leader partitioned from etcd', () => {
     await b.api('PATCH', '/apps/part/formation/web', { quantity: 3 });
     await eventually(async () => (await cluster.list(cluster.keys.placementsOf('n1'))).entries.length === 3, 10_000, 'b reconciles');
     await eventually(() => !a.control.leadership?.isLeader, 10_000, 'a notices it lost its lease');
+    // cut off from etcd, its API refuses clearly instead of hanging or guessing
+    const refused = await a.api('PATCH', '/apps/part/config-vars', { X: '1' });
+    assert.equal(refused.status, 503);
+    assert.equal(refused.body.id, 'unavailable');
+    assert.match(refused.body.message, /etcd/);
 
     proxy.heal();
     await eventually(async () => {

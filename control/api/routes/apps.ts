@@ -1,6 +1,6 @@
-/** /apps: create, list, info, maintenance (PATCH), destroy. */
+/** /apps: create, list, info, maintenance and routing settings (PATCH), destroy. */
 import type { EntryOf } from '../../../cluster/client.ts';
-import { createApp, destroyApp, setMaintenance } from '../../apps.ts';
+import { createApp, destroyApp, parseRouting, updateRouting } from '../../apps.ts';
 import type { ControlContext } from '../../context.ts';
 import { appNotFound, invalid } from '../../errors.ts';
 import { sweepSlugs } from '../../slugs/gc.ts';
@@ -38,10 +38,16 @@ export function appRoutes(r: ApiRouter, ctx: ControlContext): void {
     const body = (await c.body()) as Record<string, unknown>;
     if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalid('expected a JSON object such as {"maintenance": true}');
     if (body.name !== undefined && body.name !== c.params.app) throw invalid('renaming apps is not supported; create a new app instead');
-    if (body.maintenance === undefined) throw invalid('nothing to change: send {"maintenance": true|false}');
-    if (typeof body.maintenance !== 'boolean') throw invalid('"maintenance" must be true or false');
-    await setMaintenance(ctx.cluster, c.params.app!, body.maintenance);
-    ctx.log.info({ app: c.params.app, maintenance: body.maintenance, user: c.token!.user }, 'app-maintenance-changed');
+    if (body.maintenance === undefined && body.routing === undefined) {
+      throw invalid('nothing to change: send {"maintenance": true|false} and/or {"routing": {"affinity": "ip", "balance_factor": 1.25}}');
+    }
+    if (body.maintenance !== undefined && typeof body.maintenance !== 'boolean') throw invalid('"maintenance" must be true or false');
+    const patch = {
+      ...(body.routing !== undefined ? parseRouting(body.routing) : {}),
+      ...(body.maintenance !== undefined ? { maintenance: body.maintenance as boolean } : {}),
+    };
+    const routing = await updateRouting(ctx.cluster, c.params.app!, patch);
+    ctx.log.info({ app: c.params.app, maintenance: routing.maintenance, affinity: routing.affinity, balanceFactor: routing.balanceFactor, user: c.token!.user }, 'app-routing-changed');
     return { body: await info(ctx, c.params.app!) };
   });
 
