@@ -18,7 +18,7 @@ import { SlugTooLargeError } from '../slugs/store.ts';
 import { BuildFailure, compile, info, step, warn } from './compile.ts';
 import { BuildOutput } from './output.ts';
 import { packPool, type PackPool } from './pack-pool.ts';
-import { claimBuild, failOrphanedBuilds, saveBuild } from './records.ts';
+import { claimBuild, failOrphanedBuilds, pruneBuilds, saveBuild } from './records.ts';
 import { Sandbox, type BuildUser } from './sandbox.ts';
 import type { BuildSource } from './source.ts';
 
@@ -95,6 +95,12 @@ export class Builder {
       (n) => n && this.ctx.log.warn({ builds: n }, 'orphaned-builds-failed'),
       (err) => this.ctx.log.warn({ err: (err as Error).message }, 'orphaned-builds-check-failed'),
     );
+  }
+
+  private async prune(app: string): Promise<void> {
+    for (const b of await pruneBuilds(this.ctx.cluster, app)) {
+      if (b.control === undefined || b.control === this.opts.memberId) await rm(this.outputPath(app, b.id), { force: true });
+    }
   }
 
   outputPath(app: string, id: string): string {
@@ -177,6 +183,7 @@ export class Builder {
       await saveBuild(this.ctx.cluster, build).catch((err) => log.error({ build: build.id, err: (err as Error).message }, 'build-record-failed'));
       this.active.delete(app);
       await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
+      await this.prune(app).catch((err) => log.warn({ err: (err as Error).message }, 'build-prune-failed'));
     }
     return { ok: build.status === 'succeeded', build, ...(release ? { release } : {}) };
   }

@@ -80,3 +80,19 @@ export async function failOrphanedBuilds(cluster: Cluster, memberId: string): Pr
   }
   return n;
 }
+
+/** Builds kept per app; older finished ones go (record and output), as build history does on Heroku. */
+export const KEEP_BUILDS = 100;
+
+/** Deletes the oldest finished builds beyond `keep`; returns their ids so their output files can go too. */
+export async function pruneBuilds(cluster: Cluster, app: string, keep = KEEP_BUILDS): Promise<Build[]> {
+  const builds = await listBuilds(cluster, app);
+  const excess = builds.length - keep;
+  if (excess <= 0) return [];
+  const old = builds.filter((e) => e.value.status !== 'pending').slice(0, excess);
+  for (const e of old) {
+    const bk = cluster.keys.build(app, e.value.id);
+    await cluster.txn([{ key: bk, target: 'mod', op: '==', value: e.modRevision }], [{ del: bk }]);
+  }
+  return old.map((e) => e.value);
+}
