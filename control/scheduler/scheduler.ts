@@ -1,6 +1,7 @@
 /**
- * The leader's reconcile loop. Any change under the cluster prefix (nodes,
- * placements, statuses, endpoints, releases, formation) or a periodic resync
+ * The leader's reconcile loop. Any change under the cluster prefix to what a
+ * pass reads (apps, current releases, formations, nodes, placements, statuses,
+ * endpoints) or a periodic resync
  * triggers one pass: read the world from etcd, plan, apply. Passes never overlap;
  * a change during a pass schedules one more. Every write carries the election's
  * fence, so a deposed leader's writes fail and it stops at once.
@@ -20,6 +21,8 @@ export interface SchedulerOptions {
 }
 
 const MAX_OPS = 100;
+/** Key kinds a pass reads; changes to others (builds, tokens, logs...) do not wake the scheduler. */
+const RELEVANT = new Set(['app', 'current', 'formation', 'node', 'placement', 'status', 'endpoint']);
 
 export class Scheduler extends EventEmitter<{ deposed: []; reconciled: [Action[]] }> {
   private watcher: Watcher | undefined;
@@ -51,7 +54,9 @@ export class Scheduler extends EventEmitter<{ deposed: []; reconciled: [Action[]
       return;
     }
     this.watcher = w;
-    w.on('data', () => this.kick());
+    w.on('data', (res: { events?: { kv: { key: Buffer } }[] }) => {
+      if ((res.events ?? []).some((e) => RELEVANT.has(this.cluster.keys.parse(e.kv.key.toString())?.kind ?? ''))) this.kick();
+    });
     w.on('connected', () => this.kick());
     w.on('error', (err: Error) => this.log.warn({ err: err.message }, 'scheduler-watch-error'));
     this.timer = setInterval(() => this.kick(), this.resyncMs);
