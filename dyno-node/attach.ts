@@ -14,6 +14,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
+import type { ChildProcess } from 'node:child_process';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../lib/log.ts';
@@ -171,4 +172,27 @@ export class AttachServer {
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     this.log.debug({}, 'attach-server-closed');
   }
+}
+
+/** Pipes an attached one-off's stdio to its requester, pausing output the socket cannot take yet. */
+export function pipeToAttachment(child: ChildProcess, a: Attachment): void {
+  for (const [stream, channel] of [[child.stdout, 'stdout'], [child.stderr, 'stderr']] as const) {
+    stream?.on('data', (d: Buffer) => {
+      a.send(channel, d);
+      if (a.buffered > 1 << 20) {
+        stream.pause();
+        const wait = setInterval(() => {
+          if (a.buffered < 1 << 18 || a.closed) {
+            clearInterval(wait);
+            stream.resume();
+          }
+        }, 20);
+      }
+    });
+  }
+  a.onInput((d) => {
+    if (!child.stdin || child.stdin.destroyed) return;
+    if (d) child.stdin.write(d);
+    else child.stdin.end();
+  });
 }

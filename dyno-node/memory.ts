@@ -131,6 +131,15 @@ export type MemoryEvent =
   | { kind: 'R14'; usedBytes: number; quotaBytes: number }
   | { kind: 'R15'; usedBytes: number; quotaBytes: number; by: 'kernel' | 'agent' };
 
+/** Heroku's log lines for a memory event (`heroku[web.1]: Error R14 ...`). */
+export function memoryLines(e: MemoryEvent): string[] {
+  const mb = (b: number) => `${Math.round(b / 1048576)}M`;
+  const lines = [`Process running mem=${mb(e.usedBytes)}(${((100 * e.usedBytes) / e.quotaBytes).toFixed(1)}%)`];
+  if (e.kind === 'R14') lines.push('Error R14 (Memory quota exceeded)');
+  else lines.push('Error R15 (Memory quota vastly exceeded)', 'Stopping process with SIGKILL');
+  return lines;
+}
+
 /**
  * Polls one dyno's memory and reports R14/R15. In RSS mode it also performs the
  * R15 kill itself (`kill` callback); with a cgroup the kernel already has.

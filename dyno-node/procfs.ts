@@ -73,3 +73,13 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
     return false;
   }
 }
+
+/** Polls until no live process is left in the group; false if `ms` passed first. */
+export async function waitGroupGone(pgid: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (!(await groupAlive(pgid))) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return !(await groupAlive(pgid));
+}

@@ -15,13 +15,13 @@ import { constants } from 'node:os';
 import type { Placement, Slug } from '../cluster/records.ts';
 import type { Logger } from '../lib/log.ts';
 import { commandArgv, dynoEnv, gatedArgv } from './environment.ts';
-import { DynoCgroup, MemoryGuard, type CgroupBase, type MemoryEvent, type MemoryMode } from './memory.ts';
+import { DynoCgroup, MemoryGuard, memoryLines, type CgroupBase, type MemoryEvent, type MemoryMode } from './memory.ts';
 import { FileTail, type LogSink } from './output.ts';
 import { accepts, freePort } from './ports.ts';
-import { groupAlive, procStat, sameProcess, signalGroup } from './procfs.ts';
+import { groupAlive, procStat, sameProcess, signalGroup, waitGroupGone } from './procfs.ts';
 import type { RunRecord, RunStore } from './run-store.ts';
 import type { SlugCache } from './slugs.ts';
-import type { AttachServer, Attachment } from './attach.ts';
+import { pipeToAttachment, type AttachServer, type Attachment } from './attach.ts';
 import type { SlugPool } from './slug-pool.ts';
 import type { DynoUsers } from './users.ts';
 
@@ -66,15 +66,6 @@ export interface RunContext {
 
 const isWeb = (p: Pick<Placement, 'type'>) => p.type === 'web';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitGroupGone(pgid: number, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (!(await groupAlive(pgid))) return true;
-    await sleep(50);
-  }
-  return !(await groupAlive(pgid));
-}
 
 export class Run {
   state: RunState = 'preparing';
@@ -231,7 +222,7 @@ export class Run {
       else child.stdin?.end('go\n');
     }
     let tailing: Promise<void> = Promise.resolve();
-    if (this.attachment) this.connect(child, this.attachment);
+    if (this.attachment) pipeToAttachment(child, this.attachment);
     else {
       // Output is followed from now on, so even a command that exits at once has its lines shipped.
       this.tail = new FileTail(logFile, (l) => this.appLine(l));
@@ -264,29 +255,6 @@ export class Run {
     else this.markUp();
   }
 
-  /** Pipes an attached one-off's stdio to its requester, pausing output the socket cannot take yet. */
-  private connect(child: ChildProcess, a: Attachment): void {
-    for (const [stream, channel] of [[child.stdout, 'stdout'], [child.stderr, 'stderr']] as const) {
-      stream?.on('data', (d: Buffer) => {
-        a.send(channel, d);
-        if (a.buffered > 1 << 20) {
-          stream.pause();
-          const wait = setInterval(() => {
-            if (a.buffered < 1 << 18 || a.closed) {
-              clearInterval(wait);
-              stream.resume();
-            }
-          }, 20);
-        }
-      });
-    }
-    a.onInput((d) => {
-      if (!child.stdin || child.stdin.destroyed) return;
-      if (d) child.stdin.write(d);
-      else child.stdin.end();
-    });
-  }
-
   private save(): void {
     const rec = { ...this.rec! };
     this.saving = this.saving.then(() => (this.exit ? undefined : this.ctx.store.save(rec))).catch((err: Error) => {
@@ -312,14 +280,7 @@ export class Run {
   }
 
   private memoryEvent(e: MemoryEvent): void {
-    const mb = (b: number) => `${Math.round(b / 1048576)}M`;
-    const pct = ((100 * e.usedBytes) / e.quotaBytes).toFixed(1);
-    this.heroku(`Process running mem=${mb(e.usedBytes)}(${pct}%)`);
-    if (e.kind === 'R14') this.heroku('Error R14 (Memory quota exceeded)');
-    else {
-      this.heroku('Error R15 (Memory quota vastly exceeded)');
-      this.heroku('Stopping process with SIGKILL');
-    }
+    for (const line of memoryLines(e)) this.heroku(line);
     this.ctx.log.warn({ app: this.app, dyno: this.dyno, code: e.kind, used: e.usedBytes, quota: e.quotaBytes, mode: this.guard?.mode, ...(e.kind === 'R15' ? { killedBy: e.by } : {}) }, 'dyno-memory-over-quota');
   }
 
