@@ -68,7 +68,7 @@ export function controlCommand(): Command {
     .addOption(new Option('--base-domain <domain>', 'apps answer at <app>.<base-domain> on the routers').env('DYNOMESH_BASE_DOMAIN').default('localhost').argParser(parseBaseDomain))
     .addOption(new Option('--router-port <port>', 'port the routers serve HTTP on, shown in web_url').env('DYNOMESH_ROUTER_PORT').default(80).argParser(parsePort))
     .addOption(new Option('--id <id>', 'member id of this instance (letters, digits, . _ : -)').env('DYNOMESH_CONTROL_ID').default(`${hostname().replace(/[^A-Za-z0-9._:-]/g, '-')}-${randomBytes(3).toString('hex')}`, '<hostname>-<random>'))
-    .addOption(new Option('--lease-ttl <seconds>', 'membership/leadership lease TTL; a dead leader is replaced within about this long').env('DYNOMESH_LEASE_TTL').default(5).argParser(parseTtl))
+    .addOption(new Option('--lease-ttl <seconds>', 'membership/leadership lease TTL; a dead leader is replaced within about this long (default 3 s, so a new leader is scheduling within 5 s)').env('DYNOMESH_LEASE_TTL').default(3).argParser(parseTtl))
     .addOption(new Option('--build-timeout <duration>', 'time limit of one git push build (buildpack compile), e.g. 15m').env('DYNOMESH_BUILD_TIMEOUT').default(15 * 60_000, '15m').argParser(parseDuration))
     .addOption(new Option('--max-slug-size <MB>', 'largest compressed slug a build may produce, in MB').env('DYNOMESH_MAX_SLUG_SIZE').default(500).argParser(parsePositiveNumber))
     .addOption(new Option('--build-dir <dir>', 'where builds run and build caches persist (default: <data-dir>/build; as root /var/tmp/dynomesh-builds, reachable by the per-app build users)').env('DYNOMESH_BUILD_DIR'))
