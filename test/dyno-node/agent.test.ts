@@ -172,6 +172,16 @@ describe('dyno-node agent', () => {
       const st = await cluster.get(cluster.keys.status('roll', 'web.1'));
       assert.equal(st?.value.state, 'up');
       assert.equal(st?.value.release, 2);
+
+      // `ps:restart` bumps restartNonce: same release, a fresh process, same order.
+      await place(cluster, h.nodeId, { app: 'roll', dyno: 'web.1', release: 2, restartNonce: 1 });
+      const ep3 = await eventually(async () => {
+        const e = await cluster.get(cluster.keys.endpoint('roll', 'web.1'));
+        return e && e.value.port !== ep2.value.port ? e : undefined;
+      }, 20_000, 'restarted endpoint');
+      assert.equal(ep3.value.release, 2);
+      await eventually(async () => !(await groupAlive(fresh.pid)), 10_000, 'previous process gone');
+      assert.notEqual((await getJson('127.0.0.1', ep3.value.port)).pid, fresh.pid);
     } finally {
       await h.stop();
     }
