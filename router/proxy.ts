@@ -162,6 +162,13 @@ class Exchange implements ConnOwner, ConnectWaiter {
     this.connectMs = Date.now() - this.connectStart;
     void reused;
     const s = conn.socket;
+    if (!this.hasBody) {
+      // the common case: head only, one write(2) without the cork/uncork round
+      s.write(this.head);
+      this.requestSent = true;
+      this.armTimer(Timer.FirstByte);
+      return;
+    }
     s.cork();
     s.write(this.head);
     for (const chunk of this.bodyQueue) this.writeBody(chunk);
@@ -560,6 +567,12 @@ function onTimer(ex: Exchange): void {
   ex.onTimeout();
 }
 
+let headerPairs: string[] = [];
+/** uWS `req.forEach` callback without a closure per request. */
+function pushPair(k: string, v: string): void {
+  headerPairs.push(k, v);
+}
+
 const facts: HeadFacts = { host: '', contentLength: -1, chunked: false, connectionTokens: null };
 
 /** The uWS `any('/*')` handler. Everything `req` offers is read before returning (it is stack-allocated). */
@@ -572,10 +585,8 @@ export function handleRequest(ctx: ProxyContext, res: HttpResponse, req: HttpReq
   const q = req.getQuery();
   ex.target = q ? req.getUrl() + '?' + q : req.getUrl();
   ex.clientIp = addressText(res.getRemoteAddressAsText());
-  const pairs: string[] = [];
-  req.forEach((k, v) => {
-    pairs.push(k, v);
-  });
+  const pairs: string[] = (headerPairs = []);
+  req.forEach(pushPair);
   ex.requestId = requestId(req.getHeader('x-request-id'));
 
   const problem = checkHead(ex.method, ex.target, pairs, facts);

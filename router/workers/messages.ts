@@ -24,7 +24,7 @@ export type ToWorker =
 
 export type FromWorker =
   | { t: 'listening'; port: number }
-  /** Router log lines of one event-loop turn: app, line, error flag ('1' or ''), repeated. */
+  /** A batch of router log lines: app, line, error flag ('1' or ''), repeated. */
   | { t: 'logs'; lines: string[] }
   | { t: 'metrics'; id: number; snap: MetricsSnapshot }
   | { t: 'stopped'; unfinished: number }

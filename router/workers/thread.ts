@@ -24,15 +24,19 @@ const o = init.opts;
 const log = logger('router', { worker: init.index });
 const post = (m: FromWorker): void => port.postMessage(m);
 
-/** Log lines go to the main thread (access log + the apps' log streams) once per turn. */
+/** Log lines go to the main thread (access log + the apps' log streams) in batches: every 20 ms or 1000 lines. */
 class ThreadSink implements LogSink {
   private lines: string[] = [];
+  private timer: NodeJS.Timeout | null = null;
   private readonly flushNow = (): void => this.flush();
   write(app: string, line: string, isError: boolean): void {
-    if (this.lines.length === 0) setImmediate(this.flushNow);
     this.lines.push(app, line, isError ? '1' : '');
+    if (this.lines.length >= 3000) this.flush();
+    else if (this.timer === null) this.timer = setTimeout(this.flushNow, 20);
   }
   flush(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
     if (this.lines.length === 0) return;
     post({ t: 'logs', lines: this.lines });
     this.lines = [];
