@@ -23,7 +23,7 @@ import { ownerOf } from '../../logplex/owners.ts';
 import { followLogs } from '../../control/logs/client.ts';
 import { eventually, useEtcd } from '../support/etcd.ts';
 import { ADMIN, client } from '../control/support.ts';
-import { Daemon } from './procs.ts';
+import { BIN, Daemon } from './procs.ts';
 import { Rsyslog, RSYSLOGD, RSYSLOG_MISSING } from './rsyslog.ts';
 import { parseLine } from './support.ts';
 
@@ -179,6 +179,12 @@ describe('logs end to end', { skip: RSYSLOGD ? false : RSYSLOG_MISSING }, () => 
     await eventually(() => seen.includes(last), 5000, 'the tail to reach the history end');
     const end = seen.indexOf(last);
     assert.deepEqual(lines, seen.slice(end - 1499, end + 1));
+
+    // The user's command: `dynomesh logs -n 5 --dyno web.1` (a log session, served through the non-owner).
+    const cliEnv = { PATH: process.env.PATH, HOME: dir, DYNOMESH_API_URL: other.url, DYNOMESH_API_KEY: ADMIN, DYNOMESH_CONFIG: join(dir, 'cli.json') };
+    const out = (await promisify(execFile)(process.execPath, [BIN, 'logs', '-a', APP, '-n', '5', '--dyno', 'web.1'], { env: cliEnv })).stdout.trimEnd().split('\n');
+    assert.equal(out.length, 5, out.join('\n'));
+    for (const l of out) assert.match(l, / (app|heroku)\[web\.1\]: /);
 
     // The rsyslog drain got the three sources too.
     const token = drain.body.token as string;
