@@ -3,7 +3,7 @@ import { Piscina } from 'piscina';
 
 export interface SlugPool {
   hash(file: string): Promise<string>;
-  unpack(file: string, dest: string, owner?: { uid: number; gid: number }): Promise<{ entries: number }>;
+  unpack(file: string, dest: string, owner?: { uid: number; gid: number }, maxBytes?: number): Promise<{ entries: number; bytes: number }>;
   close(): Promise<void>;
 }
 
@@ -18,9 +18,9 @@ export function slugPool(maxThreads = 2): SlugPool {
   });
   return {
     hash: (file) => pool.run({ file }, { name: 'hash' }) as Promise<string>,
-    unpack: async (file, dest, owner) => {
+    unpack: async (file, dest, owner, maxBytes) => {
       try {
-        return (await pool.run({ file, dest, ...owner }, { name: 'unpack' })) as { entries: number };
+        return (await pool.run({ file, dest, ...owner, ...(maxBytes ? { maxBytes } : {}) }, { name: 'unpack' })) as { entries: number; bytes: number };
       } catch (err) {
         // Errors cross the thread boundary as plain Errors; keep the worker's message, which names the entry.
         throw new Error((err as Error).message);

@@ -26,18 +26,25 @@ export interface UnpackTask {
   /** Owner of everything unpacked (the app's user), when the agent runs as root. */
   uid?: number;
   gid?: number;
+  maxBytes?: number;
 }
 
-export async function unpack({ file, dest, uid, gid }: UnpackTask): Promise<{ entries: number }> {
+/** A slug that unpacks past this is refused (a gzip bomb must not fill the host's disk). */
+export const MAX_UNPACKED_BYTES = 4 * 1024 ** 3;
+
+export async function unpack({ file, dest, uid, gid, maxBytes = MAX_UNPACKED_BYTES }: UnpackTask): Promise<{ entries: number; bytes: number }> {
   // Pass 1: read every header; nothing is written yet.
   let problem: string | undefined;
   let entries = 0;
+  let bytes = 0;
   await tar.t({
     file,
     strict: true,
     onReadEntry: (e) => {
       entries++;
+      bytes += e.size ?? 0;
       problem ??= entryProblem(e.path, e.type, e.linkpath);
+      if (bytes > maxBytes) problem ??= `unpacks to more than ${Math.round(maxBytes / 1048576)} MB`;
     },
   });
   if (problem) throw new SlugRefused(`slug refused: ${problem}`);
@@ -63,5 +70,5 @@ export async function unpack({ file, dest, uid, gid }: UnpackTask): Promise<{ en
     if (err instanceof SlugRefused) throw err;
     throw new SlugRefused(`slug refused: ${(err as Error).message}`);
   }
-  return { entries };
+  return { entries, bytes };
 }

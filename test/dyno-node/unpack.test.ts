@@ -71,6 +71,12 @@ describe('unpack (piscina worker)', () => {
     assert.equal(await readFile(`${dest}/tool`, 'utf8'), 'T');
   });
 
+  test('refuses a slug that would unpack past the size limit, before writing anything', async () => {
+    const { file, dest, box } = await unpackRaw('bomb', [{ path: 'a', type: '0', body: 'x'.repeat(600) }, { path: 'b', type: '0', body: 'y'.repeat(600) }]);
+    await assert.rejects(pool.unpack(file, dest, undefined, 1000), /unpacks to more than/);
+    assert.deepEqual(await readdir(box), []);
+  });
+
   const refused: [string, RawEntry[], RegExp][] = [
     ['dotdot', [{ path: 'ok', type: '0', body: 'ok' }, { path: '../evil', type: '0', body: 'pwned' }], /\.\./],
     ['deep-dotdot', [{ path: 'a/../../evil', type: '0', body: 'pwned' }], /\.\./],
