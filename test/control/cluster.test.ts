@@ -6,7 +6,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -92,7 +92,7 @@ describe('two control processes', () => {
     const b = client(procs[1]!.url);
     assert.equal((await a('POST', '/apps', { name: 'web-app' })).status, 201);
     const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b)('PATCH', '/apps/web-app/config-vars', { [`K${i}`]: `v${i}` })),
+      Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b)('PATCH', '/apps/web-app/config-vars', { [`K${i}`]: `secret-value-${i}` })),
     );
     assert.deepEqual(results.map((r) => r.status), Array(20).fill(200));
     const rels = (await a('GET', '/apps/web-app/releases')).body as { version: number; description: string }[];
@@ -109,6 +109,12 @@ describe('two control processes', () => {
       prev = cfg;
     }
     assert.equal(Object.keys((await b('GET', '/apps/web-app/config-vars')).body).length, 20);
+
+    // What an operator sees with etcdctl: ciphertext only.
+    const out = execFileSync('etcdctl', ['--endpoints', etcd.server.endpoint, 'get', '--prefix', cluster.keys.prefix], { env: { ...process.env, ETCDCTL_API: '3' } });
+    assert.ok(out.includes(Buffer.from(`${cluster.keys.prefix}config/web-app`)), 'etcdctl lists the config key');
+    // (names appear in release descriptions, "Set K3 config vars", as on Heroku; values never do)
+    assert.ok(!out.includes(Buffer.from('secret-value-')), 'a config value is readable with etcdctl');
   });
 
   test('rollback makes a new release with the old slug and config', async () => {
@@ -125,7 +131,7 @@ describe('two control processes', () => {
     assert.deepEqual(v25.slug, v22.slug);
     assert.deepEqual(v25.processTypes, { web: 'node a.js' });
     assert.deepEqual(unseal(rctx.clusterKey, v25.config), unseal(rctx.clusterKey, v22.config));
-    assert.equal((await api('GET', '/apps/web-app/config-vars')).body.K0, 'v0');
+    assert.equal((await api('GET', '/apps/web-app/config-vars')).body.K0, 'secret-value-0');
   });
 
   test('scaling 1 -> 5 -> 0 changes placements, spread over nodes', async () => {
