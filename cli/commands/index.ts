@@ -4,6 +4,7 @@ import { registerApps } from './apps.ts';
 import { registerBuilds } from './builds.ts';
 import { registerConfig } from './config.ts';
 import { registerDomains } from './domains.ts';
+import { registerDrains } from './drains.ts';
 import { registerLogin } from './login.ts';
 import { registerLogs } from './logs.ts';
 import { registerMaintenance } from './maintenance.ts';
@@ -20,6 +21,7 @@ export function registerUserCommands(program: Command): void {
   registerReleases(program);
   registerPs(program);
   registerLogs(program);
+  registerDrains(program);
   registerRun(program);
   registerDomains(program);
   registerMaintenance(program);

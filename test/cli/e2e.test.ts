@@ -186,7 +186,7 @@ describe('dynomesh up, the CLI and git push, as a user', () => {
     assert.match(r.stderr, /err-line/);
   });
 
-  test('day-two commands: maintenance, domains, restart, stop, login, a second up', async () => {
+  test('day-two commands: maintenance, domains, restart, stop, drains, login, a second up', async () => {
     await ok('maintenance:on');
     assert.equal((await ok('maintenance')).stdout, 'on\n');
     await eventually(async () => (await get(APP)).status === 503, 20_000, 'maintenance mode (503) at the router');
@@ -215,6 +215,12 @@ describe('dynomesh up, the CLI and git push, as a user', () => {
     const good = await run(process.execPath, [BIN, 'login', '--api', `http://127.0.0.1:${apiPort}`], { input: token, env: { ...env, DYNOMESH_CONFIG: join(dir, 'other.json') } });
     assert.equal(good.code, 0, good.stderr);
     assert.equal(statSync(join(dir, 'other.json')).mode & 0o777, 0o600);
+
+    const drainPort = await freePort();
+    assert.match((await ok('drains:add', `syslog://127.0.0.1:${drainPort}`)).stdout, new RegExp(`^syslog://127\\.0\\.0\\.1:${drainPort} \\(token d\\.`));
+    assert.match((await ok('drains')).stdout, new RegExp(`=== e2e-hello Drains\\nURL[\\s\\S]*syslog://127\\.0\\.0\\.1:${drainPort}`));
+    await ok('drains:remove', `syslog://127.0.0.1:${drainPort}`);
+    assert.match((await ok('drains')).stdout, /has no drains/);
 
     const second = await cli('up', '--port', String(routerPort), '--api-port', String(apiPort));
     assert.equal(second.code, 1);
