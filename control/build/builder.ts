@@ -19,6 +19,7 @@ import { BuildFailure, compile, info, step, warn } from './compile.ts';
 import { BuildOutput } from './output.ts';
 import { packPool, type PackPool } from './pack-pool.ts';
 import { claimBuild, failOrphanedBuilds, pruneBuilds, saveBuild } from './records.ts';
+import { replicateSlug } from './replicate.ts';
 import { Sandbox, type BuildUser } from './sandbox.ts';
 import type { BuildSource } from './source.ts';
 
@@ -221,6 +222,12 @@ export class Builder {
     const stored = await this.ctx.slugs.put(createReadStream(file), { maxBytes: this.maxSlugBytes });
     emit(info(`Done: ${human(stored.size)}`));
     if (signal.aborted) throw signal.reason;
+    const copies = await replicateSlug(this.ctx, stored.sha256, this.opts.memberId, signal);
+    if (signal.aborted) throw signal.reason;
+    if (copies.peers) {
+      emit(info(`Slug copied to ${copies.copies} of ${copies.peers} other control instance${copies.peers === 1 ? '' : 's'}`));
+      if (copies.failed.length) this.ctx.log.warn({ slug: stored.sha256, failed: copies.failed }, 'slug-replication-incomplete');
+    }
 
     emit(step('Launching...'));
     build.slug = { id: stored.sha256, sha256: stored.sha256, size: stored.size };

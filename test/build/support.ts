@@ -19,7 +19,7 @@ export interface ControlProc {
 }
 
 /** `dynomesh control` on a free loopback port, with its own data dir, on the test etcd. */
-export async function spawnControl(etcd: TestEtcd, prefix: string, extraArgs: string[] = []): Promise<ControlProc> {
+export async function spawnControl(etcd: TestEtcd, prefix: string, extraArgs: string[] = [], opts: { id?: string; clusterKey?: string } = {}): Promise<ControlProc> {
   const dir = mkdtempSync(join(tmpdir(), 'dm-build-'));
   chmodSync(dir, 0o711); // as root, builds run as per-app users who must pass through to --build-dir
   const port = await freePort();
@@ -27,8 +27,8 @@ export async function spawnControl(etcd: TestEtcd, prefix: string, extraArgs: st
   const child = spawn(process.execPath, [
     'bin/dynomesh.js', 'control',
     '--etcd', etcd.server.endpoint, '--etcd-prefix', prefix,
-    '--listen', `127.0.0.1:${port}`, '--data-dir', join(dir, 'data'), '--cluster-key', join(dir, 'cluster.key'),
-    '--lease-ttl', '2', '--id', 'c1', '--router-port', '5000', '--build-dir', join(dir, 'builds'), ...extraArgs,
+    '--listen', `127.0.0.1:${port}`, '--data-dir', join(dir, 'data'), '--cluster-key', opts.clusterKey ?? join(dir, 'cluster.key'),
+    '--lease-ttl', '2', '--id', opts.id ?? 'c1', '--router-port', '5000', '--build-dir', join(dir, 'builds'), ...extraArgs,
   ], { cwd: ROOT, env: { ...process.env, DYNOMESH_BOOTSTRAP_TOKEN: ADMIN, DYNOMESH_LOG_LEVEL: 'info', NODE_TEST_CONTEXT: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.pipe(log);
   child.stderr!.pipe(log);
