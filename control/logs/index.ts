@@ -26,6 +26,7 @@ export class Logs {
   readonly service: LogService;
   readonly drains: DrainManager;
   readonly events: AppEvents;
+  private sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly cluster: Cluster, private readonly opts: LogsOptions, private readonly log: Logger) {
     this.members = new LogMembers(cluster, log);
@@ -43,7 +44,25 @@ export class Logs {
     const addr = await this.service.listen(this.opts.listen.host, this.opts.listen.port, advertiseHost);
     await this.members.start();
     await this.drains.start();
+    this.sweepTimer = setInterval(() => void this.sweepDestroyed().catch(() => undefined), 60_000);
+    this.sweepTimer.unref();
     return addr;
+  }
+
+  /**
+   * Forgets the lines of apps that no longer exist (destroyed, as Heroku deletes an
+   * app's logs with it). Only apps held before the list started are judged, so an
+   * app created meanwhile is not mistaken for a destroyed one.
+   */
+  async sweepDestroyed(): Promise<string[]> {
+    const held = this.service.store.appNames();
+    if (!held.length) return [];
+    const { entries } = await this.cluster.list(this.cluster.keys.apps());
+    const live = new Set(entries.map((e) => (e.value as { name: string }).name));
+    const gone = held.filter((a) => !live.has(a));
+    for (const a of gone) this.service.store.release(a, 'app destroyed');
+    if (gone.length) this.log.info({ apps: gone }, 'log-buffers-of-destroyed-apps-dropped');
+    return gone;
   }
 
   routes(r: ApiRouter, ctx: ControlContext, nodeToken: string): void {
@@ -52,6 +71,7 @@ export class Logs {
 
   /** Call after the member key is gone (leadership stopped): our apps and their history go to their next owners first. */
   async stop(): Promise<void> {
+    clearInterval(this.sweepTimer);
     const deadline = Date.now() + 1500;
     while (this.members.get(this.opts.id) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     await this.shipper.close(1000);

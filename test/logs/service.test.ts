@@ -146,6 +146,19 @@ describe('log service', () => {
     assert.equal((await client(ctls[1]!.control.url)('GET', `/apps/${app}/logs?source=db`)).status, 422);
   });
 
+  test('a destroyed app\'s lines are dropped by the sweep; its logs are 404', async () => {
+    const app = await appOwnedBy(0, 'gone');
+    ship.write({ app, source: 'app', dyno: 'web.1', line: 'bye' });
+    await waitFor(() => ship.stats.buffered === 0, 5000, 'acked');
+    const logs = ctls[0]!.control.logs!;
+    assert.deepEqual(await logs.sweepDestroyed(), [], 'nothing to drop while it exists');
+    assert.ok(logs.service.store.get(app));
+    assert.equal((await ctls[1]!.api('DELETE', `/apps/${app}`)).status, 200);
+    assert.deepEqual(await logs.sweepDestroyed(), [app]);
+    assert.equal(logs.service.store.get(app), undefined);
+    assert.equal((await ctls[1]!.api('GET', `/apps/${app}/logs`)).status, 404);
+  });
+
   test('log-sessions: logplex_url streams without a token; a forged one is refused', async () => {
     const app = await appOwnedBy(0, 'sess');
     ship.write({ app, source: 'app', dyno: 'web.1', line: 'via session' });
