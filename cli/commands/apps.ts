@@ -1,4 +1,5 @@
 /** `apps`, `apps:create [name]`, `apps:info`, `apps:destroy`. */
+import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { DEFAULT_REMOTE } from '../app.ts';
@@ -90,6 +91,17 @@ export function registerApps(program: Command): void {
       ['Affinity', app.routing?.affinity ?? ''],
     ]));
   });
+
+  withApp(program.command('apps:open [path]').alias('open').description('open the app in a browser (prints its URL when there is none)'))
+    .action(async (path: string | undefined, flags: AppFlags) => {
+      const app = await api().get<AppJson>(`/apps/${appOf(flags)}`);
+      const url = new URL((path ?? '').replace(/^\//, ''), app.web_url).toString();
+      print(`${url}\n`);
+      const opener = process.platform === 'darwin' ? 'open' : 'xdg-open';
+      if (process.stdout.isTTY && (process.platform === 'darwin' || process.env.DISPLAY || process.env.WAYLAND_DISPLAY)) {
+        spawn(opener, [url], { stdio: 'ignore', detached: true }).on('error', () => undefined).unref();
+      }
+    });
 
   program
     .command('git:remote')

@@ -193,6 +193,7 @@ describe('dynomesh up, the CLI and git push, as a user', () => {
     await ok('maintenance:off');
     await eventually(async () => (await get(APP)).status === 200, 20_000, 'the app back after maintenance');
 
+    assert.equal((await ok('open', '/health')).stdout, `http://${APP}.localhost:${routerPort}/health\n`);
     await ok('domains:add', 'www.e2e-hello.test');
     assert.match((await ok('domains')).stdout, /=== e2e-hello Default Domain\ne2e-hello\.localhost\n[\s\S]*www\.e2e-hello\.test +succeeded/);
     await eventually(async () => (await get('', '127.0.0.1', 'www.e2e-hello.test')).status === 200, 20_000, 'the custom domain to route');
