@@ -15,6 +15,11 @@ export interface ControlContext extends ReleaseContext {
   /** This instance's API base URL as clients reach it (git_url). */
   advertiseUrl: string;
   log: Logger;
+  /**
+   * Run in order before an app's keys are deleted (add-ons deprovision, git repos and
+   * build caches go). A hook that throws stops the destroy with nothing deleted.
+   */
+  beforeAppDestroy?: ((app: string) => Promise<void>)[];
 }
 
 export function webUrl(ctx: ControlContext, app: string): string {

@@ -388,7 +388,10 @@ describe('slug store and destroy', () => {
     try {
       await eventually(async () => (await cluster.list(cluster.keys.placementsOf('node-d'))).entries.some((e) => e.kind === 'placement' && e.value.app === 'doomed'), 10_000, 'doomed placed');
       await cluster.put(cluster.keys.endpoint('doomed', 'web.1'), { app: 'doomed', dyno: 'web.1', node: 'node-d', host: '127.0.0.1', port: 1, release: rel.version });
+      const hooked: string[] = [];
+      ctl.control.ctx.beforeAppDestroy = [async (app) => void hooked.push(app)];
       const del = await api('DELETE', '/apps/doomed');
+      assert.deepEqual(hooked, ['doomed']);
       assert.equal(del.status, 200);
       assert.equal(del.body.name, 'doomed');
       const left = Object.keys(await dump(cluster)).filter((k) => k.includes('/doomed'));

@@ -53,6 +53,7 @@ export function appRoutes(r: ApiRouter, ctx: ControlContext): void {
 
   r.delete('/apps/:app', async (c) => {
     const before = await info(ctx, c.params.app!);
+    for (const hook of ctx.beforeAppDestroy ?? []) await hook(c.params.app!);
     const { slugs } = await destroyApp(ctx.cluster, c.params.app!);
     ctx.log.info({ app: c.params.app, user: c.token!.user }, 'app-destroyed');
     await sweepSlugs(ctx, slugs).catch((err) => ctx.log.warn({ err: (err as Error).message }, 'slug-sweep-failed'));
