@@ -124,7 +124,12 @@ export class Link {
     const reader = new FrameReader();
     s.setNoDelay(true);
     s.setKeepAlive(true, 5000);
+    // A host that drops packets would leave connect() pending for minutes.
+    s.setTimeout(5000, () => {
+      if (!this.connected) s.destroy(new Error('connect timed out after 5 s'));
+    });
     s.on('connect', () => {
+      s.setTimeout(0);
       this.connected = true;
       this.backoff = 100;
       this.host.log.debug({ member: this.member.id, logs: this.member.logs }, 'log-service-connected');
