@@ -54,6 +54,9 @@ export interface AgentOptions {
   attachListen?: { host: string; port: number } | false;
   /** How long an attached one-off waits for its requester (R13 after). */
   attachTimeoutMs?: number;
+  /** Daily dyno cycling (Heroku: 24 h + up to 216 min); 0 turns it off. */
+  cycleMs?: number;
+  cycleJitterMs?: number;
   /** How often unused slugs are dropped from the cache. */
   slugPruneMs?: number;
   sink?: LogSink;
@@ -243,6 +246,7 @@ export class Agent {
       s = new Slot(app, dyno, {
         nodeId: this.nodeId, advertise: this.ctx.advertise, keys: this.keys, log: this.log, sink: this.sink,
         publisher: this.publisher, drainMs: this.opts.drainMs ?? 1000,
+        cycleMs: this.opts.cycleMs ?? 24 * 3_600_000, cycleJitterMs: this.opts.cycleJitterMs ?? 216 * 60_000,
         newPolicy: () => new CrashPolicy(this.opts.coolOffsMs ?? HEROKU_COOL_OFFS_MS, this.opts.goodRunMs ?? 10 * 60_000),
         startRun: (p, onChange) => Run.start(this.ctx, p, onChange),
         oneOffs: this.oneOffs,

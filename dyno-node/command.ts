@@ -33,6 +33,8 @@ interface Flags extends ClusterFlags {
   attachListen?: { host: string; port: number };
   attach: boolean;
   attachTimeout: number;
+  cycle: number;
+  cycleJitter: number;
 }
 
 function parseNodeId(v: string): string {
@@ -82,6 +84,8 @@ export function dynoNodeCommand(): Command {
     .addOption(new Option('--attach-listen <host:port>', 'where one-off dynos attach (default: the advertise address, a free port)').env('DYNOMESH_ATTACH_LISTEN').argParser(parseHostPort))
     .addOption(new Option('--no-attach', 'serve no attach endpoint (attached one-off dynos fail with R13)'))
     .addOption(new Option('--attach-timeout <duration>', 'how long an attached one-off waits for its requester (R13)').default(60_000, '60s').argParser(parseDuration))
+    .addOption(new Option('--cycle <duration>', 'replace each dyno after this long, as Heroku\'s daily cycling (0: never)').env('DYNOMESH_CYCLE').default(24 * 3_600_000, '24h').argParser(parseDuration))
+    .addOption(new Option('--cycle-jitter <duration>', 'random extra time before a dyno cycles').default(216 * 60_000, '216m').argParser(parseDuration))
     .addOption(new Option('--label <key=value>', 'node label for the scheduler (repeatable)').argParser(parseLabel).default({}))
     .action(async (flags: Flags) => {
       const log = logger('dyno-node', { node: flags.nodeId });
@@ -95,6 +99,7 @@ export function dynoNodeCommand(): Command {
         drainMs: flags.drain, ...(flags.coolOff ? { coolOffsMs: flags.coolOff } : {}), goodRunMs: flags.goodRun,
         memoryMode: flags.memoryEnforcement, memoryPollMs: flags.memoryPoll, log, sink: dynoSink(shipper),
         attachListen: flags.attach ? flags.attachListen : false, attachTimeoutMs: flags.attachTimeout,
+        cycleMs: flags.cycle, cycleJitterMs: flags.cycleJitter,
       });
       let stopping = false;
       const stop = (signal: string) => {

@@ -28,6 +28,9 @@ export interface SlotContext {
   sink: LogSink;
   publisher: Publisher;
   drainMs: number;
+  /** Daily cycling, as Heroku: a run is replaced after cycleMs + random(0..cycleJitterMs); 0 turns it off. */
+  cycleMs: number;
+  cycleJitterMs: number;
   newPolicy(): CrashPolicy;
   startRun(p: Placement, onChange: (r: Run) => void): Run;
   /** One-off dynos already started here, so none runs twice (survives agent restarts). */
@@ -59,6 +62,10 @@ export class Slot {
   private lastExit: { status: number | null; message: string } | undefined;
   /** Identity of the desired placement (its etcd create revision): one-offs run once per identity. */
   private desiredId: string | undefined;
+  /** The run due for its daily cycle: treated as stale, so it is replaced like on a restart. */
+  private cycling: Run | undefined;
+  private cycleTimer: NodeJS.Timeout | undefined;
+  private cycleFor: Run | undefined;
   /** The last endpoint write: a replaced run's SIGTERM waits for its successor's endpoint. */
   private endpointWrite: Promise<void> = Promise.resolve();
   /** The run whose endpoint is published. */
@@ -151,7 +158,7 @@ export class Slot {
       this.current = this.launch(want);
     } else if (!this.current) {
       this.current = this.launch(want);
-    } else if (matches(this.current, want)) {
+    } else if (matches(this.current, want) && this.current !== this.cycling) {
       if (this.pending) this.retire(this.pending);
       this.pending = undefined;
     } else if (this.current.state !== 'up') {
@@ -159,7 +166,7 @@ export class Slot {
       this.retire(this.current);
       this.current = this.launch(want);
     } else {
-      if (this.pending && !matches(this.pending, want)) {
+      if (this.pending && (!matches(this.pending, want) || this.pending === this.cycling)) {
         this.retire(this.pending);
         this.pending = undefined;
       }
@@ -272,6 +279,7 @@ export class Slot {
       return;
     }
     const state: DynoState = r.state === 'up' ? 'up' : 'starting';
+    if (state === 'up') this.scheduleCycle(r);
     if (state === 'up' && r.placement.type === 'web' && this.endpointRun !== r && r.port) {
       this.endpointRun = r;
       this.endpointWrite = this.ctx.publisher.endpoint(this.ctx.keys.endpoint(this.app, this.dyno), {
@@ -281,9 +289,25 @@ export class Slot {
     this.setShown(state, r.placement.release);
   }
 
+  private scheduleCycle(r: Run): void {
+    if (this.cycleFor === r || this.ctx.cycleMs <= 0 || this.oneOff) return;
+    clearTimeout(this.cycleTimer);
+    this.cycleFor = r;
+    const upFor = Date.now() - (r.upAt ?? Date.now());
+    const delay = Math.max(0, this.ctx.cycleMs + Math.random() * this.ctx.cycleJitterMs - upFor);
+    this.cycleTimer = setTimeout(() => {
+      if (this.current !== r || r.state !== 'up') return;
+      this.heroku('Cycling');
+      this.cycling = r;
+      this.kick();
+    }, delay);
+    this.cycleTimer.unref();
+  }
+
   /** Stop everything (agent shutdown). */
   async stopAll(): Promise<void> {
     this.leaving = true;
+    clearTimeout(this.cycleTimer);
     this.desired = undefined;
     this.reconcile();
     while (this.retiring.size > 0) await Promise.all([...this.retiring].map((r) => r.done));

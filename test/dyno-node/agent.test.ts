@@ -215,6 +215,29 @@ describe('dyno-node agent', () => {
     }
   });
 
+  test('daily cycling (shortened): the dyno is replaced, new one first, and it is not a crash', async () => {
+    const cluster = etcd.cluster();
+    const h = await startAgent(cluster, { cycleMs: 1500, cycleJitterMs: 0 });
+    try {
+      const s = await makeSlug({ Procfile: 'web: node server.js\n', 'server.js': WEB_APP });
+      h.slugs.add(s);
+      await putRelease(cluster, h.key, 'cyc', 1, s.slug, { web: 'node server.js' });
+      await place(cluster, h.nodeId, { app: 'cyc', dyno: 'web.1', release: 1 });
+      const ep = await eventually(() => cluster.get(cluster.keys.endpoint('cyc', 'web.1')), 20_000, 'endpoint');
+      await h.waitLine('cyc', 'web.1', /^Cycling$/, 10_000);
+      const next = await eventually(async () => {
+        const e = await cluster.get(cluster.keys.endpoint('cyc', 'web.1'));
+        return e && e.value.port !== ep.value.port ? e : undefined;
+      }, 15_000, 'cycled endpoint');
+      assert.equal(next.value.release, 1);
+      const st = await cluster.get(cluster.keys.status('cyc', 'web.1'));
+      assert.equal(st?.value.state, 'up');
+      assert.equal(st?.value.restarts, 0, 'cycling is not a crash');
+    } finally {
+      await h.stop();
+    }
+  });
+
   test('stop: a dyno that ignores SIGTERM gets SIGKILL after the stop timeout (R12), both logged', async () => {
     const cluster = etcd.cluster();
     const h = await startAgent(cluster, { stopTimeoutMs: 700 });
