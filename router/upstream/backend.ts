@@ -15,6 +15,9 @@ export interface PoolOptions {
   connectTimeoutMs: number;
 }
 
+/** Bytes read from a dyno connection at a time (as node's own stream reads). */
+const READ_BUFFER = 64 * 1024;
+
 export const DEFAULT_POOL: PoolOptions = { maxIdle: 128, idleTimeoutMs: 4_000, connectTimeoutMs: 5_000 };
 
 /** Receives the outcome of `acquire`; exactly one of the two is called. */
@@ -66,7 +69,19 @@ export class Backend {
       w.onConnected(conn, true);
       return;
     }
-    const socket = connect({ host: this.host, port: this.port, noDelay: true });
+    // One read buffer per connection, reused for every read (no allocation per read); Conn.onData explains the rule.
+    let reader: Conn | null = null;
+    const socket = connect({
+      host: this.host, port: this.port, noDelay: true,
+      onread: {
+        buffer: Buffer.allocUnsafe(READ_BUFFER),
+        callback: (n: number, buf: Uint8Array): boolean => {
+          if (reader === null) socket.destroy(); // a dyno talking before any request
+          else reader.onData((buf as Buffer).subarray(0, n));
+          return true;
+        },
+      },
+    });
     let done = false;
     const timer = setTimeout(() => fail(Object.assign(new Error(`connect timeout after ${this.opts.connectTimeoutMs} ms`), { code: 'ETIMEDOUT' })), this.opts.connectTimeoutMs);
     const fail = (err: Error & { code?: string }) => {
@@ -82,7 +97,7 @@ export class Backend {
       done = true;
       clearTimeout(timer);
       socket.off('error', fail);
-      const conn = new Conn(socket, (c) => this.free(c), (c) => this.forget(c));
+      const conn = (reader = new Conn(socket, (c) => this.free(c), (c) => this.forget(c)));
       this.all.add(conn);
       w.onConnected(conn, false);
     });

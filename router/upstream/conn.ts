@@ -5,7 +5,8 @@
  * A connection serves one exchange at a time (no pipelining: a dyno may not
  * support it, and a stuck response would block the ones behind it). The
  * exchange that owns it receives head, body and end through `ConnOwner`; body
- * chunks are slices of the socket's own buffers, never copied here.
+ * chunks are slices of the connection's one read buffer (`onread`: no Buffer and
+ * no stream machinery per read), never copied here.
  */
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
@@ -98,14 +99,19 @@ export class Conn {
       o?.onUpstreamEnd();
     };
     p[HTTPParser.kOnExecute] = () => undefined;
-    socket.on('data', (buf: Buffer) => this.onData(buf));
+    // bytes arrive through the socket's `onread` buffer (see Backend.acquire), not 'data' events
     socket.on('end', () => this.onEof());
     socket.on('error', (err) => this.gone(err));
     socket.on('close', () => this.gone(undefined));
     socket.on('drain', () => this.owner?.onUpstreamDrain());
   }
 
-  private onData(buf: Buffer): void {
+  /**
+   * Bytes from the dyno, a view of this connection's read buffer: valid only until the
+   * next read. Everything that keeps a body slice past this call (a stalled or queued
+   * client write) pauses the socket first, so no read can overwrite it.
+   */
+  onData(buf: Buffer): void {
     if (this.owner === null) {
       // Bytes with no request outstanding: the dyno is not speaking HTTP/1.1 keep-alive properly.
       this.socket.destroy();
