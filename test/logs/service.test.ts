@@ -159,6 +159,24 @@ describe('log service', () => {
     assert.equal((await ctls[1]!.api('GET', `/apps/${app}/logs`)).status, 404);
   });
 
+  test('a batch sent to the wrong instance is acked and forwarded to the owner; past 3 hops it is kept', async () => {
+    const app = await appOwnedBy(0, 'wrong');
+    const { connect } = await import('node:net');
+    const { encodeFrame, FrameReader, BATCH, ACK } = await import('../../logplex/wire.ts');
+    const [host, port] = ctls[1]!.control.logs!.service.address.split(':');
+    const sock = connect({ host: host!, port: Number(port) });
+    const reader = new FrameReader();
+    const acks: number[] = [];
+    sock.on('data', (c: Buffer) => reader.push(c).forEach((f) => f[0] === ACK && acks.push(f[1] as number)));
+    sock.write(encodeFrame([BATCH, 7, 0, [[app, 'app', 'web.1', Date.now() * 1000, 'misrouted']]]));
+    sock.write(encodeFrame([BATCH, 8, 3, [[app, 'app', 'web.1', Date.now() * 1000, 'bounced too often']]]));
+    await waitFor(() => acks.length === 2, 5000, 'acks');
+    assert.deepEqual(acks, [7, 8]);
+    await waitFor(() => ctls[0]!.control.logs!.service.store.get(app)?.last(5).some((e) => e.rec.line === 'misrouted'), 5000, 'forwarded to the owner');
+    assert.ok(ctls[1]!.control.logs!.service.store.get(app)?.last(5).some((e) => e.rec.line === 'bounced too often'));
+    sock.destroy();
+  });
+
   test('log-sessions: logplex_url streams without a token; a forged one is refused', async () => {
     const app = await appOwnedBy(0, 'sess');
     ship.write({ app, source: 'app', dyno: 'web.1', line: 'via session' });
