@@ -202,6 +202,22 @@ describe('two control processes', () => {
     assert.ok(done.every((p) => !before.has(p.value.dyno)), 'new dynos got new names while old ones still ran');
   });
 
+  test('SIGTERM of the leader hands leadership over at once (resign), and the instance can rejoin', async () => {
+    const hs = await Promise.all(procs.map(health));
+    const leader = procs[hs.findIndex((h) => h.leader)]!;
+    const follower = procs.find((p) => p !== leader)!;
+    const t0 = Date.now();
+    leader.child.kill('SIGTERM');
+    assert.equal(await leader.exited, 0, 'clean exit on SIGTERM');
+    await eventually(async () => (await health(follower)).leader, 5_000, 'follower leads');
+    const ms = Date.now() - t0;
+    console.log(`# leadership handed over ${ms} ms after SIGTERM`);
+    procs.splice(procs.indexOf(leader), 1);
+    await spawnControl(leader.id);
+    await eventually(async () => (await cluster.list(cluster.keys.members())).entries.length === 2, 10_000, 'rejoined');
+    assert.equal((await health(procs[procs.length - 1]!)).leader, false, 'a restarted instance joins as follower');
+  });
+
   test('SIGKILL of the leader: the other instance leads within 5 s and keeps reconciling', async () => {
     const hs = await Promise.all(procs.map(health));
     const leader = procs[hs.findIndex((h) => h.leader)]!;
