@@ -1,5 +1,5 @@
 /**
- * Config var rules (Heroku's): keys `[A-Za-z_][A-Za-z0-9_]*`, values strings,
+ * Config var rules (Heroku's): keys `[A-Za-z_][A-Za-z0-9_]*` not starting with `__`, values strings,
  * at most 32 KB in total. Values are sealed with the cluster key at rest, both in
  * `config/{app}` (the latest) and inside every release.
  */
@@ -19,6 +19,7 @@ export function checkConfigPatch(patch: unknown): asserts patch is Record<string
     if (!KEY.test(key) || key.length > 256) {
       throw invalid(`config var name ${JSON.stringify(key)} is invalid: use letters, digits and _ and do not start with a digit`);
     }
+    if (key.startsWith('__')) throw invalid(`config var name ${key} is reserved: names may not start with __`);
     if (typeof value === 'number' || typeof value === 'boolean') p[key] = String(value);
     else if (value !== null && typeof value !== 'string') {
       throw invalid(`config var ${key} must be a string (or null to remove it)`);

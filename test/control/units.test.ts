@@ -37,7 +37,7 @@ describe('config vars', () => {
     const ok = { _X: 'a', Abc_9: '', N: 3, B: true, GONE: null } as Record<string, unknown>;
     checkConfigPatch(ok);
     assert.deepEqual(ok, { _X: 'a', Abc_9: '', N: '3', B: 'true', GONE: null });
-    for (const bad of [{ '9A': 'x' }, { 'A-B': 'x' }, { '': 'x' }, { 'A B': 'x' }, { A: {} }, { A: ['x'] }, [], 'str', null]) {
+    for (const bad of [{ __X: 'x' }, { '9A': 'x' }, { 'A-B': 'x' }, { '': 'x' }, { 'A B': 'x' }, { A: {} }, { A: ['x'] }, [], 'str', null]) {
       assert.equal(status(() => checkConfigPatch(bad)), 422, JSON.stringify(bad));
     }
   });
