@@ -82,7 +82,7 @@ export class AttachServer {
   private server: Server | undefined;
   private readonly wss = new WebSocketServer({ noServer: true });
   /** Dynos waiting for their requester. */
-  private readonly waiters = new Map<string, (a: Attachment) => void>();
+  private readonly waiters = new Map<string, { done: (a: Attachment) => void; fail: (e: Error) => void }>();
   /** Requesters waiting for their dyno's placement to arrive. */
   private readonly offers = new Map<string, { ws: WebSocket; timer: NodeJS.Timeout }>();
   url = '';
@@ -124,7 +124,7 @@ export class AttachServer {
       const waiter = this.waiters.get(key);
       if (waiter) {
         this.waiters.delete(key);
-        return waiter(new SocketAttachment(ws));
+        return waiter.done(new SocketAttachment(ws));
       }
       // The placement may not have reached this node yet: hold the requester a little.
       const timer = setTimeout(() => {
@@ -151,16 +151,25 @@ export class AttachServer {
       return Promise.resolve(new SocketAttachment(offer.ws));
     }
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        if (this.waiters.get(key) === done) this.waiters.delete(key);
-        reject(new Error(`Error R13 (Attach error) -> Failed to attach to process within ${Math.round(timeoutMs / 1000)} seconds`));
-      }, timeoutMs);
-      const done = (a: Attachment) => {
-        clearTimeout(timer);
-        resolve(a);
+      const w = {
+        done: (a: Attachment) => {
+          clearTimeout(timer);
+          resolve(a);
+        },
+        fail: (e: Error) => {
+          clearTimeout(timer);
+          if (this.waiters.get(key) === w) this.waiters.delete(key);
+          reject(e);
+        },
       };
-      this.waiters.set(key, done);
+      const timer = setTimeout(() => w.fail(new Error(`Error R13 (Attach error) -> Failed to attach to process within ${Math.round(timeoutMs / 1000)} seconds`)), timeoutMs);
+      this.waiters.set(key, w);
     });
+  }
+
+  /** The dyno was stopped while waiting for its requester. */
+  cancel(app: string, dyno: string): void {
+    this.waiters.get(`${app}/${dyno}`)?.fail(new Error('stopped while awaiting the client'));
   }
 
   async close(): Promise<void> {

@@ -326,6 +326,7 @@ export class Run {
     if (this.exit || this.stopRequested) return this.done;
     this.stopRequested = true;
     if (this.pid && !this.exiting) this.stopping ??= this.terminate();
+    else if (this.placement.attach && !this.pid) this.ctx.attach?.cancel(this.app, this.dyno);
     return this.done;
   }
 
@@ -367,6 +368,7 @@ export class Run {
   }
 
   private async failed(err: Error): Promise<void> {
+    if (this.stopRequested && !this.pid) return this.finish({ status: null, reason: 'stopped', message: 'Stopped before start' });
     this.ctx.log.error({ app: this.app, dyno: this.dyno, run: this.id, err: err.message }, 'dyno-start-failed');
     this.heroku(`Failed to start: ${err.message}`);
     if (this.pid && !this.exiting) {

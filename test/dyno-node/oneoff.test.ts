@@ -107,6 +107,23 @@ describe('one-off dynos', () => {
     }
   });
 
+  test('a one-off waiting for its requester goes at once when its placement is removed', async () => {
+    const cluster = etcd.cluster();
+    const h = await startAgent(cluster, { attachTimeoutMs: 60_000 });
+    try {
+      await setup(cluster, h, 'ops5');
+      await place(cluster, h.nodeId, { app: 'ops5', dyno: 'run.3', type: 'run', release: 1, attach: true, command: 'echo never' });
+      await h.waitLine('ops5', 'run.3', /^Awaiting client$/);
+      const t0 = Date.now();
+      await cluster.delete(cluster.keys.placement(h.nodeId, 'ops5', 'run.3'));
+      await eventually(() => h.agent.slots.size === 0, 5000, 'slot gone');
+      assert.ok(Date.now() - t0 < 5000);
+      assert.equal(await cluster.get(cluster.keys.status('ops5', 'run.3')), undefined);
+    } finally {
+      await h.stop();
+    }
+  });
+
   test('detached (run:detached): output goes to the logs, and it is not restarted after exit', async () => {
     const cluster = etcd.cluster();
     const h = await startAgent(cluster);
