@@ -48,6 +48,49 @@ describe('log producers', () => {
     assert.match(l10, / heroku\[logplex\]: Error L10 \(output buffer overflow\): 150 messages dropped since \d{4}-\d\d-\d\dT[\d:.]+\+00:00\.$/);
   });
 
+  test('a joining instance takes over its apps with their history; tails there are cut so readers resume', async () => {
+    const cluster: Cluster = etcd.cluster();
+    const [first] = await startControls(etcd, cluster, 1);
+    stops.push(() => first!.stop());
+    const ship = await producer(cluster);
+    stops.push(() => ship.close(0));
+    await waitFor(() => ship.members.list().length === 1, 5000, 'member');
+    const apps = Array.from({ length: 12 }, (_v, i) => `join-${i}`);
+    for (const a of apps) {
+      assert.equal((await first!.api('POST', '/apps', { name: a })).status, 201);
+      for (let i = 0; i < 20; i++) ship.write({ app: a, source: 'app', dyno: 'web.1', line: `old ${i}` });
+    }
+    await waitFor(() => ship.stats.buffered === 0, 5000, 'acked');
+    const tails = apps.map((a) => {
+      const ctl = new AbortController();
+      const r = fetch(`${first!.control.url}/apps/${a}/logs?tail=true&lines=0`, { headers: { authorization: `Bearer ${ADMIN}` }, signal: ctl.signal })
+        .then(async (res) => {
+          for await (const _c of res.body as unknown as AsyncIterable<Uint8Array>) { /* reading */ }
+          return 'ended';
+        }, (e: Error) => e.name)
+        .catch((e: Error) => `broke: ${e.message}`);
+      return { a, r, ctl };
+    });
+    await new Promise((r) => setTimeout(r, 200));
+
+    const [second] = await startControls(etcd, cluster, 1, { clusterKeyPath: first!.control.opts.clusterKeyPath });
+    stops.push(() => second!.stop());
+    await waitFor(() => ship.members.list().length === 2 && first!.control.logs!.members.list().length === 2, 5000, 'two members');
+    const moved = apps.filter((a) => ship.members.owner(a)!.id === second!.control.opts.id);
+    assert.ok(moved.length > 0 && moved.length < apps.length, `some apps moved (${moved.length})`);
+    for (const a of moved) ship.write({ app: a, source: 'app', dyno: 'web.1', line: 'new' });
+    for (const a of moved) {
+      const lines = await eventually(async () => {
+        const h = (await history(second!.control.url, a, 'lines=100&dyno=web.1')).map((l) => parseLine(l)!.text);
+        return h.length === 21 ? h : undefined;
+      }, 5000, `history of ${a} on the new owner`);
+      assert.deepEqual(lines, [...Array.from({ length: 20 }, (_v, i) => `old ${i}`), 'new']);
+    }
+    // Tails of moved apps on the old owner were cut (not ended cleanly); the others run on.
+    for (const t of tails.filter((x) => moved.includes(x.a))) assert.match(String(await t.r), /broke|terminated/i);
+    for (const t of tails.filter((x) => !moved.includes(x.a))) t.ctl.abort();
+  });
+
   test('a gracefully stopped owner hands its history over; producers reroute; nothing is lost', async () => {
     const cluster: Cluster = etcd.cluster();
     const ctls = await startControls(etcd, cluster, 2);
