@@ -104,8 +104,13 @@ class Exchange implements ConnOwner, ConnectWaiter {
   bytesOut = 0;
   // lifecycle
   done = false;
-  timer: NodeJS.Timeout | null = null;
+  /** Epoch ms when the armed timer (timerKind) fires; checked by the shared ticker. */
+  deadline = 0;
   timerKind = Timer.None;
+  // intrusive list of exchanges with an armed timer (see ticker below)
+  tPrev: Exchange | null = null;
+  tNext: Exchange | null = null;
+  tracked = false;
   pendingHeaders: string[] = [];
   pendingReason = '';
 
@@ -216,7 +221,7 @@ class Exchange implements ConnOwner, ConnectWaiter {
       this.bodyDone = true;
       this.endBody();
       if (!this.headersSent) this.armTimer(Timer.FirstByte);
-    } else if (this.timerKind !== Timer.None) this.timer!.refresh();
+    } else if (this.timerKind !== Timer.None) this.refreshTimer();
     if (!ok) this.pauseClient();
   }
 
@@ -285,7 +290,7 @@ class Exchange implements ConnOwner, ConnectWaiter {
     if (this.done) return;
     this.bytesOut += chunk.length;
     this.ctx.metrics.bytesOut += chunk.length;
-    if (this.timer !== null) this.timer.refresh();
+    if (this.timerKind !== Timer.None) this.refreshTimer();
     if (this.respLen < 0 || this.stalledChunk !== null || this.outQueue.length > 0) {
       // chunked bodies are written by flushChunked once the parse is done, outside the shared cork
       this.outQueue.push(chunk);
@@ -368,7 +373,7 @@ class Exchange implements ConnOwner, ConnectWaiter {
       else if (!ok) return false;
     }
     this.stalledChunk = null;
-    if (this.timer !== null) this.timer.refresh();
+    if (this.timerKind !== Timer.None) this.refreshTimer();
     if (this.respLen < 0) {
       // chunked: onWritable runs corked; write from a fresh cork instead (see flushChunked)
       setImmediate(flushLater, this);
@@ -423,17 +428,18 @@ class Exchange implements ConnOwner, ConnectWaiter {
   armTimer(kind: Timer): void {
     if (this.done) return;
     const ms = kind === Timer.FirstByte ? this.ctx.opts.firstByteTimeoutMs : this.ctx.opts.idleTimeoutMs;
-    if (this.timer === null) this.timer = setTimeout(onTimer, ms, this);
-    else if (this.timerKind !== kind) {
-      clearTimeout(this.timer);
-      this.timer = setTimeout(onTimer, ms, this);
-    } else this.timer.refresh();
     this.timerKind = kind;
+    this.deadline = Date.now() + ms;
+    if (!this.tracked) track(this, ms);
+  }
+
+  /** A byte moved: the idle (or first-byte) timer starts over. */
+  refreshTimer(): void {
+    this.deadline = Date.now() + (this.timerKind === Timer.FirstByte ? this.ctx.opts.firstByteTimeoutMs : this.ctx.opts.idleTimeoutMs);
   }
 
   clearTimer(): void {
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
+    if (this.tracked) untrack(this);
     this.timerKind = Timer.None;
   }
 
@@ -562,9 +568,49 @@ function corkError(): void {
 function flushLater(ex: Exchange): void {
   ex.flushChunked();
 }
-function onTimer(ex: Exchange): void {
-  ex.timer = null;
-  ex.onTimeout();
+
+// ---- timers ------------------------------------------------------------------
+// One ticker checks the deadlines of all exchanges with an armed timer, instead of a
+// setTimeout per request (a Timeout object, a timer-list insert and a clear each).
+// Timeouts fire up to one tick late: tick = 1/20 of the shortest timeout, 5..250 ms.
+let timed: Exchange | null = null;
+let ticker: NodeJS.Timeout | null = null;
+let tickMs = 0;
+
+function track(ex: Exchange, ms: number): void {
+  ex.tracked = true;
+  ex.tPrev = null;
+  ex.tNext = timed;
+  if (timed !== null) timed.tPrev = ex;
+  timed = ex;
+  const want = Math.max(5, Math.min(250, Math.floor(ms / 20)));
+  if (ticker === null || want < tickMs) {
+    if (ticker !== null) clearInterval(ticker);
+    tickMs = want;
+    ticker = setInterval(tick, want);
+    ticker.unref();
+  }
+}
+
+function untrack(ex: Exchange): void {
+  ex.tracked = false;
+  if (ex.tPrev !== null) ex.tPrev.tNext = ex.tNext;
+  else if (timed === ex) timed = ex.tNext;
+  if (ex.tNext !== null) ex.tNext.tPrev = ex.tPrev;
+  ex.tPrev = ex.tNext = null;
+}
+
+function tick(): void {
+  const now = Date.now();
+  let ex = timed;
+  while (ex !== null) {
+    const next = ex.tNext;
+    if (ex.deadline <= now) {
+      untrack(ex);
+      ex.onTimeout();
+    }
+    ex = next;
+  }
 }
 
 let headerPairs: string[] = [];
