@@ -57,10 +57,29 @@ export async function sameProcess(pid: number, startTime: number): Promise<boole
   return !!s && s.startTime === startTime && s.state !== 'Z' && s.state !== 'X';
 }
 
+let snapshot: { at: number; stats: Promise<ProcStat[]> } | undefined;
+
+/** Every process's stat, shared by all dynos' memory polls within `maxAgeMs` (one /proc walk, not one per dyno). */
+async function allProcs(maxAgeMs: number): Promise<ProcStat[]> {
+  if (!snapshot || Date.now() - snapshot.at > maxAgeMs) {
+    const stats = (async () => {
+      const out: ProcStat[] = [];
+      for (const name of await readdir('/proc')) {
+        if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue;
+        const s = await procStat(Number(name));
+        if (s) out.push(s);
+      }
+      return out;
+    })();
+    snapshot = { at: Date.now(), stats };
+  }
+  return snapshot.stats;
+}
+
 /** Resident memory of every process in the group (the RSS fallback when no cgroup is ours). */
-export async function groupRss(pgid: number): Promise<number> {
+export async function groupRss(pgid: number, maxAgeMs = 200): Promise<number> {
   let sum = 0;
-  for (const s of await groupMembers(pgid)) sum += s.rssBytes;
+  for (const s of await allProcs(maxAgeMs)) if (s.pgid === pgid && s.state !== 'Z') sum += s.rssBytes;
   return sum;
 }
 
