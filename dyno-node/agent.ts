@@ -85,6 +85,8 @@ export class Agent {
   private queue: Promise<void> = Promise.resolve();
   /** Live runs from a previous agent process, waiting for the first placement list. */
   private leftovers: RunRecord[] = [];
+  /** Dynos whose process died while no agent ran: their endpoints (old lease) go before routers try them. */
+  private readonly deadEndpoints = new Set<string>();
   private readonly startedAt = Date.now();
   private sessionLoop: Promise<void> | undefined;
   private readonly sink: LogSink;
@@ -136,6 +138,10 @@ export class Agent {
     await this.sweepLeftovers(store);
     this.sessionLoop = this.keepSession();
     await this.firstSession;
+    for (const k of this.deadEndpoints) {
+      const [app, dyno] = k.split('/') as [string, string];
+      if (!this.leftovers.some((r) => r.app === app && r.dyno === dyno)) void this.publisher.remove(this.keys.endpoint(app, dyno));
+    }
     this.watch = watchPrefix(o.cluster, this.keys.placementsOf(this.nodeId), {
       onChanges: (changes, _rev, initial) => {
         this.queue = this.queue.then(() => this.apply(changes, initial)).catch((err) => this.log.error({ err }, 'placements-apply-failed'));
@@ -168,6 +174,7 @@ export class Agent {
         continue;
       }
       this.log.info({ app: rec.app, dyno: rec.dyno, run: rec.run }, 'dead-run-cleaned');
+      this.deadEndpoints.add(`${rec.app}/${rec.dyno}`);
       if (rec.pid > 1) signalGroup(rec.pid, 'SIGKILL'); // stragglers of its group, if any
       if (rec.cgroup) await DynoCgroup.open(rec.cgroup.kind, rec.cgroup.path)?.remove();
       await rm(rec.dir, { recursive: true, force: true });
