@@ -47,6 +47,9 @@ export class LogShipper {
   private readonly links = new Map<string, Link>();
   /** Records with no owner yet (no log service registered). */
   private pending: Item[] = [];
+  /** Records for the log service in this process (`opts.local`). */
+  private localQueue: Item[] = [];
+  private ownsMembers = false;
   private readonly drops = new Map<string, { n: number; since: number }>();
   private buffered = 0;
   private ackedTotal = 0;
@@ -82,8 +85,6 @@ export class LogShipper {
     s.ownsMembers = true;
     return s;
   }
-
-  private ownsMembers = false;
 
   get stats(): ShipperStats {
     return { buffered: this.buffered, acked: this.ackedTotal, dropped: this.droppedTotal };
@@ -143,8 +144,6 @@ export class LogShipper {
     }
     this.linkFor(owner).queue.push(item);
   }
-
-  private localQueue: Item[] = [];
 
   private linkFor(m: LogMember): Link {
     const k = `${m.id}@${m.logs}`;
