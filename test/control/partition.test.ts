@@ -5,7 +5,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
 import type { Cluster, EntryOf } from '../../cluster/client.ts';
+import { nodeToken } from '../../cluster/sealed.ts';
 import { deployRelease } from '../../control/releases.ts';
 import { eventually, useEtcd } from '../support/etcd.ts';
 import { TcpProxy } from '../support/tcp-proxy.ts';
@@ -69,5 +71,17 @@ describe('leader partitioned from etcd', () => {
     assert.equal(f.body[0].quantity, 3);
     const placements = (await cluster.list(cluster.keys.placementsOf('n1'))).entries as EntryOf<'placement'>[];
     assert.deepEqual(placements.map((p) => p.value.dyno).sort(), ['web.1', 'web.2', 'web.3']);
+  });
+
+  test('a slug stored on one member is served by any member (fetched from its peer once, then kept)', async () => {
+    const stored = await a.control.ctx.slugs.put(Readable.from([Buffer.from('slug built on a')]));
+    assert.equal(await b.control.ctx.slugs.has(stored.sha256), false);
+    const headers = { authorization: `Bearer ${nodeToken(b.control.ctx.clusterKey)}` };
+    const res = await fetch(`${b.control.url}/internal/slugs/${stored.sha256}`, { headers });
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), 'slug built on a');
+    assert.equal(await b.control.ctx.slugs.has(stored.sha256), true);
+    const local = await fetch(`${b.control.url}/internal/slugs/${'e'.repeat(64)}?local=1`, { headers });
+    assert.equal(local.status, 404);
   });
 });
