@@ -88,7 +88,6 @@ export class Agent {
   /** Dynos whose process died while no agent ran: their endpoints (old lease) go before routers try them. */
   private readonly deadEndpoints = new Set<string>();
   private readonly startedAt = Date.now();
-  private sessionLoop: Promise<void> | undefined;
   private readonly sink: LogSink;
   /** app@version -> slug sha256, learned when releases are read; decides what the cache keeps. */
   private readonly releaseSlugs = new Map<string, string>();
@@ -136,7 +135,7 @@ export class Agent {
       ports: new Set(), resolve: (p) => this.resolve(p), attach: this.attach, attachTimeoutMs: o.attachTimeoutMs ?? 60_000,
     };
     await this.sweepLeftovers(store);
-    this.sessionLoop = this.keepSession();
+    void this.keepSession();
     await this.firstSession;
     for (const k of this.deadEndpoints) {
       const [app, dyno] = k.split('/') as [string, string];
