@@ -1,5 +1,6 @@
 /** Every user command, one file per command group. */
 import type { Command } from 'commander';
+import { registerAddons } from './addons.ts';
 import { registerApps } from './apps.ts';
 import { registerBuilds } from './builds.ts';
 import { registerConfig } from './config.ts';
@@ -26,4 +27,5 @@ export function registerUserCommands(program: Command): void {
   registerDomains(program);
   registerMaintenance(program);
   registerBuilds(program);
+  registerAddons(program);
 }
