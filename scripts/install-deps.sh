@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what dynomesh needs on Debian/Ubuntu: npm packages, etcd-server, git, rsyslog (tests).
 # `--bench` adds nginx, haproxy and wrk (the bench's anchors and load generator).
+# `--addons` adds PostgreSQL and Redis (the add-on providers' tests start their own servers).
 # Uses sudo when not root; says exactly what is missing when it cannot install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,8 @@ for a in "$@"; do
   case "$a" in
     --bench) want+=(nginx haproxy wrk); bins+=(nginx haproxy wrk) ;;
     --faults) want+=(iproute2 procps); bins+=(ip pkill) ;;
+    # add-on tests start their own PostgreSQL (initdb/postgres, psql) and redis-server (ACL users: Redis >= 6).
+    --addons) want+=(postgresql postgresql-client redis-server redis-tools); bins+=(pg_ctlcluster psql redis-server redis-cli) ;;
   esac
 done
 
@@ -40,7 +43,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq >/dev/null || true
   # Debian's etcd-server and nginx start system services on install where systemd runs; we start our own.
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  for s in etcd nginx haproxy; do
+  for s in etcd nginx haproxy postgresql redis-server; do
     if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$s" 2>/dev/null; then $SUDO systemctl stop "$s" || true; fi
   done
 fi

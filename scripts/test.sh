@@ -3,7 +3,7 @@
 # with node's test runner. Integration tests start their own etcd and processes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --addons
 npx tsc --noEmit
 # Daemons started by tests log warnings and errors only, unless asked for more.
 export DYNOMESH_LOG_LEVEL="${DYNOMESH_LOG_LEVEL:-warn}"
