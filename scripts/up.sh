@@ -4,7 +4,8 @@
 # with a real `git push`, and prints the URL that answers through the router.
 # Running it again reuses the running cluster and the app.
 #   APP=name        app to create (default: hello)
-#   DYNOMESH_HOME   cluster state (default: ~/.dynomesh); DYNOMESH_ROUTER_PORT (default: 5000)
+#   DYNOMESH_HOME   cluster state (default: ~/.dynomesh); DYNOMESH_ROUTER_PORT (default: 5000);
+#   DYNOMESH_API_PORT (default: 5050)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -13,7 +14,8 @@ STATE=${DYNOMESH_HOME:-$HOME/.dynomesh}
 PORT=${DYNOMESH_ROUTER_PORT:-5000}
 dm() { node "$ROOT/bin/dynomesh.js" "$@"; }
 
-bash scripts/install-deps.sh
+# DYNOMESH_SKIP_INSTALL=1: the caller (the test suite) has installed everything already.
+[ -n "${DYNOMESH_SKIP_INSTALL:-}" ] || bash scripts/install-deps.sh
 
 mkdir -p "$STATE"
 running_pid() {
