@@ -246,3 +246,23 @@ export async function changeAddonPlan(ctx: ReleaseContext, providers: AddonProvi
   if (!r.succeeded) throw conflict(`${rec.addonName ?? rec.id} changed while its plan was being changed; try again`);
   return updated;
 }
+
+/**
+ * `apps:destroy` takes its add-ons with it (as on Heroku): every add-on is
+ * deprovisioned first; if one cannot be, the app is not destroyed and the user is
+ * told which and why (deprovisioning is idempotent, so destroying again resumes).
+ */
+export async function destroyAppAddons(ctx: ReleaseContext, providers: AddonProviders, app: string): Promise<void> {
+  for (const a of await listAddons(ctx, app)) {
+    const provider = providers.find(a.service);
+    const name = a.addonName ?? a.id;
+    if (!provider) throw invalid(`${app} has the ${a.service} add-on ${name}, and this control plane has no ${a.service} provider configured; nothing was destroyed`);
+    try {
+      await provider.deprovision(a.id);
+    } catch (err) {
+      throw providerFailure(err, `${app} was not destroyed: its add-on ${name} could not be deleted`);
+    }
+    await ctx.cluster.delete(ctx.cluster.keys.addon(app, a.name));
+    log.info({ app, addon: name }, 'addon-destroyed-with-app');
+  }
+}

@@ -7,7 +7,7 @@ import type { Addon } from '../../cluster/records.ts';
 import type { ApiRouter } from '../api/router.ts';
 import type { ControlContext } from '../context.ts';
 import { invalid } from '../errors.ts';
-import { changeAddonPlan, createAddon, destroyAddon, findAddon, listAddons } from './addons.ts';
+import { changeAddonPlan, createAddon, destroyAddon, destroyAppAddons, findAddon, listAddons } from './addons.ts';
 import type { AddonProviders } from './registry.ts';
 
 export function addonJson(a: Addon) {
@@ -45,6 +45,8 @@ function options(v: unknown): Record<string, string> {
 }
 
 export function addonRoutes(r: ApiRouter, ctx: ControlContext, providers: AddonProviders): void {
+  (ctx.beforeAppDestroy ??= []).push((app) => destroyAppAddons(ctx, providers, app));
+
   r.get('/addon-services', async () => ({
     body: providers.services.map((s) => {
       const p = providers.get(s);

@@ -183,6 +183,26 @@ describe('add-ons API', () => {
     assert.equal((await api('DELETE', '/apps/blog/addons/REPORTS')).status, 200);
   });
 
+  test('apps:destroy deprovisions its add-ons first; a provider that is down stops it with nothing deleted', async () => {
+    assert.equal((await api('POST', '/apps', { name: 'doomed' })).status, 201);
+    const db = (await api('POST', '/apps/doomed/addons', { plan: 'postgresql' })).body;
+    const cache = (await api('POST', '/apps/doomed/addons', { plan: 'redis' })).body;
+    assert.ok((await databases()).includes(resourceName(db.id)));
+    await pgServer.stop();
+    try {
+      const r = await api('DELETE', '/apps/doomed');
+      assert.equal(r.status, 503);
+      assert.match(r.body.message, /^doomed was not destroyed: its add-on postgresql-\S+ could not be deleted: the postgresql add-on server .* is unreachable/);
+      assert.equal((await api('GET', '/apps/doomed')).status, 200);
+    } finally {
+      await pgServer.start();
+    }
+    assert.equal((await api('DELETE', '/apps/doomed')).status, 200);
+    assert.equal((await api('GET', '/apps/doomed')).status, 404);
+    assert.ok(!(await databases()).includes(resourceName(db.id)));
+    assert.ok(!((await redis.call('ACL', 'USERS')) as Buffer[]).map(String).includes(resourceName(cache.id)));
+  });
+
   test('/addon-services lists the configured services and plans', async () => {
     const r = await api('GET', '/addon-services');
     assert.deepEqual(r.body.map((s: { name: string }) => s.name), ['postgresql', 'redis']);
