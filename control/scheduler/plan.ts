@@ -13,6 +13,8 @@
  *  - node choice: fits memory, fewest dynos of this app (spread), caches the slug,
  *    most free memory, then id; when nothing fits during a roll, one stale dyno is
  *    stopped at a time to make room (never fewer than formation-1 routable);
+ *  - a draining node (label `drain=true`) takes no new dynos, and its dynos count as stale,
+ *    so they move elsewhere by the same preboot rules before the node goes away;
  *  - one-off dynos (`command` set) are left alone until they finish or their node is gone.
  */
 import { DYNO_SIZES, type Formation, type Placement } from '../../cluster/records.ts';
@@ -28,6 +30,8 @@ export interface NodeState {
   id: string;
   memoryMb: number;
   slugs: string[];
+  /** Label `drain=true`: take no new dynos; its dynos are replaced elsewhere, web ones with preboot. */
+  draining?: boolean;
 }
 
 export interface PlacedDyno {
@@ -99,7 +103,8 @@ export function plan(world: World, now = Date.now()): Plan {
       const want = defined ? (app.formation.types[type]?.quantity ?? 0) : 0;
       const size = app.formation.types[type]?.size ?? 'standard-1x';
       const ofType = managed.filter((d) => d.placement.type === type);
-      const isCurrent = (d: PlacedDyno) => d.placement.release === app.release?.version && d.placement.size === size;
+      const isCurrent = (d: PlacedDyno) =>
+        d.placement.release === app.release?.version && d.placement.size === size && !nodes.get(d.node)?.draining;
       const current = ofType.filter(isCurrent);
       const stale = ofType.filter((d) => !isCurrent(d));
 
@@ -115,7 +120,9 @@ export function plan(world: World, now = Date.now()): Plan {
         if (!node) {
           unplaced[`${app.name}/${type}`] = missing;
           // Nothing fits: make room by stopping one stale dyno, once every placed current dyno is ready.
-          const candidate = stale.filter((d) => !d.ready)[0] ?? stale[0];
+          // (Only a dyno on a node that takes new dynos frees useful room; a draining node's dynos stay.)
+          const roomy = stale.filter((d) => !nodes.get(d.node)?.draining);
+          const candidate = roomy.filter((d) => !d.ready)[0] ?? roomy[0];
           if (candidate && !staleDropped && current.every((d) => d.ready)) {
             stale.splice(stale.indexOf(candidate), 1);
             drop(candidate, 'make-room');
@@ -138,8 +145,11 @@ export function plan(world: World, now = Date.now()): Plan {
 
       if (type === 'web' && want > 0) {
         // Preboot: keep ready stale web dynos until the current ones can carry the formation.
-        for (const d of stale.filter((s) => !s.ready)) drop(d, 'replaced');
-        const ready = stale.filter((s) => s.ready).sort((a, b) => indexOf(b.placement.dyno) - indexOf(a.placement.dyno));
+        // A not-ready old dyno carries no traffic, so it goes, unless it is only stale because its
+        // node drains (it may still come up, and there may be nowhere else to run).
+        const movingOnly = (d: PlacedDyno) => d.placement.release === app.release?.version && d.placement.size === size;
+        for (const d of stale.filter((s) => !s.ready && !movingOnly(s))) drop(d, 'replaced');
+        const ready = stale.filter((s) => s.ready || movingOnly(s)).sort((a, b) => Number(a.ready) - Number(b.ready) || indexOf(b.placement.dyno) - indexOf(a.placement.dyno));
         const keep = Math.max(0, want - current.filter((d) => d.ready).length);
         for (const d of ready.slice(0, Math.max(0, ready.length - keep))) drop(d, 'replaced');
       } else {
@@ -172,6 +182,7 @@ function pickNode(
 ): string | undefined {
   let best: { id: string; score: [number, number, number] } | undefined;
   for (const n of nodes) {
+    if (n.draining) continue;
     const free = n.memoryMb - (used.get(n.id) ?? 0);
     if (free < mb) continue;
     const score: [number, number, number] = [onNode.get(n.id) ?? 0, slug && n.slugs.includes(slug) ? 0 : 1, -free];

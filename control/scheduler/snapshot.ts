@@ -47,7 +47,7 @@ export async function readWorld(cluster: Cluster): Promise<World> {
     })),
     nodes: nodes.entries
       .filter((e): e is EntryOf<'node'> => e.kind === 'node')
-      .map((e) => ({ id: e.ref.node, memoryMb: e.value.memoryMb, slugs: e.value.slugs })),
+      .map((e) => ({ id: e.ref.node, memoryMb: e.value.memoryMb, slugs: e.value.slugs, draining: e.value.labels?.drain === 'true' })),
     placements: placements.entries
       .filter((e): e is EntryOf<'placement'> => e.kind === 'placement')
       .map((e) => {

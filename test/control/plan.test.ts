@@ -150,6 +150,34 @@ describe('scheduler plan', () => {
     assert.deepEqual(w.placements.map((d) => d.placement.release), [2, 2]);
   });
 
+  test('a draining node takes nothing new and its dynos move off with preboot', () => {
+    let w: World = { apps: [app('a', 1, { web: 2, worker: 1 })], nodes: [node('n1'), node('n2')], placements: [] };
+    w = markReady(apply(w, plan(w).actions));
+    const onN1 = w.placements.filter((d) => d.node === 'n1').map((d) => d.placement.dyno);
+    assert.ok(onN1.length > 0);
+    w = { ...w, nodes: [{ ...node('n1'), draining: true }, node('n2'), node('n3')] };
+    let p = plan(w);
+    assert.ok(p.actions.filter((a) => a.op === 'put').every((a) => a.node !== 'n1'), 'nothing new on the draining node');
+    w = apply(w, p.actions);
+    const webOnN1 = w.placements.filter((d) => d.node === 'n1' && d.placement.type === 'web');
+    assert.equal(webOnN1.length, onN1.filter((n) => n.startsWith('web')).length, 'web stays until its replacement is ready');
+    assert.ok(w.placements.filter((d) => d.node === 'n1').every((d) => d.placement.type === 'web'), 'the worker moved at once');
+    w = markReady(w);
+    p = plan(w);
+    w = apply(w, p.actions);
+    assert.deepEqual(w.placements.filter((d) => d.node === 'n1'), []);
+    assert.equal(count(w, 'a'), 2);
+    assert.deepEqual(plan(markReady(w)).actions, []);
+  });
+
+  test('draining the only node keeps its dynos running (nowhere to go)', () => {
+    let w: World = { apps: [app('a', 1, { web: 2 })], nodes: [node('n1')], placements: [] };
+    w = markReady(apply(w, plan(w).actions));
+    w = { ...w, nodes: [{ ...node('n1'), draining: true }] };
+    for (let i = 0; i < 3; i++) w = apply(w, plan(w).actions);
+    assert.equal(count(w, 'a'), 2);
+  });
+
   test('size change replaces dynos; gone apps and undefined types are removed; one-off dynos are left alone', () => {
     let w: World = { apps: [app('a', 1, { web: 1 }), app('b', 1, { web: 1 })], nodes: [node('n1')], placements: [] };
     w = markReady(apply(w, plan(w).actions));
