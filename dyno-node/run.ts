@@ -213,35 +213,38 @@ export class Run {
     }
     const pid = child.pid;
     this.pid = pid;
-    // Into the cgroup while the gate holds the command, then let it run.
-    try {
-      if (this.cgroup) appendFileSync(`${this.cgroup.path}/cgroup.procs`, String(pid));
-    } finally {
-      child.stdin?.on('error', () => undefined);
-      if (this.attachment) child.stdin?.write('go\n');
-      else child.stdin?.end('go\n');
-    }
-    let tailing: Promise<void> = Promise.resolve();
-    if (this.attachment) pipeToAttachment(child, this.attachment);
-    else {
-      // Output is followed from now on, so even a command that exits at once has its lines shipped.
-      this.tail = new FileTail(logFile, (l) => this.appLine(l));
-      tailing = this.tail.start();
-    }
     child.on('exit', (code, signal) => void this.leaderExited(code, signal));
     child.on('error', (err) => ctx.log.warn({ app: p.app, dyno: p.dyno, err: err.message }, 'dyno-process-error'));
-
-    this.heroku(`Starting process with command \`${spec.command}\``);
-    this.rec = {
-      app: p.app, dyno: p.dyno, run: this.id, release: p.release, restartNonce: p.restartNonce, type: p.type,
-      pid, startTime: (await procStat(pid))?.startTime ?? 0, port: this.port, dir: this.dir, logFile,
-      memoryMb: p.memoryMb, startedAt: this.startedAt,
-      ...(this.cgroup ? { cgroup: { kind: this.cgroup.kind, path: this.cgroup.path } } : {}),
-      ...(p.command ? { oneOff: true } : {}),
-      ...(this.attachment ? { attached: true } : {}),
+    child.stdin?.on('error', () => undefined);
+    // The gate holds the command while it joins its cgroup and its record reaches disk: an agent
+    // killed before that closes the gate's stdin, and the command never runs (nothing orphaned).
+    const openGate = () => {
+      if (this.attachment) child.stdin?.write('go\n');
+      else child.stdin?.end('go\n');
     };
-    this.save();
-    await this.saving;
+    let tailing: Promise<void> = Promise.resolve();
+    {
+      if (this.cgroup) appendFileSync(`${this.cgroup.path}/cgroup.procs`, String(pid));
+      this.rec = {
+        app: p.app, dyno: p.dyno, run: this.id, release: p.release, restartNonce: p.restartNonce, type: p.type,
+        pid, startTime: (await procStat(pid))?.startTime ?? 0, port: this.port, dir: this.dir, logFile,
+        memoryMb: p.memoryMb, startedAt: this.startedAt,
+        ...(this.cgroup ? { cgroup: { kind: this.cgroup.kind, path: this.cgroup.path } } : {}),
+        ...(p.command ? { oneOff: true } : {}),
+        ...(this.attachment ? { attached: true } : {}),
+      };
+      this.save();
+      await this.saving;
+      if (this.attachment) pipeToAttachment(child, this.attachment);
+      else {
+        // Output is followed from now on, so even a command that exits at once has its lines shipped.
+        this.tail = new FileTail(logFile, (l) => this.appLine(l));
+        tailing = this.tail.start();
+      }
+      this.heroku(`Starting process with command \`${spec.command}\``);
+    }
+    // On a failure above the gate stays shut: failed() kills the waiting shell.
+    openGate();
     await tailing;
     if (!this.exiting) await this.watchMemory();
     ctx.log.info({ app: p.app, dyno: p.dyno, run: this.id, pid, port: this.port, memory: this.guard?.mode, cgroup: this.cgroup?.path }, 'dyno-started');
