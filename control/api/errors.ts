@@ -11,7 +11,8 @@ import { ControlError, type ErrorId } from '../errors.ts';
 
 export function toApiError(err: unknown, requestId: string, log: Logger): { status: number; id: ErrorId; message: string } {
   if (err instanceof ControlError) return { status: err.status, id: err.id, message: err.message };
-  if (err instanceof KeyError) return { status: 404, id: 'not_found', message: `not found (${err.message})` };
+  // A path segment that can never name anything (e.g. an app name with capitals): nothing by that name.
+  if (err instanceof KeyError) return { status: 404, id: 'not_found', message: `not found: ${err.message.replace(/ for an etcd key$/, '')}` };
   // etcd3's circuit breaker refuses calls to an etcd it just failed to reach: that is unavailability too.
   if (err instanceof UnavailableError || (err as { isBrokenCircuitError?: boolean } | undefined)?.isBrokenCircuitError) {
     log.error({ err: (err as Error).message, requestId }, 'etcd-unavailable');
