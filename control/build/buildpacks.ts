@@ -55,18 +55,27 @@ function missingBins(dir: string): string | undefined {
   return undefined;
 }
 
-function git(args: string[], cwd: string, signal: AbortSignal): Promise<string> {
+/** Runs a fetch command (git clone, cp) as the build user when there is one, so it reaches only what that user may read. */
+function fetchAs(cmd: string, args: string[], cwd: string, signal: AbortSignal, as?: FetchUser): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn('git', args, {
+    const child = spawn(cmd, args, {
       cwd, signal,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/', GIT_TERMINAL_PROMPT: '0' },
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: as?.home ?? process.env.HOME ?? '/', GIT_TERMINAL_PROMPT: '0' },
       stdio: ['ignore', 'ignore', 'pipe'],
+      ...(as ? { uid: as.uid, gid: as.gid } : {}),
     });
     let err = '';
     child.stderr.on('data', (b: Buffer) => (err += b.toString()));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(err) : reject(new Error(err.trim().split('\n').pop() || `git exited ${code}`))));
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(err.trim().split('\n').pop() || `${cmd} exited ${code}`))));
   });
+}
+
+/** The build user, with a HOME it owns. */
+export interface FetchUser {
+  uid: number;
+  gid: number;
+  home: string;
 }
 
 /**
@@ -74,7 +83,7 @@ function git(args: string[], cwd: string, signal: AbortSignal): Promise<string> 
  * paths are copied, git URLs cloned. Private because a buildpack may write its
  * `export` file (multi-buildpack API) into its own dir while other builds run.
  */
-export async function fetchBuildpack(ref: string, workDir: string, n: number, signal: AbortSignal): Promise<Buildpack> {
+export async function fetchBuildpack(ref: string, workDir: string, n: number, signal: AbortSignal, as?: FetchUser): Promise<Buildpack> {
   const name = builtinName(ref);
   if (name) {
     // The built-ins share buildpacks/lib, so the whole (small) tree is copied once per build.
@@ -86,13 +95,20 @@ export async function fetchBuildpack(ref: string, workDir: string, n: number, si
     const problem = buildpackRefProblem(ref);
     if (problem) throw new Error(problem);
     const dir = join(workDir, `buildpack-${n}`);
-    await cp(ref, dir, { recursive: true, verbatimSymlinks: true });
+    try {
+      await fetchAs('cp', ['-R', '--no-preserve=ownership', '--', ref, dir], workDir, signal, as);
+    } catch (err) {
+      throw new Error(`could not copy buildpack ${ref}: ${(err as Error).message}`);
+    }
     return { url: ref, dir, builtin: false };
   }
   const [url, branch] = ref.split('#', 2) as [string, string | undefined];
   const dir = join(workDir, `buildpack-${n}`);
   try {
-    await git(['clone', '--quiet', '--depth', '1', ...(branch ? ['--branch', branch] : []), '--', url, dir], workDir, signal);
+    const clone = (shallow: boolean) =>
+      fetchAs('git', ['clone', '--quiet', ...(shallow ? ['--depth', '1'] : []), ...(branch ? ['--branch', branch] : []), '--', url, dir], workDir, signal, as);
+    // Shallow is quicker; dumb-HTTP hosts cannot serve it, so those get a full clone.
+    await clone(true).catch((err: Error) => (/shallow/i.test(err.message) ? clone(false) : Promise.reject(err)));
   } catch (err) {
     throw new Error(`could not fetch buildpack ${ref}: ${(err as Error).message}`);
   }

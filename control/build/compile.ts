@@ -101,9 +101,12 @@ export async function compile(input: CompileInput): Promise<Compiled> {
   // Which buildpacks run: the app's list (each must detect), or the first built-in that detects.
   const candidates: Buildpack[] = [];
   const refs = input.buildpacks.length ? input.buildpacks : [...BUILTIN_ORDER];
+  // Custom buildpacks are copied or cloned as the build user: a path or file:// URL reaches only what that user may read.
+  await input.give(input.workDir, input.cacheDir);
+  const as = input.user ? { uid: input.user.uid, gid: input.user.gid, home: env.HOME! } : undefined;
   for (const [i, ref] of refs.entries()) {
     try {
-      candidates.push(await fetchBuildpack(ref, input.workDir, i, signal));
+      candidates.push(await fetchBuildpack(ref, input.workDir, i, signal, as));
     } catch (err) {
       if (signal.aborted) throw err;
       throw new BuildFailure((err as Error).message);

@@ -6,7 +6,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Cluster } from '../../cluster/client.ts';
@@ -60,6 +62,7 @@ describe('git transport, custom buildpacks and the builds API', () => {
     cluster = etcd.cluster();
     ctl = await spawnControl(etcd, cluster.keys.prefix);
     tmp = mkdtempSync(join(tmpdir(), 'dm-git-test-'));
+    chmodSync(tmp, 0o711); // buildpacks here must be reachable by the per-app build users (as root)
   });
   after(async () => {
     for (const c of cleanups) c();
@@ -97,11 +100,25 @@ describe('git transport, custom buildpacks and the builds API', () => {
     assert.deepEqual(rel.processTypes, { web: 'cat hello.txt', clock: 'sleep 3600' }, 'Procfile overrides the defaults');
   });
 
-  test('a buildpack from a git URL; the build cache dir persists between builds', async () => {
+  test('a buildpack from a git URL (over HTTP); the build cache dir persists between builds', async () => {
     const bpRepo = makeBuildpack(join(tmp, 'bp-git'), 0);
     for (const args of [['init', '-q', '-b', 'main'], ['add', '-A'], ['commit', '-q', '-m', 'bp']]) assert.equal((await git(bpRepo, args)).code, 0);
     assert.equal((await api(ctl.url, 'POST', '/apps', { name: 'gitbp' })).status, 201);
-    const url = `file://${bpRepo}#main`;
+    // Served over git's dumb HTTP protocol from loopback, as a buildpack on a git host would be.
+    assert.equal((await git(tmp, ['clone', '-q', '--bare', bpRepo, join(tmp, 'bp.git')])).code, 0);
+    assert.equal((await git(join(tmp, 'bp.git'), ['update-server-info'])).code, 0);
+    const files = createServer((req, res) => {
+      const path = join(tmp, decodeURIComponent((req.url ?? '/').split('?')[0]!));
+      if (!path.startsWith(join(tmp, 'bp.git'))) return res.writeHead(404).end();
+      try {
+        res.writeHead(200).end(readFileSync(path));
+      } catch {
+        res.writeHead(404).end();
+      }
+    });
+    await new Promise<void>((r) => files.listen(0, '127.0.0.1', r));
+    cleanups.push(() => files.close());
+    const url = `http://127.0.0.1:${(files.address() as AddressInfo).port}/bp.git#main`;
     assert.equal((await api(ctl.url, 'PUT', '/apps/gitbp/buildpack-installations', { updates: [url] })).status, 200);
     const repo = await helloRepo();
     const first = await git(repo.dir, ['push', remote(ctl.url, 'gitbp'), 'main']);
@@ -121,6 +138,16 @@ describe('git transport, custom buildpacks and the builds API', () => {
     const rejected = await git(other.dir, ['push', remote(ctl.url, 'nodetect'), 'main']);
     assert.notEqual(rejected.code, 0);
     assert.ok(rejected.stderr.includes(`remote:  !     App not compatible with buildpack: ${url}`), rejected.stderr);
+    if (process.getuid?.() === 0) {
+      // As root, a buildpack path is copied as the build user: a directory that user cannot read is refused.
+      const hidden = mkdtempSync(join(tmpdir(), 'dm-hidden-bp-')); // 0700, root's
+      cleanups.push(() => rmSync(hidden, { recursive: true, force: true }));
+      makeBuildpack(join(hidden, 'bp'), 0);
+      assert.equal((await api(ctl.url, 'PUT', '/apps/nodetect/buildpack-installations', { updates: [join(hidden, 'bp')] })).status, 200);
+      const denied = await git(other.dir, ['push', remote(ctl.url, 'nodetect'), 'main']);
+      assert.notEqual(denied.code, 0);
+      assert.match(denied.stderr, /remote:  !     could not copy buildpack .*Permission denied/);
+    }
     const bad = await api(ctl.url, 'PUT', '/apps/nodetect/buildpack-installations', { updates: ['not a buildpack'] });
     assert.equal(bad.status, 422);
     assert.match(bad.body.message, /not a buildpack/);

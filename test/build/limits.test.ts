@@ -31,6 +31,7 @@ describe('build limits', () => {
     });
     ctl = await spawnControl(etcd, cluster.keys.prefix, ['--build-timeout', '4s', '--max-slug-size', '0.01']);
     tmp = mkdtempSync(join(tmpdir(), 'dm-limits-'));
+    chmodSync(tmp, 0o711); // the build users must reach the buildpacks here
   });
   after(async () => {
     await ctl?.stop();
