@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../cluster/etcd-server.ts';
 import { eventually, type TestEtcd } from '../support/etcd.ts';
+import { git } from '../support/git.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const APPS = join(ROOT, 'test/build/apps');
@@ -47,38 +48,7 @@ export async function spawnControl(etcd: TestEtcd, prefix: string, extraArgs: st
   };
 }
 
-export interface GitResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  /** stderr chunks with the ms since the command started, to see output arrive while it runs. */
-  chunks: { at: number; text: string }[];
-}
-
-const gitEnv = (home: string): NodeJS.ProcessEnv => ({
-  PATH: process.env.PATH, HOME: home, GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', LANG: 'C',
-  GIT_AUTHOR_NAME: 'Test', GIT_AUTHOR_EMAIL: 'test@example.com', GIT_COMMITTER_NAME: 'Test', GIT_COMMITTER_EMAIL: 'test@example.com',
-});
-
-export function git(cwd: string, args: string[], timeoutMs = 120_000): Promise<GitResult> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const child = spawn('git', args, { cwd, env: gitEnv(cwd), stdio: ['ignore', 'pipe', 'pipe'] });
-    const r: GitResult = { code: null, stdout: '', stderr: '', chunks: [] };
-    child.stdout.on('data', (b: Buffer) => (r.stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => {
-      r.stderr += b.toString();
-      r.chunks.push({ at: Date.now() - started, text: b.toString() });
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      r.code = code;
-      resolve(r);
-    });
-  });
-}
+export { git, type GitResult } from '../support/git.ts';
 
 /** A git work tree holding a copy of `test/build/apps/<name>` (or `src`), committed on main. */
 export async function appRepo(src: string, message = 'initial'): Promise<{ dir: string; sha: string; cleanup(): void }> {
