@@ -1,11 +1,11 @@
 /**
- * Add-ons end to end with real processes on loopback: etcd, PostgreSQL,
- * `dynomesh control --addon-postgresql`, a router and a dyno-node. Two apps are
+ * Add-ons end to end with real processes on loopback: etcd, PostgreSQL, Redis,
+ * `dynomesh control` (add-on servers from DYNOMESH_ADDON_*), a router and a dyno-node. Two apps are
  * `git push`ed (test/addons/apps/counter: counts rows in DATABASE_URL through psql);
  * `dynomesh addons:create postgresql` attaches a database and the dynos restart
  * with it; the row count comes back through the router; app A's credentials do
  * not open app B's database; addons:destroy drops it; a provider that is down is
- * one clear line and no release.
+ * one clear line and no release. Also: redis --as CACHE, addons:upgrade, addons:services.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,7 +22,7 @@ import { eventually, useEtcd } from '../support/etcd.ts';
 import { ADMIN } from '../control/support.ts';
 import { appRepo, git, remote } from '../build/support.ts';
 import { BIN, Daemon } from '../logs/procs.ts';
-import { startPostgres, type TestPostgres } from './servers.ts';
+import { startPostgres, startRedis, type TestPostgres, type TestRedis } from './servers.ts';
 
 const etcd = useEtcd();
 const APPS = ['counter-a', 'counter-b'] as const;
@@ -44,6 +44,7 @@ describe('add-ons end to end: addons:create postgresql, through the router', () 
   let dir: string;
   let cluster: Cluster;
   let pgServer: TestPostgres;
+  let redis: TestRedis;
   const daemons: Daemon[] = [];
   let apiUrl = '';
   let routerPort = 0;
@@ -69,7 +70,7 @@ describe('add-ons end to end: addons:create postgresql, through the router', () 
     dir = mkdtempSync(join(tmpdir(), 'dm-addons-e2e-'));
     chmodSync(dir, 0o711); // dyno users (as root) traverse into the node dir
     mkdirSync(join(dir, 'node'), { mode: 0o711 });
-    pgServer = await startPostgres();
+    [pgServer, redis] = await Promise.all([startPostgres(), startRedis()]);
     cluster = etcd.cluster();
     const key = join(dir, 'cluster.key');
     writeFileSync(key, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
@@ -79,7 +80,8 @@ describe('add-ons end to end: addons:create postgresql, through the router', () 
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH, HOME: dir, DYNOMESH_LOG_LEVEL: 'warn', DYNOMESH_BOOTSTRAP_TOKEN: ADMIN,
       DYNOMESH_ETCD: etcd.server.endpoint, DYNOMESH_PREFIX: cluster.keys.prefix, DYNOMESH_CLUSTER_KEY: key,
-      DYNOMESH_ADDON_POSTGRESQL: pgServer.adminUrl, // the env fallback of --addon-postgresql
+      DYNOMESH_ADDON_POSTGRESQL: pgServer.adminUrl, // the env fallbacks of --addon-postgresql, --addon-redis
+      DYNOMESH_ADDON_REDIS: redis.adminUrl,
     };
     daemons.push(new Daemon('control', ['control', '--listen', `127.0.0.1:${apiPort}`, '--data-dir', join(dir, 'control'), '--lease-ttl', '2', '--router-port', String(routerPort)], env));
     daemons.push(new Daemon('router', ['router', '--port', String(routerPort), '--admin-port', 'off'], env));
@@ -102,7 +104,7 @@ describe('add-ons end to end: addons:create postgresql, through the router', () 
 
   after(async () => {
     for (const d of [...daemons].reverse()) await d.stop();
-    await pgServer?.destroy();
+    await Promise.all([pgServer?.destroy(), redis?.destroy()]);
     repo?.cleanup();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -137,6 +139,25 @@ describe('add-ons end to end: addons:create postgresql, through the router', () 
     assert.match(peek.body, new RegExp(`FATAL: +permission denied for database "${resourceName(b.id)}"`));
     const own = JSON.parse((await cli('addons:info', 'DATABASE', '-a', 'counter-a', '--json')).stdout) as { id: string };
     assert.equal((await get(routerPort, 'counter-a', `/peek?db=${resourceName(own.id)}`)).body, 'connected');
+  });
+
+  test('addons:services; redis --as CACHE: the ACL user works with the config vars; addons:upgrade', { timeout: 60_000 }, async () => {
+    const services = await cli('addons:services');
+    assert.match(services.stdout, /postgresql +mini \(default\), basic, standard +DATABASE_URL\nredis +mini \(default\) +REDIS_URL\n$/);
+    const r = await cli('addons:create', 'redis', '--as', 'cache', '-a', 'counter-b');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^Created redis-[a-z]+-\d{5} as CACHE_KEY_PREFIX, CACHE_URL\n$/);
+    assert.match(r.stderr, /Keys must start with dm_[0-9a-f]{32}:/);
+    const cfg = JSON.parse((await cli('config', '-a', 'counter-b', '--json')).stdout) as Record<string, string>;
+    const rc = (...args: string[]) => new Promise<string>((resolve) => execFile('redis-cli', ['--no-auth-warning', '-u', cfg.CACHE_URL!, ...args], (_e, out, err) => resolve((out + err).trim())));
+    assert.equal(await rc('SET', `${cfg.CACHE_KEY_PREFIX}hits`, '1'), 'OK');
+    assert.match(await rc('SET', 'hits', '1'), /NOPERM/);
+
+    const up = await cli('addons:upgrade', 'DATABASE', 'basic', '-a', 'counter-b');
+    assert.equal(up.code, 0, up.stderr);
+    assert.match(up.stderr, /Changing postgresql-\S+ on ⬢ counter-b from postgresql:mini to postgresql:basic\.\.\. done/);
+    assert.match((await cli('addons', '-a', 'counter-b')).stdout, /postgresql:basic +DATABASE[\s\S]*redis:mini +CACHE +CACHE_KEY_PREFIX, CACHE_URL +provisioned/);
+    await settled('counter-b');
   });
 
   test('a provider that is down: one clear line, exit 1, no release', { timeout: 60_000 }, async () => {
