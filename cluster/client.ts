@@ -4,7 +4,7 @@
  * beyond any real cluster's lifetime).
  */
 import { Etcd3, isRecoverableError, type IOptions } from 'etcd3';
-import { ConsecutiveBreaker, ExponentialBackoff, circuitBreaker, handleWhen, retry } from 'cockatiel';
+import { ConsecutiveBreaker, ExponentialBackoff, circuitBreaker, handleWhen, isBrokenCircuitError, retry } from 'cockatiel';
 import { decode, encode } from './codec.ts';
 import { ClusterError, ConflictError, DecodeError, UnavailableError } from './errors.ts';
 import { keyspace, type Key, type KeyRef, type Keyspace, type Prefix } from './keys.ts';
@@ -216,7 +216,8 @@ export class Cluster {
       return await fn();
     } catch (err) {
       if (err instanceof ClusterError) throw err;
-      if (isRecoverableError(err as Error) || /deadline|unavailable|ECONNREFUSED|No connection/i.test(String((err as Error)?.message))) {
+      // An open circuit breaker means every host failed recently: to callers that is "etcd unreachable" too.
+      if (isBrokenCircuitError(err) || isRecoverableError(err as Error) || /deadline|unavailable|ECONNREFUSED|No connection/i.test(String((err as Error)?.message))) {
         throw new UnavailableError(`etcd is unreachable at ${this.options.endpoints.join(',')}: ${(err as Error).message}`, err);
       }
       throw err;

@@ -13,8 +13,7 @@ export function toApiError(err: unknown, requestId: string, log: Logger): { stat
   if (err instanceof ControlError) return { status: err.status, id: err.id, message: err.message };
   // A path segment that can never name anything (e.g. an app name with capitals): nothing by that name.
   if (err instanceof KeyError) return { status: 404, id: 'not_found', message: `not found: ${err.message.replace(/ for an etcd key$/, '')}` };
-  // etcd3's circuit breaker refuses calls to an etcd it just failed to reach: that is unavailability too.
-  if (err instanceof UnavailableError || (err as { isBrokenCircuitError?: boolean } | undefined)?.isBrokenCircuitError) {
+  if (err instanceof UnavailableError) {
     log.error({ err: (err as Error).message, requestId }, 'etcd-unavailable');
     return { status: 503, id: 'unavailable', message: 'the cluster store (etcd) is unreachable; nothing was changed, try again shortly' };
   }
