@@ -33,7 +33,7 @@ export class RedisProvider implements AddonProvider {
   constructor(
     adminUrl: string,
     private readonly secret: Buffer,
-    private readonly opts: { connectTimeoutMs?: number } = {},
+    private readonly opts: { connectTimeoutMs?: number; replyTimeoutMs?: number } = {},
   ) {
     this.admin = parseRedisUrl(adminUrl);
   }
@@ -91,7 +91,7 @@ export class RedisProvider implements AddonProvider {
   private async withAdmin<T>(fn: (c: RespClient) => Promise<T>): Promise<T> {
     let c: RespClient;
     try {
-      c = await RespClient.connect(this.admin, this.opts.connectTimeoutMs ?? 5000);
+      c = await RespClient.connect(this.admin, this.opts.connectTimeoutMs ?? 5000, this.opts.replyTimeoutMs ?? 30_000);
     } catch (err) {
       throw unreachable(this.service, this.describe(), err);
     }

@@ -18,7 +18,13 @@ export class RespClient {
   private readonly waiting: { resolve(r: Reply): void; reject(e: Error): void }[] = [];
   private failed: Error | undefined;
 
-  private constructor(private readonly socket: Socket) {
+  private constructor(private readonly socket: Socket, replyTimeoutMs: number) {
+    // A server that accepts but never answers must not hang the API request.
+    socket.setTimeout(replyTimeoutMs, () => {
+      if (!this.waiting.length) return;
+      this.fail(Object.assign(new Error(`no reply from the redis server within ${replyTimeoutMs} ms (timeout)`), { code: 'ETIMEDOUT' }));
+      socket.destroy();
+    });
     socket.on('data', (chunk: Buffer) => {
       this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
       this.drain();
@@ -27,7 +33,7 @@ export class RespClient {
     socket.on('close', () => this.fail(Object.assign(new Error('Connection terminated by the redis server'), { code: 'ECONNRESET' })));
   }
 
-  static connect(url: URL, timeoutMs = 5000): Promise<RespClient> {
+  static connect(url: URL, timeoutMs = 5000, replyTimeoutMs = 30_000): Promise<RespClient> {
     return new Promise((resolve, reject) => {
       const host = url.hostname.replace(/^\[|\]$/g, '');
       const port = Number(url.port || 6379);
@@ -37,7 +43,7 @@ export class RespClient {
         clearTimeout(timer);
         socket.removeAllListeners('error');
         socket.setNoDelay(true);
-        resolve(new RespClient(socket));
+        resolve(new RespClient(socket, replyTimeoutMs));
       });
       socket.once('error', (err) => {
         clearTimeout(timer);
