@@ -21,6 +21,7 @@
  *   builds/{app}/{id}                  Build        build records
  *   addons/{app}/{name}                Addon        add-on attachments
  *   drains/{app}/{id}                  Drain        log drains (the log service forwards to them)
+ *   cordons/{node}                     Cordon       a node that takes no new dynos (nodes:drain); no lease, outlives restarts
  *
  * Placements are grouped by node so a dyno-node watches only its own prefix;
  * routing keys are grouped under one prefix so a router watches only that.
@@ -43,7 +44,8 @@ export type KeyRef =
   | { kind: 'token'; hash: string }
   | { kind: 'build'; app: string; id: string }
   | { kind: 'addon'; app: string; name: string }
-  | { kind: 'drain'; app: string; id: string };
+  | { kind: 'drain'; app: string; id: string }
+  | { kind: 'cordon'; node: string };
 
 const APP = /^[a-z][a-z0-9-]{0,29}$/;
 const DYNO = /^[a-z][a-z0-9_]*\.[0-9]+$/;
@@ -118,6 +120,8 @@ export function keyspace(prefix = '/dynomesh/') {
     drain: (a: string, id: string) => `${p}drains/${app(a)}/${seg('drain id', id)}` as Key<'drain'>,
     drainsOf: (a: string) => `${p}drains/${app(a)}/` as Prefix<'drain'>,
     drains: () => `${p}drains/` as Prefix<'drain'>,
+    cordon: (n: string) => `${p}cordons/${seg('node id', n)}` as Key<'cordon'>,
+    cordons: () => `${p}cordons/` as Prefix<'cordon'>,
 
     /** Every key that belongs to an app, for destroy. Placements are per node and go through the scheduler. */
     appPrefixes: (a: string) => [
@@ -146,6 +150,7 @@ export function keyspace(prefix = '/dynomesh/') {
         case 'builds': return s.length === 3 ? { kind: 'build', app: s[1]!, id: s[2]! } : undefined;
         case 'addons': return s.length === 3 ? { kind: 'addon', app: s[1]!, name: s[2]! } : undefined;
         case 'drains': return s.length === 3 ? { kind: 'drain', app: s[1]!, id: s[2]! } : undefined;
+        case 'cordons': return s.length === 2 ? { kind: 'cordon', node: s[1]! } : undefined;
         case 'routing':
           if (s[1] === 'apps' && s.length === 3) return { kind: 'routingApp', app: s[2]! };
           if (s[1] === 'domains' && s.length === 3) return { kind: 'domain', host: s[2]! };

@@ -203,6 +203,15 @@ export interface Drain {
   createdAt: number;
 }
 
+/** A cordoned node (`nodes:drain`): the scheduler places nothing new there and moves its dynos off. */
+export interface Cordon {
+  node: string;
+  /** Who cordoned it, and why (shown by `dynomesh nodes`). */
+  by: string;
+  reason: string;
+  createdAt: number;
+}
+
 /** What each key kind holds. */
 export interface RecordOf {
   app: App;
@@ -221,6 +230,7 @@ export interface RecordOf {
   build: Build;
   addon: Addon;
   drain: Drain;
+  cordon: Cordon;
 }
 
 export type RecordKind = keyof RecordOf;
@@ -275,6 +285,7 @@ export const SCHEMAS: { [K in RecordKind]: { version: number; fields: Record<str
     fields: { app: 'string', name: 'string', id: 'string', service: 'string', plan: 'string', configVars: 'array', createdAt: 'number' },
   },
   drain: { version: 1, fields: { id: 'string', app: 'string', url: 'string', token: 'string', createdAt: 'number' } },
+  cordon: { version: 1, fields: { node: 'string', by: 'string', reason: 'string', createdAt: 'number' } },
 };
 
 /** Returns the first field that does not match, or undefined when the value fits. */
