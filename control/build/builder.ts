@@ -216,6 +216,10 @@ export class Builder {
     this.pool ??= packPool(1);
     const packed = await this.pool.pack({ dir: compiled.buildDir, file });
     if (signal.aborted) throw signal.reason;
+    if (packed.skipped.length) emit(warn(`Left out of the slug (not files): ${packed.skipped.slice(0, 5).join(', ')}${packed.skipped.length > 5 ? ', ...' : ''}`));
+    if (packed.problems.length) {
+      throw new BuildFailure(`The slug would hold links that leave the app dir, which dynos refuse: ${packed.problems.slice(0, 5).join(', ')}. Make them relative links inside the app.`);
+    }
     if (packed.size > this.maxSlugBytes) {
       throw new BuildFailure(`Compiled slug size ${human(packed.size)} is too large (max is ${human(this.maxSlugBytes)}); add large files to .slugignore or trim dependencies.`);
     }

@@ -1,9 +1,9 @@
 /** The piscina pool that runs `pack-worker.ts`: one slug at a time per thread, threads only while builds run. */
 import { Piscina } from 'piscina';
-import type { PackTask } from './pack-worker.ts';
+import type { PackResult, PackTask } from './pack-worker.ts';
 
 export interface PackPool {
-  pack(task: PackTask): Promise<{ size: number; entries: number }>;
+  pack(task: PackTask): Promise<PackResult>;
   close(): Promise<void>;
 }
 
@@ -19,7 +19,7 @@ export function packPool(maxThreads = 1): PackPool {
   return {
     pack: async (task) => {
       try {
-        return (await pool.run(task, { name: 'pack' })) as { size: number; entries: number };
+        return (await pool.run(task, { name: 'pack' })) as PackResult;
       } catch (err) {
         throw new Error((err as Error).message);
       }

@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Cluster } from '../../cluster/client.ts';
@@ -99,6 +99,28 @@ describe('build limits', () => {
       const ok = await git(repo.dir, ['push', remote(ctl.url, 'big'), 'main']);
       assert.equal(ok.code, 0, ok.stderr);
       assert.equal((await api(ctl.url, 'GET', '/apps/big/releases')).body.length, 2);
+    } finally {
+      repo.cleanup();
+    }
+  });
+
+  test('a slug with a link leaving the app dir fails the build (dyno-nodes would refuse it); relative links inside are kept', async () => {
+    const src = join(tmp, 'links');
+    mkdirSync(join(src, 'bin'), { recursive: true });
+    writeFileSync(join(src, 'Procfile'), 'web: sh -c "sleep 3600"\n');
+    writeFileSync(join(src, 'bin/real'), 'x');
+    symlinkSync('real', join(src, 'bin/inside'));
+    symlinkSync('/etc/passwd', join(src, 'passwd'));
+    assert.equal((await api(ctl.url, 'POST', '/apps', { name: 'links' })).status, 201);
+    const repo = await appRepo(src);
+    try {
+      const push = await git(repo.dir, ['push', remote(ctl.url, 'links'), 'main']);
+      assert.notEqual(push.code, 0);
+      assert.match(push.stderr, /remote:  !     could not check out [0-9a-f]{7}: it has links that leave the app dir, which dynos refuse: passwd -> \/etc\/passwd; make them relative links inside the app/);
+      await git(repo.dir, ['rm', '-q', 'passwd']);
+      await git(repo.dir, ['commit', '-q', '-m', 'no escaping link']);
+      const ok = await git(repo.dir, ['push', remote(ctl.url, 'links'), 'main']);
+      assert.equal(ok.code, 0, ok.stderr);
     } finally {
       repo.cleanup();
     }

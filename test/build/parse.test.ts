@@ -118,3 +118,35 @@ describe('build output', () => {
     }
   });
 });
+
+describe('slug packing (the piscina worker\'s function, called directly)', () => {
+  test('files at the root, modes kept, escaping links and fifos reported', async () => {
+    const { pack } = await import('../../control/build/pack-worker.ts');
+    const { execFileSync } = await import('node:child_process');
+    const { symlinkSync, chmodSync, statSync } = await import('node:fs');
+    const tar = await import('tar');
+    const dir = mkdtempSync(join(tmpdir(), 'dm-pack-'));
+    const out = mkdtempSync(join(tmpdir(), 'dm-pack-out-'));
+    try {
+      mkdirSync(join(dir, 'bin'));
+      writeFileSync(join(dir, 'Procfile'), 'web: bin/run\n');
+      writeFileSync(join(dir, 'bin/run'), '#!/bin/sh\n');
+      chmodSync(join(dir, 'bin/run'), 0o755);
+      symlinkSync('run', join(dir, 'bin/start'));
+      symlinkSync('/usr/bin/node', join(dir, 'bin/node'));
+      execFileSync('mkfifo', [join(dir, 'pipe')]);
+      const r = await pack({ dir, file: join(out, 's.tgz') });
+      assert.deepEqual(r.problems, ['bin/node -> /usr/bin/node']);
+      assert.deepEqual(r.skipped, ['pipe']);
+      const paths: string[] = [];
+      await tar.t({ file: join(out, 's.tgz'), onReadEntry: (e) => void paths.push(e.path) });
+      assert.deepEqual(paths.sort(), ['Procfile', 'bin/', 'bin/node', 'bin/run', 'bin/start']);
+      mkdirSync(join(out, 'x'));
+      await tar.x({ file: join(out, 's.tgz'), cwd: join(out, 'x') });
+      assert.equal(statSync(join(out, 'x/bin/run')).mode & 0o777, 0o755);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});

@@ -53,7 +53,7 @@ export { git, type GitResult } from '../support/git.ts';
 /** A git work tree holding a copy of `test/build/apps/<name>` (or `src`), committed on main. */
 export async function appRepo(src: string, message = 'initial'): Promise<{ dir: string; sha: string; cleanup(): void }> {
   const dir = mkdtempSync(join(tmpdir(), 'dm-app-'));
-  cpSync(src.startsWith('/') ? src : join(APPS, src), dir, { recursive: true });
+  cpSync(src.startsWith('/') ? src : join(APPS, src), dir, { recursive: true, verbatimSymlinks: true });
   for (const args of [['init', '-q', '-b', 'main'], ['add', '-A'], ['commit', '-q', '-m', message]]) {
     const r = await git(dir, args);
     if (r.code !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
