@@ -157,14 +157,12 @@ export class Builder {
     req.signal?.addEventListener('abort', onCancel, { once: true });
     const workDir = this.sandbox.workDir(build.id);
     log.info({ build: build.id, user: req.user }, 'build-started');
-    this.ctx.events?.build(app, 'started', req.user);
     let release: Release | undefined;
     try {
       release = await this.steps(req, build, workDir, emit, abort.signal);
       build.status = 'succeeded';
       build.release = release.version;
       log.info({ build: build.id, release: release.version, slug: build.slug?.sha256 }, 'build-succeeded');
-      this.ctx.events?.build(app, 'succeeded');
     } catch (err) {
       const reason = abort.signal.aborted ? (abort.signal.reason as Error) : (err as Error);
       const known = reason instanceof BuildFailure || reason instanceof SlugTooLargeError;
@@ -174,7 +172,6 @@ export class Builder {
       emit(warn(build.error));
       emit('\n' + warn('Push failed'));
       log.warn({ build: build.id, err: reason.message, ...(known ? {} : { stack: reason.stack }) }, 'build-failed');
-      this.ctx.events?.build(app, 'failed');
     } finally {
       clearTimeout(timer);
       req.signal?.removeEventListener('abort', onCancel);
