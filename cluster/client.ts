@@ -52,6 +52,9 @@ export type Op =
 
 const RESULT = { '==': 'Equal', '!=': 'NotEqual', '<': 'Less', '>': 'Greater' } as const;
 
+/** Keys per range call in `list` (each reply stays well under gRPC's 4 MB limit). */
+const LIST_PAGE = 5000;
+
 /** etcd's range end for "every key starting with prefix". */
 export function prefixEnd(prefix: string): Buffer {
   const b = Buffer.from(prefix);
@@ -118,20 +121,27 @@ export class Cluster {
 
   /** Every decodable entry under a prefix at one revision; undecodable ones are returned apart, not thrown. */
   async list<K extends RecordKind>(prefix: Prefix<K> | string, revision?: number) {
-    const res = await this.call(() =>
-      this.etcd.kv.range({ key: Buffer.from(prefix), range_end: prefixEnd(prefix), ...(revision ? { revision } : {}) }),
-    );
     const entries: EntryOf<K>[] = [];
     const invalid: DecodeError[] = [];
-    for (const kv of res.kvs) {
-      try {
-        entries.push(this.entry(kv) as EntryOf<K>);
-      } catch (err) {
-        if (err instanceof DecodeError) invalid.push(err);
-        else throw err;
+    // In pages at one revision: a single range reply over gRPC's 4 MB message limit fails
+    // (a router's routing/ list at 10,000 apps x 10 endpoints is ~16 MB).
+    const end = prefixEnd(prefix);
+    let from = Buffer.from(prefix);
+    let rev = revision;
+    for (;;) {
+      const res = await this.call(() => this.etcd.kv.range({ key: from, range_end: end, limit: LIST_PAGE, ...(rev ? { revision: rev } : {}) }));
+      rev ??= Number(res.header.revision);
+      for (const kv of res.kvs) {
+        try {
+          entries.push(this.entry(kv) as EntryOf<K>);
+        } catch (err) {
+          if (err instanceof DecodeError) invalid.push(err);
+          else throw err;
+        }
       }
+      if (!res.more || res.kvs.length === 0) return { entries, invalid, revision: rev };
+      from = Buffer.concat([res.kvs[res.kvs.length - 1]!.key, Buffer.of(0)]);
     }
-    return { entries, invalid, revision: Number(res.header.revision) };
   }
 
   /** Raw keys and values under a prefix, for code that handles non-record keys (elections). */

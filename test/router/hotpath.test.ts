@@ -14,6 +14,10 @@ import { TableBuilder } from '../../router/table/builder.ts';
 import type { Delta } from '../../router/table/delta.ts';
 import { AccessLog } from '../../router/log-line.ts';
 import { Metrics } from '../../router/metrics.ts';
+import { useEtcd } from '../support/etcd.ts';
+import type { Op } from '../../cluster/client.ts';
+
+const etcd = useEtcd();
 
 const app = (name: string, dynos: number, port = 1000): Delta[] => [
   { t: 'app', app: name, v: { affinity: 'ip', balanceFactor: 1.25, maintenance: false } },
@@ -126,5 +130,24 @@ describe('workers metrics', () => {
     const text = sum.render(new TableBuilder({ baseDomain: 'localhost', defaultBalanceFactor: 1.25 }).table, { connected: true, syncedAt: 0, disconnectedSince: 0 }, false, [a.snapshot(), b.snapshot()]);
     assert.match(text, /dynomesh_router_worker_requests_total\{worker="1"\} 2\n/);
     assert.match(text, /dynomesh_router_worker_requests_total\{worker="2"\} 1\n/);
+  });
+});
+
+describe('big routing list', () => {
+  test('Cluster.list reads past one page (gRPC caps a reply at 4 MB; 100,000 endpoints are ~16 MB)', async () => {
+    const c = etcd.cluster();
+    const ops: Op[] = [];
+    for (let i = 0; i < 12_000; i++) {
+      const app = `a${i >> 3}`;
+      const k = c.keys.endpoint(app, `web.${(i & 7) + 1}`);
+      ops.push({ put: k, value: c.value(k, { app, dyno: `web.${(i & 7) + 1}`, node: 'n1', host: '10.0.0.1', port: 5000 + (i & 7), release: 1 }) });
+    }
+    for (let i = 0; i < ops.length; i += 128) await c.txn([], ops.slice(i, i + 128));
+    const rev = await c.revision();
+    const l = await c.list(c.keys.routing());
+    assert.equal(l.entries.length, 12_000);
+    assert.equal(new Set(l.entries.map((e) => e.key)).size, 12_000);
+    assert.equal(l.revision, rev);
+    c.close();
   });
 });
