@@ -139,7 +139,7 @@ export async function markDir(): Promise<string> {
   return d;
 }
 
-/** A web app: answers with its env and identity; logs SIGTERM to $TERM_LOG; ignores it with IGNORE_TERM. */
+/** A web app: answers with its env and identity; binds after $LISTEN_DELAY ms; logs SIGTERM to $TERM_LOG; ignores it with IGNORE_TERM. */
 export const WEB_APP = `
 const http = require('http');
 const fs = require('fs');
@@ -147,7 +147,7 @@ const server = http.createServer((req, res) => {
   res.setHeader('content-type', 'application/json');
   res.end(JSON.stringify({ env: process.env, uid: process.getuid(), pid: process.pid, cwd: process.cwd() }));
 });
-server.listen(Number(process.env.PORT), () => console.log('listening on ' + process.env.PORT));
+setTimeout(() => server.listen(Number(process.env.PORT), () => console.log('listening on ' + process.env.PORT)), Number(process.env.LISTEN_DELAY || 0));
 process.on('SIGTERM', () => {
   if (process.env.TERM_LOG) fs.appendFileSync(process.env.TERM_LOG, process.env.DYNO + ' ' + process.env.MARK + ' sigterm ' + Date.now() + '\\n');
   if (process.env.IGNORE_TERM) return;

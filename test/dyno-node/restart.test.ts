@@ -142,3 +142,62 @@ test('SIGKILL of the agent and a restart neither duplicate nor orphan dynos', { 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('an agent killed in the middle of a release roll finishes it after restart, with one process left', { timeout: 120_000 }, async () => {
+  const cluster = etcd.cluster();
+  const key = randomBytes(32);
+  const dir = await dataDir();
+  const keyFile = `${dir}/cluster.key`;
+  await writeFile(keyFile, key.toString('hex') + '\n', { mode: 0o600 });
+  const slugs = new SlugServer(key);
+  await slugs.start(cluster);
+  const node = `node-${randomBytes(3).toString('hex')}`;
+  const args = [
+    '--etcd', etcd.server.endpoint, '--etcd-prefix', cluster.keys.prefix, '--node-id', node, '--data-dir', dir,
+    '--cluster-key', keyFile, '--lease-ttl', '2', '--boot-timeout', '20s', '--stop-timeout', '2s', '--drain', '100ms',
+  ];
+  let a: ReturnType<typeof startAgentProcess> | undefined;
+  let b: ReturnType<typeof startAgentProcess> | undefined;
+  try {
+    const s = await makeSlug({ Procfile: 'web: node server.js\n', 'server.js': WEB_APP });
+    slugs.add(s);
+    await putRelease(cluster, key, 'roll', 1, s.slug, { web: 'node server.js' }, { MARK: 'v1' });
+    await putRelease(cluster, key, 'roll', 2, s.slug, { web: 'node server.js' }, { MARK: 'v2', LISTEN_DELAY: '2500' });
+    await place(cluster, node, { app: 'roll', dyno: 'web.1', release: 1 });
+    a = startAgentProcess(args);
+    const ep1 = await eventually(() => cluster.get(cluster.keys.endpoint('roll', 'web.1')), 30_000, 'v1 endpoint');
+
+    // v2 starts beside v1 (slow to bind); the agent dies while both run.
+    await place(cluster, node, { app: 'roll', dyno: 'web.1', release: 2 });
+    await eventually(async () => (await groupsPerDyno(dir))['roll/web.1'] === 2, 15_000, 'v2 started beside v1');
+    a.child.kill('SIGKILL');
+    await new Promise((r) => a!.child.once('exit', r));
+
+    b = startAgentProcess(args);
+    const ep2 = await eventually(async () => {
+      const e = await cluster.get(cluster.keys.endpoint('roll', 'web.1'));
+      return e?.value.release === 2 ? e : undefined;
+    }, 30_000, 'v2 endpoint');
+    assert.notEqual(ep2.value.port, ep1.value.port);
+    await eventually(async () => (await groupsPerDyno(dir))['roll/web.1'] === 1, 15_000, 'v1 stopped, one process left');
+    assert.equal(((await (await fetch(`http://127.0.0.1:${ep2.value.port}/`)).json()) as { env: { MARK: string } }).env.MARK, 'v2');
+    assert.equal((b.output().match(/"run-adopted"/g) ?? []).length, 2, 'both runs adopted, neither restarted');
+    assert.doesNotMatch(b.output(), /"dyno-started"/);
+  } catch (err) {
+    process.stderr.write(`agent A output:\n${a?.output().slice(-4000)}\nagent B output:\n${b?.output().slice(-6000)}\n`);
+    throw err;
+  } finally {
+    const running = [a, b].filter((x) => x && x.child.exitCode === null && x.child.signalCode === null);
+    for (const x of running) x!.child.kill('SIGTERM');
+    await Promise.all(running.map((x) => new Promise((r) => x!.child.once('exit', r))));
+    for (const [pid] of await dynoProcesses(dir)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+    await slugs.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
