@@ -37,9 +37,13 @@ test('SIGINT mid-run: exit 130, no process left, temp dir removed', { skip: find
     });
     child.stdout.resume();
     await started;
-    // Let nginx, the backend and wrk come up, then interrupt.
-    await new Promise((r) => setTimeout(r, 4000));
-    assert.ok(processesMentioning(tmp).length > 0, 'nginx/wrk should be running under the temp dir before the interrupt');
+    // Wait until nginx (whose command line names the temp dir) is up, then interrupt.
+    const deadline = Date.now() + 45_000;
+    while (processesMentioning(tmp).length === 0) {
+      assert.ok(Date.now() < deadline, `nginx never started under ${tmp}: ${err}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await new Promise((r) => setTimeout(r, 500));
     child.kill('SIGINT');
     const code = await new Promise<number | null>((r) => child.on('exit', r));
     assert.equal(code, 130, err);
