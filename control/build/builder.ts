@@ -181,6 +181,7 @@ export class Builder {
       await saveBuild(this.ctx.cluster, build).catch((err) => log.error({ build: build.id, err: (err as Error).message }, 'build-record-failed'));
       this.active.delete(app);
       await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
+      await rm(join(this.sandbox.root, `${build.id}.slug.tgz`), { force: true }).catch(() => undefined);
       await this.prune(app).catch((err) => log.warn({ err: (err as Error).message }, 'build-prune-failed'));
     }
     return { ok: build.status === 'succeeded', build, ...(release ? { release } : {}) };
@@ -209,7 +210,8 @@ export class Builder {
     build.buildpack = compiled.buildpacks.join(',');
 
     emit(step('Compressing...'));
-    const file = join(workDir, 'slug.tgz');
+    // Outside the work dir the build user owns, so nothing it left running can swap the file under us.
+    const file = join(this.sandbox.root, `${build.id}.slug.tgz`);
     this.pool ??= packPool(1);
     const packed = await this.pool.pack({ dir: compiled.buildDir, file });
     if (signal.aborted) throw signal.reason;

@@ -5,8 +5,8 @@
  * BUILD_DIR` per buildpack; the Procfile's types override the buildpacks' defaults.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, mkdir, readFile, realpath, writeFile } from 'node:fs/promises';
+import { join, sep } from 'node:path';
 import { BUILTIN_ORDER, fetchBuildpack, type Buildpack } from './buildpacks.ts';
 import { parseProcfile } from './procfile.ts';
 import { defaultProcessTypes } from './release-yaml.ts';
@@ -72,6 +72,23 @@ async function detect(bp: Buildpack, buildDir: string, env: Record<string, strin
   const r = await runStep(join(bp.dir, 'bin', 'detect'), [buildDir], { cwd: buildDir, env, signal, captureStdout: true, ...asUser(user) });
   if (r.code !== 0) return undefined;
   return r.stdout.trim().split('\n')[0]?.trim() || bp.url;
+}
+
+/**
+ * A file of the build dir, read by the control (possibly root) after the build user
+ * had the dir: a link that resolves outside it is refused, so a build cannot make
+ * the control read another file into the release.
+ */
+async function readInside(root: string, name: string): Promise<string | undefined> {
+  const path = join(root, name);
+  const st = await lstat(path).catch(() => undefined);
+  if (!st) return undefined;
+  if (st.isSymbolicLink()) {
+    const real = await realpath(path).catch(() => '');
+    const base = await realpath(root);
+    if (!real.startsWith(base + sep)) throw new BuildFailure(`${name} is a link to outside the app; make it a regular file`);
+  }
+  return readFile(path, 'utf8');
 }
 
 export async function compile(input: CompileInput): Promise<Compiled> {
@@ -163,7 +180,7 @@ export async function compile(input: CompileInput): Promise<Compiled> {
   }
 
   emit(step('Discovering process types'));
-  const procfileText = await readFile(join(buildDir, 'Procfile'), 'utf8').catch(() => undefined);
+  const procfileText = await readInside(buildDir, 'Procfile');
   const procfile = procfileText === undefined ? { types: {}, problems: [] } : parseProcfile(procfileText);
   if (procfile.problems.length) throw new BuildFailure(`Procfile: ${procfile.problems.join('; ')}`);
   const badDefault = Object.keys(defaults).find((t) => !/^[a-z][a-z0-9_]*$/.test(t));

@@ -125,4 +125,22 @@ describe('build limits', () => {
       repo.cleanup();
     }
   });
+
+  test('a buildpack that points the Procfile outside the app cannot make the control read that file into the release', async () => {
+    const bp = join(tmp, 'sneaky-bp');
+    mkdirSync(join(bp, 'bin'), { recursive: true });
+    writeFileSync(join(bp, 'bin/detect'), '#!/bin/sh\necho Sneaky\n', { mode: 0o755 });
+    writeFileSync(join(bp, 'bin/compile'), '#!/bin/sh\nln -sf /etc/passwd "$1/Procfile"\n', { mode: 0o755 });
+    assert.equal((await api(ctl.url, 'POST', '/apps', { name: 'sneaky' })).status, 201);
+    await api(ctl.url, 'PUT', '/apps/sneaky/buildpack-installations', { updates: [bp] });
+    const repo = await appRepo('procfile');
+    try {
+      const push = await git(repo.dir, ['push', remote(ctl.url, 'sneaky'), 'main']);
+      assert.notEqual(push.code, 0);
+      assert.match(push.stderr, /remote:  !     Procfile is a link to outside the app; make it a regular file/);
+      assert.equal((await api(ctl.url, 'GET', '/apps/sneaky/releases')).body.length, 1);
+    } finally {
+      repo.cleanup();
+    }
+  });
 });
