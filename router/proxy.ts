@@ -9,7 +9,9 @@
  * Retry rule: only a failed *connect* is retried on the next dyno (nothing was
  * sent, so it is safe for any method), plus one retry on a fresh connection when
  * a reused keep-alive connection dies before any response byte and the request
- * had no body (the dyno closed an idle connection as we picked it).
+ * had no body (the dyno closed an idle connection as we picked it), or when the
+ * connection of a bodyless idempotent request (GET, HEAD, OPTIONS...) is reset
+ * before any response byte (its dyno was killed mid-request).
  */
 import type { HttpRequest, HttpResponse } from './uws.ts';
 import { addressText } from './uws.ts';
@@ -23,6 +25,9 @@ import { checkHead, type HeadFacts } from './limits.ts';
 import { formatLine, type LogSink } from './log-line.ts';
 import type { Metrics } from './metrics.ts';
 import type { AppRoute, RouteTable } from './table/route-table.ts';
+
+/** Methods a dyno may see twice without harm (RFC 9110 9.2.2). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 export interface ProxyOptions {
   /** From request fully sent to the first response byte (Heroku: 30 s, H12). */
@@ -410,8 +415,11 @@ class Exchange implements ConnOwner, ConnectWaiter {
     this.conn = null;
     if (this.done) return;
     if (!this.headersSent && this.status === 0) {
-      // Stale keep-alive connection: the dyno closed it as we reused it. Safe to resend a bodyless request once.
-      if (conn !== null && conn.served > 0 && !this.hasBody && !this.staleRetried && err === undefined) {
+      // Stale keep-alive connection (the dyno closed it as we reused it), or an idempotent request whose dyno died
+      // before answering: resend a bodyless request once, as nginx's proxy_next_upstream does; a dead
+      // dyno then refuses the connect and the request moves to the next dyno.
+      const retriable = IDEMPOTENT.has(this.method) || (err === undefined && conn !== null && conn.served > 0);
+      if (conn !== null && retriable && !this.hasBody && !this.staleRetried) {
         this.staleRetried = true;
         this.clearTimer();
         this.backend!.acquire(this);
