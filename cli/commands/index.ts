@@ -9,6 +9,7 @@ import { registerDrains } from './drains.ts';
 import { registerLogin } from './login.ts';
 import { registerLogs } from './logs.ts';
 import { registerMaintenance } from './maintenance.ts';
+import { registerNodes } from './nodes.ts';
 import { registerPs } from './ps.ts';
 import { registerReleases } from './releases.ts';
 import { registerRun } from './run.ts';
@@ -28,4 +29,5 @@ export function registerUserCommands(program: Command): void {
   registerMaintenance(program);
   registerBuilds(program);
   registerAddons(program);
+  registerNodes(program);
 }

@@ -22,7 +22,7 @@ export interface SchedulerOptions {
 
 const MAX_OPS = 100;
 /** Key kinds a pass reads; changes to others (builds, tokens, logs...) do not wake the scheduler. */
-const RELEVANT = new Set(['app', 'current', 'formation', 'node', 'placement', 'status', 'endpoint']);
+const RELEVANT = new Set(['app', 'current', 'formation', 'node', 'placement', 'status', 'endpoint', 'cordon']);
 
 export class Scheduler extends EventEmitter<{ deposed: []; reconciled: [Action[]] }> {
   private watcher: Watcher | undefined;

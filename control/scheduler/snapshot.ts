@@ -8,12 +8,15 @@ import type { World } from './plan.ts';
 
 export async function readWorld(cluster: Cluster): Promise<World> {
   const k = cluster.keys;
-  const [apps, nodes, placements, statuses] = await Promise.all([
+  const [apps, nodes, placements, statuses, cordons] = await Promise.all([
     cluster.list(k.apps()),
     cluster.list(k.nodes()),
     cluster.list(k.placements()),
     cluster.list(k.statuses()),
+    cluster.list(k.cordons()),
   ]);
+  // Cordoned by `nodes:drain` (an etcd key, so it outlives agent restarts) or started with the label drain=true.
+  const cordoned = new Set(cordons.entries.filter((e) => e.kind === 'cordon').map((e) => (e as EntryOf<'cordon'>).value.node));
   const appNames = apps.entries.filter((e) => e.kind === 'app').map((e) => (e as EntryOf<'app'>).value.name);
   const perApp = await Promise.all(
     appNames.map(async (name) => {
@@ -47,7 +50,7 @@ export async function readWorld(cluster: Cluster): Promise<World> {
     })),
     nodes: nodes.entries
       .filter((e): e is EntryOf<'node'> => e.kind === 'node')
-      .map((e) => ({ id: e.ref.node, memoryMb: e.value.memoryMb, slugs: e.value.slugs, draining: e.value.labels?.drain === 'true' })),
+      .map((e) => ({ id: e.ref.node, memoryMb: e.value.memoryMb, slugs: e.value.slugs, draining: e.value.labels?.drain === 'true' || cordoned.has(e.ref.node) })),
     placements: placements.entries
       .filter((e): e is EntryOf<'placement'> => e.kind === 'placement')
       .map((e) => {

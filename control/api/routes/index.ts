@@ -6,6 +6,7 @@ import { configVarRoutes } from './config-vars.ts';
 import { domainRoutes } from './domains.ts';
 import { dynoRoutes } from './dynos.ts';
 import { formationRoutes } from './formation.ts';
+import { nodeRoutes } from './nodes.ts';
 import { releaseRoutes } from './releases.ts';
 import { slugRoutes } from './slugs.ts';
 import { tokenRoutes } from './tokens.ts';
@@ -27,6 +28,7 @@ export function platformRoutes(
   dynoRoutes(r, ctx);
   domainRoutes(r, ctx);
   tokenRoutes(r, ctx);
+  nodeRoutes(r, ctx);
   slugRoutes(r, ctx, opts.nodeToken, opts.selfId);
   return r;
 }

@@ -1,0 +1,75 @@
+/**
+ * `nodes`, `nodes:drain <node>`, `nodes:uncordon <node>` (admin): the dyno hosts.
+ * Draining cordons the node (the scheduler places nothing new there) and waits
+ * until its dynos have moved to other hosts, web ones new-first (preboot), so
+ * the host can be stopped or upgraded without a failed request.
+ */
+import { Option, type Command } from 'commander';
+import { parseDuration } from '../../lib/options.ts';
+import { CliError } from '../errors.ts';
+import { json, print, table } from '../output.ts';
+import { api, ProgressLine, step, withJson, type JsonFlags } from '../shared.ts';
+
+interface NodeJson {
+  id: string;
+  state: 'up' | 'gone';
+  address: string | null;
+  memory_mb: number | null;
+  labels: Record<string, string>;
+  agent_version: string | null;
+  started_at: string | null;
+  cordon: { by: string; reason: string; created_at: string } | null;
+  dynos: string[];
+}
+
+const nodePath = (id: string) => `/nodes/${encodeURIComponent(id)}`;
+const stateOf = (n: NodeJson) => (n.cordon || n.labels.drain === 'true' ? `${n.state}, cordoned` : n.state);
+
+export function registerNodes(program: Command): void {
+  withJson(program.command('nodes').alias('nodes:list').description('list the dyno hosts (admin): address, memory, dynos, cordon'))
+    .action(async (flags: JsonFlags) => {
+      const list = await api().get<NodeJson[]>('/nodes');
+      if (flags.json) return print(json(list));
+      if (list.length === 0) return print('No dyno nodes are running. Start `dynomesh dyno-node` on a host (see deploy/README.md).\n');
+      print(table(list, [
+        { header: 'Node', get: (n) => n.id },
+        { header: 'State', get: stateOf },
+        { header: 'Address', get: (n) => n.address ?? '' },
+        { header: 'Memory', get: (n) => (n.memory_mb === null ? '' : `${n.memory_mb} MB`) },
+        { header: 'Dynos', get: (n) => String(n.dynos.length) },
+        { header: 'Version', get: (n) => n.agent_version ?? '' },
+      ]));
+    });
+
+  withJson(program.command('nodes:drain <node>').description('cordon a node and wait until its dynos run on other hosts (admin)'))
+    .option('--reason <text>', 'why, shown by `dynomesh nodes`', 'drain')
+    .option('--no-wait', 'return once cordoned, without waiting for the dynos to move')
+    .addOption(new Option('--wait-timeout <duration>', 'how long to wait for the dynos to move (e.g. 90s, 10m)').argParser(parseDuration).default(300_000, '5m'))
+    .action(async (node: string, flags: JsonFlags & { reason: string; wait: boolean; waitTimeout: number }) => {
+      const client = api();
+      let n = await step(`Cordoning node ${node}`, () => client.post<NodeJson>(`${nodePath(node)}/cordon`, { reason: flags.reason }));
+      if (flags.wait) {
+        const line = new ProgressLine();
+        const deadline = Date.now() + flags.waitTimeout;
+        for (;;) {
+          // One-off dynos are never moved: they finish where they run (as `run` users expect).
+          if (n.dynos.length === 0 || n.state === 'gone') break;
+          line.update(`Moving ${n.dynos.length} dyno${n.dynos.length === 1 ? '' : 's'} off ${node}: ${n.dynos.join(', ')}`);
+          if (Date.now() > deadline) {
+            line.done(`Still on ${node}: ${n.dynos.join(', ')}`);
+            throw new CliError(`${node} still runs ${n.dynos.length} dyno(s) after ${Math.round(flags.waitTimeout / 1000)}s; the other nodes may lack memory (see \`dynomesh nodes\`), or one-off dynos are still running`);
+          }
+          await new Promise((r) => setTimeout(r, 500));
+          n = await client.get<NodeJson>(nodePath(node));
+        }
+        line.done(`${node} is drained: no dynos left on it. Stop its dyno-node now (systemctl stop dynomesh-dyno-node).`);
+      }
+      if (flags.json) print(json(n));
+    });
+
+  withJson(program.command('nodes:uncordon <node>').description('let the scheduler place dynos on a node again (admin)'))
+    .action(async (node: string, flags: JsonFlags) => {
+      const n = await step(`Uncordoning node ${node}`, () => api().delete<NodeJson | null>(`${nodePath(node)}/cordon`));
+      if (flags.json) print(json(n));
+    });
+}
