@@ -5,7 +5,7 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { useEtcd, eventually } from '../support/etcd.ts';
 import { userName } from '../../dyno-node/users.ts';
@@ -186,6 +186,7 @@ describe('dyno-node agent', () => {
       assert.notEqual((await getJson('127.0.0.1', ep3.value.port)).pid, fresh.pid);
     } finally {
       await h.stop();
+      await rm(marks, { recursive: true, force: true });
     }
   });
 
