@@ -22,6 +22,7 @@ import type { SchedulerOptions } from './scheduler/scheduler.ts';
 import { sweepSlugs } from './slugs/gc.ts';
 import { DirSlugStore, type SlugStore } from './slugs/store.ts';
 import { ensureAdminToken } from './tokens.ts';
+import { advertisableHost } from '../lib/address.ts';
 
 export interface ControlOptions {
   cluster: ClusterOptions;
@@ -97,7 +98,9 @@ export class ControlPlane {
     this.server = new ApiServer(this.router, this.cluster, token, this.log.child({ component: 'api' }));
     serveAttach(this.server.server, this.ctx, token);
     const addr = await this.server.listen(o.listen.host, o.listen.port);
-    const host = addr.address === '0.0.0.0' || addr.address === '::' ? '127.0.0.1' : addr.address.includes(':') ? `[${addr.address}]` : addr.address;
+    // Listening on a wildcard without --advertise-url: advertise this host's own address, which peers can reach.
+    const bound = advertisableHost(addr.address);
+    const host = bound.includes(':') ? `[${bound}]` : bound;
     this.url = o.advertiseUrl ?? `http://${host}:${addr.port}`;
     this.ctx.advertiseUrl = this.url;
 

@@ -89,6 +89,11 @@ export function dynoNodeCommand(): Command {
     .addOption(new Option('--label <key=value>', 'node label for the scheduler (repeatable)').argParser(parseLabel).default({}))
     .action(async (flags: Flags) => {
       const log = logger('dyno-node', { node: flags.nodeId });
+      // A loopback advertise address on a multi-host cluster makes this host's dynos unreachable from every router.
+      const loopback = (h: string) => /^(127\.|localhost$|::1$)/.test(h);
+      if (loopback(flags.advertise) && (flags.etcd ?? []).some((u) => !loopback(new URL(u).hostname.replace(/^\[|\]$/g, '')))) {
+        log.warn({ advertise: flags.advertise, hint: 'routers on other hosts cannot reach these dynos; set --advertise (DYNOMESH_ADVERTISE) to this host\'s address' }, 'dyno-node-advertises-loopback');
+      }
       const clusterKey = loadClusterKey(flags.clusterKey);
       const cluster = new Cluster(clusterOptionsFrom(flags));
       // Dyno output and lifecycle lines go to each app's log stream (control/logs).
