@@ -95,6 +95,12 @@ export class DynoCgroup {
     return existsSync(path) ? new DynoCgroup(kind, path) : undefined;
   }
 
+  /** Every process in the cgroup, including ones that left the dyno's process group (setsid). */
+  async pids(): Promise<number[]> {
+    const text = await readFile(`${this.path}/cgroup.procs`, 'utf8').catch(() => '');
+    return text.split('\n').filter(Boolean).map(Number);
+  }
+
   async join(pid: number): Promise<void> {
     await appendFile(`${this.path}/cgroup.procs`, String(pid));
   }

@@ -18,7 +18,7 @@ import { commandArgv, dynoEnv, gatedArgv } from './environment.ts';
 import { DynoCgroup, MemoryGuard, memoryLines, type CgroupBase, type MemoryEvent, type MemoryMode } from './memory.ts';
 import { FileTail, type LogSink } from './output.ts';
 import { accepts, freePort } from './ports.ts';
-import { groupAlive, procStat, sameProcess, signalGroup, waitGroupGone } from './procfs.ts';
+import { procStat, sameProcess, signalGroup, waitGroupGone } from './procfs.ts';
 import type { RunRecord, RunStore } from './run-store.ts';
 import type { SlugCache } from './slugs.ts';
 import { pipeToAttachment, type AttachServer, type Attachment } from './attach.ts';
@@ -324,6 +324,28 @@ export class Run {
     }
   }
 
+  /** Signal the dyno's process group and, with a cgroup, anything in it that left the group. */
+  private async signalAll(signal: NodeJS.Signals): Promise<void> {
+    signalGroup(this.pid!, signal);
+    for (const pid of (await this.cgroup?.pids()) ?? []) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        /* gone meanwhile */
+      }
+    }
+  }
+
+  private async allGone(ms: number): Promise<boolean> {
+    if (!(await waitGroupGone(this.pid!, ms))) return false;
+    const deadline = Date.now() + ms;
+    while (this.cgroup && (await this.cgroup.pids()).length > 0) {
+      if (Date.now() > deadline) return false;
+      await sleep(50);
+    }
+    return true;
+  }
+
   /** Stop: SIGTERM to the group, SIGKILL after the stop timeout. Resolves after cleanup. */
   stop(): Promise<RunExit> {
     if (this.exit || this.stopRequested) return this.done;
@@ -337,25 +359,24 @@ export class Run {
     const pgid = this.pid!;
     this.heroku('Stopping all processes with SIGTERM');
     this.ctx.log.info({ app: this.app, dyno: this.dyno, run: this.id, pgid }, 'dyno-sigterm');
-    signalGroup(pgid, 'SIGTERM');
-    if (await waitGroupGone(pgid, this.ctx.stopTimeoutMs)) return;
+    await this.signalAll('SIGTERM');
+    if (await this.allGone(this.ctx.stopTimeoutMs)) return;
     const s = Math.round(this.ctx.stopTimeoutMs / 1000);
     this.heroku(`Error R12 (Exit timeout) -> At least one process failed to exit within ${s} seconds of SIGTERM`);
     this.heroku('Stopping remaining processes with SIGKILL');
     this.ctx.log.warn({ app: this.app, dyno: this.dyno, run: this.id, pgid }, 'dyno-sigkill');
-    signalGroup(pgid, 'SIGKILL');
-    await waitGroupGone(pgid, 5000);
+    await this.signalAll('SIGKILL');
+    await this.allGone(5000);
   }
 
   private async leaderExited(code: number | null, signal: NodeJS.Signals | null): Promise<void> {
     if (this.exiting) return;
     this.exiting = true;
-    const pgid = this.pid!;
     if (this.stopping) await this.stopping;
-    else if (await groupAlive(pgid)) {
+    else {
       // A dyno ends as a whole: what its leader left behind goes too.
-      signalGroup(pgid, 'SIGKILL');
-      await waitGroupGone(pgid, 5000);
+      await this.signalAll('SIGKILL');
+      await this.allGone(5000);
     }
     const signum = signal ? constants.signals[signal] : undefined;
     const status = code ?? (signum !== undefined ? 128 + signum : null);

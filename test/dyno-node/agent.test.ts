@@ -6,7 +6,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, rm } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { useEtcd, eventually } from '../support/etcd.ts';
 import { userName } from '../../dyno-node/users.ts';
 import { groupAlive } from '../../dyno-node/procfs.ts';
@@ -14,6 +14,14 @@ import { craftTarball, makeSlug, markDir, place, putRelease, slugOf, WEB_APP } f
 import { startAgent } from './harness.ts';
 
 const etcd = useEtcd();
+
+function readFileSafe(p: string): string {
+  try {
+    return readFileSync(p, 'utf8');
+  } catch {
+    return '';
+  }
+}
 
 async function getJson(host: string, port: number): Promise<{ env: Record<string, string>; uid: number; pid: number; cwd: string }> {
   const res = await fetch(`http://${host}:${port}/`);
@@ -236,6 +244,26 @@ describe('dyno-node agent', () => {
       const st = await cluster.get(cluster.keys.status('cyc', 'web.1'));
       assert.equal(st?.value.state, 'up');
       assert.equal(st?.value.restarts, 0, 'cycling is not a crash');
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('stop reaches a process that left the dyno\'s process group (setsid), through the cgroup', async (t) => {
+    const cluster = etcd.cluster();
+    const h = await startAgent(cluster);
+    try {
+      if (!h.agent.cgroups) return t.skip('no memory cgroup on this host: only the process group is signalled');
+      const s = await makeSlug({ Procfile: 'web: node server.js\n', 'server.js': WEB_APP });
+      h.slugs.add(s);
+      await putRelease(cluster, h.key, 'escape', 1, s.slug, { web: 'setsid sleep 300 & echo "escapee $!"; exec node server.js' });
+      await place(cluster, h.nodeId, { app: 'escape', dyno: 'web.1', release: 1 });
+      const line = await h.waitLine('escape', 'web.1', /^escapee \d+$/);
+      const escapee = Number(line.line.split(' ')[1]);
+      await eventually(() => cluster.get(cluster.keys.endpoint('escape', 'web.1')), 20_000, 'endpoint');
+      assert.notEqual(readFileSafe(`/proc/${escapee}/stat`), '', 'escapee running');
+      await cluster.delete(cluster.keys.placement(h.nodeId, 'escape', 'web.1'));
+      await eventually(() => !existsSync(`/proc/${escapee}`) || /\) Z /.test(readFileSafe(`/proc/${escapee}/stat`)), 10_000, 'escapee killed');
     } finally {
       await h.stop();
     }
