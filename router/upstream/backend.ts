@@ -26,15 +26,20 @@ export interface ConnectWaiter {
   onConnectFailed(err: Error & { code?: string }, backend: Backend): void;
 }
 
+interface Pool {
+  idle: Conn[];
+  idleSince: number[];
+  all: Set<Conn>;
+}
+
 export class Backend {
   inFlight = 0;
   /** Epoch ms until which the balancer skips this backend. */
   quarantinedUntil = 0;
   connectErrors = 0;
   retired = false;
-  private readonly idle: Conn[] = [];
-  private readonly idleSince: number[] = [];
-  private readonly all = new Set<Conn>();
+  /** Connections, made on the first connect: 100,000 endpoints mostly never see a request from this router. */
+  private pool: Pool | null = null;
 
   constructor(
     readonly app: string,
@@ -52,15 +57,16 @@ export class Backend {
   }
 
   get openConnections(): number {
-    return this.all.size;
+    return this.pool?.all.size ?? 0;
   }
 
   /** A pooled connection if one is idle, else a new one; the waiter hears back once. */
   acquire(w: ConnectWaiter): void {
     const now = Date.now();
-    while (this.idle.length > 0) {
-      const conn = this.idle.pop()!;
-      const since = this.idleSince.pop()!;
+    const pool = this.pool;
+    while (pool !== null && pool.idle.length > 0) {
+      const conn = pool.idle.pop()!;
+      const since = pool.idleSince.pop()!;
       if (conn.closed || conn.socket.destroyed) continue;
       if (now - since > this.opts.idleTimeoutMs) {
         conn.destroy();
@@ -98,54 +104,65 @@ export class Backend {
       clearTimeout(timer);
       socket.off('error', fail);
       const conn = (reader = new Conn(socket, (c) => this.free(c), (c) => this.forget(c)));
-      this.all.add(conn);
+      (this.pool ??= { idle: [], idleSince: [], all: new Set() }).all.add(conn);
       w.onConnected(conn, false);
     });
   }
 
   private free(conn: Conn): void {
-    if (this.retired || this.idle.length >= this.opts.maxIdle) {
+    const pool = this.pool;
+    if (pool === null || this.retired || pool.idle.length >= this.opts.maxIdle) {
       conn.destroy();
       return;
     }
-    this.idle.push(conn);
-    this.idleSince.push(Date.now());
+    pool.idle.push(conn);
+    pool.idleSince.push(Date.now());
   }
 
   private forget(conn: Conn): void {
-    this.all.delete(conn);
-    const i = this.idle.indexOf(conn);
+    const pool = this.pool;
+    if (pool === null) return;
+    pool.all.delete(conn);
+    const i = pool.idle.indexOf(conn);
     if (i >= 0) {
-      this.idle.splice(i, 1);
-      this.idleSince.splice(i, 1);
+      pool.idle.splice(i, 1);
+      pool.idleSince.splice(i, 1);
     }
   }
 
   /** Close pooled connections idle for longer than the pool's idle timeout (called every few seconds). */
   sweep(now: number): void {
+    const pool = this.pool;
+    if (pool === null) return;
+    const { idle, idleSince } = pool;
     let keep = 0;
-    for (let i = 0; i < this.idle.length; i++) {
-      if (now - this.idleSince[i]! > this.opts.idleTimeoutMs) this.idle[i]!.destroy();
+    const stale: Conn[] = [];
+    for (let i = 0; i < idle.length; i++) {
+      if (now - idleSince[i]! > this.opts.idleTimeoutMs) stale.push(idle[i]!);
       else {
-        this.idle[keep] = this.idle[i]!;
-        this.idleSince[keep++] = this.idleSince[i]!;
+        idle[keep] = idle[i]!;
+        idleSince[keep++] = idleSince[i]!;
       }
     }
-    this.idle.length = keep;
-    this.idleSince.length = keep;
+    idle.length = keep;
+    idleSince.length = keep;
+    for (const c of stale) c.destroy();
   }
 
   /** The endpoint left the table: close idle connections now, busy ones when their exchange ends. */
   retire(): void {
     this.retired = true;
-    for (const c of this.idle.splice(0)) c.destroy();
-    this.idleSince.length = 0;
+    const pool = this.pool;
+    if (pool === null) return;
+    const idle = pool.idle.splice(0);
+    pool.idleSince.length = 0;
+    for (const c of idle) c.destroy();
   }
 
   /** Close everything now (router shutdown). */
   destroy(): void {
     this.retire();
-    for (const c of [...this.all]) c.destroy();
+    if (this.pool !== null) for (const c of [...this.pool.all]) c.destroy();
   }
 
   quarantine(ms: number, now = Date.now()): void {
