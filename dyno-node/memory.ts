@@ -30,6 +30,23 @@ function statField(stat: string, name: string): number {
   return m ? Number(m[1]) : 0;
 }
 
+/**
+ * v2 allows controllers in a cgroup's children only when the cgroup itself holds
+ * no processes. Under systemd with `Delegate=yes` the agent sits in its service's
+ * cgroup, so it first moves itself into a leaf (`agent`), as delegated managers do.
+ */
+async function enableMemory(own: string): Promise<void> {
+  if ((await text(`${own}/cgroup.subtree_control`)).split(/\s+/).includes('memory')) return;
+  try {
+    await writeFile(`${own}/cgroup.subtree_control`, '+memory');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EBUSY') throw err;
+    await mkdir(`${own}/agent`, { recursive: true });
+    await writeFile(`${own}/agent/cgroup.procs`, String(process.pid));
+    await writeFile(`${own}/cgroup.subtree_control`, '+memory');
+  }
+}
+
 /** Finds a memory cgroup hierarchy we may write to, nested under the agent's own cgroup. */
 export async function detectCgroups(nodeId: string, log: Logger): Promise<CgroupBase | undefined> {
   let self: string, mounts: string;
@@ -61,8 +78,8 @@ export async function detectCgroups(nodeId: string, log: Logger): Promise<Cgroup
     const dir = `${own}/${name}`;
     try {
       if (!(await text(`${own}/cgroup.controllers`)).split(/\s+/).includes('memory')) throw new Error('memory controller not delegated');
+      await enableMemory(own);
       await mkdir(dir, { recursive: true });
-      await writeFile(`${own}/cgroup.subtree_control`, '+memory').catch(() => undefined);
       await writeFile(`${dir}/cgroup.subtree_control`, '+memory');
       return { kind: 'v2', dir };
     } catch (err) {
