@@ -96,6 +96,7 @@ describe('dyno faults under load through both routers', () => {
     const load = new Load(c, APP, { count: 15_000, ms: 150_000 });
     await sleep(1000);
     await repo.commit('v2');
+    const pushStart = Date.now();
     const push = await git(repo.dir, ['push', '-q', remote(c, APP), 'main'], 240_000);
     assert.equal(push.code, 0, push.stderr);
     const pushedAt = Date.now();
@@ -106,7 +107,7 @@ describe('dyno faults under load through both routers', () => {
     const recovery = Date.now() - pushedAt;
     await sleep(2000);
     const r = await load.stop();
-    summary('6 deploy-under-load', r, recovery, `release=v${current}`);
+    summary('6 deploy-under-load', r, recovery, `release=v${current} push=${((pushedAt - pushStart) / 1000).toFixed(1)}s`);
     assert.equal(r.failed, 0, `failed requests: ${JSON.stringify(r.failures.slice(0, 5))}`);
     assert.ok([...r.bodies.keys()].some((b) => b.includes('node-hello v2 on')), 'the new release answered');
     assert.ok([...r.bodies.keys()].some((b) => b.includes('node-hello v1 on')), 'the old release answered during the roll');
