@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../cluster/etcd-server.ts';
 import { eventually, type TestEtcd } from '../support/etcd.ts';
+import { apiCall } from '../support/api.ts';
 import { git } from '../support/git.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -71,18 +72,6 @@ export function remote(base: string, app: string, token: string = ADMIN): string
   return u.toString();
 }
 
-export async function api(base: string, method: string, path: string, body?: unknown, token: string = ADMIN) {
-  const res = await fetch(base + path, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  let parsed: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    parsed = text;
-  }
-  return { status: res.status, body: parsed, headers: res.headers };
+export function api(base: string, method: string, path: string, body?: unknown, token: string = ADMIN) {
+  return apiCall(base, token, method, path, body);
 }

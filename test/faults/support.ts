@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { API_PORT, NetnsCluster, ROUTER_PORT } from '../../deploy/netns/cluster.ts';
 import { eventually } from '../support/etcd.ts';
+import { apiCall } from '../support/api.ts';
 import { git } from '../support/git.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -29,21 +30,9 @@ export async function startCluster(): Promise<NetnsCluster> {
   return c;
 }
 
-export async function api(c: NetnsCluster, method: string, path: string, body?: unknown, control = 'c1'): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
-  const res = await fetch(`http://${c.host(control).addr}:${API_PORT}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${c.adminToken}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    signal: AbortSignal.timeout(30_000),
-  });
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    /* not JSON */
-  }
-  return { status: res.status, body: parsed };
+/** The Platform API of control `control` (c1 or c2) as the admin. */
+export function api(c: NetnsCluster, method: string, path: string, body?: unknown, control = 'c1') {
+  return apiCall(`http://${c.host(control).addr}:${API_PORT}`, c.adminToken, method, path, body);
 }
 
 /** A work tree of examples/node-hello, committed on main, whose answer names the dyno and a version tag. */
