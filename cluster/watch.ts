@@ -113,32 +113,27 @@ export class PrefixWatch {
   private async watch(): Promise<void> {
     if (this.stopped) return;
     await this.dropWatcher();
-    const from = this.lastRevision + 1;
-    let w: Watcher;
-    try {
-      w = await this.cluster.etcd.watch().prefix(this.prefix).startRevision(String(from)).create();
-    } catch (err) {
-      // A cancel at creation is how etcd reports a compacted start revision.
-      this.setStatus(false, err as Error);
-      return this.retry(() => this.relist(false));
-    }
-    if (this.stopped) {
-      void w.cancel().catch(() => undefined);
-      return;
-    }
+    // `watcher()` rather than `create()`: we hold the watcher from the start, so close() can
+    // cancel one still waiting for etcd (etcd3 would otherwise retry it forever).
+    const w = this.cluster.etcd.watch().prefix(this.prefix).startRevision(String(this.lastRevision + 1)).watcher();
     this.watcher = w;
-    this.backoff = MIN_BACKOFF;
-    this.setStatus(true);
-    this.markReady();
+    w.on('connected', () => {
+      if (this.watcher !== w) return;
+      this.backoff = MIN_BACKOFF;
+      this.setStatus(true);
+      this.markReady();
+    });
     w.on('data', (res: { events: { type: string; kv: RawKv }[] }) => this.onData(res.events));
     w.on('disconnected', (err: Error) => {
       if (this.watcher !== w) return;
+      // Re-create from the revision we processed; etcd3's own retry may resume from a later one.
       this.setStatus(false, err);
       void this.dropWatcher();
       this.retry(() => this.watch());
     });
     w.on('error', (err: Error) => {
       if (this.watcher !== w) return;
+      // A cancel (at creation or later) is how etcd reports a compacted start revision.
       this.log.warn({ err: err.message, prefix: this.prefix }, 'watch-canceled-relisting');
       void this.dropWatcher();
       this.retry(() => this.relist(false));

@@ -1,4 +1,7 @@
 import { describe, test } from 'node:test';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../../cluster/etcd-server.ts';
 import assert from 'node:assert/strict';
 import { Cluster } from '../../cluster/client.ts';
 import { watchPrefix, type Change } from '../../cluster/watch.ts';
@@ -147,5 +150,23 @@ describe('watch with resume', () => {
     assert.equal(errors[0]!.msg, 'undecodable-value-skipped');
     assert.ok(!rec.state.has(bad), 'a value that no longer decodes is treated as gone');
     await w.close();
+  });
+
+  test('closing a watch that never reached etcd lets the process exit', async () => {
+    const file = fileURLToPath(new URL('./fixtures/watch-close.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', file, `http://127.0.0.1:${await freePort()}`], {
+      stdio: 'ignore', env: { ...process.env, DYNOMESH_LOG_LEVEL: 'silent' },
+    });
+    const code = await new Promise<number | string>((resolve) => {
+      const t = setTimeout(() => {
+        child.kill('SIGKILL');
+        resolve('hung');
+      }, 15_000);
+      child.once('exit', (c) => {
+        clearTimeout(t);
+        resolve(c ?? -1);
+      });
+    });
+    assert.equal(code, 0);
   });
 });
