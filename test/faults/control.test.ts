@@ -127,14 +127,16 @@ describe('etcd and control faults under load through both routers', () => {
     await repo.commit('v2');
     const pushing = git(repo.dir, ['push', remote(c, APP, leader.name), 'main'], 240_000);
     // Kill it mid-build: once the buildpack has started talking.
-    await eventually(async () => {
+    const buildStatus = async (id?: string) => {
       const cl = c.client();
       try {
-        return (await cl.list(cl.keys.builds(APP))).entries.some((e) => (e.value as { status: string }).status === 'pending');
+        const all = (await cl.list(cl.keys.builds(APP))).entries.map((e) => e.value as { id: string; status: string });
+        return id ? all.find((b) => b.id === id) : all.find((b) => b.status === 'pending');
       } finally {
         cl.close();
       }
-    }, 60_000, 'the build to start');
+    };
+    const build = await eventually(() => buildStatus(), 60_000, 'the build to start');
     const t0 = Date.now();
     await c.daemon(leader.name).kill();
     const push = await pushing;
@@ -165,6 +167,8 @@ describe('etcd and control faults under load through both routers', () => {
     assert.equal(again.code, 0, again.stderr);
     const final = await releases();
     assert.equal(final.current, after.current + 1);
+    // The interrupted build is not left pending: finished, or failed as orphaned by the survivor.
+    assert.notEqual((await buildStatus(build.id))?.status, 'pending', `build ${build.id} still pending`);
     await waitEndpoints(c, APP, 4, final.current);
     await sleep(1500);
     const r = await load.stop();

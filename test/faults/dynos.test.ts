@@ -176,5 +176,13 @@ describe('dyno faults under load through both routers', () => {
     assert.ok(r.failed <= 4, `${r.failed} failed: ${JSON.stringify(r.failures.slice(0, 8))}`);
     const late = r.failures.filter((f) => f.at > killedAt + goneMs + 1000);
     assert.deepEqual(late, [], 'no failures after the routers dropped the dead host');
+    // The host comes back (link up, agent restarted on its old data dir) and registers again.
+    await c.reviveHost(dead);
+    const back = c.client();
+    try {
+      assert.equal((await back.get(back.keys.node(dead)))?.value.address, c.host(dead).addr);
+    } finally {
+      back.close();
+    }
   });
 });
