@@ -273,9 +273,15 @@ class Exchange implements ConnOwner, ConnectWaiter {
     this.pendingHeaders = headers;
     this.pendingReason = reason;
     corked = this;
-    this.res.cork(noBody ? corkHeadNoBody : corkHead);
+    this.corkRun(noBody ? corkHeadNoBody : corkHead);
     this.armTimer(Timer.Idle);
     return noBody;
+  }
+
+  /** Run a cork callback: directly when this response is already corked (inside corkExecute), else in a cork of its own. */
+  corkRun(fn: () => void): void {
+    if (corkOpen === this.res) fn();
+    else this.res.cork(fn);
   }
 
   writeHead(): void {
@@ -303,7 +309,7 @@ class Exchange implements ConnOwner, ConnectWaiter {
     }
     corked = this;
     corkedChunk = chunk;
-    this.res.cork(corkBody);
+    this.corkRun(corkBody);
   }
 
   /**
@@ -398,7 +404,7 @@ class Exchange implements ConnOwner, ConnectWaiter {
     if (this.clientEnded) return this.finish(null);
     if (this.stalledChunk !== null || this.outQueue.length > 0) return; // finished from onClientWritable
     corked = this;
-    this.res.cork(corkEnd);
+    this.corkRun(corkEnd);
   }
 
   endResponse(): void {
@@ -474,7 +480,7 @@ class Exchange implements ConnOwner, ConnectWaiter {
     corkedStatus = spec.statusLine;
     // An upload still arriving cannot be left half-read on a keep-alive connection: close after the page.
     corkedClose = this.hasBody && !this.bodyDone;
-    this.res.cork(corkError);
+    this.corkRun(corkError);
     this.headersSent = true;
     this.finish(code, false, detail);
   }
@@ -545,10 +551,17 @@ let corkedStatus = '';
 let corkedClose = false;
 let corkedConn: Conn;
 let corkedData: Buffer = EMPTY_BUF;
+/** The response whose cork is open now: head, body and end written from inside it need no cork call of their own. */
+let corkOpen: HttpResponse | null = null;
 function corkExecute(): void {
   const buf = corkedData;
   corkedData = EMPTY_BUF;
-  corkedConn.execute(buf);
+  corkOpen = corked.res;
+  try {
+    corkedConn.execute(buf);
+  } finally {
+    corkOpen = null;
+  }
 }
 function corkHead(): void {
   corked.writeHead();
