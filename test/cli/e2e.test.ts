@@ -32,16 +32,31 @@ interface Run {
   stderr: string;
 }
 
-function run(cmd: string, args: string[], opts: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
+/** Runs a command to its end (killed after `timeoutMs`, so a hang fails the step instead of the suite). */
+function run(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; onStdout?: (text: string, stdin: NodeJS.WritableStream) => void } = {},
+): Promise<Run> {
   return new Promise((resolve, reject) => {
     const p = spawn(cmd, args, { cwd: opts.cwd ?? repo, env: opts.env ?? env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    p.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    const timer = setTimeout(() => {
+      stderr += `\n[killed after ${opts.timeoutMs ?? 120_000} ms]`;
+      p.kill('SIGKILL');
+    }, opts.timeoutMs ?? 120_000);
+    p.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+      opts.onStdout?.(stdout, p.stdin);
+    });
     p.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-    p.stdin.end(opts.input ?? '');
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    if (!opts.onStdout) p.stdin.end(opts.input ?? '');
   });
 }
 
@@ -180,9 +195,21 @@ describe('dynomesh up, the CLI and git push, as a user', () => {
   });
 
   test('run: a one-off dyno attached to the terminal, with stdin and the exit status', async () => {
-    const r = await run(process.execPath, [BIN, 'run', '--', 'node', '-e', 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{console.log(process.env.GREETING, s.trim());console.error("err-line");process.exit(7)})'], { input: 'from-stdin\n' });
+    // Like a person at a prompt: type once the command has said it is ready.
+    let typed = false;
+    const script = 'console.log("ready");let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{console.log(process.env.GREETING, s.trim());console.error("err-line");process.exit(7)})';
+    const r = await run(process.execPath, [BIN, 'run', '--', 'node', '-e', script], {
+      timeoutMs: 60_000,
+      onStdout: (out, stdin) => {
+        if (!typed && out.includes('ready\n')) {
+          typed = true;
+          stdin.end('from-stdin\n');
+        }
+      },
+    });
     assert.equal(r.code, 7, r.stderr);
-    assert.equal(r.stdout, 'Howdy from-stdin\n');
+    assert.equal(r.stdout, 'ready\nHowdy from-stdin\n');
+    assert.match(r.stderr, /Running node -e .* on ⬢ e2e-hello\.\.\. up, run\.\d+/);
     assert.match(r.stderr, /err-line/);
   });
 
