@@ -23,10 +23,14 @@ function run(cmd: string, args: string[]): Promise<{ code: number | null; out: s
   return new Promise((resolve, reject) => {
     const p = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
+    const timer = setTimeout(() => p.kill('SIGKILL'), 180_000); // up.sh bounds its own waits; this bounds the rest
     p.stdout.on('data', (c: Buffer) => (out += c.toString()));
     p.stderr.on('data', (c: Buffer) => (out += c.toString()));
     p.on('error', reject);
-    p.on('close', (code) => resolve({ code, out }));
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out });
+    });
   });
 }
 
