@@ -34,7 +34,8 @@ export type Entry = {
 
 export type EntryOf<K extends RecordKind> = Extract<Entry, { kind: K }>;
 
-interface RawKv {
+/** A key-value as etcd3's raw RPCs return it. */
+export interface RawKv {
   key: Buffer;
   value: Buffer;
   mod_revision: string;

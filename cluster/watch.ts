@@ -12,7 +12,7 @@
  */
 import type { Watcher } from 'etcd3';
 import type { Logger } from 'pino';
-import type { Cluster, Entry } from './client.ts';
+import type { Cluster, Entry, RawKv } from './client.ts';
 import { DecodeError } from './errors.ts';
 import type { KeyRef } from './keys.ts';
 
@@ -27,13 +27,6 @@ export interface WatchHandler {
   onStatus?(connected: boolean, error?: Error): void;
 }
 
-interface RawKv {
-  key: Buffer;
-  value: Buffer;
-  mod_revision: string;
-  create_revision: string;
-  lease: string;
-}
 
 const MIN_BACKOFF = 100;
 const MAX_BACKOFF = 2000;

@@ -8,35 +8,16 @@
  * control says so once.
  */
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from '../../lib/log.ts';
+import { ensureAppUser, type AppUser } from '../../lib/app-user.ts';
 
 const run = promisify(execFile);
 
-export interface BuildUser {
-  name: string;
-  uid: number;
-  gid: number;
-}
-
-/** Same rule as dyno-node's users: useradd allows 32 characters; long app names keep a readable head and a hash. */
-export function buildUserName(app: string): string {
-  const n = `dm-${app}`;
-  return n.length <= 32 ? n : `dm-${app.slice(0, 20)}-${createHash('sha256').update(app).digest('hex').slice(0, 8)}`;
-}
-
-async function lookup(name: string): Promise<BuildUser | undefined> {
-  const passwd = await readFile('/etc/passwd', 'utf8');
-  for (const line of passwd.split('\n')) {
-    const f = line.split(':');
-    if (f[0] === name) return { name, uid: Number(f[2]), gid: Number(f[3]) };
-  }
-  return undefined;
-}
+/** Builds run as the same user as the app's dynos (lib/app-user.ts). */
+export type BuildUser = AppUser;
 
 /** Why `dir` cannot be reached by other users (an ancestor without the x bit for others), or undefined. */
 function unreachable(dir: string): string | undefined {
@@ -99,18 +80,8 @@ export class Sandbox {
   }
 
   private async ensureUser(app: string): Promise<BuildUser> {
-    const name = buildUserName(app);
-    const found = await lookup(name);
-    if (found) return found;
-    try {
-      await run('useradd', ['--system', '--user-group', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', name]);
-      this.log.info({ app, user: name }, 'build-user-created');
-    } catch (err) {
-      // A dyno-node on this host may have created it at the same moment.
-      if (!(await lookup(name))) throw new Error(`cannot create user ${name} for the build of ${app}: ${(err as Error).message.trim()}`);
-    }
-    const made = await lookup(name);
-    if (!made) throw new Error(`user ${name} missing after useradd`);
-    return made;
+    const { created, ...user } = await ensureAppUser(app);
+    if (created) this.log.info({ app, user: user.name }, 'build-user-created');
+    return user;
   }
 }
