@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Cluster } from '../../cluster/client.ts';
 import { eventually, useEtcd } from '../support/etcd.ts';
+import { WebSocket } from 'ws';
 import { addApp, addEndpoint, get, metrics, nameOf, startBackend, startRouter, type Backend, type RouterProc } from './helpers.ts';
 
 const etcd = useEtcd();
@@ -63,6 +64,26 @@ describe('router --workers 2', () => {
   test('request lines from the workers reach the router log in the Heroku format', async () => {
     await eventually(() => router.lines().some((l) => /^at=info method=GET path="\/" host=multi\.localhost .* dyno=web\.1 .* status=200 /.test(l)), 5000, 'a request line');
     await eventually(() => router.lines().some((l) => /^at=info .* host=nope\.localhost .* status=404 /.test(l)), 5000, 'the 404 line');
+  });
+
+  test('WebSocket upgrades work on every worker (several connections, echo both ways)', async () => {
+    for (let i = 0; i < 6; i++) {
+      const ws = new WebSocket(`ws://127.0.0.1:${router.port}/chat`, { headers: { host: 'multi.localhost' }, perMessageDeflate: false });
+      const messages: string[] = [];
+      ws.on('message', (d: Buffer) => messages.push(d.toString()));
+      await new Promise<void>((resolve, reject) => {
+        ws.once('open', () => resolve());
+        ws.once('error', reject);
+      });
+      await eventually(() => messages.length >= 1, 5000, 'hello from the dyno');
+      assert.equal((JSON.parse(messages[0]!) as { name: string }).name, 'w2');
+      ws.send(`ping-${i}`);
+      await eventually(() => messages.length >= 2, 5000, 'echo');
+      assert.equal(messages[1], `ping-${i}`);
+      const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
+      ws.send('close-me');
+      assert.equal(await closed, 4000);
+    }
   });
 
   test('SIGTERM drains every worker: in-flight requests finish, new connections are refused, exit 0', async () => {
