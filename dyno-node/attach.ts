@@ -30,7 +30,9 @@ export interface Attachment {
 }
 
 class SocketAttachment implements Attachment {
-  private input: (d: Buffer | null) => void = () => undefined;
+  // Input can arrive before the dyno's stdin is hooked up (the requester types at once): keep it until then.
+  private early: (Buffer | null)[] = [];
+  private input: (d: Buffer | null) => void = (d) => this.early.push(d);
   private closeFns: (() => void)[] = [];
   closed = false;
 
@@ -68,6 +70,9 @@ class SocketAttachment implements Attachment {
 
   onInput(fn: (data: Buffer | null) => void): void {
     this.input = fn;
+    const early = this.early;
+    this.early = [];
+    for (const d of early) fn(d);
   }
 
   onClose(fn: () => void): void {
@@ -84,7 +89,7 @@ export class AttachServer {
   /** Dynos waiting for their requester. */
   private readonly waiters = new Map<string, { done: (a: Attachment) => void; fail: (e: Error) => void }>();
   /** Requesters waiting for their dyno's placement to arrive. */
-  private readonly offers = new Map<string, { ws: WebSocket; timer: NodeJS.Timeout }>();
+  private readonly offers = new Map<string, { ws: WebSocket; attachment: SocketAttachment; timer: NodeJS.Timeout }>();
   url = '';
 
   constructor(
@@ -121,17 +126,19 @@ export class AttachServer {
     const key = `${m[1]}/${m[2]}`;
     if (this.offers.has(key)) return refuse(409, 'Conflict');
     this.wss.handleUpgrade(req, socket, head, (ws) => {
+      // Wrap at once so input sent before the dyno starts is kept, not dropped.
+      const attachment = new SocketAttachment(ws);
       const waiter = this.waiters.get(key);
       if (waiter) {
         this.waiters.delete(key);
-        return waiter.done(new SocketAttachment(ws));
+        return waiter.done(attachment);
       }
       // The placement may not have reached this node yet: hold the requester a little.
       const timer = setTimeout(() => {
         this.offers.delete(key);
         ws.close(4404, `no one-off dyno ${m[2]} of ${m[1]} is waiting on this node`);
       }, this.offerWaitMs);
-      this.offers.set(key, { ws, timer });
+      this.offers.set(key, { ws, attachment, timer });
       ws.once('close', () => {
         if (this.offers.get(key)?.ws === ws) {
           clearTimeout(timer);
@@ -148,7 +155,7 @@ export class AttachServer {
     if (offer) {
       clearTimeout(offer.timer);
       this.offers.delete(key);
-      return Promise.resolve(new SocketAttachment(offer.ws));
+      return Promise.resolve(offer.attachment);
     }
     return new Promise((resolve, reject) => {
       const w = {

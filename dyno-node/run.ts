@@ -219,8 +219,10 @@ export class Run {
     // The gate holds the command while it joins its cgroup and its record reaches disk: an agent
     // killed before that closes the gate's stdin, and the command never runs (nothing orphaned).
     const openGate = () => {
-      if (this.attachment) child.stdin?.write('go\n');
-      else child.stdin?.end('go\n');
+      if (!this.attachment) return void child.stdin?.end('go\n');
+      // The gate's `read` must get its line before any of the requester's input reaches stdin.
+      child.stdin?.write('go\n');
+      pipeToAttachment(child, this.attachment);
     };
     let tailing: Promise<void> = Promise.resolve();
     {
@@ -235,8 +237,7 @@ export class Run {
       };
       this.save();
       await this.saving;
-      if (this.attachment) pipeToAttachment(child, this.attachment);
-      else {
+      if (!this.attachment) {
         // Output is followed from now on, so even a command that exits at once has its lines shipped.
         this.tail = new FileTail(logFile, (l) => this.appLine(l));
         tailing = this.tail.start();

@@ -69,6 +69,25 @@ describe('one-off dynos', () => {
     }
   });
 
+  test('attached: input typed before the dyno started is not lost', async () => {
+    const cluster = etcd.cluster();
+    const h = await startAgent(cluster);
+    try {
+      await setup(cluster, h, 'ops6');
+      const { ws, out } = attach(h, 'ops6', 'run.2');
+      await new Promise((r) => ws.once('open', r));
+      // `echo x | dynomesh run cat`: the input and its end arrive before the process exists.
+      ws.send(Buffer.from('piped line\n'), { binary: true });
+      ws.send(JSON.stringify({ type: 'eof' }));
+      await place(cluster, h.nodeId, { app: 'ops6', dyno: 'run.2', type: 'run', release: 1, attach: true, command: 'cat' });
+      await eventually(() => out.closed, 15_000, 'cat to see end of input and exit');
+      assert.equal(out.stdout, 'piped line\n');
+      assert.equal(out.exit?.status, 0);
+    } finally {
+      await h.stop();
+    }
+  });
+
   test('attached: the dyno is killed when the requester disconnects', async () => {
     const cluster = etcd.cluster();
     const h = await startAgent(cluster);
