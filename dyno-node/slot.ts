@@ -58,7 +58,7 @@ export class Slot {
   private kicked = false;
   /** Set by stopAll (agent shutdown), as opposed to the placement going away. */
   private leaving = false;
-  private shown: { state: DynoState; since: number; release: number } | undefined;
+  private shown: { state: DynoState; since: number; release: number; run?: string } | undefined;
   private lastExit: { status: number | null; message: string } | undefined;
   /** Identity of the desired placement (its etcd create revision): one-offs run once per identity. */
   private desiredId: string | undefined;
@@ -246,10 +246,13 @@ export class Slot {
     void this.ctx.publisher.remove(this.ctx.keys.endpoint(this.app, this.dyno));
   }
 
-  private setShown(state: DynoState, release: number): void {
+  private setShown(state: DynoState, release: number, run?: string): void {
     if (this.shown?.state !== state) {
       if (this.shown) this.heroku(`State changed from ${this.shown.state} to ${state}`);
-      this.shown = { state, since: Date.now(), release };
+      this.shown = { state, since: Date.now(), release, run };
+    } else if (run && this.shown.run !== run) {
+      // A restart or release change replaced the process without leaving `up`: `ps` shows the new one's age.
+      this.shown = { state, since: Date.now(), release, run };
     }
     this.shown.release = release;
     const value: DynoStatus = {
@@ -286,7 +289,7 @@ export class Slot {
         app: this.app, dyno: this.dyno, node: this.ctx.nodeId, host: this.ctx.advertise, port: r.port, release: r.placement.release,
       });
     }
-    this.setShown(state, r.placement.release);
+    this.setShown(state, r.placement.release, r.id);
   }
 
   private scheduleCycle(r: Run): void {

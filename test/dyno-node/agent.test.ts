@@ -184,6 +184,7 @@ describe('dyno-node agent', () => {
       assert.equal(st?.value.release, 2);
 
       // `ps:restart` bumps restartNonce: same release, a fresh process, same order.
+      const sinceBefore = st!.value.since;
       await place(cluster, h.nodeId, { app: 'roll', dyno: 'web.1', release: 2, restartNonce: 1 });
       const ep3 = await eventually(async () => {
         const e = await cluster.get(cluster.keys.endpoint('roll', 'web.1'));
@@ -192,6 +193,11 @@ describe('dyno-node agent', () => {
       assert.equal(ep3.value.release, 2);
       await eventually(async () => !(await groupAlive(fresh.pid)), 10_000, 'previous process gone');
       assert.notEqual((await getJson('127.0.0.1', ep3.value.port)).pid, fresh.pid);
+      const restarted = await eventually(async () => {
+        const e = await cluster.get(cluster.keys.status('roll', 'web.1'));
+        return e && e.value.since > sinceBefore ? e : undefined;
+      }, 10_000, '`since` to follow the restarted process');
+      assert.equal(restarted.value.state, 'up');
     } finally {
       await h.stop();
       await rm(marks, { recursive: true, force: true });
