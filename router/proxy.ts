@@ -73,6 +73,8 @@ class Exchange implements ConnOwner, ConnectWaiter {
   head = '';
   hasBody = false;
   chunkedBody = false;
+  /** The client sent `Connection: close`: uWS closes after the response but does not say so; we do. */
+  clientClose = false;
   startMs = 0;
   // routing
   route: AppRoute | null = null;
@@ -288,6 +290,7 @@ class Exchange implements ConnOwner, ConnectWaiter {
     const res = this.res;
     const h = this.pendingHeaders;
     res.writeStatus(this.status + ' ' + (this.pendingReason || 'Unknown'));
+    if (this.clientClose) res.writeHeader('Connection', 'close');
     const named = this.connectionTokens;
     for (let i = 0; i < h.length; i += 2) {
       const k = h[i]!;
@@ -584,7 +587,9 @@ function corkEnd(): void {
   corked.endResponse();
 }
 function corkError(): void {
-  corked.res.writeStatus(corkedStatus).writeHeader('Content-Type', 'text/html; charset=utf-8').writeHeader('Cache-Control', 'no-cache, no-store').end(corkedError, corkedClose);
+  const res = corked.res.writeStatus(corkedStatus);
+  if (corkedClose || corked.clientClose) res.writeHeader('Connection', 'close');
+  res.writeHeader('Content-Type', 'text/html; charset=utf-8').writeHeader('Cache-Control', 'no-cache, no-store').end(corkedError, corkedClose);
 }
 function flushLater(ex: Exchange): void {
   ex.flushChunked();
@@ -658,6 +663,7 @@ export function handleRequest(ctx: ProxyContext, res: HttpResponse, req: HttpReq
 
   const problem = checkHead(ex.method, ex.target, pairs, facts);
   ex.host = facts.host;
+  ex.clientClose = facts.connectionTokens !== null && facts.connectionTokens.includes('close');
   if (problem !== null) return ex.fail('BAD', problem);
 
   const route = ctx.table.lookup(facts.host);

@@ -8,7 +8,11 @@ import { connect, type Socket } from 'node:net';
 import { Conn } from './conn.ts';
 
 export interface PoolOptions {
-  /** Idle connections kept per backend. */
+  /**
+   * Idle connections kept per backend. Generous on purpose: with many busy clients, a small
+   * idle cap closes connections only to open new ones for the next requests (bench conns1000:
+   * 128 → 9.4k req/s, 1024 → 33k on this machine).
+   */
   maxIdle: number;
   /** Idle connections are closed after this long (Heroku Router 2.0: 90 s; keep it under a dyno's keep-alive timeout). */
   idleTimeoutMs: number;
@@ -18,7 +22,7 @@ export interface PoolOptions {
 /** Bytes read from a dyno connection at a time (as node's own stream reads). */
 const READ_BUFFER = 64 * 1024;
 
-export const DEFAULT_POOL: PoolOptions = { maxIdle: 128, idleTimeoutMs: 4_000, connectTimeoutMs: 5_000 };
+export const DEFAULT_POOL: PoolOptions = { maxIdle: 1024, idleTimeoutMs: 4_000, connectTimeoutMs: 5_000 };
 
 /** Receives the outcome of `acquire`; exactly one of the two is called. */
 export interface ConnectWaiter {

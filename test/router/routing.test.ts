@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Cluster } from '../../cluster/client.ts';
 import { eventually, useEtcd } from '../support/etcd.ts';
-import { addApp, addEndpoint, get, metrics, nameOf, startBackend, startRouter, type Backend, type RouterProc } from './helpers.ts';
+import { addApp, addEndpoint, get, metrics, nameOf, raw, startBackend, startRouter, type Backend, type RouterProc } from './helpers.ts';
 
 const etcd = useEtcd();
 
@@ -36,6 +36,15 @@ describe('routing by Host', () => {
     assert.equal(nameOf(await get(router.port, 'ALPHA.apps.test:80')), 'a1');
     assert.equal(nameOf(await get(router.port, 'www.alpha.test')), 'a1');
     assert.equal(nameOf(await get(router.port, 'beta.apps.test')), 'b1');
+  });
+
+  test('a client\'s Connection: close is answered with Connection: close, once, and the socket closes', async () => {
+    for (const host of ['alpha.apps.test', 'nope.apps.test']) {
+      const { reply, closed } = await raw(router.port, `GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      assert.match(reply, /^HTTP\/1\.1 (200|404) /);
+      assert.equal(reply.split('\r\n\r\n')[0]!.match(/^connection: close$/gim)?.length, 1, reply);
+      assert.ok(closed, `${host}: the router closes after the response`);
+    }
   });
 
   test('unknown host answers 404 with a page', async () => {
