@@ -28,6 +28,12 @@ export interface WatchHandler {
 }
 
 
+/** One event of an etcd watch response, as etcd3 delivers it. */
+interface WatchEvent {
+  type: 'Put' | 'Delete';
+  kv: RawKv;
+}
+
 const MIN_BACKOFF = 100;
 const MAX_BACKOFF = 2000;
 
@@ -116,7 +122,7 @@ export class PrefixWatch {
       this.setStatus(true);
       this.markReady();
     });
-    w.on('data', (res: { events: { type: string; kv: RawKv }[] }) => this.onData(res.events));
+    w.on('data', (res: { events: WatchEvent[] }) => this.onData(res.events));
     w.on('disconnected', (err: Error) => {
       if (this.watcher !== w) return;
       // Re-create from the revision we processed; etcd3's own retry may resume from a later one.
@@ -133,7 +139,7 @@ export class PrefixWatch {
     });
   }
 
-  private onData(events: { type: string; kv: RawKv }[]): void {
+  private onData(events: WatchEvent[]): void {
     const changes: Change[] = [];
     let rev = this.lastRevision;
     for (const ev of events) {
@@ -142,7 +148,7 @@ export class PrefixWatch {
       if (mod > rev) rev = mod;
       const held = this.held.get(key);
       if (held !== undefined && held >= mod) continue; // already delivered
-      if (ev.type === 'Delete' || ev.type === 'DELETE' || ev.type === '1') {
+      if (ev.type === 'Delete') {
         this.refused.delete(key);
         if (held === undefined) continue;
         this.held.delete(key);
