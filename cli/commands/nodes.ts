@@ -9,18 +9,7 @@ import { parseDuration } from '../../lib/options.ts';
 import { CliError } from '../errors.ts';
 import { json, print, table } from '../output.ts';
 import { api, ProgressLine, step, withJson, type JsonFlags } from '../shared.ts';
-
-interface NodeJson {
-  id: string;
-  state: 'up' | 'gone';
-  address: string | null;
-  memory_mb: number | null;
-  labels: Record<string, string>;
-  agent_version: string | null;
-  started_at: string | null;
-  cordon: { by: string; reason: string; created_at: string } | null;
-  dynos: string[];
-}
+import type { NodeJson } from '../../control/api/routes/nodes.ts';
 
 const nodePath = (id: string) => `/nodes/${encodeURIComponent(id)}`;
 const stateOf = (n: NodeJson) => (n.cordon || n.labels.drain === 'true' ? `${n.state}, cordoned` : n.state);

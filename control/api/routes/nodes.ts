@@ -12,7 +12,8 @@ import type { ApiRouter } from '../router.ts';
 
 const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,252}$/;
 
-interface NodeJson {
+/** A dyno host as the API shows it (the CLI reads the same shape). */
+export interface NodeJson {
   id: string;
   /** `up` while its agent holds its lease, `gone` for a cordoned node that is not running. */
   state: 'up' | 'gone';
