@@ -3,9 +3,11 @@
  * `--json` flag, the API client from the config, and Heroku-style progress
  * lines (`Scaling dynos... done`) on stderr.
  */
+import { createInterface } from 'node:readline';
 import { Option, type Command } from 'commander';
 import { ApiClient } from './api.ts';
 import { resolveApp, type AppFlags } from './app.ts';
+import { CliError } from './errors.ts';
 import { info } from './output.ts';
 
 export interface JsonFlags {
@@ -63,3 +65,27 @@ export class ProgressLine {
 }
 
 export const hex = (app: string) => `⬢ ${app}`;
+
+function ask(question: string): Promise<string> {
+  return new Promise((resolve) => {
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    rl.question(question, (a) => {
+      rl.close();
+      resolve(a.trim());
+    });
+  });
+}
+
+/**
+ * Heroku's guard for commands that destroy data: `--confirm <app>`, or the app's name typed at
+ * a prompt on a terminal. `warning` is shown before the prompt; `consequence` heads the error
+ * a script gets when there is no terminal to ask on.
+ */
+export async function confirmApp(app: string, confirm: string | undefined, warning: string, consequence: string): Promise<void> {
+  if (confirm === app) return;
+  if (confirm !== undefined) throw new CliError(`--confirm ${confirm} does not match the app ${app}; nothing was destroyed`);
+  if (!process.stdin.isTTY) throw new CliError(`${consequence}; to proceed, re-run with --confirm ${app}`);
+  info(` !    WARNING: ${warning}`);
+  const typed = await ask(` !    To proceed, type ${app}: `);
+  if (typed !== app) throw new CliError(`confirmation did not match ${app}; nothing was destroyed`);
+}

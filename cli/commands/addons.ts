@@ -3,12 +3,11 @@
  * `addons:upgrade <addon> <plan>`, `addons:destroy <addon> --confirm <app>`,
  * `addons:services`: backing services (postgresql, redis) attached as config vars.
  */
-import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import type { AppFlags } from '../app.ts';
 import { CliError } from '../errors.ts';
 import { header, info, json, keyValues, print, table, when } from '../output.ts';
-import { api, appOf, hex, step, withApp, withJson, type JsonFlags } from '../shared.ts';
+import { api, appOf, confirmApp, hex, step, withApp, withJson, type JsonFlags } from '../shared.ts';
 
 interface AddonJson {
   id: string;
@@ -31,16 +30,6 @@ interface ServiceJson {
 }
 
 const SERVICE = /^[a-z][a-z0-9-]*(:[a-z0-9][a-z0-9-]*)?$/;
-
-function ask(question: string): Promise<string> {
-  return new Promise((resolve) => {
-    const rl = createInterface({ input: process.stdin, output: process.stderr });
-    rl.question(question, (a) => {
-      rl.close();
-      resolve(a.trim());
-    });
-  });
-}
 
 const path = (app: string, addon?: string) => `/apps/${app}/addons${addon ? `/${encodeURIComponent(addon)}` : ''}`;
 
@@ -103,13 +92,7 @@ export function registerAddons(program: Command): void {
     .option('--confirm <app>', 'the app name, to confirm without a prompt')
     .action(async (addon: string, flags: AppFlags & JsonFlags & { confirm?: string }) => {
       const app = appOf(flags);
-      if (flags.confirm !== app) {
-        if (flags.confirm !== undefined) throw new CliError(`--confirm ${flags.confirm} does not match the app ${app}; nothing was destroyed`);
-        if (!process.stdin.isTTY) throw new CliError(`this deletes ${addon} and all its data for good; to proceed, re-run with --confirm ${app}`);
-        info(` !    WARNING: this will destroy ${addon} on ${app} and all of its data.`);
-        const typed = await ask(` !    To proceed, type ${app}: `);
-        if (typed !== app) throw new CliError(`confirmation did not match ${app}; nothing was destroyed`);
-      }
+      await confirmApp(app, flags.confirm, `this will destroy ${addon} on ${app} and all of its data.`, `this deletes ${addon} and all its data for good`);
       const a = await step(`Destroying ${addon} on ${hex(app)}`, () => api().delete<AddonJson>(path(app, addon)), (r) => (r.release ? `v${r.release.version}` : 'no config vars to remove'));
       if (flags.json) print(json(a));
     });

@@ -1,12 +1,11 @@
 /** `apps`, `apps:create [name]`, `apps:info`, `apps:destroy`. */
 import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { DEFAULT_REMOTE } from '../app.ts';
 import { CliError } from '../errors.ts';
 import { addRemote, isGitRepo, removeRemotesOf } from '../git.ts';
 import { header, info, json, keyValues, print, table, when } from '../output.ts';
-import { api, appOf, hex, step, withApp, withJson, type JsonFlags } from '../shared.ts';
+import { api, appOf, confirmApp, hex, step, withApp, withJson, type JsonFlags } from '../shared.ts';
 import type { AppFlags } from '../app.ts';
 
 export interface AppJson {
@@ -27,16 +26,6 @@ export interface AppJson {
 interface DynoJson {
   type: string;
   state: string;
-}
-
-function ask(question: string): Promise<string> {
-  return new Promise((resolve) => {
-    const rl = createInterface({ input: process.stdin, output: process.stderr });
-    rl.question(question, (a) => {
-      rl.close();
-      resolve(a.trim());
-    });
-  });
 }
 
 export function registerApps(program: Command): void {
@@ -119,13 +108,7 @@ export function registerApps(program: Command): void {
     .option('--confirm <name>', 'the app name again, to confirm without a prompt')
     .action(async (positional: string | undefined, flags: AppFlags & JsonFlags & { confirm?: string }) => {
       const name = positional ?? appOf(flags);
-      if (flags.confirm !== name) {
-        if (flags.confirm !== undefined) throw new CliError(`--confirm ${flags.confirm} does not match the app ${name}; nothing was destroyed`);
-        if (!process.stdin.isTTY) throw new CliError(`this destroys ${name} for good; to proceed, re-run with --confirm ${name}`);
-        info(` !    WARNING: this will permanently destroy ${name}, its releases, config vars and dynos.`);
-        const typed = await ask(` !    To proceed, type ${name}: `);
-        if (typed !== name) throw new CliError(`confirmation did not match ${name}; nothing was destroyed`);
-      }
+      await confirmApp(name, flags.confirm, `this will permanently destroy ${name}, its releases, config vars and dynos.`, `this destroys ${name} for good`);
       const app = await step(`Destroying ${hex(name)}`, () => api().delete<AppJson>(`/apps/${name}`));
       if (isGitRepo()) for (const r of removeRemotesOf(name)) info(`Git remote ${r} removed`);
       if (flags.json) print(json(app));

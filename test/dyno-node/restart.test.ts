@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdir, readlink, rm, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import type { Cluster } from '../../cluster/client.ts';
 import { useEtcd, eventually } from '../support/etcd.ts';
 import { dataDir, makeSlug, place, putRelease, SlugServer, WEB_APP } from './fixtures.ts';
 
@@ -49,8 +50,8 @@ function startAgentProcess(args: string[]): { child: ChildProcess; output: () =>
   return { child, output: () => output };
 }
 
-test('SIGKILL of the agent and a restart neither duplicate nor orphan dynos', { timeout: 120_000 }, async () => {
-  const cluster = etcd.cluster();
+/** A node's data dir, cluster key file, slug server and `dynomesh dyno-node` flags for one test. */
+async function agentSetup(cluster: Cluster, bootTimeout: string, extra: string[] = []) {
   const key = randomBytes(32);
   const dir = await dataDir();
   const keyFile = `${dir}/cluster.key`;
@@ -60,9 +61,15 @@ test('SIGKILL of the agent and a restart neither duplicate nor orphan dynos', { 
   const node = `node-${randomBytes(3).toString('hex')}`;
   const args = [
     '--etcd', etcd.server.endpoint, '--etcd-prefix', cluster.keys.prefix, '--node-id', node, '--data-dir', dir,
-    '--cluster-key', keyFile, '--lease-ttl', '2', '--boot-timeout', '10s', '--stop-timeout', '2s', '--drain', '100ms',
-    '--cool-off', '500ms', '--memory', '2048',
+    '--cluster-key', keyFile, '--lease-ttl', '2', '--boot-timeout', bootTimeout, '--stop-timeout', '2s', '--drain', '100ms',
+    ...extra,
   ];
+  return { key, dir, slugs, node, args };
+}
+
+test('SIGKILL of the agent and a restart neither duplicate nor orphan dynos', { timeout: 120_000 }, async () => {
+  const cluster = etcd.cluster();
+  const { key, dir, slugs, node, args } = await agentSetup(cluster, '10s', ['--cool-off', '500ms', '--memory', '2048']);
   let a: ReturnType<typeof startAgentProcess> | undefined;
   let b: ReturnType<typeof startAgentProcess> | undefined;
   try {
@@ -145,17 +152,7 @@ test('SIGKILL of the agent and a restart neither duplicate nor orphan dynos', { 
 
 test('an agent killed in the middle of a release roll finishes it after restart, with one process left', { timeout: 120_000 }, async () => {
   const cluster = etcd.cluster();
-  const key = randomBytes(32);
-  const dir = await dataDir();
-  const keyFile = `${dir}/cluster.key`;
-  await writeFile(keyFile, key.toString('hex') + '\n', { mode: 0o600 });
-  const slugs = new SlugServer(key);
-  await slugs.start(cluster);
-  const node = `node-${randomBytes(3).toString('hex')}`;
-  const args = [
-    '--etcd', etcd.server.endpoint, '--etcd-prefix', cluster.keys.prefix, '--node-id', node, '--data-dir', dir,
-    '--cluster-key', keyFile, '--lease-ttl', '2', '--boot-timeout', '20s', '--stop-timeout', '2s', '--drain', '100ms',
-  ];
+  const { key, dir, slugs, node, args } = await agentSetup(cluster, '20s');
   let a: ReturnType<typeof startAgentProcess> | undefined;
   let b: ReturnType<typeof startAgentProcess> | undefined;
   try {
