@@ -149,7 +149,7 @@ export function renderReport(r: Report, titles: Record<string, string>): string 
     `moved when 1 of ${b.dynos} removed ${fmt(b.moved_fraction * 100, 1)}% (ideal ${fmt(b.ideal_moved_fraction * 100, 1)}%, ${fmt(b.moved_from_removed * 100, 0)}% of them from the removed dyno)`);
   const rt = r.route_table;
   if (rt && 'apps' in rt) {
-    parts.push(`route table: ${rt.apps.toLocaleString('en-US')} apps / ${rt.endpoints.toLocaleString('en-US')} endpoints loaded in ${fmt(rt.load_s, 1)} s; router RSS ${fmt(rt.rss_mb, 0)} MB` +
+    parts.push(`route table: ${rt.apps.toLocaleString('en-US')} apps / ${rt.endpoints.toLocaleString('en-US')} endpoints loaded in ${fmt(rt.load_s, 1)} s; router RSS ${fmt(rt.rss_mb, 0)} MB (peak ${fmt(rt.rss_peak_mb, 0)} MB while loading, V8 heap ${fmt(rt.heap_used_mb, 0)} MB in use)` +
       `${rt.rss_mb_small !== undefined ? ` (${fmt(rt.rss_mb_small, 0)} MB with one app)` : ''}; one change etcd -> routed p50 ${fmt(rt.change_p50_ms)} ms, p99 ${fmt(rt.change_p99_ms)} ms over ${rt.changes}`);
   } else if (rt) parts.push(`route table: not measured: ${rt.skipped}`);
   for (const [t, why] of Object.entries(r.unavailable)) parts.push(`NOT RUN ${t}: ${why}`);

@@ -19,6 +19,11 @@ export interface RouteTableResult {
   /** Router start -> every endpoint in its table (from its own /metrics gauge). */
   load_s: number;
   rss_mb: number;
+  /** Highest resident memory while loading (VmHWM). */
+  rss_peak_mb: number;
+  /** V8 heap in use / reserved by the router's main thread then (from its /metrics). */
+  heap_used_mb: number;
+  heap_total_mb: number;
   /** The same router with only the bench app, for comparison. */
   rss_mb_small?: number;
   change_p50_ms: number;
@@ -29,9 +34,9 @@ export interface RouteTableResult {
 /** etcd's default limit of operations in one transaction. */
 const TXN_OPS = 128;
 
-export function rssMb(pid: number): number {
+export function rssMb(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
   try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Math.round(Number(m[1]) / 102.4) / 10 : NaN;
   } catch {
     return NaN;
@@ -72,12 +77,13 @@ async function writeAll(env: RouterEnv, ops: Iterable<Op>, parallel = 8): Promis
   return n;
 }
 
-function endpointGauge(adminPort: number): Promise<number> {
+/** One gauge from the router's /metrics (NaN when absent or unreachable). */
+function gauge(adminPort: number, name: string): Promise<number> {
   return new Promise((resolve) => {
     const req = request({ host: '127.0.0.1', port: adminPort, path: '/metrics', agent: false }, (res) => {
       let s = '';
       res.setEncoding('utf8').on('data', (d: string) => { s += d; });
-      res.on('end', () => resolve(Number(/^dynomesh_router_route_table_endpoints (\d+)/m.exec(s)?.[1] ?? NaN)));
+      res.on('end', () => resolve(Number(new RegExp(`^${name} (\\d+)`, 'm').exec(s)?.[1] ?? NaN)));
     });
     req.on('error', () => resolve(NaN));
     req.end();
@@ -109,15 +115,18 @@ export async function measureRouteTable(core: string | undefined, etcdCore: stri
       throw new Error(`${err.message}${await listDiagnosis(env)}`);
     });
     try {
-      while ((await endpointGauge(r.adminPort)) < endpoints) {
+      while ((await gauge(r.adminPort, 'dynomesh_router_route_table_endpoints')) < endpoints) {
         if (performance.now() - t0 > 60_000) throw new Error(`router did not load ${endpoints} endpoints within 60 s${await listDiagnosis(env)}`);
         await new Promise((res) => setTimeout(res, 20));
       }
       const load_s = Math.round(performance.now() - t0) / 1000;
       await new Promise((res) => setTimeout(res, 1000)); // let start-up garbage go before reading RSS
       const rss_mb = rssMb(r.pid);
+      const rss_peak_mb = rssMb(r.pid, 'VmHWM');
+      const heap_used_mb = Math.round((await gauge(r.adminPort, 'nodejs_heap_size_used_bytes')) / 104857.6) / 10;
+      const heap_total_mb = Math.round((await gauge(r.adminPort, 'nodejs_heap_size_total_bytes')) / 104857.6) / 10;
       const p = await measurePropagation(env, r.port, a, b, opts.changes ?? 20);
-      return { apps: apps + 1, endpoints, load_s, rss_mb, change_p50_ms: p.p50, change_p99_ms: p.p99, changes: p.changes - p.failed };
+      return { apps: apps + 1, endpoints, load_s, rss_mb, rss_peak_mb, heap_used_mb, heap_total_mb, change_p50_ms: p.p50, change_p99_ms: p.p99, changes: p.changes - p.failed };
     } finally {
       await r.stop();
     }

@@ -127,14 +127,30 @@ export class Cluster {
   async list<K extends RecordKind>(prefix: Prefix<K> | string, revision?: number) {
     const entries: EntryOf<K>[] = [];
     const invalid: DecodeError[] = [];
-    // In pages at one revision: a single range reply over gRPC's 4 MB message limit fails
-    // (a router's routing/ list at 10,000 apps x 10 endpoints is ~16 MB).
+    let rev = revision ?? 0;
+    for await (const page of this.pages<K>(prefix, revision)) {
+      for (const e of page.entries) entries.push(e);
+      for (const e of page.invalid) invalid.push(e);
+      rev = page.revision;
+    }
+    return { entries, invalid, revision: rev };
+  }
+
+  /**
+   * The same as `list`, one page (up to 5,000 keys) at a time, every page at the revision of
+   * the first: a caller that consumes pages as they come never holds the whole prefix decoded.
+   * A single range reply over gRPC's 4 MB message limit fails (a router's routing/ list at
+   * 10,000 apps x 10 endpoints is ~16 MB), so even `list` reads in pages.
+   */
+  async *pages<K extends RecordKind>(prefix: Prefix<K> | string, revision?: number, pageSize = LIST_PAGE): AsyncGenerator<{ entries: EntryOf<K>[]; invalid: DecodeError[]; revision: number; last: boolean }> {
     const end = prefixEnd(prefix);
     let from = Buffer.from(prefix);
     let rev = revision;
     for (;;) {
-      const res = await this.call(() => this.etcd.kv.range({ key: from, range_end: end, limit: LIST_PAGE, ...(rev ? { revision: rev } : {}) }));
+      const res = await this.call(() => this.etcd.kv.range({ key: from, range_end: end, limit: pageSize, ...(rev ? { revision: rev } : {}) }));
       rev ??= Number(res.header.revision);
+      const entries: EntryOf<K>[] = [];
+      const invalid: DecodeError[] = [];
       for (const kv of res.kvs) {
         try {
           entries.push(this.entry(kv) as EntryOf<K>);
@@ -143,8 +159,10 @@ export class Cluster {
           else throw err;
         }
       }
-      if (!res.more || res.kvs.length === 0) return { entries, invalid, revision: rev };
-      from = Buffer.concat([res.kvs[res.kvs.length - 1]!.key, Buffer.of(0)]);
+      const last = !res.more || res.kvs.length === 0;
+      if (!last) from = Buffer.concat([res.kvs[res.kvs.length - 1]!.key, Buffer.of(0)]);
+      yield { entries, invalid, revision: rev, last };
+      if (last) return;
     }
   }
 

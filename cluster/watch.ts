@@ -21,8 +21,18 @@ export type Change =
   | { type: 'delete'; key: string; ref: KeyRef | undefined; revision: number };
 
 export interface WatchHandler {
-  /** Changes that etcd delivered together (one batch per response, or one per re-list). */
-  onChanges(changes: Change[], revision: number, initial: boolean): void;
+  /**
+   * Changes that etcd delivered together (one batch per response, or one per re-list).
+   * `complete` is false only for a `paged` handler's list pages before the last one.
+   */
+  onChanges(changes: Change[], revision: number, initial: boolean, complete: boolean): void;
+  /**
+   * Deliver a (re-)list page by page (1,000 keys each; deletes come with the last) instead
+   * of in one batch: a big prefix is then never held decoded all at once. Only for handlers
+   * that act on a partial list safely (the router's table; a dyno-node must see all of its
+   * placements before it cleans up).
+   */
+  readonly paged?: boolean;
   /** Connected to etcd (true) or not (false); `error` says why when it went away. */
   onStatus?(connected: boolean, error?: Error): void;
 }
@@ -34,6 +44,11 @@ interface WatchEvent {
   kv: RawKv;
 }
 
+/**
+ * Keys per page for a `paged` handler: small enough that a page's decoded entries die
+ * young instead of being promoted (5,000 left twice the old generation behind).
+ */
+const PAGE = 1000;
 const MIN_BACKOFF = 100;
 const MAX_BACKOFF = 2000;
 
@@ -79,33 +94,40 @@ export class PrefixWatch {
 
   private async relist(initial: boolean): Promise<void> {
     if (this.stopped) return;
-    let listed;
+    const paged = this.handler.paged === true;
+    // Keys seen in this list, to find the ones that went; nothing held yet means nothing went.
+    const seen = this.held.size > 0 ? new Set<string>() : null;
+    let changes: Change[] = [];
+    let revision = 0;
     try {
-      listed = await this.cluster.list(this.prefix);
+      for await (const page of this.cluster.pages(this.prefix, undefined, paged ? PAGE : undefined)) {
+        if (this.stopped) return;
+        revision = page.revision;
+        for (const bad of page.invalid) this.refuse(bad, NaN);
+        for (const entry of page.entries) {
+          seen?.add(entry.key);
+          if (this.held.get(entry.key) !== entry.modRevision) changes.push({ type: 'put', entry });
+        }
+        if (paged && !page.last && changes.length > 0) {
+          this.hold(changes);
+          this.deliver(changes, revision, initial, false);
+          changes = [];
+        }
+      }
     } catch (err) {
+      // pages delivered so far are held; the next list re-delivers only what changed since
       this.setStatus(false, err as Error);
       return this.retry(() => this.relist(initial));
     }
     if (this.stopped) return;
-    for (const bad of listed.invalid) this.refuse(bad, NaN);
-
-    const changes: Change[] = [];
-    const seen = new Set<string>();
-    for (const entry of listed.entries) {
-      seen.add(entry.key);
-      if (this.held.get(entry.key) !== entry.modRevision) {
-        this.held.set(entry.key, entry.modRevision);
-        changes.push({ type: 'put', entry });
+    if (seen !== null) {
+      for (const key of [...this.held.keys()]) {
+        if (!seen.has(key)) changes.push({ type: 'delete', key, ref: this.cluster.keys.parse(key), revision });
       }
     }
-    for (const key of [...this.held.keys()]) {
-      if (!seen.has(key)) {
-        this.held.delete(key);
-        changes.push({ type: 'delete', key, ref: this.cluster.keys.parse(key), revision: listed.revision });
-      }
-    }
-    this.lastRevision = listed.revision;
-    if (changes.length > 0 || initial) this.deliver(changes, listed.revision, initial);
+    this.lastRevision = revision;
+    this.hold(changes);
+    if (changes.length > 0 || initial) this.deliver(changes, revision, initial, true);
     await this.watch();
   }
 
@@ -171,7 +193,7 @@ export class PrefixWatch {
     }
     if (rev <= this.lastRevision && changes.length === 0) return;
     this.lastRevision = rev;
-    if (changes.length > 0) this.deliver(changes, rev, false);
+    if (changes.length > 0) this.deliver(changes, rev, false, true);
   }
 
   private refuse(err: DecodeError, mod: number): void {
@@ -180,9 +202,17 @@ export class PrefixWatch {
     this.log.error({ key: err.key, code: err.code, reason: err.reason }, 'undecodable-value-skipped');
   }
 
-  private deliver(changes: Change[], revision: number, initial: boolean): void {
+  /** Records list changes as held just before they are delivered (never before: a failed list delivers nothing). */
+  private hold(changes: readonly Change[]): void {
+    for (const c of changes) {
+      if (c.type === 'put') this.held.set(c.entry.key, c.entry.modRevision);
+      else this.held.delete(c.key);
+    }
+  }
+
+  private deliver(changes: Change[], revision: number, initial: boolean, complete: boolean): void {
     try {
-      this.handler.onChanges(changes, revision, initial);
+      this.handler.onChanges(changes, revision, initial, complete);
     } catch (err) {
       this.log.error({ err, prefix: this.prefix }, 'watch-handler-failed');
     }

@@ -84,6 +84,12 @@ export class Metrics {
     metric('dynomesh_router_route_table_stale_seconds', 'gauge', 'Seconds since the table was last known in sync with etcd (0 while connected).', [`dynomesh_router_route_table_stale_seconds ${src.connected ? 0 : ((now - src.disconnectedSince) / 1000).toFixed(3)}`]);
     metric('dynomesh_router_etcd_connected', 'gauge', '1 while the routing watch is connected to etcd.', [`dynomesh_router_etcd_connected ${src.connected ? 1 : 0}`]);
     metric('dynomesh_router_draining', 'gauge', '1 after SIGTERM while in-flight requests finish.', [`dynomesh_router_draining ${draining ? 1 : 0}`]);
+    // The standard process figures (prom-client's names), so a big route table's cost shows on a dashboard.
+    const mem = process.memoryUsage();
+    metric('process_resident_memory_bytes', 'gauge', 'Resident memory of the router process.', [`process_resident_memory_bytes ${mem.rss}`]);
+    metric('nodejs_heap_size_used_bytes', 'gauge', 'V8 heap in use (main thread).', [`nodejs_heap_size_used_bytes ${mem.heapUsed}`]);
+    metric('nodejs_heap_size_total_bytes', 'gauge', 'V8 heap reserved (main thread).', [`nodejs_heap_size_total_bytes ${mem.heapTotal}`]);
+    metric('nodejs_external_memory_bytes', 'gauge', 'Memory held by buffers and native objects outside the V8 heap.', [`nodejs_external_memory_bytes ${mem.external}`]);
     if (perWorker.length > 0) {
       metric('dynomesh_router_worker_requests_total', 'counter', 'Responses sent by each worker thread (--workers).', perWorker.map((w, i) => `dynomesh_router_worker_requests_total{worker="${i + 1}"} ${w.byClass.reduce((a, b) => a + b, 0)}`));
     }

@@ -18,6 +18,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DYNOMESH_BIN = join(root, 'bin', 'dynomesh.js');
 export const ROUTER_PREFIX = '/dynomesh-bench/';
 
+/** As in deploy/systemd/dynomesh-router.service. */
+export const ROUTER_NODE_OPTIONS = '--max-semi-space-size=4';
+
 /** Why the router cannot run here, or undefined when `dynomesh router --help` works. */
 export function routerUnavailableReason(): string | undefined {
   const r = routerHelp();
@@ -80,7 +83,9 @@ export async function startRouterProcess(env: RouterEnv, core: string | undefine
     '--port', String(port), '--admin-port', String(adminPort), '--base-domain', 'localhost'];
   if (workers > 1) args.push('--workers', String(workers));
   // The per-request log line stays on (it is part of the router's cost); it goes to the log file.
-  const p = startPinned(core, process.execPath, args, { logFile, env: { ...process.env, DYNOMESH_LOG_FORMAT: 'json' } });
+  // The V8 options deploy/systemd/dynomesh-router.service runs the router with (a 4 MB young generation).
+  const nodeOptions = [process.env.NODE_OPTIONS, ROUTER_NODE_OPTIONS].filter(Boolean).join(' ');
+  const p = startPinned(core, process.execPath, args, { logFile, env: { ...process.env, DYNOMESH_LOG_FORMAT: 'json', NODE_OPTIONS: nodeOptions } });
   try {
     await waitForPort(port, 'dynomesh router', { exited: p.exited, logFile, timeoutMs: Math.max(20_000, readyTimeoutMs) });
     await waitRouted(port, readyTimeoutMs);

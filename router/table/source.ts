@@ -11,6 +11,10 @@ import { watchPrefix, type PrefixWatch } from '../../cluster/watch.ts';
 import type { TableBuilder } from './builder.ts';
 import { deltasFrom, type Delta } from './delta.ts';
 import type { RouteTable } from './route-table.ts';
+import { collectGarbage } from '../../lib/gc.ts';
+
+/** Endpoints from which the first load is followed by one full GC (below, start-up garbage is small). */
+const BIG_TABLE = 10_000;
 
 export interface SourceStatus {
   connected: boolean;
@@ -34,13 +38,21 @@ export class RouteSource {
   /** Resolves after the first full list was applied (the router may then listen). */
   async start(): Promise<void> {
     this.watch = watchPrefix(this.cluster, this.cluster.keys.routing(), {
-      onChanges: (changes, revision, initial) => {
+      // A list arrives page by page (the first one is 100,000+ keys on a big cluster): each page
+      // is applied and built as it comes, so the whole decoded list never exists at once.
+      paged: true,
+      onChanges: (changes, revision, initial, complete) => {
         const deltas = deltasFrom(changes);
         this.builder.apply(deltas);
         const t = this.builder.build(revision);
         this.status.syncedAt = Date.now();
         this.onTable(t, deltas);
-        if (initial) this.log.info({ revision, apps: t.apps.size, endpoints: t.endpointCount }, 'route-table-loaded');
+        if (!complete) return;
+        if (initial) {
+          // The decoded pages of a big first list are garbage now; an idle router would keep them resident.
+          if (t.endpointCount >= BIG_TABLE) collectGarbage();
+          this.log.info({ revision, apps: t.apps.size, endpoints: t.endpointCount }, 'route-table-loaded');
+        }
         else this.log.debug({ revision, deltas: deltas.length }, 'route-table-updated');
       },
       onStatus: (connected, err) => {

@@ -130,6 +130,63 @@ describe('watch with resume', () => {
     await proxy.close();
   });
 
+  test('a paged handler gets a big list in pages, deletes with the last page, and ends in the same state', async () => {
+    const writer = etcd.cluster();
+    const proxy = await new TcpProxy('127.0.0.1', etcd.server.clientPort).start();
+    const reader = new Cluster({ endpoints: [proxy.url], prefix: writer.keys.prefix, callTimeoutMs: 1000 });
+    const k = writer.keys;
+    const putMany = async (from: number, to: number, port: number) => {
+      for (let i = from; i < to; i += 128) {
+        const ops = [];
+        for (let j = i; j < Math.min(to, i + 128); j++) {
+          const key = k.endpoint(`p${j}`, 'web.1');
+          ops.push({ put: key, value: writer.value(key, ep(`p${j}`, 'web.1', port)) });
+        }
+        await writer.txn([], ops);
+      }
+    };
+    await putMany(0, 2500, 1);
+    const rec = recorder();
+    const batches: { size: number; deletes: number; initial: boolean; complete: boolean }[] = [];
+    const { log } = captureLog();
+    let disconnects = 0;
+    const w = watchPrefix(reader, k.routing(), {
+      paged: true,
+      onChanges(changes, _rev, initial, complete) {
+        batches.push({ size: changes.length, deletes: changes.filter((c) => c.type === 'delete').length, initial, complete });
+        rec.handler.onChanges(changes);
+      },
+      onStatus: (up) => void (up || disconnects++),
+    }, log);
+    await w.ready;
+    assert.deepEqual(batches, [
+      { size: 1000, deletes: 0, initial: true, complete: false },
+      { size: 1000, deletes: 0, initial: true, complete: false },
+      { size: 500, deletes: 0, initial: true, complete: true },
+    ]);
+    assert.equal(rec.state.size, 2500);
+
+    // A re-list after compaction: 1,500 changed values come page by page, the 3 deletes with the last page.
+    proxy.cut();
+    await eventually(() => disconnects > 0, 10_000, 'the watch to notice the partition');
+    batches.length = 0;
+    await putMany(0, 1500, 2);
+    for (const j of [5, 1700, 2499]) await writer.delete(k.endpoint(`p${j}`, 'web.1'));
+    await writer.compact(await writer.revision());
+    proxy.heal();
+    await eventually(() => batches.some((b) => b.complete), 20_000, 'the re-list');
+    assert.ok(batches.length >= 2, `the re-list came in pages (${JSON.stringify(batches)})`);
+    assert.ok(batches.slice(0, -1).every((b) => !b.complete && b.deletes === 0 && !b.initial));
+    assert.equal(batches.at(-1)!.deletes, 3);
+    assert.equal(batches.reduce((n, b) => n + b.size, 0), 1499 + 3, 'only what changed is emitted');
+    const want = new Map((await writer.list(k.routing())).entries.map((e) => [e.key, e.value]));
+    assert.equal(rec.state.size, want.size);
+    for (const [key, v] of want) assert.deepEqual(rec.state.get(key), v);
+    await w.close();
+    reader.close();
+    await proxy.close();
+  });
+
   test('a corrupt value logs one error naming the key, and the watch goes on', async () => {
     const c = etcd.cluster();
     const k = c.keys;
