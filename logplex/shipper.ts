@@ -94,6 +94,10 @@ export class LogShipper {
   write(input: LogInput): void {
     if (this.closed || !input.app) return;
     const ts = input.ts ?? nowMicros();
+    // Full: count the drop before allocating a record. Records made only to be dropped, right after
+    // 20,000 that stayed, get allocated straight into the old generation by V8 (allocation-site
+    // pretenuring) and are collected by full GCs only: at 30k lines/s that cost a router 10-20 ms pauses.
+    if (this.buffered >= this.o.maxBuffered) return this.drop(input.app, ts);
     const parts = splitLine(input.line);
     for (let i = 0; i < parts.length; i++) this.admit({ w: [input.app, input.source, input.dyno, ts, parts[i]!], hops: 0 });
     this.scheduleFlush();
@@ -113,13 +117,7 @@ export class LogShipper {
 
   private admit(item: Item): void {
     const app = item.w[0];
-    if (this.buffered >= this.o.maxBuffered) {
-      const d = this.drops.get(app);
-      if (d) d.n++;
-      else this.drops.set(app, { n: 1, since: item.w[3] });
-      this.droppedTotal++;
-      return;
-    }
+    if (this.buffered >= this.o.maxBuffered) return this.drop(app, item.w[3]);
     const d = this.drops.get(app);
     if (d) {
       // Report the gap before the first line after it.
@@ -127,6 +125,14 @@ export class LogShipper {
       this.route({ w: [app, 'heroku', 'logplex', nowMicros(), l10(d.n, d.since)], hops: 0 });
     }
     this.route(item);
+  }
+
+  /** A record that did not fit: counted for the app's next `L10` line. */
+  private drop(app: string, ts: number): void {
+    const d = this.drops.get(app);
+    if (d) d.n++;
+    else this.drops.set(app, { n: 1, since: ts });
+    this.droppedTotal++;
   }
 
   /** Queues an item on its owner's link (counted in `buffered`). */
