@@ -9,6 +9,7 @@ import type { Placement } from './placement.ts';
 import { scenarioByName, type Scenario } from './scenarios.ts';
 import { BENCH_HOST, type Target, type TargetName } from './targets/target.ts';
 import { direct } from './targets/direct.ts';
+import { floor } from './targets/floor.ts';
 import { nginx } from './targets/nginx.ts';
 import { haproxy } from './targets/haproxy.ts';
 import { router, routerEnv, startRouterProcess } from './targets/router.ts';
@@ -20,7 +21,7 @@ import { CpuMeter } from './proc.ts';
 import { measurePropagation, type PropagationResult } from './propagation.ts';
 import { measureRouteTable, rssMb, type RouteTableResult } from './route-table.ts';
 
-export const TARGETS: Record<TargetName, Target> = { router, nginx, haproxy, direct };
+export const TARGETS: Record<TargetName, Target> = { router, floor, nginx, haproxy, direct };
 
 /** One column of the report: a target, and for the router its worker count. */
 export interface Lane {
@@ -37,7 +38,7 @@ export function lanesFor(cfg: BenchConfig, scenario: string, dead: Record<string
     if (name === 'router') {
       const counts = scenario === 'hello' ? cfg.routerWorkers : [cfg.routerWorkers[0] ?? 1];
       for (const w of counts) lanes.push({ label: w > 1 ? `router-${w}w` : 'router', target: router, workers: w });
-    } else lanes.push({ label: name, target: TARGETS[name], workers: 1 });
+    } else if (name !== 'floor' || scenario === 'hello') lanes.push({ label: name, target: TARGETS[name], workers: 1 });
   }
   return lanes.filter((l) => !dead[l.label] && !dead[l.target.name]);
 }

@@ -5,8 +5,9 @@
 import type { Placement } from '../placement.ts';
 import type { Backend } from '../backends/index.ts';
 
-export type TargetName = 'router' | 'nginx' | 'haproxy' | 'direct';
-export const TARGET_NAMES: TargetName[] = ['router', 'nginx', 'haproxy', 'direct'];
+export type TargetName = 'router' | 'floor' | 'nginx' | 'haproxy' | 'direct';
+/** `floor` (the router's stack without its work) runs in the hello scenario only. */
+export const TARGET_NAMES: TargetName[] = ['router', 'floor', 'nginx', 'haproxy', 'direct'];
 
 /** The app name and Host header every request carries (the router routes by it; the others ignore it). */
 export const BENCH_APP = 'bench';

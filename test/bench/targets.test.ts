@@ -13,6 +13,7 @@ import { planPlacement } from '../../bench/placement.ts';
 import { nginx, findBinary } from '../../bench/targets/nginx.ts';
 import { haproxy } from '../../bench/targets/haproxy.ts';
 import { direct } from '../../bench/targets/direct.ts';
+import { floor } from '../../bench/targets/floor.ts';
 import { router, closeRouterEnv, routerUnavailableReason } from '../../bench/targets/router.ts';
 import { BENCH_HOST, type Target } from '../../bench/targets/target.ts';
 import { OpenLoopGenerator } from '../../bench/load/openloop.ts';
@@ -82,6 +83,22 @@ describe('proxies in front of the uWS backend', () => {
       }
     });
   }
+
+  test('floor: the router\'s stack with none of its work forwards GETs and their bodies, leaves no process', async () => {
+    const b = await startBackend('uws', placement.backend, dir);
+    try {
+      const running = await floor.start({ placement, backend: b, dir, routerWorkers: 1 });
+      try {
+        for (let i = 0; i < 3; i++) assert.deepEqual(await get(running.port, '/hello').then((r) => [r.status, r.body]), [200, 'Hello, World!']);
+        assert.equal((await get(running.port, '/16k')).body.length, 16 * 1024);
+      } finally {
+        await running.stop();
+      }
+      for (const pid of Object.values(running.pids)) assert.equal(alive(pid), false);
+    } finally {
+      await b.stop();
+    }
+  });
 
   const why = routerUnavailableReason();
   test('router: real etcd with RoutingApp + Endpoint records, routes by Host', { skip: why ?? false }, async () => {
