@@ -74,6 +74,7 @@ const STATUS_LINE = /^HTTP\/1\.1 ([2-9]\d\d)(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?\r
 /** One header line: an RFC 9110 token, a colon, a value without control characters (OWS trimmed). */
 const HEADER_LINE = /([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*?)[ \t]*\r\n/y;
 const DIGITS = /^\d{1,15}$/;
+const CLOSE_TOKEN = /(?:^|,)\s*close\s*(?:,|$)/i;
 
 export class Conn {
   owner: ConnOwner | null = null;
@@ -196,7 +197,7 @@ export class Conn {
         if (length >= 0 || !DIGITS.test(value)) return false; // duplicates and odd values: llhttp decides
         length = Number(value);
       } else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') return false;
-      else if (name.length === 10 && name.toLowerCase() === 'connection' && /(?:^|,)\s*close\s*(?:,|$)/i.test(value)) keepAlive = false;
+      else if (name.length === 10 && name.toLowerCase() === 'connection' && CLOSE_TOKEN.test(value)) keepAlive = false;
       headers.push(name, value);
     }
     const bodyStart = end + 4;
