@@ -18,9 +18,6 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DYNOMESH_BIN = join(root, 'bin', 'dynomesh.js');
 export const ROUTER_PREFIX = '/dynomesh-bench/';
 
-/** As in deploy/systemd/dynomesh-router.service. */
-export const ROUTER_NODE_OPTIONS = '--max-semi-space-size=4';
-
 /** Why the router cannot run here, or undefined when `dynomesh router --help` works. */
 export function routerUnavailableReason(): string | undefined {
   const r = routerHelp();
@@ -39,17 +36,50 @@ export function routerHasWorkers(): boolean {
   return /--workers\b/.test(routerHelp().stdout ?? '');
 }
 
-/** One etcd + client for the whole bench; router processes come and go per round. */
+/**
+ * One etcd + client for the whole bench; router processes come and go per round. With
+ * `logService`, a `dynomesh control` runs too (beside etcd, on the load generator's core),
+ * so the router ships its request lines over TCP as in a real cluster instead of keeping
+ * 20,000 and counting the rest as dropped.
+ */
 export class RouterEnv {
+  private control: { stop(): Promise<void>; pid: number } | undefined;
   private constructor(readonly etcd: EtcdServer, readonly cluster: Cluster, readonly prefix: string) {}
 
-  static async start(core: string | undefined, dir: string, prefix = ROUTER_PREFIX): Promise<RouterEnv> {
+  static async start(core: string | undefined, dir: string, prefix = ROUTER_PREFIX, opts: { logService?: boolean } = {}): Promise<RouterEnv> {
     const etcd = new EtcdServer({ dataDir: join(dir, `etcd-${prefix.replace(/\W+/g, '')}`) });
     await etcd.start();
     adoptPid(etcd.pid);
     if (core && etcd.pid) spawnSync('taskset', ['-a', '-p', '-c', core, String(etcd.pid)]);
     const cluster = new Cluster({ endpoints: [etcd.endpoint], prefix, callTimeoutMs: 10_000 });
-    return new RouterEnv(etcd, cluster, prefix);
+    const env = new RouterEnv(etcd, cluster, prefix);
+    if (opts.logService) {
+      try {
+        await env.startLogService(core, dir);
+      } catch (err) {
+        await env.close();
+        throw err;
+      }
+    }
+    return env;
+  }
+
+  /** `dynomesh control` as the apps' log service; resolves once its member record says where logs go. */
+  private async startLogService(core: string | undefined, dir: string): Promise<void> {
+    const port = await freePort();
+    const logFile = join(dir, 'control.log');
+    const p = startPinned(core, process.execPath, [DYNOMESH_BIN, 'control', '--id', 'bench-control', '--listen', `127.0.0.1:${port}`,
+      '--data-dir', join(dir, 'control'), '--cluster-key', join(dir, 'cluster.key')], {
+      logFile, env: { ...process.env, DYNOMESH_ETCD: this.etcd.endpoint, DYNOMESH_PREFIX: this.prefix, DYNOMESH_LOG_LEVEL: 'warn' },
+    });
+    this.control = p;
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const members = await this.cluster.list(this.cluster.keys.members());
+      if (members.entries.some((e) => e.value.logs)) return;
+      if (Date.now() > deadline) throw new Error(`dynomesh control (the log service) did not register within 30 s; its log: ${tailOf(logFile, 300)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   async putApp(app = BENCH_APP): Promise<void> {
@@ -67,6 +97,7 @@ export class RouterEnv {
   }
 
   async close(): Promise<void> {
+    await this.control?.stop();
     this.cluster.close();
     const pid = this.etcd.pid;
     await this.etcd.destroy();
@@ -83,9 +114,7 @@ export async function startRouterProcess(env: RouterEnv, core: string | undefine
     '--port', String(port), '--admin-port', String(adminPort), '--base-domain', 'localhost'];
   if (workers > 1) args.push('--workers', String(workers));
   // The per-request log line stays on (it is part of the router's cost); it goes to the log file.
-  // The V8 options deploy/systemd/dynomesh-router.service runs the router with (a 4 MB young generation).
-  const nodeOptions = [process.env.NODE_OPTIONS, ROUTER_NODE_OPTIONS].filter(Boolean).join(' ');
-  const p = startPinned(core, process.execPath, args, { logFile, env: { ...process.env, DYNOMESH_LOG_FORMAT: 'json', NODE_OPTIONS: nodeOptions } });
+  const p = startPinned(core, process.execPath, args, { logFile, env: { ...process.env, DYNOMESH_LOG_FORMAT: 'json' } });
   try {
     await waitForPort(port, 'dynomesh router', { exited: p.exited, logFile, timeoutMs: Math.max(20_000, readyTimeoutMs) });
     await waitRouted(port, readyTimeoutMs);
@@ -130,7 +159,7 @@ export async function closeRouterEnv(): Promise<void> {
 }
 
 export async function routerEnv(ctx: Pick<TargetContext, 'placement' | 'dir'>): Promise<RouterEnv> {
-  return (shared ??= await RouterEnv.start(ctx.placement.etcd, ctx.dir));
+  return (shared ??= await RouterEnv.start(ctx.placement.etcd, ctx.dir, ROUTER_PREFIX, { logService: true }));
 }
 
 export const router: Target = {
