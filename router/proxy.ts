@@ -118,7 +118,8 @@ class Exchange implements ConnOwner, ConnectWaiter {
   tPrev: Exchange | null = null;
   tNext: Exchange | null = null;
   tracked = false;
-  pendingHeaders: string[] = [];
+  pendingHeaders: string[] = EMPTY;
+  pendingLower: string[] = EMPTY;
   pendingReason = '';
 
   constructor(readonly ctx: ProxyContext, readonly res: HttpResponse) {}
@@ -266,13 +267,16 @@ class Exchange implements ConnOwner, ConnectWaiter {
     this.respLen = -1;
     const noBody = this.method === 'HEAD' || status === 204 || status === 304;
     const tokens: string[] = [];
+    // names lowercased once, here; writeHead filters with them
+    const lower = new Array<string>(headers.length >> 1);
     for (let i = 0; i < headers.length; i += 2) {
-      const k = headers[i]!.toLowerCase();
+      const k = (lower[i >> 1] = headers[i]!.toLowerCase());
       if (k === 'content-length') this.respLen = Number(headers[i + 1]);
       else if (k === 'connection') for (const t of headers[i + 1]!.toLowerCase().split(',')) tokens.push(t.trim());
     }
     this.connectionTokens = tokens.length ? tokens : null;
     this.pendingHeaders = headers;
+    this.pendingLower = lower;
     this.pendingReason = reason;
     corked = this;
     this.corkRun(noBody ? corkHeadNoBody : corkHead);
@@ -292,12 +296,12 @@ class Exchange implements ConnOwner, ConnectWaiter {
     res.writeStatus(this.status + ' ' + (this.pendingReason || 'Unknown'));
     if (this.clientClose) res.writeHeader('Connection', 'close');
     const named = this.connectionTokens;
+    const lower = this.pendingLower;
     for (let i = 0; i < h.length; i += 2) {
-      const k = h[i]!;
-      if (keepResponseHeader(k.toLowerCase(), named)) res.writeHeader(k, h[i + 1]!);
+      if (keepResponseHeader(lower[i >> 1]!, named)) res.writeHeader(h[i]!, h[i + 1]!);
     }
     this.headersSent = true;
-    this.pendingHeaders = EMPTY;
+    this.pendingHeaders = this.pendingLower = EMPTY;
   }
 
   onUpstreamBody(chunk: Buffer): void {

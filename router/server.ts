@@ -69,7 +69,9 @@ export class Router {
       pool: { ...DEFAULT_POOL, connectTimeoutMs: opts.connectTimeoutMs, ...opts.pool },
     });
     this.ctx = { table: this.builder.table, opts: { ...opts, port: opts.port }, metrics: this.metrics, sink: sink ?? new AccessLog(log) };
-    this.source = new RouteSource(cluster, this.builder, (t) => this.swap(t), log);
+    this.source = new RouteSource(cluster, this.builder, (_d, _rev, t) => {
+      if (t) this.swap(t);
+    }, log);
   }
 
   get table(): RouteTable {

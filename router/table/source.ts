@@ -2,7 +2,7 @@
  * Feeds the route table from etcd: one prefix watch on `routing/` (list at a
  * revision, then watch from revision+1; resumes and re-lists through the
  * cluster watch). Changes become deltas, the builder makes a new table, and
- * `onTable` swaps it in. While etcd is unreachable nothing is pruned: the last
+ * `onApplied` swaps it in. While etcd is unreachable nothing is pruned: the last
  * table keeps serving ("fail static") and the status says so.
  */
 import type { Logger } from 'pino';
@@ -31,7 +31,11 @@ export class RouteSource {
   constructor(
     private readonly cluster: Cluster,
     private readonly builder: TableBuilder,
-    private readonly onTable: (t: RouteTable, deltas: readonly Delta[]) => void,
+    /**
+     * After each batch is applied: its deltas (for worker threads) and the new table, or null
+     * for a list page before the last (nothing is built, or served, from half a list).
+     */
+    private readonly onApplied: (deltas: readonly Delta[], revision: number, table: RouteTable | null) => void,
     private readonly log: Logger,
   ) {}
 
@@ -39,15 +43,16 @@ export class RouteSource {
   async start(): Promise<void> {
     this.watch = watchPrefix(this.cluster, this.cluster.keys.routing(), {
       // A list arrives page by page (the first one is 100,000+ keys on a big cluster): each page
-      // is applied and built as it comes, so the whole decoded list never exists at once.
+      // is applied as it comes, so the whole decoded list never exists at once; the table is
+      // built once the last page is in.
       paged: true,
       onChanges: (changes, revision, initial, complete) => {
         const deltas = deltasFrom(changes);
         this.builder.apply(deltas);
+        if (!complete) return this.onApplied(deltas, revision, null);
         const t = this.builder.build(revision);
         this.status.syncedAt = Date.now();
-        this.onTable(t, deltas);
-        if (!complete) return;
+        this.onApplied(deltas, revision, t);
         if (initial) {
           // The decoded pages of a big first list are garbage now; an idle router would keep them resident.
           if (t.endpointCount >= BIG_TABLE) collectGarbage();

@@ -120,10 +120,7 @@ export class Conn {
         this.informational = false;
         return;
       }
-      const o = this.owner;
-      this.owner = null;
-      this.served++;
-      o?.onUpstreamEnd();
+      this.responseEnded();
     };
     p[HTTPParser.kOnExecute] = () => undefined;
     p[HTTPParser.kOnMessageBegin] = () => {
@@ -225,13 +222,18 @@ export class Conn {
     }
     if (this.fastLeft > 0) return;
     this.fastLeft = -1;
+    this.fastServed++;
+    this.responseEnded();
+    // A dyno that sends more than it announced is not speaking HTTP/1.1 keep-alive properly.
+    if (from + n < buf.length) this.socket.destroy();
+  }
+
+  /** A whole response went to the owner: the connection is free for the next request. */
+  private responseEnded(): void {
     const o = this.owner;
     this.owner = null;
     this.served++;
-    this.fastServed++;
     o?.onUpstreamEnd();
-    // A dyno that sends more than it announced is not speaking HTTP/1.1 keep-alive properly.
-    if (from + n < buf.length) this.socket.destroy();
   }
 
   private onEof(): void {

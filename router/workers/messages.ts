@@ -16,8 +16,11 @@ export interface WorkerInit {
 }
 
 export type ToWorker =
-  /** Route-table deltas (msgpackr `Delta[]`), in etcd order; the first one is a full snapshot. */
-  | { t: 'deltas'; rev: number; data: Uint8Array }
+  /**
+   * Route-table deltas (msgpackr `Delta[]`), in etcd order; the first one is a full snapshot.
+   * `build` is false for a list page before the last: apply it, build the table with the last.
+   */
+  | { t: 'deltas'; rev: number; data: Uint8Array; build: boolean }
   | { t: 'metrics'; id: number }
   /** Stop accepting, finish in-flight requests within drainMs, close, exit. */
   | { t: 'stop'; drainMs: number };

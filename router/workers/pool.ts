@@ -129,13 +129,13 @@ export class WorkerRouter {
   constructor(cluster: Cluster, readonly opts: RouterOptions, readonly count: number, private readonly log: Logger, private readonly sink: LogSink) {
     // This builder's table is only for the admin port's table figures; workers build their own.
     this.builder = new TableBuilder({ baseDomain: opts.baseDomain, defaultBalanceFactor: opts.defaultBalanceFactor });
-    this.source = new RouteSource(cluster, this.builder, (t, deltas) => this.broadcast(t.revision, deltas), log);
+    this.source = new RouteSource(cluster, this.builder, (deltas, rev, t) => this.broadcast(rev, deltas, t !== null), log);
   }
 
-  private broadcast(rev: number, deltas: readonly Delta[]): void {
+  private broadcast(rev: number, deltas: readonly Delta[], build: boolean): void {
     if (this.workers.length === 0) return;
     const data = pack(deltas);
-    for (const w of this.workers) w.send({ t: 'deltas', rev, data });
+    for (const w of this.workers) w.send({ t: 'deltas', rev, data, build });
   }
 
   private readonly onLogs = (lines: string[]): void => {
@@ -146,7 +146,7 @@ export class WorkerRouter {
     const h = new WorkerHandle(index, port, this.opts, this.onLogs, (w, code) => this.onExit(w, code));
     this.workers[index - 1] = h;
     // a new worker starts from the whole current table; later batches follow in order on the same port
-    h.send({ t: 'deltas', rev: this.builder.table.revision, data: pack(this.builder.snapshot()) });
+    h.send({ t: 'deltas', rev: this.builder.table.revision, data: pack(this.builder.snapshot()), build: true });
     return h;
   }
 

@@ -93,6 +93,7 @@ port.on('message', (m: ToWorker) => {
   switch (m.t) {
     case 'deltas': {
       builder.apply(unpack(m.data) as Delta[]);
+      if (!m.build) break;
       ctx.table = builder.build(m.rev);
       // the first message is the full table: listen only once there is something to route
       if (!started && !stopping) {

@@ -28,6 +28,19 @@ async function dynoProcesses(dir: string): Promise<Map<number, string>> {
   return out;
 }
 
+/** After a test: any dyno still running under `dir` is killed, the slug server stopped, `dir` removed. */
+async function cleanUp(dir: string, slugs: { stop(): Promise<void> }): Promise<void> {
+  for (const [pid] of await dynoProcesses(dir)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+  await slugs.stop();
+  await rm(dir, { recursive: true, force: true });
+}
+
 /** Dyno name -> how many process *groups* run it (a dyno is one group; a shell may fork under it). */
 async function groupsPerDyno(dir: string): Promise<Record<string, number>> {
   const out: Record<string, Set<string>> = {};
@@ -138,15 +151,7 @@ test('SIGKILL of the agent and a restart neither duplicate nor orphan dynos', { 
     throw err;
   } finally {
     for (const x of [a, b]) if (x && x.child.exitCode === null) x.child.kill('SIGKILL');
-    for (const [pid] of await dynoProcesses(dir)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    }
-    await slugs.stop();
-    await rm(dir, { recursive: true, force: true });
+    await cleanUp(dir, slugs);
   }
 });
 
@@ -187,14 +192,6 @@ test('an agent killed in the middle of a release roll finishes it after restart,
     const running = [a, b].filter((x) => x && x.child.exitCode === null && x.child.signalCode === null);
     for (const x of running) x!.child.kill('SIGTERM');
     await Promise.all(running.map((x) => new Promise((r) => x!.child.once('exit', r))));
-    for (const [pid] of await dynoProcesses(dir)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    }
-    await slugs.stop();
-    await rm(dir, { recursive: true, force: true });
+    await cleanUp(dir, slugs);
   }
 });

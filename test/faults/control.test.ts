@@ -6,18 +6,18 @@
  *  3. the control leader is killed during a `git push`: the push fails cleanly or
  *     completes, no half release, the other instance leads and reconciles.
  */
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { NetnsCluster } from '../../deploy/netns/cluster.ts';
 import { loadClusterKey, nodeToken } from '../../cluster/sealed.ts';
 import { eventually } from '../support/etcd.ts';
 import { git } from '../support/git.ts';
-import { Load, api, deploy, helloRepo, remote, sleep, startCluster, summary, waitEndpoints } from './support.ts';
+import { Load, api, deployedApp, remote, sleep, summary, waitEndpoints, type Repo } from './support.ts';
 
 const APP = 'steady';
 let c: NetnsCluster;
-let repo: Awaited<ReturnType<typeof helloRepo>>;
+let repo: Repo;
 
 async function releases() {
   const cl = c.client();
@@ -30,15 +30,9 @@ async function releases() {
   }
 }
 
-before(async () => {
-  c = await startCluster();
-  repo = await helloRepo('v1');
-  await deploy(c, APP, repo.dir, 3);
-});
-
-after(async () => {
-  await c?.destroy();
-  repo?.cleanup();
+deployedApp(APP, (cluster, r) => {
+  c = cluster;
+  repo = r;
 });
 
 describe('etcd and control faults under load through both routers', () => {

@@ -7,7 +7,7 @@
  *  2. a whole dyno host dies (processes and link): routers stop sending to it
  *     within the lease TTL, its dynos are rescheduled, failures stay bounded.
  */
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -16,11 +16,11 @@ import type { NetnsCluster } from '../../deploy/netns/cluster.ts';
 import { nsName, pidsIn } from '../../deploy/netns/net.ts';
 import { eventually } from '../support/etcd.ts';
 import { git } from '../support/git.ts';
-import { Load, ROOT, deploy, helloRepo, remote, sleep, startCluster, summary, waitEndpoints } from './support.ts';
+import { Load, ROOT, deployedApp, remote, sleep, summary, waitEndpoints, type Repo } from './support.ts';
 
 const APP = 'faulty';
 let c: NetnsCluster;
-let repo: Awaited<ReturnType<typeof helloRepo>>;
+let repo: Repo;
 
 /** Processes of one dyno on a host: those whose environment says DYNO=<dyno> and APP's release. */
 function dynoPids(host: string, dyno: string): number[] {
@@ -58,15 +58,9 @@ function cli(...args: string[]): Promise<{ code: number | null; stdout: string; 
   });
 }
 
-before(async () => {
-  c = await startCluster();
-  repo = await helloRepo('v1');
-  await deploy(c, APP, repo.dir, 3);
-});
-
-after(async () => {
-  await c?.destroy();
-  repo?.cleanup();
+deployedApp(APP, (cluster, r) => {
+  c = cluster;
+  repo = r;
 });
 
 describe('dyno faults under load through both routers', () => {

@@ -3,6 +3,7 @@
  * deployed with a real `git push`, the Platform API, and a bounded load loop
  * through both routers that reports sent / failed / p99 for one summary line.
  */
+import { after, before } from 'node:test';
 import { Agent, request } from 'node:http';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,6 +37,27 @@ export function api(c: NetnsCluster, method: string, path: string, body?: unknow
 }
 
 /** A work tree of examples/node-hello, committed on main, whose answer names the dyno and a version tag. */
+export type Repo = Awaited<ReturnType<typeof helloRepo>>;
+
+/**
+ * The file's fixture: before its tests a cluster with `app` deployed at `web` dynos (handed to
+ * `got` as soon as it exists), after them the cluster and the repo gone, even if setup failed.
+ */
+export function deployedApp(app: string, got: (c: NetnsCluster, repo: Repo) => void, web = 3): void {
+  let c: NetnsCluster | undefined;
+  let repo: Repo | undefined;
+  before(async () => {
+    c = await startCluster();
+    repo = await helloRepo('v1');
+    got(c, repo);
+    await deploy(c, app, repo.dir, web);
+  });
+  after(async () => {
+    await c?.destroy();
+    repo?.cleanup();
+  });
+}
+
 export async function helloRepo(tag: string): Promise<{ dir: string; commit(tag: string): Promise<void>; cleanup(): void }> {
   const dir = mkdtempSync(join(tmpdir(), 'dm-faults-app-'));
   cpSync(join(ROOT, 'examples/node-hello'), dir, { recursive: true });

@@ -17,15 +17,11 @@ import { startEtcd, freePort } from '../../cluster/etcd-server.ts';
 import type { Member } from '../../cluster/records.ts';
 import { followLogs } from '../../control/logs/client.ts';
 import { ownerOf } from '../../logplex/owners.ts';
-import { Daemon } from './procs.ts';
+import { Daemon, MEASURE_TOKEN, numberArg } from './procs.ts';
 
-const arg = (name: string, d: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : d;
-};
-const RATE = arg('rate', 10_000);
-const SECONDS = Math.min(arg('seconds', 5), 30);
-const TOKEN = 'dm_measure-token-0123456789abcdef0123';
+const RATE = numberArg('rate', 10_000);
+const SECONDS = Math.min(numberArg('seconds', 5), 30);
+const TOKEN = MEASURE_TOKEN;
 const APP = 'loud';
 const TOTAL = RATE * SECONDS;
 

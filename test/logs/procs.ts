@@ -6,6 +6,15 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BIN = join(ROOT, 'bin/dynomesh.js');
 
+/** The measurement scripts' flags: `--<name> N`, else `d`. */
+export function numberArg(name: string, d: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : d;
+}
+
+/** The bootstrap admin token the measurement scripts start their controls with. */
+export const MEASURE_TOKEN = 'dm_measure-token-0123456789abcdef0123';
+
 export class Daemon {
   readonly proc: ChildProcess;
   output = '';
