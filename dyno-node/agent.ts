@@ -10,6 +10,8 @@ import { dirname } from 'node:path';
 import type { Cluster } from '../cluster/client.ts';
 import type { Node, Placement } from '../cluster/records.ts';
 import { nodeToken, unseal } from '../cluster/sealed.ts';
+import type { AllowRule } from '../container/firewall.ts';
+import { Isolation, type IsolationMode } from '../container/isolation.ts';
 import { Session } from '../cluster/session.ts';
 import { watchPrefix, type Change, type PrefixWatch } from '../cluster/watch.ts';
 import { logger, type Logger } from '../lib/log.ts';
@@ -59,6 +61,12 @@ export interface AgentOptions {
   cycleJitterMs?: number;
   /** How often unused slugs are dropped from the cache. */
   slugPruneMs?: number;
+  /**
+   * Tenant isolation: each dyno in its own OCI container on its own network (container/).
+   * `auto`: when root (refusing to start if the host lacks runc, CNI plugins or nftables),
+   * else off with a warning. Default off, for embedding and unit tests.
+   */
+  isolation?: { mode: IsolationMode; subnet?: string; allow?: AllowRule[]; /** Names the bridge and table; one per agent on a host. */ name?: string };
   sink?: LogSink;
   log?: Logger;
 }
@@ -92,6 +100,7 @@ export class Agent {
   /** app@version -> slug sha256, learned when releases are read; decides what the cache keeps. */
   private readonly releaseSlugs = new Map<string, string>();
   private pruneTimer: NodeJS.Timeout | undefined;
+  isolation: Isolation | undefined;
 
   constructor(readonly opts: AgentOptions) {
     this.nodeId = opts.nodeId ?? hostname();
@@ -107,15 +116,18 @@ export class Agent {
   async start(): Promise<void> {
     const o = this.opts;
     const dirs = { dynos: `${o.dataDir}/dynos`, runs: `${o.dataDir}/runs`, slugs: `${o.dataDir}/slugs`, state: `${o.dataDir}/state` };
-    await mkdir(o.dataDir, { recursive: true, mode: 0o711 });
-    await mkdir(dirs.dynos, { recursive: true, mode: 0o711 });
-    // Dyno users need to reach their own directory: traverse only, no listing.
-    await chmod(o.dataDir, 0o711);
-    await chmod(dirs.dynos, 0o711);
-    if (process.getuid?.() === 0) await this.checkTraversable(dirs.dynos);
+    this.isolation = await this.startIsolation(o);
+    // Dyno users on the host need to reach their own directory (traverse only, no listing); containers need nothing.
+    const mode = this.isolation ? 0o700 : 0o711;
+    await mkdir(o.dataDir, { recursive: true, mode });
+    await mkdir(dirs.dynos, { recursive: true, mode });
+    await chmod(o.dataDir, mode);
+    await chmod(dirs.dynos, mode);
+    if (process.getuid?.() === 0 && !this.isolation) await this.checkTraversable(dirs.dynos);
     const memoryMode = o.memoryMode ?? 'auto';
-    this.cgroups = memoryMode === 'rss' ? undefined : await detectCgroups(this.nodeId, this.log);
+    this.cgroups = memoryMode === 'rss' && !this.isolation ? undefined : await detectCgroups(this.nodeId, this.log);
     if (memoryMode === 'cgroup' && !this.cgroups) throw new Error('--memory-enforcement cgroup: no writable memory cgroup (v1 or v2) on this host');
+    if (this.isolation && !this.cgroups) throw new Error('isolated dynos need a cgroup hierarchy (v1 memory or v2) this agent can write; none found');
     this.log.info({ memory: this.cgroups ? `cgroup ${this.cgroups.kind} ${this.cgroups.dir}` : 'rss polling' }, 'memory-enforcement');
     this.pool = slugPool();
     this.slugs = new SlugCache(o.cluster, dirs.slugs, nodeToken(o.clusterKey), this.pool, this.log);
@@ -133,8 +145,15 @@ export class Agent {
       users: new DynoUsers(this.log), cgroups: this.cgroups, memoryMode, advertise,
       bootTimeoutMs: o.bootTimeoutMs ?? 60_000, stopTimeoutMs: o.stopTimeoutMs ?? 30_000, memoryPollMs: o.memoryPollMs ?? 1000,
       ports: new Set(), resolve: (p) => this.resolve(p), attach: this.attach, attachTimeoutMs: o.attachTimeoutMs ?? 60_000,
+      isolation: this.isolation,
     };
     await this.sweepLeftovers(store);
+    if (this.isolation) {
+      // Namespaces, address leases, bundles and runtime state no live run owns (a SIGKILLed agent's half-made starts).
+      const live = new Set(this.leftovers.map((r) => r.container).filter((c): c is string => !!c));
+      const removed = await this.isolation.sweep(live);
+      if (removed.length) this.log.info({ containers: removed }, 'stale-containers-removed');
+    }
     void this.keepSession();
     await this.firstSession;
     for (const k of this.deadEndpoints) {
@@ -152,6 +171,23 @@ export class Agent {
     this.pruneTimer = setInterval(() => void this.pruneSlugs(), o.slugPruneMs ?? 10 * 60_000);
     this.pruneTimer.unref();
     this.log.info({ advertise: this.ctx.advertise, dataDir: o.dataDir }, 'dyno-node-started');
+  }
+
+  private async startIsolation(o: AgentOptions): Promise<Isolation | undefined> {
+    const want = o.isolation?.mode ?? 'off';
+    if (want === 'off') {
+      if (o.isolation) this.log.warn({ hint: 'every dyno shares this host\'s network, files and processes' }, 'isolation-off: dynos are not isolated');
+      return undefined;
+    }
+    if (process.getuid?.() !== 0) {
+      if (want !== 'auto') throw new Error(`--isolation ${want} needs root (containers and their network are set up by root)`);
+      this.log.warn({ hint: 'run the dyno-node as root to put every dyno in its own container' }, 'dynos-not-isolated: not root, so dynos run as this user on the host');
+      return undefined;
+    }
+    return Isolation.start({
+      runtime: want === 'auto' ? 'auto' : want, stateDir: `${o.dataDir}/containers`, name: o.isolation?.name ?? 'node',
+      subnet: o.isolation?.subnet ?? '10.231.0.0/16', allow: o.isolation?.allow ?? [], log: this.log,
+    });
   }
 
   private async checkTraversable(dir: string): Promise<void> {
@@ -175,6 +211,7 @@ export class Agent {
       this.log.info({ app: rec.app, dyno: rec.dyno, run: rec.run }, 'dead-run-cleaned');
       this.deadEndpoints.add(`${rec.app}/${rec.dyno}`);
       if (rec.pid > 1) signalGroup(rec.pid, 'SIGKILL'); // stragglers of its group, if any
+      if (rec.container) await this.isolation?.existing(rec.container, rec.port ? [{ hostPort: rec.port, containerPort: rec.port }] : []).destroy();
       if (rec.cgroup) await DynoCgroup.open(rec.cgroup.kind, rec.cgroup.path)?.remove();
       await rm(rec.dir, { recursive: true, force: true });
       await rm(rec.logFile, { force: true });

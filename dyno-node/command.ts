@@ -12,6 +12,8 @@ import { logger } from '../lib/log.ts';
 import { LogShipper } from '../logplex/shipper.ts';
 import { dynoSink } from '../logplex/sinks.ts';
 import { parseDuration, parseHostPort, parsePositiveInt } from '../lib/options.ts';
+import { parseAllow, type AllowRule } from '../container/firewall.ts';
+import type { IsolationMode } from '../container/isolation.ts';
 import { Agent } from './agent.ts';
 import type { MemoryMode } from './memory.ts';
 
@@ -35,6 +37,22 @@ interface Flags extends ClusterFlags {
   attachTimeout: number;
   cycle: number;
   cycleJitter: number;
+  isolation: IsolationMode;
+  dynoAllow: AllowRule[];
+  dynoSubnet: string;
+}
+
+function parseAllowList(v: string, prev: AllowRule[] = []): AllowRule[] {
+  try {
+    return [...prev, ...v.split(',').filter((x) => x.trim()).map(parseAllow)];
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+function parseSubnet(v: string): string {
+  if (!/^\d{1,3}(\.\d{1,3}){3}\/(1[6-9]|2[0-4])$/.test(v)) throw new InvalidArgumentError(`"${v}" is not an IPv4 subnet from /16 to /24 (e.g. 10.231.0.0/16).`);
+  return v;
 }
 
 function parseNodeId(v: string): string {
@@ -86,6 +104,9 @@ export function dynoNodeCommand(): Command {
     .addOption(new Option('--attach-timeout <duration>', 'how long an attached one-off waits for its requester (R13)').default(60_000, '60s').argParser(parseDuration))
     .addOption(new Option('--cycle <duration>', 'replace each dyno after this long, as Heroku\'s daily cycling (0: never)').env('DYNOMESH_CYCLE').default(24 * 3_600_000, '24h').argParser(parseDuration))
     .addOption(new Option('--cycle-jitter <duration>', 'random extra time before a dyno cycles').default(216 * 60_000, '216m').argParser(parseDuration))
+    .addOption(new Option('--isolation <mode>', 'each dyno in its own OCI container and network: auto (when root), runc, crun, or off').env('DYNOMESH_ISOLATION').choices(['auto', 'runc', 'crun', 'off']).default('auto'))
+    .addOption(new Option('--dyno-allow <cidr[:port]>', 'a private destination dynos may reach (repeatable or comma-separated; add-on servers are allowed automatically)').env('DYNOMESH_DYNO_ALLOW').argParser(parseAllowList).default([]))
+    .addOption(new Option('--dyno-subnet <cidr>', 'addresses of the dyno containers on this host\'s bridge').env('DYNOMESH_DYNO_SUBNET').default('10.231.0.0/16').argParser(parseSubnet))
     .addOption(new Option('--label <key=value>', 'node label for the scheduler (repeatable)').argParser(parseLabel).default({}))
     .action(async (flags: Flags) => {
       const log = logger('dyno-node', { node: flags.nodeId });
@@ -105,6 +126,7 @@ export function dynoNodeCommand(): Command {
         memoryMode: flags.memoryEnforcement, memoryPollMs: flags.memoryPoll, log, sink: dynoSink(shipper),
         attachListen: flags.attach ? flags.attachListen : false, attachTimeoutMs: flags.attachTimeout,
         cycleMs: flags.cycle, cycleJitterMs: flags.cycleJitter,
+        isolation: { mode: flags.isolation, subnet: flags.dynoSubnet, allow: flags.dynoAllow },
       });
       let stopping = false;
       const stop = (signal: string) => {

@@ -19,6 +19,8 @@ export interface CgroupBase {
   kind: 'v1' | 'v2';
   /** Directory under which this agent makes one cgroup per dyno. */
   dir: string;
+  /** The same, relative to the hierarchy's root: what an OCI runtime's `cgroupsPath` names. */
+  path: string;
 }
 
 async function text(path: string): Promise<string> {
@@ -65,7 +67,7 @@ export async function detectCgroups(nodeId: string, log: Logger): Promise<Cgroup
     const dir = `${v1Mount}${v1Path === '/' ? '' : v1Path}/${name}`;
     try {
       await mkdir(dir, { recursive: true });
-      if (existsSync(`${dir}/memory.limit_in_bytes`)) return { kind: 'v1', dir };
+      if (existsSync(`${dir}/memory.limit_in_bytes`)) return { kind: 'v1', dir, path: `${v1Path === '/' ? '' : v1Path}/${name}` };
     } catch (err) {
       log.debug({ dir, err: (err as Error).message }, 'cgroup-v1-not-writable');
     }
@@ -81,7 +83,12 @@ export async function detectCgroups(nodeId: string, log: Logger): Promise<Cgroup
       await enableMemory(own);
       await mkdir(dir, { recursive: true });
       await writeFile(`${dir}/cgroup.subtree_control`, '+memory');
-      return { kind: 'v2', dir };
+      // Containers also get pids and CPU limits when the host delegates those controllers.
+      for (const c of ['pids', 'cpu']) {
+        await writeFile(`${own}/cgroup.subtree_control`, `+${c}`).catch(() => undefined);
+        await writeFile(`${dir}/cgroup.subtree_control`, `+${c}`).catch(() => undefined);
+      }
+      return { kind: 'v2', dir, path: `${v2Path === '/' ? '' : v2Path}/${name}` };
     } catch (err) {
       log.debug({ dir, err: (err as Error).message }, 'cgroup-v2-not-usable');
     }

@@ -28,6 +28,8 @@ export interface RunRecord {
   oneOff?: boolean;
   /** An attached one-off: its requester's connection died with the agent, so it is never adopted. */
   attached?: boolean;
+  /** Its container id, when isolated (the pid is then the runtime's, which is the container's parent). */
+  container?: string;
 }
 
 export class RunStore {

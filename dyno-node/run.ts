@@ -1,8 +1,10 @@
 /**
- * One process of a dyno, from slug to exit: unpack into a fresh directory, spawn
- * `/bin/sh -c <command>` in its own process group as the app's user, put it in
- * a memory cgroup, wait for it to accept on $PORT (R10 otherwise), and report
- * how it ended. A restart is a new Run (fresh filesystem, as on Heroku).
+ * One process of a dyno, from slug to exit: unpack into a fresh directory, run
+ * `/bin/sh -c <command>` as the app's user, in its own container when the node
+ * isolates tenants (container/: the slug as /app, its own network with $PORT
+ * published, cgroup limits), else in its own process group and memory cgroup on
+ * the host; wait for it to accept on $PORT (R10 otherwise), and report how it
+ * ended. A restart is a new Run (fresh filesystem, as on Heroku).
  *
  * States: preparing -> starting -> up -> exited, with stop() from any of them.
  * `onChange` fires on every state change; `done` resolves after cleanup.
@@ -13,6 +15,7 @@ import { appendFileSync, closeSync, existsSync, openSync } from 'node:fs';
 import { chmod, chown, mkdir, rm } from 'node:fs/promises';
 import { constants } from 'node:os';
 import type { Placement, Slug } from '../cluster/records.ts';
+import type { Container, Isolation } from '../container/isolation.ts';
 import type { Logger } from '../lib/log.ts';
 import { commandArgv, dynoEnv, gatedArgv } from './environment.ts';
 import { DynoCgroup, MemoryGuard, memoryLines, type CgroupBase, type MemoryEvent, type MemoryMode } from './memory.ts';
@@ -62,6 +65,20 @@ export interface RunContext {
   /** Where attached one-off dynos meet their requester; undefined when the node serves none. */
   attach: AttachServer | undefined;
   attachTimeoutMs: number;
+  /** Runs each dyno in its own container; undefined: on the host (`--isolation off`, or not root). */
+  isolation: Isolation | undefined;
+}
+
+/** Limits of a dyno's container from its memory quota (standard-1x: 512 MB, 256 processes, 1024 CPU shares). */
+export function dynoLimits(memoryMb: number) {
+  const quota = memoryMb * 1024 * 1024;
+  return {
+    memoryBytes: 2 * quota, // R15 at 2x, by the kernel
+    pids: Math.max(256, Math.round(memoryMb / 2)),
+    cpuShares: Math.max(2, Math.round((1024 * memoryMb) / 512)),
+    // /tmp is memory (tmpfs, charged to the dyno's cgroup): bounded by its quota.
+    tmpBytes: quota,
+  };
 }
 
 const isWeb = (p: Pick<Placement, 'type'>) => p.type === 'web';
@@ -86,6 +103,8 @@ export class Run {
   private stopping: Promise<void> | undefined;
   private exiting = false;
   private dir: string | undefined;
+  /** The dyno's container, when isolated. */
+  private box: Container | undefined;
   private attachment: Attachment | undefined;
   /** Writes of the run record, in order; cleanup waits for them so no stale record is left. */
   private saving: Promise<void> = Promise.resolve();
@@ -122,6 +141,7 @@ export class Run {
     run.port = rec.port;
     run.dir = rec.dir;
     run.startedAt = rec.startedAt;
+    if (rec.container) run.box = ctx.isolation?.existing(rec.container, rec.port ? [{ hostPort: rec.port, containerPort: rec.port }] : []);
     if (rec.port) ctx.ports.add(rec.port);
     if (rec.cgroup) run.cgroup = DynoCgroup.open(rec.cgroup.kind, rec.cgroup.path);
     run.tail = new FileTail(rec.logFile, (l) => run.appLine(l));
@@ -162,16 +182,20 @@ export class Run {
     }
     const slugFile = await ctx.slugs.get(spec.slug);
     const user = await ctx.users.forApp(p.app);
+    // Root-owned: a tenant process can never swap the fresh run dir root unpacks into (dyno users pass through it
+    // when they run on the host; containers see only their own /app).
     const appDir = `${ctx.dynosDir}/${p.app}`;
-    await mkdir(appDir, { recursive: true, mode: 0o700 });
-    if (user) await chown(appDir, user.uid, user.gid);
-    await chmod(appDir, 0o700);
+    await mkdir(appDir, { recursive: true, mode: 0o711 });
+    await chown(appDir, process.getuid?.() ?? 0, process.getgid?.() ?? 0).catch(() => undefined);
+    await chmod(appDir, ctx.isolation ? 0o700 : 0o711);
     this.dir = `${appDir}/${p.dyno}.${this.id}`;
     await ctx.pool.unpack(slugFile, this.dir, user ? { uid: user.uid, gid: user.gid } : undefined);
     if (this.stopRequested) return this.finish({ status: null, reason: 'stopped', message: 'Stopped before start' });
 
     const quota = p.memoryMb * 1024 * 1024;
-    if (ctx.memoryMode !== 'rss') {
+    if (ctx.isolation) {
+      // The runtime makes the container's cgroup, with its limits, from the bundle.
+    } else if (ctx.memoryMode !== 'rss') {
       if (ctx.cgroups) this.cgroup = await DynoCgroup.create(ctx.cgroups, `${p.app}.${p.dyno}.${this.id}`, 2 * quota);
       else if (ctx.memoryMode === 'cgroup') throw new Error('memory mode is cgroup but no writable memory cgroup was found on this host');
     }
@@ -192,17 +216,28 @@ export class Run {
     await mkdir(ctx.runsDir, { recursive: true, mode: 0o700 });
     // Attached one-offs talk to their requester through pipes; everything else writes to a file.
     const fd = this.attachment ? undefined : openSync(logFile, 'a', 0o600);
-    const env = dynoEnv({ config: spec.config, dyno: p.dyno, home: this.dir, port: this.port });
+    const env = dynoEnv({ config: spec.config, dyno: p.dyno, home: ctx.isolation ? '/app' : this.dir, port: this.port });
     const hasProfile = existsSync(`${this.dir}/.profile.d`) || existsSync(`${this.dir}/.profile`);
     const argv = gatedArgv(commandArgv(spec.command, hasProfile), !!this.attachment);
+    if (ctx.isolation) {
+      if (!user) throw new Error('an isolated dyno needs its app user (the agent must run as root)');
+      if (!ctx.cgroups) throw new Error('an isolated dyno needs a cgroup hierarchy the agent can use');
+      this.box = await ctx.isolation.prepare({
+        id: this.containerId, args: argv, env, cwd: '/app', user, hostname: p.dyno,
+        writable: [{ source: this.dir, destination: '/app' }],
+        ports: this.port ? [{ hostPort: this.port, containerPort: this.port }] : [],
+        cgroupsPath: `${ctx.cgroups.path}/${this.containerId}`, limits: dynoLimits(p.memoryMb),
+      });
+    }
+    const [file, ...args] = this.box ? this.box.argv : argv;
     let child: ChildProcess;
     try {
-      child = spawn(argv[0]!, argv.slice(1), {
-        cwd: this.dir,
-        env,
-        detached: true, // own process group: signals reach every process of the dyno
+      child = spawn(file!, args, {
+        cwd: this.box ? this.box.bundle : this.dir,
+        env: this.box ? { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } : env,
+        detached: true, // own process group: signals reach every process of the dyno (or the runtime that forwards them)
         stdio: fd === undefined ? ['pipe', 'pipe', 'pipe'] : ['pipe', fd, fd], // stdin opens the gate (see gatedArgv)
-        ...(user ? { uid: user.uid, gid: user.gid } : {}),
+        ...(user && !this.box ? { uid: user.uid, gid: user.gid } : {}),
       });
     } finally {
       if (fd !== undefined) closeSync(fd);
@@ -227,6 +262,7 @@ export class Run {
     let tailing: Promise<void> = Promise.resolve();
     {
       if (this.cgroup) appendFileSync(`${this.cgroup.path}/cgroup.procs`, String(pid));
+      if (this.box) this.cgroup = await this.containerCgroup();
       this.rec = {
         app: p.app, dyno: p.dyno, run: this.id, release: p.release, restartNonce: p.restartNonce, type: p.type,
         pid, startTime: (await procStat(pid))?.startTime ?? 0, port: this.port, dir: this.dir, logFile,
@@ -234,6 +270,7 @@ export class Run {
         ...(this.cgroup ? { cgroup: { kind: this.cgroup.kind, path: this.cgroup.path } } : {}),
         ...(p.command ? { oneOff: true } : {}),
         ...(this.attachment ? { attached: true } : {}),
+        ...(this.box ? { container: this.box.id } : {}),
       };
       this.save();
       await this.saving;
@@ -257,6 +294,23 @@ export class Run {
     this.setState('starting');
     if (isWeb(p)) void this.bootCheck();
     else this.markUp();
+  }
+
+  /** Names the container, its namespace and its cgroup: unique per run, readable in `runc list`. */
+  private get containerId(): string {
+    return `${this.app}.${this.dyno}.${this.id}`;
+  }
+
+  /** The cgroup the runtime made for the container (it exists once the runtime has created it). */
+  private async containerCgroup(): Promise<DynoCgroup | undefined> {
+    const base = this.ctx.cgroups!;
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && !this.exiting) {
+      const cg = DynoCgroup.open(base.kind, `${base.dir}/${this.containerId}`);
+      if (cg) return cg;
+      await sleep(20);
+    }
+    return undefined;
   }
 
   private save(): void {
@@ -327,6 +381,7 @@ export class Run {
 
   /** Signal the dyno's process group and, with a cgroup, anything in it that left the group. */
   private async signalAll(signal: NodeJS.Signals): Promise<void> {
+    if (this.box) await this.box.kill(signal);
     signalGroup(this.pid!, signal);
     for (const pid of (await this.cgroup?.pids()) ?? []) {
       try {
@@ -412,6 +467,7 @@ export class Run {
     // Tell the slot first: the endpoint goes before any slow cleanup.
     this.setState('exited');
     await this.tail?.stop().catch(() => undefined);
+    await this.box?.destroy().catch((err: Error) => this.ctx.log.warn({ app: this.app, dyno: this.dyno, err: err.message }, 'container-destroy-failed'));
     await this.cgroup?.remove().catch(() => undefined);
     if (this.dir) await rm(this.dir, { recursive: true, force: true }).catch(() => undefined);
     if (this.rec) {

@@ -12,7 +12,7 @@ import { DynoCgroup, memoryLines } from '../../dyno-node/memory.ts';
 test('v2: memory.max at 2x quota, no swap; usage = anon + swap; OOM kills from memory.events', async () => {
   const base = await mkdtemp(`${tmpdir()}/dm-cg2-`);
   try {
-    const cg = await DynoCgroup.create({ kind: 'v2', dir: base }, 'shop.web.1.v1-abc', 2 * 512 * 1048576);
+    const cg = await DynoCgroup.create({ kind: 'v2', dir: base, path: '' }, 'shop.web.1.v1-abc', 2 * 512 * 1048576);
     assert.equal(await readFile(`${cg.path}/memory.max`, 'utf8'), String(1024 * 1048576));
     assert.equal(await readFile(`${cg.path}/memory.swap.max`, 'utf8'), '0');
     await writeFile(`${cg.path}/memory.stat`, 'anon 1000\nfile 99999\nkernel 5\n');
@@ -28,7 +28,7 @@ test('v2: memory.max at 2x quota, no swap; usage = anon + swap; OOM kills from m
 test('v1: memory.limit_in_bytes and memsw at 2x quota; usage = total_rss + total_swap; oom_kill from oom_control', async () => {
   const base = await mkdtemp(`${tmpdir()}/dm-cg1-`);
   try {
-    const cg = await DynoCgroup.create({ kind: 'v1', dir: base }, 'shop.web.1.v1-abc', 1024 * 1048576);
+    const cg = await DynoCgroup.create({ kind: 'v1', dir: base, path: '' }, 'shop.web.1.v1-abc', 1024 * 1048576);
     assert.equal(await readFile(`${cg.path}/memory.limit_in_bytes`, 'utf8'), String(1024 * 1048576));
     assert.equal(await readFile(`${cg.path}/memory.memsw.limit_in_bytes`, 'utf8'), String(1024 * 1048576));
     await writeFile(`${cg.path}/memory.stat`, 'cache 5000\nrss 10\ntotal_cache 5000\ntotal_rss 2048\ntotal_swap 2048\n');
