@@ -9,6 +9,8 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { addClusterOptions, clusterOptionsFrom, type ClusterFlags } from '../cluster/config.ts';
+import { parseAllow, type AllowRule } from '../container/firewall.ts';
+import type { IsolationMode } from '../container/isolation.ts';
 import { parseDuration, parseHostPort, parsePort, parsePositiveNumber } from '../lib/options.ts';
 import { ControlPlane } from './control.ts';
 
@@ -29,6 +31,17 @@ interface ControlFlags extends ClusterFlags {
   logsAdvertise?: string;
   addonPostgresql?: string;
   addonRedis?: string;
+  isolation: IsolationMode;
+  buildAllow: AllowRule[];
+  buildSubnet: string;
+}
+
+function parseAllowList(v: string, prev: AllowRule[] = []): AllowRule[] {
+  try {
+    return [...prev, ...v.split(',').filter((x) => x.trim()).map(parseAllow)];
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
 }
 
 const home = (p: string) => (p.startsWith('~/') ? join(homedir(), p.slice(2)) : p);
@@ -71,7 +84,10 @@ export function controlCommand(): Command {
     .addOption(new Option('--lease-ttl <seconds>', 'membership/leadership lease TTL; a dead leader is replaced within about this long (default 3 s, so a new leader is scheduling within 5 s)').env('DYNOMESH_LEASE_TTL').default(3).argParser(parseTtl))
     .addOption(new Option('--build-timeout <duration>', 'time limit of one git push build (buildpack compile), e.g. 15m').env('DYNOMESH_BUILD_TIMEOUT').default(15 * 60_000, '15m').argParser(parseDuration))
     .addOption(new Option('--max-slug-size <MB>', 'largest compressed slug a build may produce, in MB').env('DYNOMESH_MAX_SLUG_SIZE').default(500).argParser(parsePositiveNumber))
-    .addOption(new Option('--build-dir <dir>', 'where builds run and build caches persist (default: <data-dir>/build; as root /var/tmp/dynomesh-builds, reachable by the per-app build users)').env('DYNOMESH_BUILD_DIR'))
+    .addOption(new Option('--build-dir <dir>', 'where builds run and build caches persist (default: <data-dir>/build; as root /var/lib/dynomesh/builds)').env('DYNOMESH_BUILD_DIR'))
+    .addOption(new Option('--isolation <mode>', 'each build step in its own OCI container and network: auto (when root), runc, crun, or off').env('DYNOMESH_ISOLATION').choices(['auto', 'runc', 'crun', 'off']).default('auto'))
+    .addOption(new Option('--build-allow <cidr[:port]>', 'a private destination builds may reach, e.g. an internal package mirror (repeatable or comma-separated)').env('DYNOMESH_BUILD_ALLOW').argParser(parseAllowList).default([]))
+    .addOption(new Option('--build-subnet <cidr>', 'addresses of the build containers on this host\'s bridge').env('DYNOMESH_BUILD_SUBNET').default('10.232.0.0/16'))
     .addOption(new Option('--logs-listen <host:port>', 'where routers and dyno-nodes send log lines (default: the API host, any free port; found through etcd)').env('DYNOMESH_LOGS_LISTEN').argParser(parseHostPort))
     .addOption(new Option('--logs-advertise <host>', 'host other machines reach the log listener on (default: the --logs-listen host)').env('DYNOMESH_LOGS_ADVERTISE'))
     .addOption(new Option('--addon-postgresql <url>', 'admin URL of the PostgreSQL server `addons:create postgresql` creates databases on (postgres://admin:pw@host:5432/postgres)').env('DYNOMESH_ADDON_POSTGRESQL'))
@@ -95,7 +111,10 @@ export function controlCommand(): Command {
       routerPort: flags.routerPort,
       id: flags.id,
       leaseTtlSeconds: flags.leaseTtl,
-      builds: { timeoutMs: flags.buildTimeout, maxSlugBytes: Math.round(flags.maxSlugSize * 1024 * 1024), ...(flags.buildDir ? { buildDir: resolve(home(flags.buildDir)) } : {}) },
+      builds: {
+        timeoutMs: flags.buildTimeout, maxSlugBytes: Math.round(flags.maxSlugSize * 1024 * 1024), ...(flags.buildDir ? { buildDir: resolve(home(flags.buildDir)) } : {}),
+        isolation: { mode: flags.isolation, subnet: flags.buildSubnet, allow: flags.buildAllow },
+      },
       ...(process.env.DYNOMESH_BOOTSTRAP_TOKEN ? { bootstrapToken: process.env.DYNOMESH_BOOTSTRAP_TOKEN } : {}),
       ...(flags.adminTokenFile ? { adminTokenFile: resolve(home(flags.adminTokenFile)) } : {}),
       ...(flags.logsListen ? { logsListen: flags.logsListen } : {}),

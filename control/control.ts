@@ -16,6 +16,7 @@ import { AddonProviders, type AddonConfig } from './addons/registry.ts';
 import { addonRoutes } from './addons/routes.ts';
 import { Logs } from './logs/index.ts';
 import { startDeploys, type Deploys } from './git/index.ts';
+import type { BuildIsolation } from './build/sandbox.ts';
 import type { ControlContext } from './context.ts';
 import { Leadership } from './leadership.ts';
 import type { SchedulerOptions } from './scheduler/scheduler.ts';
@@ -47,7 +48,7 @@ export interface ControlOptions {
   logsListen?: { host: string; port: number };
   logsAdvertiseHost?: string;
   /** git push builds: compile time limit and compressed slug cap (defaults 15 min, 500 MB). */
-  builds?: { timeoutMs?: number; maxSlugBytes?: number; buildDir?: string };
+  builds?: { timeoutMs?: number; maxSlugBytes?: number; buildDir?: string; isolation?: BuildIsolation };
   /** Add-on providers' servers (control/addons): `--addon-postgresql`, `--addon-redis`. */
   addons?: AddonConfig;
 }

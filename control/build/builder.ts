@@ -20,7 +20,7 @@ import { BuildOutput } from './output.ts';
 import { packPool, type PackPool } from './pack-pool.ts';
 import { claimBuild, failOrphanedBuilds, pruneBuilds, saveBuild } from './records.ts';
 import { replicateSlug } from './replicate.ts';
-import { Sandbox, type BuildUser } from './sandbox.ts';
+import { Sandbox, type BuildIsolation, type BuildUser } from './sandbox.ts';
 import type { BuildSource } from './source.ts';
 
 export interface BuilderOptions {
@@ -36,6 +36,8 @@ export interface BuilderOptions {
    * /var/tmp/dynomesh-builds as root (build users must pass through it; the data dir is 0700).
    */
   buildDir?: string;
+  /** Build steps in containers (sandbox.ts); default off (embedding, unit tests). */
+  isolation?: BuildIsolation;
 }
 
 export interface BuildRequest {
@@ -87,7 +89,12 @@ export class Builder {
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_BUILD_TIMEOUT_MS;
     this.maxSlugBytes = opts.maxSlugBytes ?? DEFAULT_MAX_SLUG_BYTES;
     const asRoot = process.getuid?.() === 0;
-    this.sandbox = new Sandbox(opts.buildDir ?? (asRoot ? '/var/tmp/dynomesh-builds' : join(opts.dataDir, 'build')), ctx.log.child({ component: 'build' }), asRoot);
+    this.sandbox = new Sandbox(opts.buildDir ?? (asRoot ? '/var/lib/dynomesh/builds' : join(opts.dataDir, 'build')), ctx.log.child({ component: 'build' }), asRoot);
+  }
+
+  /** Starts build containers (BuilderOptions.isolation); throws when asked for and the host cannot. */
+  start(): Promise<void> {
+    return this.sandbox.start(this.opts.isolation);
   }
 
   /** Fails the builds a previous run of this instance left pending (in the background; logs what it did). */
@@ -206,6 +213,7 @@ export class Builder {
       buildpacks: req.buildpacks ?? app.buildpacks, config: cfg ? unseal(clusterKey, cfg.value.sealed) : {},
       stack: app.stack, signal, emit,
       user, give: (...paths) => this.sandbox.give(user, ...paths),
+      jail: this.sandbox.jail(build.id, user, workDir, this.sandbox.cacheDir(req.app)),
     });
     build.buildpack = compiled.buildpacks.join(',');
 

@@ -10,7 +10,7 @@ import { join, sep } from 'node:path';
 import { BUILTIN_ORDER, fetchBuildpack, type Buildpack } from './buildpacks.ts';
 import { parseProcfile } from './procfile.ts';
 import { defaultProcessTypes } from './release-yaml.ts';
-import { runStep } from './run-step.ts';
+import { runStep, type StepJail } from './run-step.ts';
 import type { BuildUser } from './sandbox.ts';
 import { fetchSource, SourceError, type BuildSource } from './source.ts';
 import { slugignore } from './slugignore.ts';
@@ -38,6 +38,8 @@ export interface CompileInput {
   user?: BuildUser | undefined;
   /** Hands files to that user (chown -R); a no-op without one. */
   give: (...paths: string[]) => Promise<void>;
+  /** Runs each step in its own container (sandbox.ts); undefined: on the host. */
+  jail?: StepJail | undefined;
 }
 
 export interface Compiled {
@@ -48,7 +50,7 @@ export interface Compiled {
   buildpacks: string[];
 }
 
-const asUser = (u: BuildUser | undefined) => (u ? { uid: u.uid, gid: u.gid } : {});
+const asUser = (u: BuildUser | undefined, jail?: StepJail) => ({ ...(u ? { uid: u.uid, gid: u.gid } : {}), jail });
 
 export const step = (s: string) => `-----> ${s}\n`;
 export const info = (s: string) => `       ${s}\n`;
@@ -68,8 +70,8 @@ function stepEnv(input: CompileInput): Record<string, string> {
   return env;
 }
 
-async function detect(bp: Buildpack, buildDir: string, env: Record<string, string>, signal: AbortSignal, user: BuildUser | undefined): Promise<string | undefined> {
-  const r = await runStep(join(bp.dir, 'bin', 'detect'), [buildDir], { cwd: buildDir, env, signal, captureStdout: true, ...asUser(user) });
+async function detect(bp: Buildpack, buildDir: string, env: Record<string, string>, signal: AbortSignal, user: BuildUser | undefined, jail: StepJail | undefined): Promise<string | undefined> {
+  const r = await runStep(join(bp.dir, 'bin', 'detect'), [buildDir], { cwd: buildDir, env, signal, captureStdout: true, ...asUser(user, jail) });
   if (r.code !== 0) return undefined;
   return r.stdout.trim().split('\n')[0]?.trim() || bp.url;
 }
@@ -134,14 +136,14 @@ export async function compile(input: CompileInput): Promise<Compiled> {
   const chosen: { bp: Buildpack; name: string }[] = [];
   if (input.buildpacks.length) {
     for (const bp of candidates) {
-      const name = await detect(bp, buildDir, env, signal, input.user);
+      const name = await detect(bp, buildDir, env, signal, input.user, input.jail);
       if (!name) throw new BuildFailure(`App not compatible with buildpack: ${bp.url} (its bin/detect failed)`);
       chosen.push({ bp, name });
     }
     emit(step(`Using buildpack${chosen.length > 1 ? 's' : ''}: ${chosen.map((c) => c.bp.url).join(', ')}`));
   } else {
     for (const bp of candidates) {
-      const detected = await detect(bp, buildDir, env, signal, input.user);
+      const detected = await detect(bp, buildDir, env, signal, input.user, input.jail);
       if (detected) {
         chosen.push({ bp, name: detected });
         break;
@@ -165,12 +167,12 @@ export async function compile(input: CompileInput): Promise<Compiled> {
       ? ['/bin/sh', ['-c', `${exports.map((_, i) => `. "$EXPORT_${i}"`).join('; ')}; exec "$0" "$@"`, compileBin, buildDir, input.cacheDir, envDir]]
       : [compileBin, [buildDir, input.cacheDir, envDir]];
     const compileEnv = { ...env, ...Object.fromEntries(exports.map((f, i) => [`EXPORT_${i}`, f])) };
-    const r = await runStep(file, args, { cwd: buildDir, env: compileEnv, signal, onOutput: emit, ...asUser(input.user) });
+    const r = await runStep(file, args, { cwd: buildDir, env: compileEnv, signal, onOutput: emit, ...asUser(input.user, input.jail) });
     if (existsSync(join(bp.dir, 'export'))) exports.push(join(bp.dir, 'export'));
     if (r.code !== 0) throw new BuildFailure(`Push rejected, failed to compile ${name} app.`);
     const release = join(bp.dir, 'bin', 'release');
     if (!existsSync(release)) continue;
-    const rel = await runStep(release, [buildDir], { cwd: buildDir, env, signal, onOutput: emit, captureStdout: true, ...asUser(input.user) });
+    const rel = await runStep(release, [buildDir], { cwd: buildDir, env, signal, onOutput: emit, captureStdout: true, ...asUser(input.user, input.jail) });
     if (rel.code !== 0) throw new BuildFailure(`${bp.url}: bin/release exited with ${rel.code ?? rel.signal}`);
     try {
       Object.assign(defaults, defaultProcessTypes(rel.stdout));

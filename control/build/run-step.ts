@@ -1,9 +1,22 @@
 /**
- * Runs one buildpack executable (`bin/detect`, `bin/compile`, `bin/release`) in
- * its own process group with a clean environment, streaming its output as it
- * comes; an abort (time limit, push cancelled) kills the whole group.
+ * Runs one buildpack executable (`bin/detect`, `bin/compile`, `bin/release`) with
+ * a clean environment, streaming its output as it comes: in its own container
+ * when the control isolates builds (`jail`), else in its own process group. An
+ * abort (time limit, push cancelled) kills all of it; so does the step's end, so
+ * nothing a step started in the background outlives it.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+
+/** A container for one step (sandbox.ts): `argv` runs it in the foreground; `destroy` leaves nothing behind. */
+export interface StepBox {
+  argv: [string, ...string[]];
+  kill(signal: NodeJS.Signals): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+export interface StepJail {
+  enter(file: string, args: string[], env: Record<string, string>, cwd: string): Promise<StepBox>;
+}
 
 export interface StepOptions {
   cwd: string;
@@ -16,6 +29,8 @@ export interface StepOptions {
   /** Run as this user (the control runs as root). */
   uid?: number;
   gid?: number;
+  /** Run the step in a container (the uid/gid then apply inside it). */
+  jail?: StepJail | undefined;
 }
 
 export interface StepResult {
@@ -28,13 +43,24 @@ export class StepAborted extends Error {
   override name = 'StepAborted';
 }
 
-export function runStep(file: string, args: string[], o: StepOptions): Promise<StepResult> {
+export async function runStep(file: string, args: string[], o: StepOptions): Promise<StepResult> {
+  if (o.signal.aborted) throw new StepAborted(String(o.signal.reason ?? 'aborted'));
+  const box = await o.jail?.enter(file, args, o.env, o.cwd);
+  try {
+    const child = box
+      ? spawn(box.argv[0], box.argv.slice(1), { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } })
+      : spawn(file, args, {
+        cwd: o.cwd, env: o.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
+        ...(o.uid !== undefined ? { uid: o.uid, gid: o.gid ?? o.uid } : {}),
+      });
+    return await collect(child, o, box);
+  } finally {
+    await box?.destroy();
+  }
+}
+
+function collect(child: ChildProcess & { stdout: NodeJS.ReadableStream; stderr: NodeJS.ReadableStream }, o: StepOptions, box: StepBox | undefined): Promise<StepResult> {
   return new Promise((resolve, reject) => {
-    if (o.signal.aborted) return reject(new StepAborted(String(o.signal.reason ?? 'aborted')));
-    const child = spawn(file, args, {
-      cwd: o.cwd, env: o.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
-      ...(o.uid !== undefined ? { uid: o.uid, gid: o.gid ?? o.uid } : {}),
-    });
     const out: Buffer[] = [];
     let outSize = 0;
     child.stdout.on('data', (b: Buffer) => {
@@ -45,6 +71,7 @@ export function runStep(file: string, args: string[], o: StepOptions): Promise<S
     });
     child.stderr.on('data', (b: Buffer) => o.onOutput?.(b));
     const kill = () => {
+      void box?.kill('SIGKILL');
       try {
         process.kill(-child.pid!, 'SIGKILL');
       } catch {

@@ -22,6 +22,8 @@ export interface DeployOptions {
   maxSlugBytes?: number;
   /** Where builds run and caches persist (see BuilderOptions.buildDir). */
   buildDir?: string;
+  /** Build steps in containers (BuilderOptions.isolation). */
+  isolation?: BuilderOptions['isolation'];
 }
 
 export interface Deploys {
@@ -35,7 +37,9 @@ export async function startDeploys(router: ApiRouter, ctx: ControlContext, o: De
   if (o.timeoutMs !== undefined) builderOpts.timeoutMs = o.timeoutMs;
   if (o.maxSlugBytes !== undefined) builderOpts.maxSlugBytes = o.maxSlugBytes;
   if (o.buildDir !== undefined) builderOpts.buildDir = o.buildDir;
+  if (o.isolation !== undefined) builderOpts.isolation = o.isolation;
   const builder = new Builder(ctx, builderOpts);
+  await builder.start();
   builder.recover();
   const repos = new RepoStore(o.dataDir, (app) => builder.sandbox.cacheDir(app));
   const hooks = new HookServer(join(o.dataDir, 'run'), pushHandler(builder), ctx.log.child({ component: 'git' }));

@@ -97,7 +97,7 @@ describe('isolated dynos', { skip: !root && 'needs root (runc, CNI, nftables)' }
       return undefined;
     }, 10_000, 'victim container address');
     const victim = await eventually(() => cluster().get(cluster().keys.endpoint('victim', 'web.1')), 30_000, 'victim endpoint');
-    const r = await get<{ ok: boolean }[]>('evil', `/tcp?ms=800&targets=${victimIp}:${victim.value.port}`);
+    const r = await get<{ ok: boolean; code?: string }[]>('evil', `/tcp?ms=800&targets=${victimIp}:${victim.value.port}`);
     assert.equal(r[0]!.ok, false, `reached ${victimIp}`);
     assert.equal(r[0]!.code, 'TIMEOUT');
   });
