@@ -22,6 +22,9 @@
  *   addons/{app}/{name}                Addon        add-on attachments
  *   drains/{app}/{id}                  Drain        log drains (the log service forwards to them)
  *   cordons/{node}                     Cordon       a node that takes no new dynos (nodes:drain); no lease, outlives restarts
+ *   users/{email}                      User         an account; its tokens name it (`Token.user`)
+ *   collaborators/{app}/{email}        Collaborator a user who may act on an app they do not own
+ *   migrations/{name}                  Migration    a one-time data migration that has run (the leader runs each once)
  *
  * Placements are grouped by node so a dyno-node watches only its own prefix;
  * routing keys are grouped under one prefix so a router watches only that.
@@ -45,11 +48,16 @@ export type KeyRef =
   | { kind: 'build'; app: string; id: string }
   | { kind: 'addon'; app: string; name: string }
   | { kind: 'drain'; app: string; id: string }
-  | { kind: 'cordon'; node: string };
+  | { kind: 'cordon'; node: string }
+  | { kind: 'user'; email: string }
+  | { kind: 'collaborator'; app: string; email: string }
+  | { kind: 'migration'; name: string };
 
 const APP = /^[a-z][a-z0-9-]{0,29}$/;
 const DYNO = /^[a-z][a-z0-9_]*\.[0-9]+$/;
 const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,252}$/;
+/** A user name: an email (`bob@example.com`) or a bare name (`admin`, the first account), lowercase. */
+const USER = /^[a-z0-9][a-z0-9._+-]{0,63}(@[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?)?$/;
 const HOST = /^(?=.{1,253}$)[a-z0-9*]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
 import type { RecordKind } from './records.ts';
@@ -72,6 +80,7 @@ function check(re: RegExp, what: string, value: string): string {
 export const isAppName = (s: string): boolean => APP.test(s);
 export const isDynoName = (s: string): boolean => DYNO.test(s);
 export const isHostname = (s: string): boolean => HOST.test(s);
+export const isUserName = (s: string): boolean => USER.test(s);
 
 const pad = (v: number): string => {
   if (!Number.isSafeInteger(v) || v < 1) throw new KeyError(`invalid release version ${v}`);
@@ -122,6 +131,12 @@ export function keyspace(prefix = '/dynomesh/') {
     drains: () => `${p}drains/` as Prefix<'drain'>,
     cordon: (n: string) => `${p}cordons/${seg('node id', n)}` as Key<'cordon'>,
     cordons: () => `${p}cordons/` as Prefix<'cordon'>,
+    user: (email: string) => `${p}users/${check(USER, 'user email', email)}` as Key<'user'>,
+    users: () => `${p}users/` as Prefix<'user'>,
+    collaborator: (a: string, email: string) => `${p}collaborators/${app(a)}/${check(USER, 'user email', email)}` as Key<'collaborator'>,
+    collaboratorsOf: (a: string) => `${p}collaborators/${app(a)}/` as Prefix<'collaborator'>,
+    collaborators: () => `${p}collaborators/` as Prefix<'collaborator'>,
+    migration: (name: string) => `${p}migrations/${seg('migration name', name)}` as Key<'migration'>,
 
     /** Every key that belongs to an app, for destroy. Placements are per node and go through the scheduler. */
     appPrefixes: (a: string) => [
@@ -131,6 +146,7 @@ export function keyspace(prefix = '/dynomesh/') {
       `${p}builds/${app(a)}/`,
       `${p}addons/${app(a)}/`,
       `${p}drains/${app(a)}/`,
+      `${p}collaborators/${app(a)}/`,
     ],
 
     /** Parse a full key back into what it names; undefined for keys outside the layout. */
@@ -151,6 +167,9 @@ export function keyspace(prefix = '/dynomesh/') {
         case 'addons': return s.length === 3 ? { kind: 'addon', app: s[1]!, name: s[2]! } : undefined;
         case 'drains': return s.length === 3 ? { kind: 'drain', app: s[1]!, id: s[2]! } : undefined;
         case 'cordons': return s.length === 2 ? { kind: 'cordon', node: s[1]! } : undefined;
+        case 'users': return s.length === 2 ? { kind: 'user', email: s[1]! } : undefined;
+        case 'collaborators': return s.length === 3 ? { kind: 'collaborator', app: s[1]!, email: s[2]! } : undefined;
+        case 'migrations': return s.length === 2 ? { kind: 'migration', name: s[1]! } : undefined;
         case 'routing':
           if (s[1] === 'apps' && s.length === 3) return { kind: 'routingApp', app: s[2]! };
           if (s[1] === 'domains' && s.length === 3) return { kind: 'domain', host: s[2]! };

@@ -17,6 +17,13 @@ export interface App {
   buildpacks: string[];
   /** Stable id (uuid) the Platform API shows, as Heroku's app id. */
   id?: string;
+  /**
+   * True when `owner` names a user account (`users/{owner}`): apps created since
+   * accounts exist, and older apps once the leader's owner migration gave them
+   * to the admin. Before that, `owner` is whatever name the creating token had,
+   * so the access policy trusts it for no one but admins.
+   */
+  ownerIsUser?: boolean;
 }
 
 export interface Slug {
@@ -146,12 +153,56 @@ export interface Member {
   logs?: string;
 }
 
+/**
+ * What a token may do, as Heroku's authorization scopes: `global` everything its
+ * user may (and admin routes for an admin); `write` act on the user's apps but not
+ * manage accounts or tokens; `read` look only (no config vars or source);
+ * `deploy` push and read build output, nothing else. Absent means `global`.
+ */
+export type TokenScope = 'global' | 'write' | 'read' | 'deploy';
+export const TOKEN_SCOPES: readonly TokenScope[] = ['global', 'write', 'read', 'deploy'];
+
 export interface Token {
   id: string;
   name: string;
+  /** The account it acts as (`users/{user}`). */
   user: string;
+  /** Legacy: admin rights now come from the user's account; kept so older readers still decode. */
   admin: boolean;
   createdAt: number;
+  scope?: TokenScope;
+  /** Limited to this one app (`authorizations:create --app`). */
+  app?: string;
+  /** Stops working at this time (ms since the epoch). */
+  expiresAt?: number;
+}
+
+/** An account. Tokens act as their user; admins manage users and cluster routes and see every app. */
+export interface User {
+  email: string;
+  id: string;
+  admin: boolean;
+  createdAt: number;
+  /** Who created it (`users:add`), or `migration` / `bootstrap`. */
+  createdBy: string;
+}
+
+/** A collaborator of an app: may do everything on it but destroy, transfer or manage access. */
+export interface Collaborator {
+  app: string;
+  user: string;
+  createdAt: number;
+  by: string;
+}
+
+/** A one-time migration that has run (`migrations/{name}`), so no leader runs it again. */
+export interface Migration {
+  name: string;
+  doneAt: number;
+  /** The control instance that ran it. */
+  by: string;
+  /** What it did, for operators (`apps given to admin: 3`). */
+  summary: string;
 }
 
 export type BuildStatus = 'pending' | 'succeeded' | 'failed';
@@ -231,6 +282,9 @@ export interface RecordOf {
   addon: Addon;
   drain: Drain;
   cordon: Cordon;
+  user: User;
+  collaborator: Collaborator;
+  migration: Migration;
 }
 
 export type RecordKind = keyof RecordOf;
@@ -286,6 +340,9 @@ export const SCHEMAS: { [K in RecordKind]: { version: number; fields: Record<str
   },
   drain: { version: 1, fields: { id: 'string', app: 'string', url: 'string', token: 'string', createdAt: 'number' } },
   cordon: { version: 1, fields: { node: 'string', by: 'string', reason: 'string', createdAt: 'number' } },
+  user: { version: 1, fields: { email: 'string', id: 'string', admin: 'boolean', createdAt: 'number', createdBy: 'string' } },
+  collaborator: { version: 1, fields: { app: 'string', user: 'string', createdAt: 'number', by: 'string' } },
+  migration: { version: 1, fields: { name: 'string', doneAt: 'number', by: 'string', summary: 'string' } },
 };
 
 /** Returns the first field that does not match, or undefined when the value fits. */

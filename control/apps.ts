@@ -22,6 +22,7 @@ export function randomAppName(): string {
 
 export const DEFAULT_ROUTING: Omit<RoutingApp, 'app'> = { affinity: 'ip', balanceFactor: 1.25, maintenance: false };
 
+/** `owner` is the creating account's email; it owns the app (see access/members.ts). */
 export async function createApp(ctx: ReleaseContext, name: string | undefined, owner: string): Promise<{ app: App; release: Release }> {
   const { cluster } = ctx;
   const k = cluster.keys;
@@ -32,7 +33,7 @@ export async function createApp(ctx: ReleaseContext, name: string | undefined, o
       throw invalid(`app name ${JSON.stringify(n)} is invalid: start with a lowercase letter, then up to 29 lowercase letters, digits or dashes`);
     }
     const now = Date.now();
-    const app: App = { name: n, id: randomUUID(), createdAt: now, owner, stack: 'dynomesh-1', buildpacks: [] };
+    const app: App = { name: n, id: randomUUID(), createdAt: now, owner, ownerIsUser: true, stack: 'dynomesh-1', buildpacks: [] };
     const sealed = seal(ctx.clusterKey, {});
     const release: Release = {
       app: n, version: 1, id: randomUUID(), slug: null, processTypes: {}, config: sealed,

@@ -11,6 +11,7 @@ export type ErrorId =
   | 'conflict'
   | 'invalid_params'
   | 'payload_too_large'
+  | 'rate_limited'
   | 'unavailable'
   | 'internal_error';
 
@@ -20,6 +21,8 @@ export class ControlError extends Error {
     readonly status: number,
     readonly id: ErrorId,
     message: string,
+    /** Extra response headers (Retry-After on a 429). */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }

@@ -11,6 +11,7 @@ import { Election } from '../cluster/election.ts';
 import { Session } from '../cluster/session.ts';
 import type { Logger } from '../lib/log.ts';
 import { Scheduler, type SchedulerOptions } from './scheduler/scheduler.ts';
+import { migrateAccounts } from './access/migrate.ts';
 
 export interface LeadershipOptions {
   id: string;
@@ -30,6 +31,8 @@ export class Leadership extends EventEmitter<{ leader: [boolean] }> {
   private loopDone: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private registered!: Promise<void>;
+  /** Settles when this term's one-time migrations have run (tests wait on it). */
+  migrated: Promise<void> | undefined;
   private markRegistered!: () => void;
 
   constructor(
@@ -94,6 +97,11 @@ export class Leadership extends EventEmitter<{ leader: [boolean] }> {
       const deposed = new Promise<void>((r) => scheduler.once('deposed', () => r()));
       this.scheduler = scheduler;
       this.log.info({ id: this.opts.id }, 'control-leader-elected');
+      // One-time data migrations are the leader's; each records itself so it runs once per cluster.
+      this.migrated = migrateAccounts(this.cluster, this.opts.id, this.log).then(
+        () => undefined,
+        (err) => this.log.error({ err: (err as Error).message }, 'migration-failed'), // the next term tries again
+      );
       this.emit('leader', true);
       await scheduler.start();
       await Promise.race([session.done, deposed, this.stopping()]);

@@ -10,16 +10,17 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { EntryOf } from '../../cluster/client.ts';
+import { isAppName, isDynoName } from '../../cluster/keys.ts';
 import type { ControlContext } from '../context.ts';
 import { ControlError } from '../errors.ts';
-import { authenticate } from './auth.ts';
-
-const PATH = /^\/apps\/([a-z][a-z0-9-]{0,29})\/dynos\/([a-z][a-z0-9_]*\.[0-9]+)\/attach$/;
+import { authorize } from './authorize.ts';
+import { ApiRouter } from './router.ts';
 const HIGH_WATER = 1024 * 1024;
 
-function refuse(socket: Duplex, status: number, id: string, message: string): void {
+function refuse(socket: Duplex, status: number, id: string, message: string, headers: Record<string, string> = {}): void {
   const body = JSON.stringify({ id, message });
-  socket.end(`HTTP/1.1 ${status} ${id}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  socket.end(`HTTP/1.1 ${status} ${id}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n${body}`);
 }
 
 /** Relays `from` → `to`, pausing `from`'s socket while `to` has too much queued. */
@@ -49,19 +50,31 @@ function relay(from: WebSocket, to: WebSocket): void {
   from.on('error', () => undefined);
 }
 
+/**
+ * The attach server's route table. The upgrade handler below does the work; the
+ * table gives the route its access rule from policy.ts, as for every API route.
+ */
+export function attachRouter(): ApiRouter {
+  return new ApiRouter().get('/apps/:app/dynos/:dyno/attach', async () => undefined);
+}
+
 export function serveAttach(server: Server, ctx: ControlContext, nodeToken: string): void {
   const wss = new WebSocketServer({ noServer: true });
+  const routes = attachRouter();
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => undefined);
     void (async () => {
-      const m = PATH.exec(new URL(req.url ?? '/', 'http://x').pathname);
-      if (!m) return refuse(socket, 404, 'not_found', 'WebSocket upgrades are only served at /apps/{app}/dynos/{dyno}/attach');
-      const [, app, dyno] = m as unknown as [string, string, string];
+      const url = new URL(req.url ?? '/', 'http://x');
+      const m = routes.match('GET', url.pathname);
+      if (!m || 'allowed' in m || !isAppName(m.params.app!) || !isDynoName(m.params.dyno!)) {
+        return refuse(socket, 404, 'not_found', 'WebSocket upgrades are only served at /apps/{app}/dynos/{dyno}/attach');
+      }
+      const { app, dyno } = m.params as { app: string; dyno: string };
       try {
-        await authenticate(ctx.cluster, nodeToken, req, 'user');
+        await authorize({ cluster: ctx.cluster, nodeToken, log: ctx.log }, m.route.rule, req, url, m.params, async () => ({}));
       } catch (err) {
-        const e = err as ControlError;
-        return refuse(socket, e.status ?? 401, e.id ?? 'unauthorized', e.message);
+        if (!(err instanceof ControlError)) throw err;
+        return refuse(socket, err.status, err.id, err.message, err.headers);
       }
       const placements = await ctx.cluster.list(ctx.cluster.keys.placements());
       const p = (placements.entries as EntryOf<'placement'>[]).find((e) => e.value.app === app && e.value.dyno === dyno);

@@ -1,15 +1,17 @@
 /**
  * Who is calling: a bearer token (`Authorization: Bearer dm_...`) or HTTP basic
- * with the token as password (git and the Heroku CLI send that). Dyno-nodes
- * present the cluster's node token to fetch slugs.
+ * with the token as password (git and the Heroku CLI send that). Dyno-nodes and
+ * other control instances present the cluster's node token. Failures are
+ * counted per client address (`auth-limiter.ts`) and logged without the token.
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Cluster } from '../../cluster/client.ts';
-import type { Token } from '../../cluster/records.ts';
-import { forbidden, unauthorized } from '../errors.ts';
-import { verifyToken } from '../tokens.ts';
-import type { AuthLevel } from './router.ts';
+import type { Logger } from '../../lib/log.ts';
+import { principalOf, type Principal } from '../access/principal.ts';
+import { ControlError, unauthorized } from '../errors.ts';
+import { verifyToken, type TokenRefusal } from '../tokens.ts';
+import { authLimiter } from './auth-limiter.ts';
 
 /** The presented secret, from Bearer or Basic (password, or the user name when the password is empty). */
 export function presentedToken(req: IncomingMessage): string | undefined {
@@ -35,22 +37,54 @@ function sameSecret(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-/** Checks the request against the route's level; throws 401/403 ControlErrors. */
-export async function authenticate(
-  cluster: Cluster,
-  nodeToken: string,
-  req: IncomingMessage,
-  level: AuthLevel,
-): Promise<Token | undefined> {
-  if (level === 'none') return undefined;
+const MESSAGES: Record<TokenRefusal | 'node', string> = {
+  unknown: 'invalid or revoked API token; run `dynomesh login` with a valid token',
+  expired: 'this API token has expired; create a new one with `dynomesh authorizations:create`',
+  'no-account': 'the account of this API token was removed; ask an admin for an account',
+  node: 'this route needs the node token derived from the cluster key',
+};
+
+/** The path for logs: log-session URLs carry a capability in the path, so it is cut. */
+export const loggablePath = (url: string | undefined): string => {
+  const path = (url ?? '/').split('?')[0]!;
+  return path.startsWith('/log-sessions/') ? '/log-sessions/…' : path;
+};
+
+export interface AuthDeps {
+  cluster: Cluster;
+  nodeToken: string;
+  log: Logger;
+}
+
+/** Throws 429 (with Retry-After) while the caller's address is over the failure limit. */
+function checkLimit(deps: AuthDeps, req: IncomingMessage): void {
+  const wait = authLimiter(deps.cluster).retryAfter(req.socket.remoteAddress ?? '');
+  if (wait > 0) throw new ControlError(429, 'rate_limited', `too many failed logins from your address; try again in ${wait} s`, { 'retry-after': String(wait) });
+}
+
+function failed(deps: AuthDeps, req: IncomingMessage, reason: TokenRefusal | 'node'): ControlError {
+  const address = req.socket.remoteAddress ?? '';
+  authLimiter(deps.cluster).fail(address);
+  deps.log.warn({ address, reason, method: req.method, path: loggablePath(req.url) }, 'auth-failed');
+  return unauthorized(MESSAGES[reason]);
+}
+
+export const NO_TOKEN = 'this request needs an API token: send "Authorization: Bearer <token>" (run `dynomesh login`)';
+
+/** The caller's account and token; 401 when missing or not valid, 429 while rate limited. */
+export async function authenticateUser(deps: AuthDeps, req: IncomingMessage): Promise<Principal> {
   const presented = presentedToken(req);
-  if (!presented) throw unauthorized('this request needs an API token: send "Authorization: Bearer <token>" (run `dynomesh login`)');
-  if (level === 'node') {
-    if (sameSecret(presented, nodeToken)) return undefined;
-    throw unauthorized('slug downloads need the node token derived from the cluster key');
-  }
-  const token = await verifyToken(cluster, presented);
-  if (!token) throw unauthorized('invalid or revoked API token; run `dynomesh login` with a valid token');
-  if (level === 'admin' && !token.admin) throw forbidden('this needs an admin token');
-  return token;
+  if (!presented) throw unauthorized(NO_TOKEN);
+  checkLimit(deps, req);
+  const found = await verifyToken(deps.cluster, presented);
+  if ('refused' in found) throw failed(deps, req, found.refused);
+  return principalOf(found.token, found.user);
+}
+
+/** The node token (daemon-to-daemon routes). */
+export function authenticateNode(deps: AuthDeps, req: IncomingMessage): void {
+  const presented = presentedToken(req);
+  if (!presented) throw unauthorized(MESSAGES.node);
+  checkLimit(deps, req);
+  if (!sameSecret(presented, deps.nodeToken)) throw failed(deps, req, 'node');
 }

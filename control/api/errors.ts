@@ -9,8 +9,8 @@ import { ClusterError, UnavailableError } from '../../cluster/errors.ts';
 import type { Logger } from '../../lib/log.ts';
 import { ControlError, type ErrorId } from '../errors.ts';
 
-export function toApiError(err: unknown, requestId: string, log: Logger): { status: number; id: ErrorId; message: string } {
-  if (err instanceof ControlError) return { status: err.status, id: err.id, message: err.message };
+export function toApiError(err: unknown, requestId: string, log: Logger): { status: number; id: ErrorId; message: string; headers?: Record<string, string> } {
+  if (err instanceof ControlError) return { status: err.status, id: err.id, message: err.message, headers: err.headers };
   // A path segment that can never name anything (e.g. an app name with capitals): nothing by that name.
   if (err instanceof KeyError) return { status: 404, id: 'not_found', message: `not found: ${err.message.replace(/ for an etcd key$/, '')}` };
   if (err instanceof UnavailableError) {
@@ -41,7 +41,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 
 export function sendError(res: ServerResponse, err: unknown, requestId: string, log: Logger): void {
   const e = toApiError(err, requestId, log);
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...e.headers };
   if (e.status === 401) headers['www-authenticate'] = 'Basic realm="dynomesh", Bearer';
   sendJson(res, e.status, { id: e.id, message: e.message }, headers);
 }

@@ -2,7 +2,8 @@
  * Heroku Platform API shapes (snake_case, ISO times, nested `{id, name}` refs),
  * so scripts written for Heroku's API read ours.
  */
-import type { App, Release, RoutingApp, Token } from '../../cluster/records.ts';
+import type { App, Release, RoutingApp, Token, User } from '../../cluster/records.ts';
+import type { Member } from '../access/members.ts';
 import { gitUrl, webUrl, type ControlContext } from '../context.ts';
 import type { DomainInfo } from '../domains.ts';
 import type { DynoInfo } from '../dynos.ts';
@@ -86,13 +87,35 @@ export function domainJson(d: DomainInfo) {
   };
 }
 
-export function tokenJson(t: Token, plaintext?: string) {
+/** Heroku's authorization shape; `access_token.token` only in the create response. */
+export function tokenJson(t: Token, plaintext?: string, now = Date.now()) {
+  const expiresIn = t.expiresAt === undefined ? null : Math.max(0, Math.round((t.expiresAt - now) / 1000));
   return {
     id: t.id,
     description: t.name,
-    scope: t.admin ? ['global', 'admin'] : ['global'],
+    scope: [t.scope ?? 'global'],
+    app: t.app ? { name: t.app } : null,
     user: { email: t.user },
     created_at: iso(t.createdAt),
-    access_token: plaintext ? { token: plaintext, expires_in: null } : null,
+    updated_at: iso(t.createdAt),
+    expires_at: t.expiresAt === undefined ? null : iso(t.expiresAt),
+    access_token: plaintext ? { id: t.id, token: plaintext, expires_in: expiresIn } : null,
+  };
+}
+
+export function userJson(u: User) {
+  return { id: u.id, email: u.email, admin: u.admin, created_at: iso(u.createdAt), created_by: u.createdBy };
+}
+
+/** Heroku's collaborator shape (the owner is listed too, with role `owner`). */
+export function collaboratorJson(app: App, m: Member) {
+  return {
+    id: m.id,
+    app: appRef(app),
+    role: m.role,
+    permissions: [],
+    user: { email: m.user, federated: false },
+    created_at: iso(m.createdAt),
+    updated_at: iso(m.createdAt),
   };
 }

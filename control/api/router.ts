@@ -1,22 +1,27 @@
 /**
- * The API's route table: `METHOD /apps/:app/...` patterns with named params and
- * the auth each route needs. Other control features (git, builds, logs) add
- * their routes here; `raw` routes get the untouched request to stream it.
+ * The API's route table: `METHOD /apps/:app/...` patterns with named params.
+ * Other control features (git, builds, logs, add-ons, attach) add their routes
+ * here. Each route's access rule comes from `policy.ts` when it is added: a
+ * route with no rule there is refused at start, so none can forget one.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Token } from '../../cluster/records.ts';
 import type { Logger } from '../../lib/log.ts';
-
-/** `user`: any valid API token; `admin`: an admin token; `node`: the cluster's node token; `none`: public. */
-export type AuthLevel = 'user' | 'admin' | 'node' | 'none';
+import type { Principal } from '../access/principal.ts';
+import type { Role } from '../access/members.ts';
+import { ruleFor, type Rule } from './policy.ts';
 
 export interface RequestContext {
   req: IncomingMessage;
   res: ServerResponse;
   url: URL;
   params: Record<string, string>;
-  /** The caller's token record (absent for node and public routes). */
+  /** The caller's token record (absent for node, session and public routes). */
   token: Token | undefined;
+  /** The caller's account and token, once the policy let them in (absent as `token`). */
+  principal: Principal | undefined;
+  /** The caller's role on the route's app, for app routes. */
+  role: Role | undefined;
   /** The parsed JSON body (`{}` when empty); 400 when it is not JSON. */
   body(): Promise<unknown>;
   log: Logger;
@@ -31,30 +36,40 @@ export interface Reply {
 /** Returns a Reply to send as JSON, or undefined when the handler wrote the response itself. */
 export type Handler = (ctx: RequestContext) => Promise<Reply | undefined>;
 
-interface Route {
+export interface Route {
   method: string;
+  pattern: string;
   parts: string[];
-  auth: AuthLevel;
+  rule: Rule;
   handler: Handler;
 }
 
 export interface Match {
-  route: { auth: AuthLevel; handler: Handler };
+  route: Route;
   params: Record<string, string>;
 }
 
 export class ApiRouter {
-  private readonly routes: Route[] = [];
+  private readonly table: Route[] = [];
 
-  add(method: string, pattern: string, auth: AuthLevel, handler: Handler): this {
-    this.routes.push({ method: method.toUpperCase(), parts: pattern.split('/').filter(Boolean), auth, handler });
+  /** Every route, in the order added (the access test walks them). */
+  get routes(): readonly Route[] {
+    return this.table;
+  }
+
+  add(method: string, pattern: string, handler: Handler): this {
+    const m = method.toUpperCase();
+    const rule = ruleFor(m, pattern);
+    if (!rule) throw new Error(`route ${m} ${pattern} has no access rule; add one to control/api/policy.ts`);
+    this.table.push({ method: m, pattern, parts: pattern.split('/').filter(Boolean), rule, handler });
     return this;
   }
 
-  get = (p: string, h: Handler, auth: AuthLevel = 'user') => this.add('GET', p, auth, h);
-  post = (p: string, h: Handler, auth: AuthLevel = 'user') => this.add('POST', p, auth, h);
-  patch = (p: string, h: Handler, auth: AuthLevel = 'user') => this.add('PATCH', p, auth, h);
-  delete = (p: string, h: Handler, auth: AuthLevel = 'user') => this.add('DELETE', p, auth, h);
+  get = (p: string, h: Handler) => this.add('GET', p, h);
+  post = (p: string, h: Handler) => this.add('POST', p, h);
+  put = (p: string, h: Handler) => this.add('PUT', p, h);
+  patch = (p: string, h: Handler) => this.add('PATCH', p, h);
+  delete = (p: string, h: Handler) => this.add('DELETE', p, h);
 
   /** The route for a method and path; `allowed` lists methods when only the path matched. */
   match(method: string, path: string): Match | { allowed: string[] } | undefined {
@@ -66,7 +81,7 @@ export class ApiRouter {
       }
     });
     const allowed: string[] = [];
-    for (const r of this.routes) {
+    for (const r of this.table) {
       const params = matchParts(r.parts, segs);
       if (!params) continue;
       const m = method === 'HEAD' ? 'GET' : method;

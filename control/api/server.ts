@@ -8,7 +8,8 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../lib/log.ts';
 import { badRequest, ControlError, notFound } from '../errors.ts';
-import { authenticate } from './auth.ts';
+import { authenticateUser, loggablePath, type AuthDeps } from './auth.ts';
+import { authorize } from './authorize.ts';
 import { sendError, sendJson } from './errors.ts';
 import type { ApiRouter, RequestContext } from './router.ts';
 import type { Cluster } from '../../cluster/client.ts';
@@ -34,13 +35,15 @@ export async function readJson(req: IncomingMessage, limit = MAX_BODY): Promise<
 
 export class ApiServer {
   readonly server: Server;
+  private readonly auth: AuthDeps;
 
   constructor(
     private readonly router: ApiRouter,
-    private readonly cluster: Cluster,
-    private readonly nodeToken: string,
+    cluster: Cluster,
+    nodeToken: string,
     private readonly log: Logger,
   ) {
+    this.auth = { cluster, nodeToken, log };
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 65_000;
   }
@@ -51,21 +54,23 @@ export class ApiServer {
       : randomUUID();
     res.setHeader('request-id', requestId);
     const started = Date.now();
-    res.on('finish', () => this.log.debug({ method: req.method, path: req.url?.split('?')[0], status: res.statusCode, ms: Date.now() - started, requestId }, 'api-request'));
+    res.on('finish', () => this.log.debug({ method: req.method, path: loggablePath(req.url), status: res.statusCode, ms: Date.now() - started, requestId }, 'api-request'));
     try {
       const url = new URL(req.url ?? '/', 'http://control.invalid');
       const m = this.router.match(req.method ?? 'GET', url.pathname);
       if (!m || 'allowed' in m) {
         // Authenticate first so an anonymous caller learns nothing about which paths exist.
-        await authenticate(this.cluster, this.nodeToken, req, 'user');
+        await authenticateUser(this.auth, req);
         if (m) throw new ControlError(405, 'bad_request', `${req.method} is not supported on ${url.pathname}; use ${m.allowed.join(', ')}`);
         throw notFound(`no such API resource: ${req.method} ${url.pathname}`);
       }
-      const token = await authenticate(this.cluster, this.nodeToken, req, m.route.auth);
       let body: Promise<unknown> | undefined;
+      const readBody = () => (body ??= readJson(req));
+      // The one access check: the route's rule from policy.ts, before any handler runs.
+      const granted = await authorize(this.auth, m.route.rule, req, url, m.params, readBody);
       const ctx: RequestContext = {
-        req, res, url, params: m.params, token, log: this.log,
-        body: () => (body ??= readJson(req)),
+        req, res, url, params: m.params, log: this.log, body: readBody,
+        token: granted.principal?.token, principal: granted.principal, role: granted.role,
       };
       const reply = await m.route.handler(ctx);
       if (reply) sendJson(res, reply.status ?? 200, reply.body, reply.headers);

@@ -157,7 +157,7 @@ export function buildRoutes(r: ApiRouter, ctx: ControlContext, builder: Builder,
 
   r.get('/apps/:app/buildpack-installations', async (c) => ({ body: installations((await appEntry(ctx, c.params.app!)).value) }));
 
-  r.add('PUT', '/apps/:app/buildpack-installations', 'user', async (c) => {
+  r.put('/apps/:app/buildpack-installations', async (c) => {
     const body = (await c.body()) as { updates?: unknown };
     if (body === null || typeof body !== 'object' || !Array.isArray(body.updates)) {
       throw invalid('expected {"updates": [{"buildpack": "heroku/nodejs"}, ...]} (an empty list restores detection among the built-ins)');

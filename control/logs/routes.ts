@@ -17,7 +17,15 @@ import { parseQuery, type LogQuery } from './filter.ts';
 import { forwardStream } from './forward.ts';
 import { redact } from './drains/manager.ts';
 import type { LogService } from './service.ts';
-import { signSession, verifySession } from './session-token.ts';
+import { signSession, verifySession, type SessionUser } from './session-token.ts';
+import { presentedToken } from '../api/auth.ts';
+import { authorizeApp } from '../api/authorize.ts';
+import { principalOf, type Principal } from '../access/principal.ts';
+import { findUser } from '../access/users.ts';
+import { verifyToken } from '../tokens.ts';
+
+/** How often an open tail checks that its reader may still read the app (access:remove ends it within this). */
+export const TAIL_RECHECK_MS = 1000;
 import { startStream } from './tail.ts';
 
 export const MAX_DRAINS = 5;
@@ -36,6 +44,24 @@ export function logRoutes(r: ApiRouter, ctx: ControlContext, deps: LogRouteDeps)
     if (!(await ctx.cluster.get(ctx.cluster.keys.app(app)))) throw appNotFound(app);
   };
 
+  /** True while the principal may still read the app (and its account and token exist). */
+  const mayRead = (p: Principal | undefined, app: string) =>
+    p ? authorizeApp(ctx.cluster, p, app, ['read']).then(() => true, () => false) : Promise.resolve(false);
+
+  /** A tail stays open only while its reader may read the app: checked every second, cut when not. */
+  const guard = (res: ServerResponse, q: LogQuery, allowed: () => Promise<boolean>) => {
+    if (!q.tail) return;
+    const timer = setInterval(() => {
+      void allowed().then((ok) => {
+        if (ok || res.destroyed) return;
+        clearInterval(timer);
+        res.destroy();
+      }, () => undefined);
+    }, TAIL_RECHECK_MS);
+    timer.unref();
+    res.on('close', () => clearInterval(timer));
+  };
+
   const serve = async (app: string, q: LogQuery, res: ServerResponse): Promise<undefined> => {
     const owner = service.members.owner(app);
     const peers = service.members.list().map((m) => m.api).filter((u) => u !== ctx.advertiseUrl);
@@ -52,20 +78,27 @@ export function logRoutes(r: ApiRouter, ctx: ControlContext, deps: LogRouteDeps)
   r.get('/apps/:app/logs', async (c) => {
     const q = query(c);
     await appExists(c.params.app!);
+    const presented = presentedToken(c.req) ?? '';
+    guard(c.res, q, async () => {
+      const found = await verifyToken(ctx.cluster, presented);
+      return !('refused' in found) && mayRead(principalOf(found.token, found.user), c.params.app!);
+    });
     return serve(c.params.app!, q, c.res);
   });
 
   r.get('/internal/logs/:app', async (c) => {
     startStream(service.store, c.params.app!, query(c), c.res, { owner: service.id, peers: [] }, deps.maxBehindBytes);
     return undefined;
-  }, 'node');
+  });
 
   r.post('/apps/:app/log-sessions', async (c) => {
     const body = (await c.body()) as Record<string, unknown>;
     if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalid('expected {"lines": 100, "tail": false, "source": "app", "dyno": "web.1"}');
     const q = parseQuery((n) => body[n]);
     await appExists(c.params.app!);
-    const { token, expiresAt } = signSession(ctx.clusterKey, c.params.app!, q);
+    const p = c.principal!;
+    const who: SessionUser = { user: p.user.email, scope: p.scope, ...(p.token.app ? { app: p.token.app } : {}) };
+    const { token, expiresAt } = signSession(ctx.clusterKey, c.params.app!, q, who);
     const now = new Date().toISOString();
     return {
       status: 201,
@@ -80,12 +113,20 @@ export function logRoutes(r: ApiRouter, ctx: ControlContext, deps: LogRouteDeps)
   });
 
   r.get('/log-sessions/:token', async (c) => {
-    const { app, q } = verifySession(ctx.clusterKey, c.params.token!);
+    const { app, q, who } = verifySession(ctx.clusterKey, c.params.token!);
+    // The URL is a capability, but only while its creator may still read the app.
+    const allowed = async () => {
+      const user = await findUser(ctx.cluster, who.user);
+      const token = { id: '', name: 'log session', user: who.user, admin: false, createdAt: 0, scope: who.scope, ...(who.app ? { app: who.app } : {}) };
+      return user !== undefined && mayRead(principalOf(token, user), app);
+    };
+    if (!(await allowed())) throw appNotFound(app);
+    guard(c.res, q, allowed);
     // A resuming client may narrow the session with `since` (and ask again for history).
     const since = c.url.searchParams.get('since');
     const resumed: LogQuery = since ? { ...q, since: parseQuery((n) => (n === 'since' ? since : undefined)).since! } : q;
     return serve(app, resumed, c.res);
-  }, 'none');
+  });
 
   drainRoutes(r, ctx);
 }

@@ -257,10 +257,11 @@ describe('auth', () => {
     assert.equal(r.status, 200);
   });
 
-  test('tokens: admins create and revoke; others get 403; revoked tokens stop working; stored hashed', async () => {
-    const made = await api('POST', '/oauth/authorizations', { description: 'ci', user: 'ci@example.com' });
+  test('users: an admin adds an account with its first token; it sees only its apps; tokens stored hashed; revoked stop working', async () => {
+    const made = await api('POST', '/users', { email: 'CI@example.com' });
     assert.equal(made.status, 201);
-    const token: string = made.body.access_token.token;
+    assert.equal(made.body.email, 'ci@example.com');
+    const token: string = made.body.token.access_token.token;
     assert.match(token, /^dm_/);
     const hash = createHash('sha256').update(token).digest('hex');
     assert.equal((await cluster.get(cluster.keys.token(hash)))?.value.user, 'ci@example.com');
@@ -268,23 +269,25 @@ describe('auth', () => {
     assert.ok(raw.kvs.every((kv) => !kv.value.includes(token) && !kv.key.includes(token)), 'plaintext token is not stored');
 
     const user = client(ctl.control.url, token);
-    assert.equal((await user('GET', '/apps')).status, 200);
+    assert.deepEqual((await user('GET', '/apps')).body, [], 'a new user sees no app');
     assert.equal((await user('GET', '/account')).body.email, 'ci@example.com');
     const before = await dump(cluster);
-    const forbidden = await user('POST', '/oauth/authorizations', { admin: true });
+    const forbidden = await user('POST', '/oauth/authorizations', { user: 'admin' });
     assert.equal(forbidden.status, 403);
     assert.equal(forbidden.body.id, 'forbidden');
-    assert.equal((await user('GET', '/oauth/authorizations')).status, 403);
+    assert.equal((await user('GET', '/users')).status, 403);
+    assert.equal((await user('PATCH', '/apps/blog/config-vars', { X: '1' })).status, 404, 'not a member: 404');
     assert.deepEqual(await dump(cluster), before);
 
-    // releases record who made them
+    // a collaborator's releases record who made them
+    assert.equal((await api('POST', '/apps/blog/collaborators', { user: 'ci@example.com' })).status, 201);
     const rel = await user('PATCH', '/apps/blog/config-vars', { X: '1' });
     assert.equal(rel.status, 200);
     assert.equal((await api('GET', '/apps/blog/releases/2')).body.user.email, 'ci@example.com');
 
-    assert.equal((await api('DELETE', `/oauth/authorizations/${made.body.id}`)).status, 200);
+    assert.equal((await api('DELETE', `/oauth/authorizations/${made.body.token.id}`)).status, 200);
     assert.equal((await user('GET', '/apps')).status, 401);
-    assert.equal((await api('DELETE', `/oauth/authorizations/${made.body.id}`)).status, 404);
+    assert.equal((await api('DELETE', `/oauth/authorizations/${made.body.token.id}`)).status, 404);
   });
 });
 

@@ -10,7 +10,7 @@ import type { IncomingMessage } from 'node:http';
 import { checkConfigPatch, describeConfigChange } from '../../control/config-vars.ts';
 import { normalizeSize, parseUpdates } from '../../control/formation.ts';
 import { presentedToken } from '../../control/api/auth.ts';
-import { ApiRouter } from '../../control/api/router.ts';
+import { ApiRouter, type Match } from '../../control/api/router.ts';
 import { DirSlugStore, SlugTooLargeError } from '../../control/slugs/store.ts';
 import { ControlError } from '../../control/errors.ts';
 import { randomAppName } from '../../control/apps.ts';
@@ -81,17 +81,21 @@ describe('auth header parsing', () => {
 });
 
 describe('api router', () => {
-  test('params, HEAD as GET, allowed methods, rest params', async () => {
+  test('params, HEAD as GET, allowed methods, rest params, each route with its policy rule', async () => {
     const r = new ApiRouter();
     const h = async () => undefined;
-    r.get('/apps/:app', h).patch('/apps/:app', h).get('/apps/:app/drains/*ref', h, 'admin');
+    r.get('/apps/:app', h).patch('/apps/:app', h).get('/apps/:app/log-drains/*ref', h);
     assert.deepEqual((r.match('GET', '/apps/shop') as { params: object }).params, { app: 'shop' });
     assert.ok('route' in (r.match('HEAD', '/apps/shop') as object));
     assert.deepEqual(r.match('DELETE', '/apps/shop'), { allowed: ['GET', 'PATCH'] });
     assert.equal(r.match('GET', '/nope'), undefined);
-    const m = r.match('GET', '/apps/a/drains/syslog%3A%2F%2Fx/y') as { params: Record<string, string>; route: { auth: string } };
+    const m = r.match('GET', '/apps/a/log-drains/syslog%3A%2F%2Fx/y') as Match;
     assert.deepEqual(m.params, { app: 'a', ref: 'syslog://x/y' });
-    assert.equal(m.route.auth, 'admin');
+    assert.deepEqual(m.route.rule, { kind: 'app', actions: ['read'], from: 'app' });
+  });
+
+  test('a route with no access rule in policy.ts is refused when added', () => {
+    assert.throws(() => new ApiRouter().get('/apps/:app/secret-new-thing', async () => undefined), /no access rule.*policy\.ts/);
   });
 });
 

@@ -152,8 +152,9 @@ describe('drain formats', () => {
 describe('log sessions', () => {
   test('signed, expiring, bound to the key', () => {
     const key = Buffer.alloc(32, 1);
-    const { token } = signSession(key, 'shop', { lines: 10, tail: true }, 1000);
-    assert.deepEqual(verifySession(key, token, 2000), { app: 'shop', q: { lines: 10, tail: true } });
+    const who = { user: 'bob@example.com', scope: 'read' as const };
+    const { token } = signSession(key, 'shop', { lines: 10, tail: true }, who, 1000);
+    assert.deepEqual(verifySession(key, token, 2000), { app: 'shop', q: { lines: 10, tail: true }, who });
     assert.throws(() => verifySession(key, token, 1000 + 5 * 60_000 + 1), /expired/);
     assert.throws(() => verifySession(Buffer.alloc(32, 2), token, 2000), /not valid/);
     assert.throws(() => verifySession(key, 'x', 2000), /malformed/);

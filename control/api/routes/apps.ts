@@ -1,5 +1,5 @@
 /** /apps: create, list, info, maintenance and routing settings (PATCH), destroy. */
-import type { EntryOf } from '../../../cluster/client.ts';
+import { visibleApps } from '../../access/members.ts';
 import { createApp, destroyApp, parseRouting, updateRouting } from '../../apps.ts';
 import type { ControlContext } from '../../context.ts';
 import { appNotFound, invalid } from '../../errors.ts';
@@ -16,9 +16,9 @@ async function info(ctx: ControlContext, name: string) {
 }
 
 export function appRoutes(r: ApiRouter, ctx: ControlContext): void {
-  r.get('/apps', async () => {
-    const all = await ctx.cluster.list(ctx.cluster.keys.apps());
-    const names = all.entries.filter((e): e is EntryOf<'app'> => e.kind === 'app').map((e) => e.value.name).sort();
+  // Only the apps the caller owns or collaborates on (every app for an admin), as Heroku's `apps`.
+  r.get('/apps', async (c) => {
+    const names = await visibleApps(ctx.cluster, c.principal!);
     return { body: await Promise.all(names.map((n) => info(ctx, n).catch(() => undefined))).then((l) => l.filter(Boolean)) };
   });
 
@@ -27,7 +27,7 @@ export function appRoutes(r: ApiRouter, ctx: ControlContext): void {
     if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalid('expected a JSON object such as {"name": "my-app"}');
     if (body.name !== undefined && body.name !== null && typeof body.name !== 'string') throw invalid('"name" must be a string');
     const name = typeof body.name === 'string' && body.name !== '' ? body.name : undefined;
-    const { app } = await createApp(ctx, name, c.token!.user);
+    const { app } = await createApp(ctx, name, c.principal!.user.email);
     ctx.log.info({ app: app.name, user: c.token!.user }, 'app-created');
     return { status: 201, body: await info(ctx, app.name) };
   });

@@ -2,6 +2,8 @@
 import type { ControlContext } from '../../context.ts';
 import { ApiRouter } from '../router.ts';
 import { appRoutes } from './apps.ts';
+import { collaboratorRoutes } from './collaborators.ts';
+import { userRoutes } from './users.ts';
 import { configVarRoutes } from './config-vars.ts';
 import { domainRoutes } from './domains.ts';
 import { dynoRoutes } from './dynos.ts';
@@ -20,7 +22,7 @@ export function platformRoutes(
   r.get('/health', async () => {
     const ready = opts.isReady();
     return { status: ready ? 200 : 503, body: { status: ready ? 'ok' : 'starting', id: opts.selfId, leader: opts.isLeader() } };
-  }, 'none');
+  });
   appRoutes(r, ctx);
   configVarRoutes(r, ctx);
   releaseRoutes(r, ctx);
@@ -28,6 +30,8 @@ export function platformRoutes(
   dynoRoutes(r, ctx);
   domainRoutes(r, ctx);
   tokenRoutes(r, ctx);
+  userRoutes(r, ctx);
+  collaboratorRoutes(r, ctx);
   nodeRoutes(r, ctx);
   slugRoutes(r, ctx, opts.nodeToken, opts.selfId);
   return r;

@@ -61,9 +61,9 @@ async function findNode(cluster: Cluster, id: string): Promise<NodeJson> {
 }
 
 export function nodeRoutes(r: ApiRouter, ctx: ControlContext): void {
-  r.get('/nodes', async () => ({ body: await listNodes(ctx.cluster) }), 'admin');
+  r.get('/nodes', async () => ({ body: await listNodes(ctx.cluster) }));
 
-  r.get('/nodes/:node', async (c) => ({ body: await findNode(ctx.cluster, c.params.node!) }), 'admin');
+  r.get('/nodes/:node', async (c) => ({ body: await findNode(ctx.cluster, c.params.node!) }));
 
   r.post('/nodes/:node/cordon', async (c) => {
     const node = c.params.node!;
@@ -76,7 +76,7 @@ export function nodeRoutes(r: ApiRouter, ctx: ControlContext): void {
     if (!(await ctx.cluster.get(k))) await ctx.cluster.put(k, cordon);
     ctx.log.info({ node, user: c.token!.user, reason: cordon.reason }, 'node-cordoned');
     return { body: await findNode(ctx.cluster, node) };
-  }, 'admin');
+  });
 
   r.delete('/nodes/:node/cordon', async (c) => {
     const node = c.params.node!;
@@ -85,5 +85,5 @@ export function nodeRoutes(r: ApiRouter, ctx: ControlContext): void {
     ctx.log.info({ node, user: c.token!.user }, 'node-uncordoned');
     const after = await listNodes(ctx.cluster);
     return { body: after.find((x) => x.id === node) ?? null };
-  }, 'admin');
+  });
 }

@@ -51,5 +51,5 @@ export function slugRoutes(r: ApiRouter, ctx: ControlContext, nodeToken: string,
     }
     await pipeline(slug.stream, c.res).catch(() => undefined);
     return undefined;
-  }, 'node');
+  });
 }
