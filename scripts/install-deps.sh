@@ -7,8 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # rsyslog: the log drain test starts its own rsyslogd on loopback (never the system one).
-want=(etcd-server git rsyslog)
-bins=(etcd git rsyslogd)
+# etcd-client: etcdctl, which tests and operators use against the cluster's etcd.
+# Tenant isolation (every dyno and build in its own container, dyno-node/README.md): runc, the CNI
+# plugins (bridge, host-local, portmap), nftables, iptables (portmap's rules), tini (PID 1 of each
+# container) and iproute2 (network namespaces, isolated bridge ports).
+want=(etcd-server etcd-client git rsyslog runc containernetworking-plugins nftables iptables tini iproute2)
+bins=(etcd etcdctl git rsyslogd runc /usr/lib/cni/portmap nft iptables tini ip)
 for a in "$@"; do
   case "$a" in
     --bench) want+=(nginx haproxy wrk); bins+=(nginx haproxy wrk) ;;
@@ -26,7 +30,9 @@ fi
 
 missing=()
 for i in "${!bins[@]}"; do
-  command -v "${bins[$i]}" >/dev/null 2>&1 || [ -x "/usr/sbin/${bins[$i]}" ] || [ -x "/usr/bin/${bins[$i]}" ] || missing+=("${want[$i]}")
+  b="${bins[$i]}"
+  if [ "${b#/}" != "$b" ]; then [ -x "$b" ] || missing+=("${want[$i]}"); continue; fi
+  command -v "$b" >/dev/null 2>&1 || [ -x "/usr/sbin/$b" ] || [ -x "/usr/bin/$b" ] || missing+=("${want[$i]}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""
