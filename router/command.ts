@@ -33,6 +33,7 @@ interface RouterFlags extends ClusterFlags {
   forwardedPort?: number;
   accessLog: boolean;
   workers: number;
+  maxHeadSize: number;
 }
 
 const d = ROUTER_DEFAULTS;
@@ -50,6 +51,14 @@ function parseBaseDomain(v: string): string {
     throw new InvalidArgumentError(`"${v}" is not a domain name (example: apps.example.com).`);
   }
   return s;
+}
+
+/** Bytes, or with a k suffix (16k = 16384). Below 1 KB no browser request fits; above 1 MB uWS would buffer that much per connection. */
+function parseHeadSize(v: string): number {
+  const m = /^(\d+)(k|kb|kib)?$/i.exec(v.trim());
+  const n = m ? Number(m[1]) * (m[2] ? 1024 : 1) : NaN;
+  if (!(n >= 1024 && n <= 1024 * 1024)) throw new InvalidArgumentError(`"${v}" is not a head size from 1k to 1024k (example: 16k or 16384).`);
+  return n;
 }
 
 function parseAdminPort(v: string): number {
@@ -72,6 +81,7 @@ export function routerCommand(): Command {
     .addOption(new Option('--max-tries <n>', 'dynos tried per request on connect failures before 503').env('DYNOMESH_ROUTER_MAX_TRIES').default(d.maxTries).argParser(parsePositiveInt))
     .addOption(new Option('--drain-timeout <duration>', 'on SIGTERM, how long in-flight requests may take to finish').env('DYNOMESH_ROUTER_DRAIN_TIMEOUT').default(d.drainTimeoutMs, ms(d.drainTimeoutMs)).argParser(parseDuration))
     .addOption(new Option('--forwarded-proto <proto>', 'X-Forwarded-Proto sent to dynos (https when a TLS load balancer is in front)').env('DYNOMESH_ROUTER_FORWARDED_PROTO').choices(['http', 'https']).default('http'))
+    .addOption(new Option('--max-head-size <bytes>', 'largest request head (request line + headers) served, however it is segmented; larger gets 431').env('DYNOMESH_ROUTER_MAX_HEAD_SIZE').default(d.maxHeadSize, '16k').argParser(parseHeadSize))
     .addOption(new Option('--workers <n>', 'worker threads, each serving on the same port (SO_REUSEPORT); 1 = serve on the main thread').env('DYNOMESH_ROUTER_WORKERS').default(1).argParser(parsePositiveInt))
     .addOption(new Option('--no-access-log', 'do not also write each router line to this process\'s own log (they still go to the app\'s log stream)'))
     .addOption(new Option('--forwarded-port <port>', 'X-Forwarded-Port sent to dynos (default: the port the router listens on; 443 behind a TLS load balancer)').env('DYNOMESH_ROUTER_FORWARDED_PORT').argParser(parsePort));
@@ -102,6 +112,7 @@ export function routerCommand(): Command {
       drainTimeoutMs: flags.drainTimeout,
       proto: flags.forwardedProto,
       forwardedPort: flags.forwardedPort,
+      maxHeadSize: flags.maxHeadSize,
     };
     const sink = teeSink(flags.accessLog ? [new AccessLog(log), routerSink(shipper)] : [routerSink(shipper)]);
     // One thread serves best on one core; with more cores, workers serve and this thread keeps etcd, admin and logs.

@@ -4,7 +4,7 @@
  * (`at=error code=H12 desc="Request timeout"`). Pages are prebuilt once.
  */
 
-export type ErrorCode = 'H10' | 'H12' | 'H13' | 'H14' | 'H15' | 'H18' | 'H19' | 'H21' | 'H27' | 'H80' | 'H99' | 'BAD' | 'NOAPP';
+export type ErrorCode = 'H10' | 'H12' | 'H13' | 'H14' | 'H15' | 'H18' | 'H19' | 'H21' | 'H27' | 'H80' | 'H99' | 'BAD' | 'BIG' | 'NOAPP';
 
 export interface ErrorSpec {
   status: number;
@@ -27,6 +27,7 @@ const SPECS: Record<ErrorCode, [number, string, string]> = {
   H80: [503, 'Maintenance mode', 'Service Unavailable'],
   H99: [503, 'Platform error', 'Service Unavailable'],
   BAD: [400, 'Bad request', 'Bad Request'],
+  BIG: [431, 'Request head too large', 'Request Header Fields Too Large'],
   NOAPP: [404, 'No such app', 'Not Found'],
 };
 
@@ -43,6 +44,7 @@ const HINT: Partial<Record<ErrorCode, string>> = {
   H14: 'There are no web dynos running for this app.',
   NOAPP: 'There is no app configured at that hostname.',
   BAD: 'The request was malformed and the router refused it.',
+  BIG: 'The request line and headers together are larger than this router accepts.',
 };
 
 export const ERRORS = Object.fromEntries(
@@ -58,4 +60,4 @@ export const ERRORS = Object.fromEntries(
 ) as Record<ErrorCode, ErrorSpec>;
 
 /** Codes that are not router failures in Heroku's sense (no `code=` in the log line). */
-export const isHerokuCode = (c: ErrorCode): boolean => c !== 'BAD' && c !== 'NOAPP';
+export const isHerokuCode = (c: ErrorCode): boolean => c !== 'BAD' && c !== 'BIG' && c !== 'NOAPP';

@@ -1,30 +1,48 @@
 /**
- * Request-head checks the router answers with 400 (Heroku/vegur limits, and
- * ambiguous framing that enables request smuggling):
- *   - request line (method + target) over 8192 bytes
- *   - a header line over 8192 bytes, or more than 1000 headers
- *   - more than one Host header, or none
- *   - Content-Length together with Transfer-Encoding
- *   - more than one Content-Length (even equal ones), or one that is not digits
- *   - a Transfer-Encoding other than `chunked` (uWS would treat any TE as chunked)
- *   - CONNECT (a router is not a forward proxy)
+ * Request-head checks the router answers itself:
+ *   - 431 when the whole head (request line to the blank line) is over
+ *     `--max-head-size` (default 16384 bytes). uWS enforces the same number
+ *     for heads that arrive over several reads (router/uws.ts sets
+ *     UWS_HTTP_MAX_HEADERS_SIZE from it before the addon loads) and answers
+ *     those with its own 431; heads that arrive in one read reach us whatever
+ *     their size, so the limit is ours to enforce there.
+ *   - 400 (Heroku/vegur limits, and ambiguous framing that enables request smuggling):
+ *     - request line (method + target) over 8192 bytes
+ *     - a header line over 8192 bytes, or more than 1000 headers
+ *     - more than one Host header, or none
+ *     - Content-Length together with Transfer-Encoding
+ *     - more than one Content-Length (even equal ones), or one that is not digits
+ *     - a Transfer-Encoding other than `chunked` (uWS would treat any TE as chunked)
+ *     - CONNECT (a router is not a forward proxy)
  *
- * What uWS 20.30 (the build this machine loads) does before our handler runs,
- * so the router cannot answer 400 itself and the client sees a closed
- * connection instead (tested in test/router/limits.test.ts):
- *   - CL + TE in the same head, `Content-Length: 5, 5` / `+5` / `abc`: FIN, no status
- *   - a head split across reads and larger than 4096 bytes: FIN, no status
- *   - more than 48 headers: no handler call (up to ~1000 headers: hangs until uWS's idle close; more: FIN)
- *   - HTTP/1.0, absolute-form targets, a missing Host: no handler call, closed after ~10 s
- *   - Content-Length of 1,000,000,000 or more (10+ digits): FIN. Larger uploads work with
- *     Transfer-Encoding: chunked, which has no size limit (1 GiB tested in bodies.test.ts)
- * Heads that arrive in one read and keep under 48 headers reach the handler
- * whatever their size, so the 8192-byte line limits are ours to enforce.
+ * What the loaded uWS build answers (or does not) before our handler runs is
+ * measured per build in router/uws-builds.ts and logged at start (`uws-build`).
  */
 
+/** Default for --max-head-size: a head up to 16 KB is served however it is segmented. */
+export const DEFAULT_MAX_HEAD_SIZE = 16384;
 export const MAX_REQUEST_LINE = 8192;
 export const MAX_HEADER_LINE = 8192;
 export const MAX_HEADERS = 1000;
+
+/** Why a head is refused: 431 (over the head size limit) or 400 (everything else). */
+export interface HeadProblem {
+  status: 400 | 431;
+  reason: string;
+}
+
+const bad = (reason: string): HeadProblem => ({ status: 400, reason });
+
+/**
+ * Bytes of the head as the client sent it, counting one space after each colon
+ * and no optional whitespace (uWS gives names and values trimmed), so it can be a
+ * few bytes under the wire size; uWS's own split-head limit counts the wire bytes.
+ */
+export function headBytes(method: string, target: string, pairs: readonly string[]): number {
+  let n = method.length + target.length + 14; // "M T HTTP/1.1\r\n" + the final "\r\n"
+  for (let i = 0; i < pairs.length; i += 2) n += pairs[i]!.length + pairs[i + 1]!.length + 4; // "k: v\r\n"
+  return n;
+}
 
 export interface HeadFacts {
   /** The single Host value (as sent). */
@@ -36,22 +54,28 @@ export interface HeadFacts {
   connectionTokens: string[] | null;
 }
 
-/** Inspects a head given as [name, value, name, value...] (lowercase names). Returns why it is refused, or null. */
-export function checkHead(method: string, target: string, pairs: readonly string[], facts: HeadFacts): string | null {
-  if (method.length + target.length + 10 > MAX_REQUEST_LINE) return `request line longer than ${MAX_REQUEST_LINE} bytes`;
-  if (method === 'CONNECT') return 'CONNECT is not supported'; // a router, not a forward proxy (as Heroku)
-  if (pairs.length / 2 > MAX_HEADERS) return `more than ${MAX_HEADERS} headers`;
-  let hosts = 0;
-  let cls = 0;
-  let te: string | null = null;
+/**
+ * Inspects a head given as [name, value, name, value...] (lowercase names).
+ * Returns why it is refused, or null. The size limit is checked first, so an
+ * oversized head gets 431 whatever else is wrong with it (as uWS answers a split one).
+ */
+export function checkHead(method: string, target: string, pairs: readonly string[], facts: HeadFacts, maxHeadSize = Infinity): HeadProblem | null {
   facts.host = '';
   facts.contentLength = -1;
   facts.chunked = false;
   facts.connectionTokens = null;
+  const size = headBytes(method, target, pairs);
+  if (size > maxHeadSize) return { status: 431, reason: `request head of ${size} bytes is over the ${maxHeadSize}-byte limit` };
+  if (method.length + target.length + 10 > MAX_REQUEST_LINE) return bad(`request line longer than ${MAX_REQUEST_LINE} bytes`);
+  if (method === 'CONNECT') return bad('CONNECT is not supported'); // a router, not a forward proxy (as Heroku)
+  if (pairs.length / 2 > MAX_HEADERS) return bad(`more than ${MAX_HEADERS} headers`);
+  let hosts = 0;
+  let cls = 0;
+  let te: string | null = null;
   for (let i = 0; i < pairs.length; i += 2) {
     const k = pairs[i]!;
     const v = pairs[i + 1]!;
-    if (k.length + v.length + 2 > MAX_HEADER_LINE) return `header line ${k} longer than ${MAX_HEADER_LINE} bytes`;
+    if (k.length + v.length + 2 > MAX_HEADER_LINE) return bad(`header line ${k} longer than ${MAX_HEADER_LINE} bytes`);
     switch (k) {
       case 'host':
         hosts++;
@@ -59,7 +83,7 @@ export function checkHead(method: string, target: string, pairs: readonly string
         break;
       case 'content-length':
         cls++;
-        if (!/^\d{1,15}$/.test(v)) return 'invalid Content-Length';
+        if (!/^\d{1,15}$/.test(v)) return bad('invalid Content-Length');
         facts.contentLength = Number(v);
         break;
       case 'transfer-encoding':
@@ -71,12 +95,12 @@ export function checkHead(method: string, target: string, pairs: readonly string
         break;
     }
   }
-  if (hosts > 1) return 'more than one Host header';
-  if (hosts === 0 || facts.host === '') return 'missing Host header';
-  if (cls > 1) return 'more than one Content-Length header';
+  if (hosts > 1) return bad('more than one Host header');
+  if (hosts === 0 || facts.host === '') return bad('missing Host header');
+  if (cls > 1) return bad('more than one Content-Length header');
   if (te !== null) {
-    if (cls > 0) return 'both Content-Length and Transfer-Encoding';
-    if (te.trim().toLowerCase() !== 'chunked') return `unsupported Transfer-Encoding "${te}" (only chunked)`;
+    if (cls > 0) return bad('both Content-Length and Transfer-Encoding');
+    if (te.trim().toLowerCase() !== 'chunked') return bad(`unsupported Transfer-Encoding "${te}" (only chunked)`);
     facts.chunked = true;
   }
   return null;

@@ -38,6 +38,8 @@ export interface ProxyOptions {
   quarantineMs: number;
   /** Dynos tried per request before giving up (each failed connect counts). */
   maxTries: number;
+  /** Largest request head served (bytes, request line to blank line); larger gets 431 (router/limits.ts). */
+  maxHeadSize: number;
   /** X-Forwarded-Proto / X-Forwarded-Port values (the router's own listener unless an LB terminates TLS in front). */
   proto: string;
   port: number;
@@ -665,10 +667,10 @@ export function handleRequest(ctx: ProxyContext, res: HttpResponse, req: HttpReq
   req.forEach(pushPair);
   ex.requestId = requestId(req.getHeader('x-request-id'));
 
-  const problem = checkHead(ex.method, ex.target, pairs, facts);
+  const problem = checkHead(ex.method, ex.target, pairs, facts, ctx.opts.maxHeadSize);
   ex.host = facts.host;
   ex.clientClose = facts.connectionTokens !== null && facts.connectionTokens.includes('close');
-  if (problem !== null) return ex.fail('BAD', problem);
+  if (problem !== null) return ex.fail(problem.status === 431 ? 'BIG' : 'BAD', problem.reason);
 
   const route = ctx.table.lookup(facts.host);
   if (route === undefined) return ex.fail('NOAPP');

@@ -15,7 +15,8 @@ import { RouteSource } from './table/source.ts';
 import type { RouteTable } from './table/route-table.ts';
 import { DEFAULT_POOL, type PoolOptions } from './upstream/backend.ts';
 import { setConnErrorHandler } from './upstream/conn.ts';
-import { loadUws, type TemplatedApp, type us_listen_socket } from './uws.ts';
+import { DEFAULT_MAX_HEAD_SIZE } from './limits.ts';
+import { loadUws, uwsStartRecord, type TemplatedApp, type us_listen_socket } from './uws.ts';
 import { websocketBehavior } from './websocket.ts';
 
 export interface RouterOptions extends Omit<ProxyOptions, 'port'> {
@@ -47,6 +48,7 @@ export const ROUTER_DEFAULTS: RouterOptions = {
   quarantineMs: 5_000,
   maxTries: 4,
   proto: 'http',
+  maxHeadSize: DEFAULT_MAX_HEAD_SIZE,
 };
 
 export class Router {
@@ -83,7 +85,8 @@ export class Router {
   }
 
   async start(): Promise<void> {
-    loadUws(); // refuses the pure-JS fallback before anything else starts
+    loadUws(this.opts.maxHeadSize); // refuses a missing addon or the pure-JS fallback before anything else starts
+    logUwsBuild(this.log, this.opts.maxHeadSize);
     setConnErrorHandler((err) => this.log.error({ err }, 'response-handler-failed'));
     if (this.opts.port !== 0) await probePort(this.opts.host, this.opts.port);
     await this.source.start();
@@ -97,7 +100,7 @@ export class Router {
       const now = Date.now();
       for (const b of this.builder.backends()) b.sweep(now);
     }, 2000).unref();
-    this.log.info({ host: this.opts.host, port: this.port, adminPort: this.adminPort, baseDomain: this.opts.baseDomain, uws: 'native' }, 'router-listening');
+    this.log.info({ host: this.opts.host, port: this.port, adminPort: this.adminPort, baseDomain: this.opts.baseDomain, maxHeadSize: this.opts.maxHeadSize }, 'router-listening');
   }
 
   private async startAdmin(): Promise<void> {
@@ -123,6 +126,13 @@ export class Router {
     this.log.info({ unfinished }, 'router-stopped');
     return { unfinished };
   }
+}
+
+/** One line at start naming the uWS build and its head limits; a warning when some heads would get no status line. */
+export function logUwsBuild(log: Logger, maxHeadSize: number): void {
+  const rec = uwsStartRecord(maxHeadSize);
+  log.info(rec, 'uws-build');
+  if (rec.gaps.length > 0) log.warn({ uws: rec.uws, gaps: rec.gaps }, 'uws-build-gaps');
 }
 
 /** The admin listener: GET /metrics (Prometheus text) and /healthz (503 while draining). */

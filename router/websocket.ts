@@ -12,7 +12,7 @@ import type { HttpRequest, HttpResponse, WebSocket, us_socket_context_t, Uws } f
 import { addressText } from './uws.ts';
 import { AffinityKind, cookieValue } from './balancer/affinity.ts';
 import { markTried, pick, type Tried } from './balancer/pick.ts';
-import { ERRORS, type ErrorCode } from './errors.ts';
+import { ERRORS, isHerokuCode, type ErrorCode } from './errors.ts';
 import { forwardHeaders, requestId } from './headers.ts';
 import { checkHead, type HeadFacts } from './limits.ts';
 import { formatLine } from './log-line.ts';
@@ -109,12 +109,12 @@ function upgrade(ctx: ProxyContext, connectTimeoutMs: number, res: HttpResponse,
     pairs.push(k, v);
   });
   const rid = requestId(req.getHeader('x-request-id'));
-  const problem = checkHead('GET', target, pairs, facts);
+  const problem = checkHead('GET', target, pairs, facts, ctx.opts.maxHeadSize);
   const host = facts.host;
   const log = (route: AppRoute | undefined, dyno: string, status: number, code: ErrorCode | null, detail?: string) => {
     ctx.metrics.response(status);
     if (code) ctx.metrics.error(code);
-    const heroku = code !== null && code !== 'BAD' && code !== 'NOAPP';
+    const heroku = code !== null && isHerokuCode(code);
     ctx.sink.write(route?.name ?? '', formatLine({
       app: route?.name ?? '', method: 'GET', path: target, host, requestId: rid, fwd: clientIp, dyno, connectMs: 0,
       serviceMs: Date.now() - startMs, status, bytes: 0, code: heroku ? code : null,
@@ -127,7 +127,7 @@ function upgrade(ctx: ProxyContext, connectTimeoutMs: number, res: HttpResponse,
     res.cork(() => res.writeStatus(spec.statusLine).writeHeader('Content-Type', 'text/html; charset=utf-8').end(spec.page, true));
     log(route, '', spec.status, code, detail);
   };
-  if (problem !== null) return fail(undefined, 'BAD', problem);
+  if (problem !== null) return fail(undefined, problem.status === 431 ? 'BIG' : 'BAD', problem.reason);
   const route = ctx.table.lookup(host);
   if (!route) return fail(undefined, 'NOAPP');
   if (route.maintenance) return fail(route, 'H80');

@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import type { Cluster } from '../../cluster/client.ts';
 import type { LogSink } from '../log-line.ts';
 import { Metrics, type MetricsSnapshot } from '../metrics.ts';
-import { probePort, startAdminServer, type RouterOptions } from '../server.ts';
+import { logUwsBuild, probePort, startAdminServer, type RouterOptions } from '../server.ts';
 import { TableBuilder } from '../table/builder.ts';
 import type { Delta } from '../table/delta.ts';
 import { RouteSource } from '../table/source.ts';
@@ -163,7 +163,8 @@ export class WorkerRouter {
   }
 
   async start(): Promise<void> {
-    loadUws(); // refuses the pure-JS fallback before anything else starts
+    loadUws(this.opts.maxHeadSize); // refuses a missing addon or the pure-JS fallback before anything else starts
+    logUwsBuild(this.log, this.opts.maxHeadSize);
     const o = this.opts;
     // uWS binds port 0 without SO_REUSEPORT, so --port 0 picks a free port here that every worker then shares
     const port = o.port !== 0 ? o.port : await freePortOn(o.host);
@@ -184,7 +185,7 @@ export class WorkerRouter {
       this.admin = await startAdminServer(o.adminHost, o.adminPort, () => this.metricsText(), () => !this.draining);
       this.adminPort = (this.admin.address() as { port: number }).port;
     }
-    this.log.info({ host: o.host, port: this.port, adminPort: this.adminPort, baseDomain: o.baseDomain, uws: 'native', workers: this.count }, 'router-listening');
+    this.log.info({ host: o.host, port: this.port, adminPort: this.adminPort, baseDomain: o.baseDomain, maxHeadSize: o.maxHeadSize, workers: this.count }, 'router-listening');
   }
 
   private async metricsText(): Promise<string> {

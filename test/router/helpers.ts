@@ -26,8 +26,11 @@ export interface Backend {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export async function startBackend(name: string): Promise<Backend> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'test/router/fixtures/backend.ts'], {
+export const startBackend = (name: string): Promise<Backend> => startBackendWith(name, []);
+
+/** A backend whose node gets `nodeArgs` before the script (e.g. --max-http-header-size=32768). */
+export async function startBackendWith(name: string, nodeArgs: string[]): Promise<Backend> {
+  const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'test/router/fixtures/backend.ts'], {
     cwd: ROOT, env: { ...process.env, NAME: name }, stdio: ['ignore', 'pipe', 'inherit'],
   });
   children.add(proc);

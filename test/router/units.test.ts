@@ -1,7 +1,7 @@
 /** Unit tests of the router's pure parts: head checks, forwarded headers, affinity, ring, bounded loads, table. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkHead, type HeadFacts } from '../../router/limits.ts';
+import { checkHead, headBytes, type HeadFacts } from '../../router/limits.ts';
 import { keepResponseHeader, requestHead, requestId } from '../../router/headers.ts';
 import { cookieValue, parseAffinity, AffinityKind } from '../../router/balancer/affinity.ts';
 import { Ring } from '../../router/balancer/ring.ts';
@@ -37,7 +37,25 @@ describe('checkHead', () => {
       ['POST', '/', [...ok, 'content-length', '-1'], /invalid Content-Length/],
       ['CONNECT', '/', ok, /CONNECT is not supported/],
     ];
-    for (const [m, t, pairs, re] of cases) assert.match(checkHead(m, t, pairs, facts()) ?? 'accepted', re);
+    for (const [m, t, pairs, re] of cases) {
+      const p = checkHead(m, t, pairs, facts());
+      assert.match(p?.reason ?? 'accepted', re);
+      assert.equal(p?.status, 400);
+    }
+  });
+  test('counts the head as sent and answers 431 above the limit, before any other check', () => {
+    const wire = 'GET /p?q=1 HTTP/1.1\r\nHost: a.localhost\r\nX-Y: z\r\n\r\n';
+    const pairs = [...ok, 'x-y', 'z'];
+    assert.equal(headBytes('GET', '/p?q=1', pairs), wire.length);
+    assert.equal(checkHead('GET', '/p?q=1', pairs, facts(), wire.length), null);
+    const f = facts();
+    f.host = 'stale.localhost';
+    const p = checkHead('GET', '/p?q=1', pairs, f, wire.length - 1);
+    assert.equal(p?.status, 431);
+    assert.match(p!.reason, /over the \d+-byte limit/);
+    assert.equal(f.host, '', 'facts are reset even when the size check refuses');
+    // an oversized head that is also malformed (two Hosts, a 9 KB line) is still a 431
+    assert.equal(checkHead('GET', '/', [...ok, 'host', 'b', 'x', 'v'.repeat(9000)], facts(), 8192)?.status, 431);
   });
 });
 
