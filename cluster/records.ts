@@ -151,6 +151,8 @@ export interface Member {
   startedAt: number;
   /** `host:port` of this instance's log service (producers ship msgpackr batches there; see logplex/). */
   logs?: string;
+  /** `host:port` of the add-on servers this instance provisions on: dyno-nodes let dynos reach them through their firewall. */
+  addonServers?: string[];
 }
 
 /**

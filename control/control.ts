@@ -53,6 +53,21 @@ export interface ControlOptions {
   addons?: AddonConfig;
 }
 
+/** `host:port` of each configured add-on server (from its admin URL; the credentials stay here). */
+function addonServers(cfg: AddonConfig | undefined): string[] {
+  const out: string[] = [];
+  for (const [u, port] of [[cfg?.postgresql, 5432], [cfg?.redis, 6379]] as const) {
+    if (!u) continue;
+    try {
+      const url = new URL(u);
+      out.push(`${url.hostname.replace(/^\[|\]$/g, '')}:${url.port || port}`);
+    } catch {
+      /* the provider reports a bad URL itself */
+    }
+  }
+  return out;
+}
+
 export class ControlPlane {
   readonly log: Logger;
   readonly cluster: Cluster;
@@ -110,7 +125,7 @@ export class ControlPlane {
 
     // Producers on other hosts dial the host they reach the API on, unless told otherwise.
     const logsAddress = await this.logs.start(o.logsAdvertiseHost ?? new URL(this.url).hostname.replace(/^\[|\]$/g, ''));
-    this.leadership = new Leadership(this.cluster, { id: o.id, api: this.url, logs: logsAddress, leaseTtlSeconds: o.leaseTtlSeconds, ...(o.scheduler ? { scheduler: o.scheduler } : {}) }, this.log);
+    this.leadership = new Leadership(this.cluster, { id: o.id, api: this.url, logs: logsAddress, addonServers: addonServers(o.addons), leaseTtlSeconds: o.leaseTtlSeconds, ...(o.scheduler ? { scheduler: o.scheduler } : {}) }, this.log);
     await this.leadership.start();
     this.ready = true;
     this.gcTimer = setInterval(() => void sweepSlugs(this.ctx).catch(() => undefined), 10 * 60_000);

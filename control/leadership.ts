@@ -19,6 +19,8 @@ export interface LeadershipOptions {
   api: string;
   /** `host:port` of this instance's log service, advertised in the member record. */
   logs?: string;
+  /** `host:port` of the add-on servers, advertised so dyno-nodes allow dynos to reach them. */
+  addonServers?: string[];
   leaseTtlSeconds: number;
   scheduler?: SchedulerOptions;
 }
@@ -81,6 +83,7 @@ export class Leadership extends EventEmitter<{ leader: [boolean] }> {
     try {
       await session.put(this.cluster.keys.member(this.opts.id), {
         id: this.opts.id, api: this.opts.api, startedAt: Date.now(), ...(this.opts.logs ? { logs: this.opts.logs } : {}),
+        ...(this.opts.addonServers?.length ? { addonServers: this.opts.addonServers } : {}),
       });
       this.markRegistered();
       this.log.info({ id: this.opts.id, api: this.opts.api, lease: session.hex }, 'control-member-registered');

@@ -24,6 +24,7 @@ import { OneOffLedger, RunStore, type RunRecord } from './run-store.ts';
 import { Run, type RunContext, type RunSpec } from './run.ts';
 import { Slot } from './slot.ts';
 import { AttachServer } from './attach.ts';
+import { watchAddonServers } from './addon-servers.ts';
 import { slugPool, type SlugPool } from './slug-pool.ts';
 import { SlugCache } from './slugs.ts';
 import { DynoUsers } from './users.ts';
@@ -85,6 +86,7 @@ export class Agent {
   private attach: AttachServer | undefined;
   private session: Session | undefined;
   private watch: PrefixWatch | undefined;
+  private addonWatch: PrefixWatch | undefined;
   private pool: SlugPool | undefined;
   private slugs!: SlugCache;
   private oneOffs!: OneOffLedger;
@@ -153,6 +155,7 @@ export class Agent {
       const live = new Set(this.leftovers.map((r) => r.container).filter((c): c is string => !!c));
       const removed = await this.isolation.sweep(live);
       if (removed.length) this.log.info({ containers: removed }, 'stale-containers-removed');
+      this.addonWatch = watchAddonServers(o.cluster, this.isolation, this.log);
     }
     void this.keepSession();
     await this.firstSession;
@@ -389,6 +392,7 @@ export class Agent {
     this.closing = true;
     clearInterval(this.pruneTimer);
     await this.watch?.close();
+    await this.addonWatch?.close();
     await this.queue;
     if (stopDynos) await Promise.all([...this.slots.values()].map((s) => s.stopAll()));
     await this.publisher.flush();

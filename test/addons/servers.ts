@@ -5,7 +5,7 @@
  * Password auth is on for TCP (scram-sha-256), so add-on credentials really matter.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -79,7 +79,8 @@ export interface TestPostgres {
   destroy(): Promise<void>;
 }
 
-export async function startPostgres(): Promise<TestPostgres> {
+/** `host`: where it listens (dyno containers reach the host's own address, not its loopback). */
+export async function startPostgres(host = '127.0.0.1'): Promise<TestPostgres> {
   if (!PG_BIN) throw new Error('PostgreSQL is not installed: run scripts/install-deps.sh --addons (Debian package postgresql)');
   const dir = mkdtempSync(join(tmpdir(), 'dm-addons-pg-'));
   owned(dir);
@@ -90,10 +91,12 @@ export async function startPostgres(): Promise<TestPostgres> {
   owned(pwfile);
   const [c, a] = asPostgres(join(PG_BIN, 'initdb'), ['-D', data, '-U', 'admin', `--pwfile=${pwfile}`, '--auth-host=scram-sha-256', '--auth-local=trust', '-E', 'UTF8', '--no-sync', '--no-instructions']);
   execFileSync(c, a, { stdio: 'pipe' });
+  // initdb lets only loopback clients in over TCP; a server on another address takes password logins there too.
+  if (host !== '127.0.0.1') appendFileSync(join(data, 'pg_hba.conf'), `host all all ${host}/32 scram-sha-256\nhost all all 0.0.0.0/0 scram-sha-256\n`);
   const port = await freePort();
   let proc: ChildProcess | undefined;
   let out = '';
-  const adminUrl = `postgres://admin:${password}@127.0.0.1:${port}/postgres`;
+  const adminUrl = `postgres://admin:${password}@${host}:${port}/postgres`;
   const self: TestPostgres = {
     port,
     adminUrl,
@@ -108,7 +111,7 @@ export async function startPostgres(): Promise<TestPostgres> {
     },
     async start() {
       out = '';
-      const [cmd, args] = asPostgres(join(PG_BIN, 'postgres'), ['-D', data, '-k', dir, '-p', String(port), '-h', '127.0.0.1', '-c', 'fsync=off', '-c', 'max_connections=50']);
+      const [cmd, args] = asPostgres(join(PG_BIN, 'postgres'), ['-D', data, '-k', dir, '-p', String(port), '-h', host, '-c', 'fsync=off', '-c', 'max_connections=50']);
       const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       proc = p;
       p.stdout!.on('data', (b: Buffer) => (out += b.toString()));

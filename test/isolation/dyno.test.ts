@@ -13,6 +13,7 @@ import { useEtcd, eventually } from '../support/etcd.ts';
 import { makeSlug, place, putRelease } from '../dyno-node/fixtures.ts';
 import { startAgent, type Harness } from '../dyno-node/harness.ts';
 import { PROBE_APP } from './probe-app.ts';
+import { startPostgres } from '../addons/servers.ts';
 
 const root = process.getuid?.() === 0;
 const etcd = useEtcd();
@@ -136,5 +137,26 @@ describe('isolated dynos', { skip: !root && 'needs root (runc, CNI, nftables)' }
     assert.ok(r.mb < 1100, `wrote ${r.mb} MB`);
     const v = await get<{ hello: string }>('victim', '/');
     assert.equal(v.hello, 'web.1');
+  });
+
+  test('it reaches an add-on server the control advertises, and nothing else on that host', async () => {
+    const pg = await startPostgres(hostAddress());
+    try {
+      const port = Number(new URL(pg.adminUrl).port);
+      const before = await get<{ ok: boolean; code?: string }>('evil', `/pg?host=${hostAddress()}&port=${port}`);
+      assert.equal(before.code, 'TIMEOUT', 'blocked before any control advertises it');
+      // A control instance with --addon-postgresql advertises host:port (never the credentials).
+      await cluster().put(cluster().keys.member('ctl-1'), { id: 'ctl-1', api: 'http://127.0.0.1:1', startedAt: Date.now(), addonServers: [`${hostAddress()}:${port}`] });
+      const after = await eventually(async () => {
+        const r = await get<{ ok: boolean; answer?: string }>('evil', `/pg?host=${hostAddress()}&port=${port}`);
+        return r.ok ? r : undefined;
+      }, 10_000, 'PostgreSQL reachable');
+      assert.match(after.answer!, /^[NS]$/, 'a PostgreSQL answered the SSLRequest');
+      const other = (await hostListeningPorts()).find((p) => p !== port && p !== 22);
+      const r = await get<{ ok: boolean; code?: string }[]>('evil', `/tcp?ms=800&targets=${hostAddress()}:${other}`);
+      assert.equal(r[0]!.code, 'TIMEOUT', `port ${other} of the same host`);
+    } finally {
+      await pg.stop();
+    }
   });
 });

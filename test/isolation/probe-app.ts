@@ -73,6 +73,17 @@ const routes = {
       return { ok: true, mb };
     } catch (e) { return { ok: false, code: e.code, mb }; } finally { try { fs.unlinkSync(String(q.path)); } catch {} }
   },
+  /** Speaks the first step of PostgreSQL's protocol (SSLRequest): 'N' or 'S' means a PostgreSQL answered. */
+  async pg(q) {
+    return new Promise((resolve) => {
+      const s = net.connect({ host: String(q.host), port: Number(q.port) });
+      const done = (r) => { s.destroy(); resolve(r); };
+      s.setTimeout(3000, () => done({ ok: false, code: 'TIMEOUT' }));
+      s.on('connect', () => s.write(Buffer.from([0, 0, 0, 8, 4, 210, 22, 47])));
+      s.on('data', (b) => done({ ok: true, answer: b.toString('latin1', 0, 1) }));
+      s.on('error', (e) => done({ ok: false, code: e.code }));
+    });
+  },
   async symlink(q) {
     try { fs.symlinkSync(String(q.target), String(q.path)); return { ok: true }; } catch (e) { return { ok: false, code: e.code }; }
   },
