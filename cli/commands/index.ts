@@ -1,7 +1,9 @@
 /** Every user command, one file per command group. */
 import type { Command } from 'commander';
+import { registerAccess } from './access.ts';
 import { registerAddons } from './addons.ts';
 import { registerApps } from './apps.ts';
+import { registerAuthorizations } from './authorizations.ts';
 import { registerBuilds } from './builds.ts';
 import { registerConfig } from './config.ts';
 import { registerDomains } from './domains.ts';
@@ -14,11 +16,13 @@ import { registerPs } from './ps.ts';
 import { registerReleases } from './releases.ts';
 import { registerRun } from './run.ts';
 import { registerUp } from './up.ts';
+import { registerUsers } from './users.ts';
 
 export function registerUserCommands(program: Command): void {
   registerUp(program);
   registerLogin(program);
   registerApps(program);
+  registerAccess(program);
   registerConfig(program);
   registerReleases(program);
   registerPs(program);
@@ -30,4 +34,6 @@ export function registerUserCommands(program: Command): void {
   registerBuilds(program);
   registerAddons(program);
   registerNodes(program);
+  registerUsers(program);
+  registerAuthorizations(program);
 }
