@@ -9,6 +9,7 @@
  * finds what it left (runtime state, namespaces, leases, bundles) and `sweep`
  * removes whatever no live container owns.
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -51,6 +52,8 @@ export interface ContainerRequest {
   limits: ContainerLimits;
 }
 
+const shortHash = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 4);
+
 /** Binaries isolation needs on the host; a missing one is named with its Debian package. */
 const NEEDS: [string, string][] = [['ip', 'iproute2'], ['nft', 'nftables'], ['tini', 'tini'], ['iptables', 'iptables']];
 
@@ -78,9 +81,15 @@ export class Isolation {
       throw new Error(`tenant isolation needs ${[...new Set(missing)].join(', ')}: run scripts/install-deps.sh (or apt-get install ${[...new Set(missing)].join(' ')}), or start with --isolation off (dynos and builds then share the host)`);
     }
     await mkdir(o.stateDir, { recursive: true, mode: 0o700 });
-    const bridge = `dm-${o.name}`.slice(0, 15);
-    const network = new CniNetwork({ name: `dynomesh-${o.name}`, bridge, subnet: o.subnet, cniPath, ipamDir: join(o.stateDir, 'ipam'), netnsPrefix: `dm-${o.name}-` });
-    const firewall = new Firewall({ table: `dynomesh_${o.name}`, bridge, alsoBlocked: await localSubnets() });
+    // One bridge and table per (name, subnet); namespaces carry the state dir's hash, so two daemons on
+    // one host (tests, a control beside a dyno-node) never sweep each other's.
+    const net = `${o.name}-${shortHash(o.subnet)}`;
+    const bridge = `dm-${net}`.slice(0, 15);
+    const network = new CniNetwork({
+      name: `dynomesh-${net}`, bridge, subnet: o.subnet, cniPath, ipamDir: join(o.stateDir, 'ipam'),
+      netnsPrefix: `dm-${o.name}-${shortHash(o.stateDir)}-`,
+    });
+    const firewall = new Firewall({ table: `dynomesh_${net.replace(/-/g, '_')}`, bridge, alsoBlocked: await localSubnets() });
     const stack = hostStack();
     if (!stack.resolvers.length) o.log.warn({}, 'containers-have-no-dns: the host lists no name server a container can reach (only loopback ones)');
     const iso = new Isolation(o, new OciRuntime(info, join(o.stateDir, 'runtime')), network, firewall, stack, findBinary('tini')!);

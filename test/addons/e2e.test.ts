@@ -23,6 +23,7 @@ import { ADMIN } from '../control/support.ts';
 import { appRepo, git, remote } from '../build/support.ts';
 import { BIN, Daemon } from '../logs/procs.ts';
 import { startPostgres, startRedis, type TestPostgres, type TestRedis } from './servers.ts';
+import { addonHost } from '../support/host.ts';
 
 const etcd = useEtcd();
 const APPS = ['counter-a', 'counter-b'] as const;
@@ -70,7 +71,8 @@ describe('add-ons end to end: addons:create postgresql, through the router', () 
     dir = mkdtempSync(join(tmpdir(), 'dm-addons-e2e-'));
     chmodSync(dir, 0o711); // dyno users (as root) traverse into the node dir
     mkdirSync(join(dir, 'node'), { mode: 0o711 });
-    [pgServer, redis] = await Promise.all([startPostgres(), startRedis()]);
+    // Where the dynos can reach them: the host's address when they run in containers (root).
+    [pgServer, redis] = await Promise.all([startPostgres(addonHost()), startRedis(addonHost())]);
     cluster = etcd.cluster();
     const key = join(dir, 'cluster.key');
     writeFileSync(key, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
@@ -169,7 +171,7 @@ describe('add-ons end to end: addons:create postgresql, through the router', () 
       const lines = r.stderr.trim().split('\n');
       assert.equal(lines.length, 2, r.stderr);
       assert.equal(lines[0], 'Creating postgresql on ⬢ counter-a... failed');
-      assert.match(lines[1]!, /^ ▸ +could not provision postgresql:mini for counter-a: the postgresql add-on server at 127\.0\.0\.1:\d+ is unreachable \(connection refused\); nothing was changed\. Try again later or ask the operator to check it\.$/);
+      assert.match(lines[1]!, /^ ▸ +could not provision postgresql:mini for counter-a: the postgresql add-on server at [\d.]+:\d+ is unreachable \(connection refused\); nothing was changed\. Try again later or ask the operator to check it\.$/);
       assert.deepEqual(await releases('counter-a'), before);
       assert.doesNotMatch((await cli('addons', '-a', 'counter-a')).stdout, /REPORTS/);
     } finally {

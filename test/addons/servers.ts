@@ -139,13 +139,14 @@ export interface TestRedis {
   destroy(): Promise<void>;
 }
 
-export async function startRedis(): Promise<TestRedis> {
+/** `host`: where it listens (see startPostgres). */
+export async function startRedis(host = '127.0.0.1'): Promise<TestRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'dm-addons-redis-'));
   const password = 'redis-admin-secret';
   // With an aclfile, ACL SAVE persists the add-on users across restarts (tested).
   writeFileSync(join(dir, 'users.acl'), `user default on >${password} ~* &* +@all\n`);
   const port = await freePort();
-  const adminUrl = `redis://default:${password}@127.0.0.1:${port}`;
+  const adminUrl = `redis://default:${password}@${host}:${port}`;
   let proc: ChildProcess | undefined;
   let out = '';
   const self: TestRedis = {
@@ -162,7 +163,7 @@ export async function startRedis(): Promise<TestRedis> {
     },
     async start() {
       out = '';
-      const p = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--aclfile', join(dir, 'users.acl')], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      const p = spawn('redis-server', ['--port', String(port), '--bind', host, '--save', '', '--appendonly', 'no', '--dir', dir, '--aclfile', join(dir, 'users.acl')], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       proc = p;
       p.on('error', (err) => (out += `${err.message} (install redis-server: scripts/install-deps.sh --addons)`));
       p.stdout!.on('data', (b: Buffer) => (out += b.toString()));

@@ -75,6 +75,8 @@ async function agentSetup(cluster: Cluster, bootTimeout: string, extra: string[]
   const args = [
     '--etcd', etcd.server.endpoint, '--etcd-prefix', cluster.keys.prefix, '--node-id', node, '--data-dir', dir,
     '--cluster-key', keyFile, '--lease-ttl', '2', '--boot-timeout', bootTimeout, '--stop-timeout', '2s', '--drain', '100ms',
+    // Adoption of host processes (found by their cwd); isolated dynos are adopted in test/isolation/lifecycle.test.ts.
+    '--isolation', 'off',
     ...extra,
   ];
   return { key, dir, slugs, node, args };

@@ -8,11 +8,11 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
-import { networkInterfaces } from 'node:os';
 import { useEtcd, eventually } from '../support/etcd.ts';
 import { makeSlug, place, putRelease } from '../dyno-node/fixtures.ts';
 import { startAgent, type Harness } from '../dyno-node/harness.ts';
 import { PROBE_APP } from './probe-app.ts';
+import { hostAddress } from '../support/host.ts';
 import { startPostgres } from '../addons/servers.ts';
 
 const root = process.getuid?.() === 0;
@@ -33,10 +33,6 @@ async function hostListeningPorts(): Promise<number[]> {
   return [...ports].sort((a, b) => a - b);
 }
 
-function hostAddress(): string {
-  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal && !a.address.startsWith('10.239.')) return a.address;
-  return '127.0.0.1';
-}
 
 describe('isolated dynos', { skip: !root && 'needs root (runc, CNI, nftables)' }, () => {
   let h: Harness;
@@ -93,8 +89,8 @@ describe('isolated dynos', { skip: !root && 'needs root (runc, CNI, nftables)' }
 
   test('another dyno is unreachable by its container address too', async () => {
     const victimIp = await eventually(async () => {
-      const dirs = await readdir(`${h.dir}/containers/ipam/dynomesh-itest`).catch(() => [] as string[]);
-      for (const f of dirs) if ((await readFile(`${h.dir}/containers/ipam/dynomesh-itest/${f}`, 'utf8').catch(() => '')).startsWith('victim.')) return f;
+      const leases = `${h.dir}/containers/ipam/${h.agent.isolation!.network.o.name}`;
+      for (const f of await readdir(leases).catch(() => [] as string[])) if ((await readFile(`${leases}/${f}`, 'utf8').catch(() => '')).startsWith('victim.')) return f;
       return undefined;
     }, 10_000, 'victim container address');
     const victim = await eventually(() => cluster().get(cluster().keys.endpoint('victim', 'web.1')), 30_000, 'victim endpoint');
