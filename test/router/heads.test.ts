@@ -206,7 +206,7 @@ describe('request heads: sizes, segments, HTTP/1.0, many headers (issue 23)', ()
 
   test('as many header lines as the build parses (Host included) are served', async () => {
     const max = Number(buildRecord(router).maxHeaders);
-    for (const n of [50, max]) {
+    for (const n of [Math.min(40, max), max]) {
       for (const segs of [1, 2]) {
         const a = await sendHead(router.port, headWithHeaders(n), segs);
         assert.equal(a.status, 200, `${n} header lines in ${segs} segments: ${a.end} after ${a.ms} ms`);
@@ -218,7 +218,7 @@ describe('request heads: sizes, segments, HTTP/1.0, many headers (issue 23)', ()
     const rec = buildRecord(router);
     const known = [...KNOWN_BUILDS.values()].find((b) => `${b.package}@${b.version}` === rec.uws);
     if (known && known.overMaxHeaders !== '431' && known.maxHeaders < 100) {
-      t.todo(`${rec.uws} (the build that loads on glibc < 2.38) holds at most ${known.maxHeaders} header lines and leaves more without a status; router/README.md`);
+      t.todo(`${rec.uws} holds at most ${known.maxHeaders} header lines and leaves more without a status (router/README.md, "Which uWebSockets.js build")`);
     }
     for (const segs of [1, 2]) {
       const a = await sendHead(router.port, headWithHeaders(100), segs, 2000);
