@@ -196,6 +196,18 @@ describe('request heads: sizes, segments, HTTP/1.0, many headers (issue 23)', ()
     assert.ok(small.lines().some((l) => l.includes('status=431')), 'a 431 the router answers itself has a router line');
   });
 
+  test('with --workers 2 the limit holds in every worker thread (uWS reads it once per process)', async () => {
+    const w = await startRouter(cluster, ['--workers', '2']);
+    try {
+      for (let i = 0; i < 4; i++) { // the kernel spreads connections over both workers
+        assert.equal((await sendHead(w.port, headOf(16 * 1024), 8)).status, 200);
+        assert.equal((await sendHead(w.port, headOf(DEFAULT_MAX_HEAD_SIZE + 1), 2)).status, 431);
+      }
+    } finally {
+      await w.stop();
+    }
+  });
+
   test('HTTP/1.0 gets a status line within 1 s', async () => {
     for (const segs of [1, 2]) {
       const a = await sendHead(router.port, headOf(200, '1.0'), segs, 1000);
