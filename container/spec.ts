@@ -61,10 +61,11 @@ export function ociConfig(i: ContainerSpecInput): Record<string, unknown> {
     { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+    // /tmp before the binds: a build dir under the host's /tmp is bound at the same path, on top of it.
+    { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777', `size=${Math.max(1, Math.floor(i.limits.tmpBytes / 1024))}k`] },
     ...i.stack.map((m) => bind(m.source, m.destination, false)),
     ...(i.readonly ?? []).map((m) => bind(m.source, m.destination, false)),
     ...i.writable.map((m) => bind(m.source, m.destination, true)),
-    { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777', `size=${Math.max(1, Math.floor(i.limits.tmpBytes / 1024))}k`] },
   ];
   const namespaces: Record<string, string>[] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
   namespaces.push(i.netns ? { type: 'network', path: i.netns } : { type: 'network' });

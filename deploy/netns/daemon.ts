@@ -43,7 +43,9 @@ export class Daemon {
     if (this.running) return;
     this.output = '';
     this.log ??= createWriteStream(join(this.spec.logDir, `${this.spec.name}.log`), { flags: 'a' });
-    const child = spawn('ip', ['netns', 'exec', nsName(this.spec.run, this.spec.host), ...this.spec.argv], {
+    // nsenter switches only the network namespace; `ip netns exec` also remounts /sys, which hides the
+    // cgroup hierarchies a dyno-node needs for its containers.
+    const child = spawn('nsenter', [`--net=/run/netns/${nsName(this.spec.run, this.spec.host)}`, '--', ...this.spec.argv], {
       env: this.spec.env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
