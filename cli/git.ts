@@ -54,6 +54,16 @@ export function addRemote(name: string, gitUrl: string, cwd = process.cwd()): 'a
   return existing !== undefined ? 'updated' : 'added';
 }
 
+/**
+ * `git clone` arguments that set up the repo as `addRemote` would (the remote's
+ * name, the credential helper for the control plane's host), before anything
+ * is fetched, so the clone itself authenticates through the helper.
+ */
+export function cloneArgs(remote: string, gitUrl: string, dir: string): string[] {
+  const key = `credential.${origin(gitUrl)}`;
+  return ['clone', '--origin', remote, '-c', `${key}.helper=`, '-c', `${key}.helper=${helperCommand()}`, '-c', `${key}.username=dynomesh`, gitUrl, dir];
+}
+
 /** Removes every remote of the repo that points at `app` (after apps:destroy). */
 export function removeRemotesOf(app: string, cwd = process.cwd()): string[] {
   const removed: string[] = [];

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { DEFAULT_REMOTE } from '../app.ts';
 import { CliError } from '../errors.ts';
-import { addRemote, isGitRepo, removeRemotesOf } from '../git.ts';
+import { addRemote, cloneArgs, isGitRepo, removeRemotesOf } from '../git.ts';
 import { header, info, json, keyValues, print, table, when } from '../output.ts';
 import { api, appOf, confirmApp, hex, step, withApp, withJson, type JsonFlags } from '../shared.ts';
 import type { AppFlags } from '../app.ts';
@@ -102,6 +102,21 @@ export function registerApps(program: Command): void {
       const app = await api().get<AppJson>(`/apps/${appOf({ app: flags.app })}`);
       const how = addRemote(flags.remote, app.git_url);
       info(`Git remote ${flags.remote} ${how}: ${app.git_url}`);
+    });
+
+  program
+    .command('git:clone [directory]')
+    .description('clone an app\'s source (you own or collaborate on it) with the "dynomesh" remote set up for git push')
+    .requiredOption('-a, --app <app>', 'the app')
+    .option('-r, --remote <remote>', 'name of the git remote', DEFAULT_REMOTE)
+    .action(async (directory: string | undefined, flags: { app: string; remote: string }) => {
+      const app = await api().get<AppJson>(`/apps/${appOf({ app: flags.app })}`);
+      const code = await new Promise<number | null>((resolve, reject) => {
+        const p = spawn('git', cloneArgs(flags.remote, app.git_url, directory ?? app.name), { stdio: 'inherit' });
+        p.on('error', reject);
+        p.on('close', resolve);
+      });
+      if (code !== 0) throw new CliError(`git clone of ${app.name} failed (exit ${code}); see git's message above`);
     });
 
   withJson(withApp(program.command('apps:destroy [name]').alias('destroy').description('permanently destroy an app: releases, config, dynos, domains')))
