@@ -22,6 +22,10 @@ describe('key layout', () => {
       [k.token('a'.repeat(64)), { kind: 'token', hash: 'a'.repeat(64) }],
       [k.build('shop', 'b-1'), { kind: 'build', app: 'shop', id: 'b-1' }],
       [k.addon('shop', 'DATABASE'), { kind: 'addon', app: 'shop', name: 'DATABASE' }],
+      [k.user('bob+ci@example.com'), { kind: 'user', email: 'bob+ci@example.com' }],
+      [k.user('admin'), { kind: 'user', email: 'admin' }],
+      [k.collaborator('shop', 'bob@example.com'), { kind: 'collaborator', app: 'shop', email: 'bob@example.com' }],
+      [k.migration('accounts-v1'), { kind: 'migration', name: 'accounts-v1' }],
     ];
     for (const [key, ref] of cases) assert.deepEqual(k.parse(key), ref, key);
   });
@@ -38,6 +42,11 @@ describe('key layout', () => {
     assert.ok(!k.placement('n', 'a', 'web.1').startsWith(k.routing()));
   });
 
+  test("an app's collaborators go with the app's other keys on destroy", () => {
+    assert.ok(k.appPrefixes('shop').some((p) => k.collaborator('shop', 'bob@example.com').startsWith(p)));
+    assert.ok(!k.appPrefixes('sh').some((p) => k.collaborator('shop', 'bob@example.com').startsWith(p)));
+  });
+
   test('an app named like a prefix does not see another app\'s keys', () => {
     assert.ok(!k.release('ab', 1).startsWith(k.releases('a')));
     assert.ok(!k.endpoint('ab', 'web.1').startsWith(k.endpointsOf('a')));
@@ -50,6 +59,9 @@ describe('key layout', () => {
     assert.throws(() => k.node('a/b'), KeyError);
     assert.throws(() => k.release('a', 0), KeyError);
     assert.throws(() => k.domain('bad host'), KeyError);
+    assert.throws(() => k.user('Bob@example.com'), KeyError);
+    assert.throws(() => k.user('bob/../x@example.com'), KeyError);
+    assert.throws(() => k.collaborator('shop', 'a@b/c'), KeyError);
   });
 
   test('keys outside the layout parse to undefined', () => {
