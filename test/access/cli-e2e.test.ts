@@ -125,6 +125,7 @@ describe('two users through the CLI and git', () => {
     refused(await bob.cli(['addons:create', 'heroku-postgresql', '-a', 'shared']), 'addons:create');
     refused(await bob.cli(['apps:destroy', '-a', 'shared', '--confirm', 'shared']), 'apps:destroy');
     refused(await bob.cli(['access:add', 'bob@example.com', '-a', 'shared']), 'access:add himself');
+    refused(await bob.cli(['git:clone', '-a', 'shared', join(dir, 'nope')]), 'git:clone');
     const url = `${ctl.url}/shared.git`;
     const clone = await bob.git(['clone', url, join(dir, 'bob-clone')]);
     assert.notEqual(clone.code, 0, clone.stderr);
@@ -146,11 +147,11 @@ describe('two users through the CLI and git', () => {
 
     assert.match((await bob.cli(['apps'])).stdout, /shared/);
     const bobDir = join(dir, 'bob-clone');
-    ok(await bob.git(['clone', `${ctl.url}/shared.git`, bobDir]), 'bob clones');
+    ok(await bob.cli(['git:clone', '-a', 'shared', bobDir]), 'bob clones');
     writeFileSync(join(bobDir, 'NOTES'), 'bob was here\n');
     ok(await run('git', ['add', '-A'], bob.env, bobDir), 'add');
     ok(await run('git', ['commit', '-qm', 'bob'], bob.env, bobDir), 'commit');
-    const push = await bob.git(['push', 'origin', 'main'], bobDir);
+    const push = await run('git', ['push', 'dynomesh', 'main'], bob.env, bobDir);
     ok(push, 'bob pushes');
     assert.match(push.stderr, /Released v3/);
     ok(await bob.cli(['config:set', 'FROM=bob', '-a', 'shared']), 'bob config:set');
@@ -165,7 +166,7 @@ describe('two users through the CLI and git', () => {
     const t0 = Date.now();
     refused(await bob.cli(['config', '-a', 'shared']), 'config right after access:remove');
     assert.ok(Date.now() - t0 < 10_000);
-    const again = await bob.git(['push', 'origin', 'main'], bobDir);
+    const again = await run('git', ['push', 'dynomesh', 'main'], bob.env, bobDir);
     assert.notEqual(again.code, 0);
     assert.doesNotMatch((await bob.cli(['apps'])).stdout, /shared/);
   });
