@@ -92,11 +92,29 @@ export function pidsIn(ns: string): number[] {
   }
 }
 
-/** SIGKILLs every process in the namespace (dynos included, whatever their group) until none is left. */
+/**
+ * Processes of a host's isolated dynos: they live in network namespaces of their own, so
+ * `ip netns pids` of the host misses them; their cgroups sit under the agent's (`dynomesh-<node>`).
+ */
+export function containerPids(node: string): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(`/proc/${name}/cgroup`, 'utf8').includes(`/dynomesh-${node}/`)) out.push(Number(name));
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return out;
+}
+
+/** SIGKILLs every process of the host `ns` is (dynos included, whatever their group or container) until none is left. */
 export function killAllIn(ns: string): number {
+  const node = ns.split('-').pop()!;
   let killed = 0;
   for (let round = 0; round < 50; round++) {
-    const pids = pidsIn(ns);
+    const pids = [...pidsIn(ns), ...containerPids(node)];
     if (pids.length === 0) return killed;
     for (const pid of pids) {
       try {

@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NetnsCluster } from '../../deploy/netns/cluster.ts';
-import { nsName, pidsIn } from '../../deploy/netns/net.ts';
+import { containerPids, nsName, pidsIn } from '../../deploy/netns/net.ts';
 import { eventually } from '../support/etcd.ts';
 import { git } from '../support/git.ts';
 import { Load, ROOT, deployedApp, remote, sleep, summary, waitEndpoints, type Repo } from './support.ts';
@@ -24,7 +24,8 @@ let repo: Repo;
 
 /** Processes of one dyno on a host: those whose environment says DYNO=<dyno> and APP's release. */
 function dynoPids(host: string, dyno: string): number[] {
-  return pidsIn(nsName(c.run, host)).filter((pid) => {
+  // On the host itself, or in the dyno's own container (isolated dynos have their own network namespace).
+  return [...pidsIn(nsName(c.run, host)), ...containerPids(host)].filter((pid) => {
     try {
       return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(`DYNO=${dyno}`);
     } catch {
