@@ -22,7 +22,13 @@ export type TokenRefusal = 'unknown' | 'expired' | 'no-account';
 /** Looks a presented token and its account up; a refusal when unknown, expired or its account is gone. */
 export async function verifyToken(cluster: Cluster, token: string, now = Date.now()): Promise<{ token: Token; user: User } | { refused: TokenRefusal }> {
   if (token.length < 16 || token.length > 512) return { refused: 'unknown' };
-  const t = (await cluster.get(cluster.keys.token(hashToken(token))))?.value;
+  return verifyTokenHash(cluster, hashToken(token), now);
+}
+
+/** As `verifyToken`, by the token's sha256 (what a log session URL remembers). */
+export async function verifyTokenHash(cluster: Cluster, hash: string, now = Date.now()): Promise<{ token: Token; user: User } | { refused: TokenRefusal }> {
+  if (!/^[0-9a-f]{64}$/.test(hash)) return { refused: 'unknown' };
+  const t = (await cluster.get(cluster.keys.token(hash)))?.value;
   if (!t) return { refused: 'unknown' };
   if (t.expiresAt !== undefined && t.expiresAt <= now) return { refused: 'expired' };
   const user = (await cluster.get(cluster.keys.user(t.user)).catch(() => undefined))?.value;

@@ -21,8 +21,7 @@ import { signSession, verifySession, type SessionUser } from './session-token.ts
 import { presentedToken } from '../api/auth.ts';
 import { authorizeApp } from '../api/authorize.ts';
 import { principalOf, type Principal } from '../access/principal.ts';
-import { findUser } from '../access/users.ts';
-import { verifyToken } from '../tokens.ts';
+import { hashToken, verifyToken, verifyTokenHash } from '../tokens.ts';
 
 /** How often an open tail checks that its reader may still read the app (access:remove ends it within this). */
 export const TAIL_RECHECK_MS = 1000;
@@ -96,8 +95,7 @@ export function logRoutes(r: ApiRouter, ctx: ControlContext, deps: LogRouteDeps)
     if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalid('expected {"lines": 100, "tail": false, "source": "app", "dyno": "web.1"}');
     const q = parseQuery((n) => body[n]);
     await appExists(c.params.app!);
-    const p = c.principal!;
-    const who: SessionUser = { user: p.user.email, scope: p.scope, ...(p.token.app ? { app: p.token.app } : {}) };
+    const who: SessionUser = { token: hashToken(presentedToken(c.req) ?? '') };
     const { token, expiresAt } = signSession(ctx.clusterKey, c.params.app!, q, who);
     const now = new Date().toISOString();
     return {
@@ -114,11 +112,10 @@ export function logRoutes(r: ApiRouter, ctx: ControlContext, deps: LogRouteDeps)
 
   r.get('/log-sessions/:token', async (c) => {
     const { app, q, who } = verifySession(ctx.clusterKey, c.params.token!);
-    // The URL is a capability, but only while its creator may still read the app.
+    // The URL is a capability, but only while the token that made it may still read the app.
     const allowed = async () => {
-      const user = await findUser(ctx.cluster, who.user);
-      const token = { id: '', name: 'log session', user: who.user, admin: false, createdAt: 0, scope: who.scope, ...(who.app ? { app: who.app } : {}) };
-      return user !== undefined && mayRead(principalOf(token, user), app);
+      const found = await verifyTokenHash(ctx.cluster, who.token);
+      return !('refused' in found) && mayRead(principalOf(found.token, found.user), app);
     };
     if (!(await allowed())) throw appNotFound(app);
     guard(c.res, q, allowed);

@@ -1,21 +1,19 @@
 /**
  * Log sessions (`POST /apps/:app/log-sessions`, Heroku's API): the answer is a
  * `logplex_url` any instance can serve without shared state. The URL carries the
- * app, the query, who asked (account, token scope and app limit, so their access
- * is checked again when the URL is used and while it streams) and an expiry (5
- * minutes to connect, as Heroku's), signed with an HMAC keyed from the cluster key.
+ * app, the query, which API token asked (by its sha256, the name etcd stores it
+ * under, never the token: its account, scope and membership are checked again
+ * when the URL is used and while it streams) and an expiry (5 minutes to
+ * connect, as Heroku's), signed with an HMAC keyed from the cluster key.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { TokenScope } from '../../cluster/records.ts';
 import { unauthorized } from '../errors.ts';
 import type { LogQuery } from './filter.ts';
 
 /** Who created a session: checked against the app's members on every use. */
 export interface SessionUser {
-  user: string;
-  scope: TokenScope;
-  /** The creating token's app limit. */
-  app?: string;
+  /** sha256 (hex) of the API token that created it. */
+  token: string;
 }
 
 export const SESSION_TTL_MS = 5 * 60_000;
@@ -48,6 +46,6 @@ export function verifySession(key: Buffer, token: string, now = Date.now()): { a
   const c = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Claims;
   if (c.exp < now) throw unauthorized('this log session URL expired (they last 5 minutes); create a new one');
   // Sessions signed before they named their user cannot be checked against the app's members.
-  if (!c.who || typeof c.who.user !== 'string') throw unauthorized('this log session URL is from an older version; create a new one');
+  if (!c.who || typeof c.who.token !== 'string') throw unauthorized('this log session URL is from an older version; create a new one');
   return { app: c.app, q: c.q, who: c.who };
 }

@@ -137,6 +137,14 @@ describe('accounts and access', () => {
     await must(p.as('owner')('DELETE', '/apps/alpha/collaborators/bob@example.com'), 200, 'remove bob');
     assert.equal((await fetch(url)).status, 404);
     await must(p.as('owner')('POST', '/apps/alpha/collaborators', { user: 'bob@example.com' }), 201, 'bob back');
+    assert.equal((await fetch(url)).status, 200, 'back with access');
+
+    // Revoking the token that made it ends it too.
+    const ci = await must(p.as('collaborator')('POST', '/oauth/authorizations', { description: 'logs' }), 201, 'token');
+    const ciUrl = (await must(client(p.ctl.control.url, ci.body.access_token.token)('POST', '/apps/alpha/log-sessions', { lines: 5 }), 201, 'session')).body.logplex_url as string;
+    assert.equal((await fetch(ciUrl)).status, 200);
+    await must(p.as('collaborator')('DELETE', `/oauth/authorizations/${ci.body.id}`), 200, 'revoke');
+    assert.equal((await fetch(ciUrl)).status, 404);
   });
 
   test('users:remove: refused while they own apps or are the last admin; else their tokens stop at once', async () => {
