@@ -56,15 +56,23 @@ export interface FirewallOptions {
 
 const toInt = (a: string) => a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
 
+/** Whether two IPv4 CIDRs share an address. */
+export function overlaps(a: string, b: string): boolean {
+  const ra = cidrRange(a);
+  const rb = cidrRange(b);
+  return ra[0] <= rb[1] && rb[0] <= ra[1];
+}
+
+function cidrRange(c: string): readonly [number, number] {
+  const [a, bits = '32'] = c.split('/');
+  const size = 2 ** (32 - Number(bits));
+  const start = Math.floor(toInt(a!) / size) * size;
+  return [start, start + size - 1] as const;
+}
+
 /** CIDRs with those inside another left out (nft refuses overlapping intervals in one set). */
 export function disjoint(cidrs: string[]): string[] {
-  const range = (c: string) => {
-    const [a, bits = '32'] = c.split('/');
-    const size = 2 ** (32 - Number(bits));
-    const start = Math.floor(toInt(a!) / size) * size;
-    return [start, start + size - 1] as const;
-  };
-  const rs = [...new Set(cidrs)].map((c) => ({ c, r: range(c) }));
+  const rs = [...new Set(cidrs)].map((c) => ({ c, r: cidrRange(c) }));
   return rs.filter(({ c, r }) => !rs.some((o) => o.c !== c && o.r[0] <= r[0] && o.r[1] >= r[1] && (o.r[0] !== r[0] || o.r[1] !== r[1] || o.c < c))).map((x) => x.c);
 }
 

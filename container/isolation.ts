@@ -10,11 +10,13 @@
  * removes whatever no live container owns.
  */
 import { createHash } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../lib/log.ts';
-import { Firewall, localSubnets, type AllowRule } from './firewall.ts';
+import { Firewall, localSubnets, overlaps, type AllowRule } from './firewall.ts';
 import { CniNetwork, type PortMapping } from './network.ts';
 import { detectRuntime, findBinary, OciRuntime, type RuntimeName } from './runtime.ts';
 import { ociConfig, type ContainerLimits } from './spec.ts';
@@ -52,7 +54,21 @@ export interface ContainerRequest {
   limits: ContainerLimits;
 }
 
+const exec = promisify(execFile);
 const shortHash = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 4);
+
+/** Names of a daemon's container namespaces in /run/netns start with this (its state dir decides). */
+export const netnsPrefix = (name: string, stateDir: string) => `dm-${name}-${shortHash(stateDir)}-`;
+
+/** An address of another interface inside `subnet` (a stale or foreign bridge would take the containers' traffic). */
+async function subnetTaken(subnet: string, ours: string): Promise<string | undefined> {
+  const { stdout } = await exec('ip', ['-4', '-j', 'addr', 'show']);
+  for (const i of JSON.parse(stdout || '[]') as { ifname: string; addr_info?: { local: string; prefixlen: number }[] }[]) {
+    if (i.ifname === ours) continue;
+    for (const a of i.addr_info ?? []) if (overlaps(`${a.local}/${a.prefixlen}`, subnet)) return `${a.local}/${a.prefixlen} on ${i.ifname}`;
+  }
+  return undefined;
+}
 
 /** Binaries isolation needs on the host; a missing one is named with its Debian package. */
 const NEEDS: [string, string][] = [['ip', 'iproute2'], ['nft', 'nftables'], ['tini', 'tini'], ['iptables', 'iptables']];
@@ -87,8 +103,10 @@ export class Isolation {
     const bridge = `dm-${net}`.slice(0, 15);
     const network = new CniNetwork({
       name: `dynomesh-${net}`, bridge, subnet: o.subnet, cniPath, ipamDir: join(o.stateDir, 'ipam'),
-      netnsPrefix: `dm-${o.name}-${shortHash(o.stateDir)}-`,
+      netnsPrefix: netnsPrefix(o.name, o.stateDir),
     });
+    const taken = await subnetTaken(o.subnet, bridge);
+    if (taken) throw new Error(`the container subnet ${o.subnet} overlaps ${taken}, so replies would go astray; remove that interface or pick another subnet (--dyno-subnet, --build-subnet)`);
     const firewall = new Firewall({ table: `dynomesh_${net.replace(/-/g, '_')}`, bridge, alsoBlocked: await localSubnets() });
     const stack = hostStack();
     if (!stack.resolvers.length) o.log.warn({}, 'containers-have-no-dns: the host lists no name server a container can reach (only loopback ones)');

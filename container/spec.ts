@@ -6,8 +6,10 @@
  * What a tenant gets: its own pid, mount, ipc, uts and network namespaces; the
  * stack read-only as `/`; its writable dirs (the slug as /app, a build's dirs);
  * a private size-limited /tmp; its app user, no capabilities, no new privileges;
- * memory, pids and CPU limits in its own cgroup. Nothing of the host's state.
+ * memory, pids and CPU limits in its own cgroup; a syscall filter (seccomp.ts).
+ * Nothing of the host's state.
  */
+import { seccompProfile } from './seccomp.ts';
 import type { StackMount } from './stack.ts';
 
 export interface ContainerLimits {
@@ -97,6 +99,7 @@ export function ociConfig(i: ContainerSpecInput): Record<string, unknown> {
       devices: [],
       maskedPaths: MASKED,
       readonlyPaths: READONLY,
+      seccomp: seccompProfile(),
     },
   };
 }

@@ -9,6 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { netnsPrefix } from '../../container/isolation.ts';
 
 export const NS_PREFIX = 'dmnet-';
 const STATE_DIR = '/run/dynomesh-netns';
@@ -138,6 +139,17 @@ export function destroyRun(run: string, keepDir = false): void {
   const spaces = namespacesOf(run);
   for (const ns of spaces) killAllIn(ns);
   for (const ns of spaces) ipQuiet('netns', 'del', ns);
+  // The containers' own namespaces (their processes died with their host above).
+  const hostDirs = spaces.map((ns) => `/tmp/dmnet-${run}/${ns.split('-').pop()}`);
+  const prefixes = hostDirs.flatMap((d) => [netnsPrefix('node', `${d}/node/containers`), netnsPrefix('build', `${d}/builds/.containers`)]);
+  const all = (() => {
+    try {
+      return readdirSync('/run/netns');
+    } catch {
+      return [] as string[];
+    }
+  })();
+  for (const ns of all.filter((n) => prefixes.some((p) => n.startsWith(p)))) ipQuiet('netns', 'del', ns);
   for (const line of ip('-o', 'link').split('\n')) {
     const name = /^\d+: ([^:@]+)/.exec(line)?.[1];
     if (name && (name === bridgeName(run) || (name.startsWith(`dm${run}`) && name.length > 7))) ipQuiet('link', 'del', name);

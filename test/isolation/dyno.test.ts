@@ -117,6 +117,18 @@ describe('isolated dynos', { skip: !root && 'needs root (runc, CNI, nftables)' }
     assert.deepEqual(w.map((r) => [r.path, r.ok]), [['/app/x', true], ['/tmp/x', true], ['/usr/x', false], ['/etc/x', false], ['/x', false], ['/var/x', false]]);
   });
 
+  test('no new namespaces, no kernel keyring, no mounts: the syscall filter holds', async () => {
+    const sh = async (cmd: string) => get<{ status: number; out: string }>('evil', `/sh?cmd=${encodeURIComponent(cmd)}`);
+    assert.match((await sh('grep Seccomp: /proc/self/status')).out, /Seccomp:\s+2/);
+    for (const cmd of ['unshare -Ur true', 'unshare -n true', 'unshare -m true', 'mount -t tmpfs x /tmp']) {
+      const r = await sh(cmd);
+      assert.notEqual(r.status, 0, `${cmd}: ${r.out}`);
+      assert.match(r.out, /Operation not permitted|Function not implemented|must be superuser|permission denied/i, cmd);
+    }
+    // What apps do still works: threads, child processes, a pipe between them.
+    assert.deepEqual(await sh('echo hi | tr a-z A-Z'), { status: 0, out: 'HI\n' });
+  });
+
   test('a fork bomb stops at its pids limit and the other app keeps answering', async () => {
     const f = await get<{ started: number; error: string | null }>('evil', '/fork?n=2000');
     assert.ok(f.error, `forked ${f.started} without a limit`);

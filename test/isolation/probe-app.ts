@@ -84,6 +84,10 @@ const routes = {
       s.on('error', (e) => done({ ok: false, code: e.code }));
     });
   },
+  async sh(q) {
+    const r = require('child_process').spawnSync('/bin/sh', ['-c', String(q.cmd)], { encoding: 'utf8', timeout: 10000 });
+    return { status: r.status, out: (r.stdout || '') + (r.stderr || '') };
+  },
   async symlink(q) {
     try { fs.symlinkSync(String(q.target), String(q.path)); return { ok: true }; } catch (e) { return { ok: false, code: e.code }; }
   },

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ociConfig } from '../../container/spec.ts';
 import { hostResolvers, hostStack } from '../../container/stack.ts';
-import { disjoint, parseAllow, ruleset } from '../../container/firewall.ts';
+import { disjoint, overlaps, parseAllow, ruleset } from '../../container/firewall.ts';
 
 const spec = () => ociConfig({
   args: ['/usr/bin/tini', '--', '/bin/sh', '-c', 'node server.js'], env: { PORT: '5000' }, cwd: '/app', uid: 1234, gid: 1234, hostname: 'web.1',
@@ -64,6 +64,7 @@ test('allow rules parse or say how to write them; overlapping blocks collapse', 
   assert.deepEqual(parseAllow('10.0.5.7'), { cidr: '10.0.5.7', why: 'operator allowlist' });
   assert.throws(() => parseAllow('10.0.5.0/33'), /e\.g\. 10\.0\.5\.0\/24:5432/);
   assert.throws(() => parseAllow('db.internal:5432'), /IPv4 address or CIDR/);
+  assert.ok(overlaps('10.231.0.0/16', '10.231.7.1/24') && !overlaps('10.231.0.0/16', '10.232.0.1/16'));
   assert.deepEqual(disjoint(['10.0.0.0/8', '10.1.2.0/24', '192.0.2.0/24', '192.0.2.0/24']), ['10.0.0.0/8', '192.0.2.0/24']);
   const r = ruleset({ table: 't', bridge: 'dm-x', alsoBlocked: ['192.0.2.0/24'] }, [{ cidr: '10.9.9.9', port: 5432, proto: 'tcp', why: 'pg' }]);
   // Allowed before the private-range drop, in both chains; the host's own subnet is dropped too.
