@@ -10,6 +10,7 @@ import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { cp } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runStep, type StepJail } from './run-step.ts';
 
 export const BUILTIN_DIR = fileURLToPath(new URL('../../buildpacks/', import.meta.url));
 
@@ -55,8 +56,19 @@ function missingBins(dir: string): string | undefined {
   return undefined;
 }
 
-/** Runs a fetch command (git clone, cp) as the build user when there is one, so it reaches only what that user may read. */
-function fetchAs(cmd: string, args: string[], cwd: string, signal: AbortSignal, as?: FetchUser): Promise<void> {
+/**
+ * Runs a fetch command (git clone, cp) as the build user when there is one, so it reaches only what that
+ * user may read; in the build's container when builds are isolated, so a clone reaches only the internet
+ * (not the control host or private ranges) and a copy sees only the buildpack's own directory.
+ */
+async function fetchAs(cmd: string, args: string[], cwd: string, signal: AbortSignal, as?: FetchUser, jail?: StepJail, readonly: string[] = []): Promise<void> {
+  if (jail) {
+    let err = '';
+    const env = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: as?.home ?? cwd, GIT_TERMINAL_PROMPT: '0' };
+    const r = await runStep(cmd, args, { cwd, env, signal, jail, readonly, onOutput: (b) => (err += b.toString()) });
+    if (r.code !== 0) throw new Error(err.trim().split('\n').pop() || `${cmd} exited ${r.code ?? r.signal}`);
+    return;
+  }
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, {
       cwd, signal,
@@ -68,6 +80,15 @@ function fetchAs(cmd: string, args: string[], cwd: string, signal: AbortSignal, 
     child.stderr.on('data', (b: Buffer) => (err += b.toString()));
     child.on('error', reject);
     child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(err.trim().split('\n').pop() || `${cmd} exited ${code}`))));
+  });
+}
+
+/** Whether `user` may read and enter `dir`, asked of the kernel as that user (modes, ACLs, every parent). */
+function userMayRead(dir: string, user: FetchUser): Promise<boolean> {
+  return new Promise((resolve) => {
+    const child = spawn('test', ['-r', dir, '-a', '-x', dir], { uid: user.uid, gid: user.gid, stdio: 'ignore', env: { PATH: '/usr/bin:/bin' } });
+    child.on('error', () => resolve(false));
+    child.on('close', (code) => resolve(code === 0));
   });
 }
 
@@ -83,7 +104,7 @@ export interface FetchUser {
  * paths are copied, git URLs cloned. Private because a buildpack may write its
  * `export` file (multi-buildpack API) into its own dir while other builds run.
  */
-export async function fetchBuildpack(ref: string, workDir: string, n: number, signal: AbortSignal, as?: FetchUser): Promise<Buildpack> {
+export async function fetchBuildpack(ref: string, workDir: string, n: number, signal: AbortSignal, as?: FetchUser, jail?: StepJail): Promise<Buildpack> {
   const name = builtinName(ref);
   if (name) {
     // The built-ins share buildpacks/lib, so the whole (small) tree is copied once per build.
@@ -96,7 +117,9 @@ export async function fetchBuildpack(ref: string, workDir: string, n: number, si
     if (problem) throw new Error(problem);
     const dir = join(workDir, `buildpack-${n}`);
     try {
-      await fetchAs('cp', ['-R', '--no-preserve=ownership', '--', ref, dir], workDir, signal, as);
+      // A container sees only what it is given: the buildpack dir is bound in, if the build user may read it.
+      if (jail && as && !(await userMayRead(ref, as))) throw new Error('Permission denied (the build user cannot read it)');
+      await fetchAs('cp', ['-R', '--no-preserve=ownership', '--', ref, dir], workDir, signal, as, jail, [ref]);
     } catch (err) {
       throw new Error(`could not copy buildpack ${ref}: ${(err as Error).message}`);
     }
@@ -106,7 +129,7 @@ export async function fetchBuildpack(ref: string, workDir: string, n: number, si
   const dir = join(workDir, `buildpack-${n}`);
   try {
     const clone = (shallow: boolean) =>
-      fetchAs('git', ['clone', '--quiet', ...(shallow ? ['--depth', '1'] : []), ...(branch ? ['--branch', branch] : []), '--', url, dir], workDir, signal, as);
+      fetchAs('git', ['clone', '--quiet', ...(shallow ? ['--depth', '1'] : []), ...(branch ? ['--branch', branch] : []), '--', url, dir], workDir, signal, as, jail);
     // Shallow is quicker; dumb-HTTP hosts cannot serve it, so those get a full clone.
     await clone(true).catch((err: Error) => (/shallow/i.test(err.message) ? clone(false) : Promise.reject(err)));
   } catch (err) {

@@ -125,7 +125,7 @@ export async function compile(input: CompileInput): Promise<Compiled> {
   const as = input.user ? { uid: input.user.uid, gid: input.user.gid, home: env.HOME! } : undefined;
   for (const [i, ref] of refs.entries()) {
     try {
-      candidates.push(await fetchBuildpack(ref, input.workDir, i, signal, as));
+      candidates.push(await fetchBuildpack(ref, input.workDir, i, signal, as, input.jail));
     } catch (err) {
       if (signal.aborted) throw err;
       throw new BuildFailure((err as Error).message);

@@ -15,7 +15,8 @@ export interface StepBox {
 }
 
 export interface StepJail {
-  enter(file: string, args: string[], env: Record<string, string>, cwd: string): Promise<StepBox>;
+  /** `readonly`: host paths also bound, read-only, at the same place (an operator's buildpack dir). */
+  enter(file: string, args: string[], env: Record<string, string>, cwd: string, readonly?: string[]): Promise<StepBox>;
 }
 
 export interface StepOptions {
@@ -31,6 +32,8 @@ export interface StepOptions {
   gid?: number;
   /** Run the step in a container (the uid/gid then apply inside it). */
   jail?: StepJail | undefined;
+  /** With a jail: host paths the step may read. */
+  readonly?: string[];
 }
 
 export interface StepResult {
@@ -45,7 +48,7 @@ export class StepAborted extends Error {
 
 export async function runStep(file: string, args: string[], o: StepOptions): Promise<StepResult> {
   if (o.signal.aborted) throw new StepAborted(String(o.signal.reason ?? 'aborted'));
-  const box = await o.jail?.enter(file, args, o.env, o.cwd);
+  const box = await o.jail?.enter(file, args, o.env, o.cwd, o.readonly);
   try {
     const child = box
       ? spawn(box.argv[0], box.argv.slice(1), { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } })

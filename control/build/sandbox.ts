@@ -98,11 +98,12 @@ export class Sandbox {
     if (!iso || !user) return undefined;
     let n = 0;
     return {
-      enter: async (file, args, env, cwd) => {
+      enter: async (file, args, env, cwd, readonly = []) => {
         const id = `build.${buildId}.${++n}`;
         const c = await iso.prepare({
           id, args: [file, ...args], env, cwd, user, hostname: 'build',
           writable: [{ source: workDir, destination: workDir }, { source: cacheDir, destination: cacheDir }],
+          readonly: readonly.map((p) => ({ source: p, destination: p })),
           cgroupsPath: `/dynomesh-build/${id}`, limits: BUILD_LIMITS,
         });
         return { argv: c.argv, kill: (sig) => c.kill(sig), destroy: () => c.destroy() };

@@ -15,10 +15,13 @@ import type { Cluster } from '../../cluster/client.ts';
 import { useEtcd } from '../support/etcd.ts';
 import { dumpKeys } from './dump.ts';
 import { ADMIN, api, appRepo, git, remote, spawnControl, type ControlProc } from './support.ts';
+import { freePort } from '../../cluster/etcd-server.ts';
+import { addonHost } from '../support/host.ts';
 
 const etcd = useEtcd();
 let cluster: Cluster;
 let ctl: ControlProc;
+let bpPort: number;
 let tmp: string;
 const cleanups: (() => void)[] = [];
 
@@ -60,7 +63,10 @@ async function helloRepo() {
 describe('git transport, custom buildpacks and the builds API', () => {
   before(async () => {
     cluster = etcd.cluster();
-    ctl = await spawnControl(etcd, cluster.keys.prefix);
+    // The git host of the buildpack test: as root, builds run in containers that reach private
+    // addresses only through the operator's allowlist, which names exactly this server.
+    bpPort = await freePort();
+    ctl = await spawnControl(etcd, cluster.keys.prefix, ['--build-allow', `${addonHost()}:${bpPort}`]);
     tmp = mkdtempSync(join(tmpdir(), 'dm-git-test-'));
     chmodSync(tmp, 0o711); // buildpacks here must be reachable by the per-app build users (as root)
   });
@@ -116,9 +122,9 @@ describe('git transport, custom buildpacks and the builds API', () => {
         res.writeHead(404).end();
       }
     });
-    await new Promise<void>((r) => files.listen(0, '127.0.0.1', r));
+    await new Promise<void>((r) => files.listen(bpPort, addonHost(), r));
     cleanups.push(() => files.close());
-    const url = `http://127.0.0.1:${(files.address() as AddressInfo).port}/bp.git#main`;
+    const url = `http://${addonHost()}:${(files.address() as AddressInfo).port}/bp.git#main`;
     assert.equal((await api(ctl.url, 'PUT', '/apps/gitbp/buildpack-installations', { updates: [url] })).status, 200);
     const repo = await helloRepo();
     const first = await git(repo.dir, ['push', remote(ctl.url, 'gitbp'), 'main']);
