@@ -61,6 +61,13 @@ function onPath(): boolean {
   return (process.env.PATH ?? '').split(delimiter).some((d) => d && existsSync(join(d, 'dynomesh')));
 }
 
+/** What `up` tells once about tenant isolation (the daemons decide the same way: root and not turned off). */
+function isolationLine(): string {
+  if (process.env.DYNOMESH_ISOLATION === 'off') return 'OFF (DYNOMESH_ISOLATION=off): dynos and builds share this host; run only code you trust';
+  if (process.getuid?.() !== 0) return 'OFF (not root): dynos and builds run as your user on this host; run `up` as root to put each in its own container';
+  return 'each dyno and build in its own container (runc) on its own network (see dyno-node/README.md)';
+}
+
 function banner(c: LocalCluster, login: string, flags: UpFlags): string {
   const cli = onPath() ? 'dynomesh' : BIN;
   const example = resolve(BIN, '../../examples/node-hello');
@@ -73,6 +80,7 @@ function banner(c: LocalCluster, login: string, flags: UpFlags): string {
       ? `  Admin token   ${c.adminToken}  (shown once; the CLI is logged in with it: ${configPath()})`
       : `  CLI           ${login === 'kept' ? 'logged in' : 'logged in with a new admin token'} (${configPath()})`,
     `  Logs          ${join(flags.home, 'logs')}/`,
+    `  Isolation     ${isolationLine()}`,
     '',
     'Deploy an example from another terminal:',
     `  cp -r ${example} ~/hello && cd ~/hello && git init -q -b main && git add . && git commit -qm 'first deploy'`,
