@@ -9,9 +9,9 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { addClusterOptions, clusterOptionsFrom, type ClusterFlags } from '../cluster/config.ts';
-import { parseAllow, type AllowRule } from '../container/firewall.ts';
+import type { AllowRule } from '../container/firewall.ts';
 import type { IsolationMode } from '../container/isolation.ts';
-import { parseDuration, parseHostPort, parsePort, parsePositiveNumber } from '../lib/options.ts';
+import { parseAllowList, parseDuration, parseHostPort, parsePort, parsePositiveNumber } from '../lib/options.ts';
 import { ControlPlane } from './control.ts';
 
 interface ControlFlags extends ClusterFlags {
@@ -34,14 +34,6 @@ interface ControlFlags extends ClusterFlags {
   isolation: IsolationMode;
   buildAllow: AllowRule[];
   buildSubnet: string;
-}
-
-function parseAllowList(v: string, prev: AllowRule[] = []): AllowRule[] {
-  try {
-    return [...prev, ...v.split(',').filter((x) => x.trim()).map(parseAllow)];
-  } catch (err) {
-    throw new InvalidArgumentError((err as Error).message);
-  }
 }
 
 const home = (p: string) => (p.startsWith('~/') ? join(homedir(), p.slice(2)) : p);

@@ -12,6 +12,7 @@ import type { Node, Placement } from '../cluster/records.ts';
 import { nodeToken, unseal } from '../cluster/sealed.ts';
 import type { AllowRule } from '../container/firewall.ts';
 import { Isolation, type IsolationMode } from '../container/isolation.ts';
+import { mountsUnder, Volume } from '../container/volume.ts';
 import { Session } from '../cluster/session.ts';
 import { watchPrefix, type Change, type PrefixWatch } from '../cluster/watch.ts';
 import { logger, type Logger } from '../lib/log.ts';
@@ -67,7 +68,15 @@ export interface AgentOptions {
    * `auto`: when root (refusing to start if the host lacks runc, CNI plugins or nftables),
    * else off with a warning. Default off, for embedding and unit tests.
    */
-  isolation?: { mode: IsolationMode; subnet?: string; allow?: AllowRule[]; /** Names the bridge and table; one per agent on a host. */ name?: string };
+  isolation?: {
+    mode: IsolationMode;
+    subnet?: string;
+    allow?: AllowRule[];
+    /** Names the bridge and table; one per agent on a host. */
+    name?: string;
+    /** Size of each dyno's /app volume (default 2 GiB); unbounded where the host has no loop devices. */
+    diskBytes?: number;
+  };
   sink?: LogSink;
   log?: Logger;
 }
@@ -148,6 +157,7 @@ export class Agent {
       bootTimeoutMs: o.bootTimeoutMs ?? 60_000, stopTimeoutMs: o.stopTimeoutMs ?? 30_000, memoryPollMs: o.memoryPollMs ?? 1000,
       ports: new Set(), resolve: (p) => this.resolve(p), attach: this.attach, attachTimeoutMs: o.attachTimeoutMs ?? 60_000,
       isolation: this.isolation,
+      diskBytes: this.isolation ? this.diskBytes(o) : undefined,
     };
     await this.sweepLeftovers(store);
     if (this.isolation) {
@@ -155,6 +165,13 @@ export class Agent {
       const live = new Set(this.leftovers.map((r) => r.container).filter((c): c is string => !!c));
       const removed = await this.isolation.sweep(live);
       if (removed.length) this.log.info({ containers: removed }, 'stale-containers-removed');
+      // Volumes of starts the kill interrupted before their record was written.
+      const volumes = new Set(this.leftovers.map((r) => r.volume));
+      for (const m of await mountsUnder(dirs.dynos)) {
+        if (volumes.has(m)) continue;
+        await Volume.existing(m).destroy();
+        this.log.info({ volume: m }, 'stale-volume-removed');
+      }
       this.addonWatch = watchAddonServers(o.cluster, this.isolation, this.log);
     }
     void this.keepSession();
@@ -174,6 +191,12 @@ export class Agent {
     this.pruneTimer = setInterval(() => void this.pruneSlugs(), o.slugPruneMs ?? 10 * 60_000);
     this.pruneTimer.unref();
     this.log.info({ advertise: this.ctx.advertise, dataDir: o.dataDir }, 'dyno-node-started');
+  }
+
+  private diskBytes(o: AgentOptions): number | undefined {
+    if (Volume.supported()) return o.isolation?.diskBytes ?? 2 * 1024 ** 3;
+    this.log.warn({ hint: 'a dyno can fill the disk of the data dir; give it its own filesystem' }, 'dyno-disk-unbounded: this host has no loop devices');
+    return undefined;
   }
 
   private async startIsolation(o: AgentOptions): Promise<Isolation | undefined> {
@@ -215,6 +238,7 @@ export class Agent {
       this.deadEndpoints.add(`${rec.app}/${rec.dyno}`);
       if (rec.pid > 1) signalGroup(rec.pid, 'SIGKILL'); // stragglers of its group, if any
       if (rec.container) await this.isolation?.existing(rec.container, rec.port ? [{ hostPort: rec.port, containerPort: rec.port }] : []).destroy();
+      if (rec.volume) await Volume.existing(rec.volume).destroy();
       if (rec.cgroup) await DynoCgroup.open(rec.cgroup.kind, rec.cgroup.path)?.remove();
       await rm(rec.dir, { recursive: true, force: true });
       await rm(rec.logFile, { force: true });

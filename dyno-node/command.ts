@@ -11,8 +11,8 @@ import { loadClusterKey } from '../cluster/sealed.ts';
 import { logger } from '../lib/log.ts';
 import { LogShipper } from '../logplex/shipper.ts';
 import { dynoSink } from '../logplex/sinks.ts';
-import { parseDuration, parseHostPort, parsePositiveInt } from '../lib/options.ts';
-import { parseAllow, type AllowRule } from '../container/firewall.ts';
+import { parseAllowList, parseDuration, parseHostPort, parsePositiveInt, parseSize } from '../lib/options.ts';
+import type { AllowRule } from '../container/firewall.ts';
 import type { IsolationMode } from '../container/isolation.ts';
 import { Agent } from './agent.ts';
 import type { MemoryMode } from './memory.ts';
@@ -40,14 +40,7 @@ interface Flags extends ClusterFlags {
   isolation: IsolationMode;
   dynoAllow: AllowRule[];
   dynoSubnet: string;
-}
-
-function parseAllowList(v: string, prev: AllowRule[] = []): AllowRule[] {
-  try {
-    return [...prev, ...v.split(',').filter((x) => x.trim()).map(parseAllow)];
-  } catch (err) {
-    throw new InvalidArgumentError((err as Error).message);
-  }
+  dynoDisk: number;
 }
 
 function parseSubnet(v: string): string {
@@ -107,6 +100,7 @@ export function dynoNodeCommand(): Command {
     .addOption(new Option('--isolation <mode>', 'each dyno in its own OCI container and network: auto (when root), runc, crun, or off').env('DYNOMESH_ISOLATION').choices(['auto', 'runc', 'crun', 'off']).default('auto'))
     .addOption(new Option('--dyno-allow <cidr[:port]>', 'a private destination dynos may reach (repeatable or comma-separated; add-on servers are allowed automatically)').env('DYNOMESH_DYNO_ALLOW').argParser(parseAllowList).default([]))
     .addOption(new Option('--dyno-subnet <cidr>', 'addresses of the dyno containers on this host\'s bridge').env('DYNOMESH_DYNO_SUBNET').default('10.231.0.0/16').argParser(parseSubnet))
+    .addOption(new Option('--dyno-disk <size>', 'writable disk of each isolated dyno (/app, the slug included); writes past it get ENOSPC').env('DYNOMESH_DYNO_DISK').default(2 * 1024 ** 3, '2g').argParser(parseSize))
     .addOption(new Option('--label <key=value>', 'node label for the scheduler (repeatable)').argParser(parseLabel).default({}))
     .action(async (flags: Flags) => {
       const log = logger('dyno-node', { node: flags.nodeId });
@@ -126,7 +120,7 @@ export function dynoNodeCommand(): Command {
         memoryMode: flags.memoryEnforcement, memoryPollMs: flags.memoryPoll, log, sink: dynoSink(shipper),
         attachListen: flags.attach ? flags.attachListen : false, attachTimeoutMs: flags.attachTimeout,
         cycleMs: flags.cycle, cycleJitterMs: flags.cycleJitter,
-        isolation: { mode: flags.isolation, subnet: flags.dynoSubnet, allow: flags.dynoAllow },
+        isolation: { mode: flags.isolation, subnet: flags.dynoSubnet, allow: flags.dynoAllow, diskBytes: flags.dynoDisk },
       });
       let stopping = false;
       const stop = (signal: string) => {

@@ -30,6 +30,8 @@ export interface RunRecord {
   attached?: boolean;
   /** Its container id, when isolated (the pid is then the runtime's, which is the container's parent). */
   container?: string;
+  /** Mount point of its /app volume (container/volume.ts); `dir` is inside it. */
+  volume?: string;
 }
 
 export class RunStore {

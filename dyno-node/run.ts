@@ -16,6 +16,7 @@ import { chmod, chown, mkdir, rm } from 'node:fs/promises';
 import { constants } from 'node:os';
 import type { Placement, Slug } from '../cluster/records.ts';
 import type { Container, Isolation } from '../container/isolation.ts';
+import { Volume } from '../container/volume.ts';
 import type { Logger } from '../lib/log.ts';
 import { commandArgv, dynoEnv, gatedArgv } from './environment.ts';
 import { DynoCgroup, MemoryGuard, memoryLines, type CgroupBase, type MemoryEvent, type MemoryMode } from './memory.ts';
@@ -67,6 +68,8 @@ export interface RunContext {
   attachTimeoutMs: number;
   /** Runs each dyno in its own container; undefined: on the host (`--isolation off`, or not root). */
   isolation: Isolation | undefined;
+  /** Size of each isolated dyno's /app volume; undefined: /app is a plain directory (no loop devices). */
+  diskBytes: number | undefined;
 }
 
 /** Limits of a dyno's container from its memory quota (standard-1x: 512 MB, 256 processes, 1024 CPU shares). */
@@ -105,6 +108,8 @@ export class Run {
   private dir: string | undefined;
   /** The dyno's container, when isolated. */
   private box: Container | undefined;
+  /** The size-limited filesystem its /app lives on, when isolated. */
+  private volume: Volume | undefined;
   private attachment: Attachment | undefined;
   /** Writes of the run record, in order; cleanup waits for them so no stale record is left. */
   private saving: Promise<void> = Promise.resolve();
@@ -141,6 +146,7 @@ export class Run {
     run.port = rec.port;
     run.dir = rec.dir;
     run.startedAt = rec.startedAt;
+    if (rec.volume) run.volume = Volume.existing(rec.volume);
     if (rec.container) run.box = ctx.isolation?.existing(rec.container, rec.port ? [{ hostPort: rec.port, containerPort: rec.port }] : []);
     if (rec.port) ctx.ports.add(rec.port);
     if (rec.cgroup) run.cgroup = DynoCgroup.open(rec.cgroup.kind, rec.cgroup.path);
@@ -188,7 +194,14 @@ export class Run {
     await mkdir(appDir, { recursive: true, mode: 0o711 });
     await chown(appDir, process.getuid?.() ?? 0, process.getgid?.() ?? 0).catch(() => undefined);
     await chmod(appDir, ctx.isolation ? 0o700 : 0o711);
-    this.dir = `${appDir}/${p.dyno}.${this.id}`;
+    const runDir = `${appDir}/${p.dyno}.${this.id}`;
+    if (ctx.isolation && ctx.diskBytes) {
+      // The slug goes inside the volume, so the slug and what the dyno writes share its bound.
+      this.volume = await Volume.create(runDir, ctx.diskBytes);
+      this.dir = `${runDir}/app`;
+    } else {
+      this.dir = runDir;
+    }
     await ctx.pool.unpack(slugFile, this.dir, user ? { uid: user.uid, gid: user.gid } : undefined);
     if (this.stopRequested) return this.finish({ status: null, reason: 'stopped', message: 'Stopped before start' });
 
@@ -271,6 +284,7 @@ export class Run {
         ...(p.command ? { oneOff: true } : {}),
         ...(this.attachment ? { attached: true } : {}),
         ...(this.box ? { container: this.box.id } : {}),
+        ...(this.volume ? { volume: this.volume.mountPoint } : {}),
       };
       this.save();
       await this.saving;
@@ -470,6 +484,7 @@ export class Run {
     await this.box?.destroy().catch((err: Error) => this.ctx.log.warn({ app: this.app, dyno: this.dyno, err: err.message }, 'container-destroy-failed'));
     await this.cgroup?.remove().catch(() => undefined);
     if (this.dir) await rm(this.dir, { recursive: true, force: true }).catch(() => undefined);
+    await this.volume?.destroy().catch((err: Error) => this.ctx.log.warn({ app: this.app, dyno: this.dyno, err: err.message }, 'volume-destroy-failed'));
     if (this.rec) {
       await this.saving;
       await this.ctx.store.remove(this.rec).catch(() => undefined);

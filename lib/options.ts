@@ -4,6 +4,7 @@
  * so a bad value stops a daemon at start with one clear line.
  */
 import { InvalidArgumentError } from 'commander';
+import { parseAllow, type AllowRule } from '../container/firewall.ts';
 
 export function parsePort(v: string): number {
   const n = Number(v);
@@ -29,6 +30,23 @@ export function parseDuration(v: string): number {
   if (!m) throw new InvalidArgumentError(`"${v}" is not a duration (examples: 500ms, 30s, 5m).`);
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 'ms') as 'ms' | 's' | 'm' | 'h'];
   return Math.round(Number(m[1]) * unit);
+}
+
+/** Sizes as `512m`, `2g`, `64k` or a bare number of bytes; returns bytes. */
+export function parseSize(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)([kmgt]?)b?$/i.exec(v.trim());
+  if (!m || Number(m[1]) <= 0) throw new InvalidArgumentError(`"${v}" is not a size (examples: 512m, 2g).`);
+  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  return Math.round(Number(m[1]) * unit);
+}
+
+/** Firewall allow rules (`10.0.5.0/24:5432,10.0.6.7`), repeatable: `--dyno-allow`, `--build-allow`. */
+export function parseAllowList(v: string, prev: AllowRule[] = []): AllowRule[] {
+  try {
+    return [...prev, ...v.split(',').filter((x) => x.trim()).map(parseAllow)];
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
 }
 
 /** Comma-separated http(s) URLs, as in DYNOMESH_ETCD=http://10.0.0.1:2379,http://10.0.0.2:2379. */

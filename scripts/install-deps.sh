@@ -10,9 +10,9 @@ cd "$(dirname "$0")/.."
 # etcd-client: etcdctl, which tests and operators use against the cluster's etcd.
 # Tenant isolation (every dyno and build in its own container, dyno-node/README.md): runc, the CNI
 # plugins (bridge, host-local, portmap), nftables, iptables (portmap's rules), tini (PID 1 of each
-# container) and iproute2 (network namespaces, isolated bridge ports).
-want=(etcd-server etcd-client git rsyslog runc containernetworking-plugins nftables iptables tini iproute2)
-bins=(etcd etcdctl git rsyslogd runc /usr/lib/cni/portmap nft iptables tini ip)
+# container), iproute2 (network namespaces, isolated bridge ports), e2fsprogs (each dyno's /app volume).
+want=(etcd-server etcd-client git rsyslog runc containernetworking-plugins nftables iptables tini iproute2 e2fsprogs)
+bins=(etcd etcdctl git rsyslogd runc /usr/lib/cni/portmap nft iptables tini ip mkfs.ext4)
 for a in "$@"; do
   case "$a" in
     --bench) want+=(nginx haproxy wrk); bins+=(nginx haproxy wrk) ;;

@@ -49,7 +49,7 @@ describe('isolated dynos', { skip: !root && 'needs root (runc, CNI, nftables)' }
 
   before(async () => {
     clusterRef = etcd.cluster();
-    h = await startAgent(cluster(), { isolation: { mode: 'runc', subnet: SUBNET, name: 'itest' }, memoryMb: 4096 });
+    h = await startAgent(cluster(), { isolation: { mode: 'runc', subnet: SUBNET, name: 'itest', diskBytes: 64 * 1024 * 1024 }, memoryMb: 4096 });
     const s = await makeSlug({ Procfile: 'web: node server.js\n', 'server.js': PROBE_APP });
     h.slugs.add(s);
     for (const app of ['evil', 'victim']) {
@@ -148,6 +148,17 @@ describe('isolated dynos', { skip: !root && 'needs root (runc, CNI, nftables)' }
     assert.ok(r.mb < 1100, `wrote ${r.mb} MB`);
     const v = await get<{ hello: string }>('victim', '/');
     assert.equal(v.hello, 'web.1');
+  });
+
+  test('filling /app ends in ENOSPC at its disk size, for it alone', async () => {
+    const r = await get<{ ok: boolean; code?: string; mb: number }>('evil', '/fill?path=/app/big&mb=4096');
+    assert.equal(r.code, 'ENOSPC');
+    assert.ok(r.mb > 10 && r.mb < 64, `wrote ${r.mb} MB into a 64 MB volume`);
+    const v = await get<{ hello: string }>('victim', '/');
+    assert.equal(v.hello, 'web.1');
+    // The host's own disk never saw it: /app is its own filesystem.
+    const w = await get<{ path: string; ok: boolean }[]>('evil', '/write?paths=/app/after');
+    assert.equal(w[0]!.ok, true, 'space is back once the file is gone');
   });
 
   test('it reaches an add-on server the control advertises, and nothing else on that host', async () => {

@@ -14,13 +14,14 @@ import { useEtcd, eventually } from '../support/etcd.ts';
 import { dataDir, makeSlug, place, putRelease, SlugServer, WEB_APP } from '../dyno-node/fixtures.ts';
 import { startAgent } from '../dyno-node/harness.ts';
 import type { Isolation } from '../../container/isolation.ts';
+import { mountsUnder, Volume } from '../../container/volume.ts';
 
 const root = process.getuid?.() === 0;
 const etcd = useEtcd();
 const BIN = fileURLToPath(new URL('../../bin/dynomesh.js', import.meta.url));
 
 /** Everything of one agent's isolation that outlives a container if cleanup is broken. */
-async function leftovers(iso: Isolation, stateDir: string): Promise<Record<string, string[]>> {
+async function leftovers(iso: Isolation, stateDir: string, dynosDir: string): Promise<Record<string, string[]>> {
   const net = iso.network.o;
   const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8' });
   return {
@@ -30,10 +31,11 @@ async function leftovers(iso: Isolation, stateDir: string): Promise<Record<strin
     leases: (await readdir(`${net.ipamDir}/${net.name}`).catch(() => [] as string[])).filter((f) => /^\d+\./.test(f)),
     portmaps: sh('iptables', ['-t', 'nat', '-S']).split('\n').filter((l) => l.includes(`${net.name}\\"`) && / id: /.test(l)),
     bundles: await readdir(`${stateDir}/bundles`).catch(() => [] as string[]),
+    volumes: await mountsUnder(dynosDir),
   };
 }
 
-const nothing = { containers: [], netns: [], veths: [], leases: [], portmaps: [], bundles: [] };
+const nothing = { containers: [], netns: [], veths: [], leases: [], portmaps: [], bundles: [], volumes: [] };
 
 describe('isolated dyno lifecycle', { skip: !root && 'needs root (runc, CNI, nftables)' }, () => {
   test('20 start/stop cycles leave no container, namespace, veth, lease, rule or bundle', { timeout: 240_000 }, async () => {
@@ -48,13 +50,14 @@ describe('isolated dyno lifecycle', { skip: !root && 'needs root (runc, CNI, nft
         await place(cluster, h.nodeId, { app: 'cyc', dyno: 'web.1', release: 1 });
         const ep = await eventually(() => cluster.get(cluster.keys.endpoint('cyc', 'web.1')), 30_000, `endpoint, cycle ${i}`);
         assert.equal((await fetch(`http://${ep.value.host}:${ep.value.port}/`)).status, 200);
-        const during = await leftovers(iso, `${h.dir}/containers`);
+        const during = await leftovers(iso, `${h.dir}/containers`, `${h.dir}/dynos`);
         assert.equal(during.containers.length, 1, `cycle ${i}: one container while it runs`);
         assert.equal(during.portmaps.length > 0, true, `cycle ${i}: its port is published`);
+        assert.equal(during.volumes.length, 1, `cycle ${i}: its /app volume is mounted`);
         await cluster.delete(cluster.keys.placement(h.nodeId, 'cyc', 'web.1'));
         await eventually(async () => !(await cluster.get(cluster.keys.status('cyc', 'web.1'))), 30_000, `stopped, cycle ${i}`);
       }
-      await eventually(async () => JSON.stringify(await leftovers(iso, `${h.dir}/containers`)) === JSON.stringify(nothing), 10_000, 'nothing left');
+      await eventually(async () => JSON.stringify(await leftovers(iso, `${h.dir}/containers`, `${h.dir}/dynos`)) === JSON.stringify(nothing), 10_000, 'nothing left');
     } finally {
       await h.stop();
     }
@@ -99,6 +102,7 @@ describe('isolated dyno lifecycle', { skip: !root && 'needs root (runc, CNI, nft
       // The agent's namespace prefix, read off the running dyno's namespace.
       const nsPrefix = (await readdir('/run/netns')).find((n) => n.includes('kept.web.1'))!.replace(/kept\.web\.1\..*$/, '');
       execFileSync('ip', ['netns', 'add', `${nsPrefix}${stale}`]);
+      const staleVolume = await Volume.create(`${dir}/dynos/kept/web.2.v1-deadbeef`, 16 * 1024 * 1024);
 
       // The dyno outlived its agent and still answers.
       assert.equal(((await (await fetch(`http://${ep.value.host}:${ep.value.port}/`)).json()) as { pid: number }).pid, pid1);
@@ -111,6 +115,8 @@ describe('isolated dyno lifecycle', { skip: !root && 'needs root (runc, CNI, nft
       assert.equal(((await (await fetch(`http://${ep.value.host}:${ep.value.port}/`)).json()) as { pid: number }).pid, pid1, 'the same process, adopted');
       assert.ok(!(await readdir(bundles)).includes(stale), 'half-made bundle swept');
       assert.ok(!(await readdir('/run/netns')).includes(`${nsPrefix}${stale}`), 'half-made namespace swept');
+      assert.ok(!(await mountsUnder(`${dir}/dynos`)).includes(staleVolume.mountPoint), 'half-made volume unmounted');
+      assert.equal((await mountsUnder(`${dir}/dynos`)).length, 1, 'the adopted dyno keeps its volume');
       assert.doesNotMatch(b.out, /"dyno-started"/);
 
       // A clean stop takes the adopted container and its network with it.
@@ -118,6 +124,7 @@ describe('isolated dyno lifecycle', { skip: !root && 'needs root (runc, CNI, nft
       await new Promise((r) => b.child.once('exit', r));
       assert.deepEqual((await readdir('/run/netns')).filter((n) => n.startsWith(nsPrefix)), []);
       assert.deepEqual(await readdir(bundles), []);
+      assert.deepEqual(await mountsUnder(`${dir}/dynos`), [], 'its /app volume unmounted');
       const runtime = execFileSync('runc', ['--root', `${dir}/containers/runtime`, 'list', '-q'], { encoding: 'utf8' }).trim();
       assert.equal(runtime, '');
     } catch (err) {
