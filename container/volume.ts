@@ -9,6 +9,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, open, readFile, rm, rmdir } from 'node:fs/promises';
 import { promisify } from 'node:util';
+import { findBinary } from './runtime.ts';
 
 const exec = promisify(execFile);
 
@@ -19,9 +20,11 @@ export class Volume {
     return `${this.mountPoint}.img`;
   }
 
-  /** Whether this host can make loop-mounted volumes (a container host without loop devices cannot). */
-  static supported(): boolean {
-    return existsSync('/dev/loop-control');
+  /** Why this host cannot make loop-mounted volumes (a container host without loop devices, no mkfs.ext4), or undefined. */
+  static unsupported(): string | undefined {
+    if (!existsSync('/dev/loop-control')) return 'this host has no loop devices';
+    if (!findBinary('mkfs.ext4')) return 'mkfs.ext4 is missing (apt-get install e2fsprogs)';
+    return undefined;
   }
 
   /** Makes and mounts a fresh volume of `bytes` at `mountPoint` (which must not exist). */

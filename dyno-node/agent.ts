@@ -194,8 +194,9 @@ export class Agent {
   }
 
   private diskBytes(o: AgentOptions): number | undefined {
-    if (Volume.supported()) return o.isolation?.diskBytes ?? 2 * 1024 ** 3;
-    this.log.warn({ hint: 'a dyno can fill the disk of the data dir; give it its own filesystem' }, 'dyno-disk-unbounded: this host has no loop devices');
+    const why = Volume.unsupported();
+    if (!why) return o.isolation?.diskBytes ?? 2 * 1024 ** 3;
+    this.log.warn({ why, hint: 'a dyno can fill the disk of the data dir; give it its own filesystem' }, 'dyno-disk-unbounded');
     return undefined;
   }
 
