@@ -27,7 +27,7 @@ import type { RunRecord, RunStore } from './run-store.ts';
 import type { SlugCache } from './slugs.ts';
 import { pipeToAttachment, type AttachServer, type Attachment } from './attach.ts';
 import type { SlugPool } from './slug-pool.ts';
-import type { DynoUsers } from './users.ts';
+import type { DynoUser, DynoUsers } from './users.ts';
 
 export type RunState = 'preparing' | 'starting' | 'up' | 'exited';
 
@@ -186,30 +186,12 @@ export class Run {
       this.port = await freePort(ctx.ports);
       ctx.ports.add(this.port);
     }
-    const slugFile = await ctx.slugs.get(spec.slug);
     const user = await ctx.users.forApp(p.app);
-    // Root-owned: a tenant process can never swap the fresh run dir root unpacks into (dyno users pass through it
-    // when they run on the host; containers see only their own /app).
-    const appDir = `${ctx.dynosDir}/${p.app}`;
-    await mkdir(appDir, { recursive: true, mode: 0o711 });
-    await chown(appDir, process.getuid?.() ?? 0, process.getgid?.() ?? 0).catch(() => undefined);
-    await chmod(appDir, ctx.isolation ? 0o700 : 0o711);
-    const runDir = `${appDir}/${p.dyno}.${this.id}`;
-    if (ctx.isolation && ctx.diskBytes) {
-      // The slug goes inside the volume, so the slug and what the dyno writes share its bound.
-      this.volume = await Volume.create(runDir, ctx.diskBytes);
-      this.dir = `${runDir}/app`;
-    } else {
-      this.dir = runDir;
-    }
-    await ctx.pool.unpack(slugFile, this.dir, user ? { uid: user.uid, gid: user.gid } : undefined);
+    this.dir = await this.unpack(spec.slug, user);
     if (this.stopRequested) return this.finish({ status: null, reason: 'stopped', message: 'Stopped before start' });
-
-    const quota = p.memoryMb * 1024 * 1024;
-    if (ctx.isolation) {
-      // The runtime makes the container's cgroup, with its limits, from the bundle.
-    } else if (ctx.memoryMode !== 'rss') {
-      if (ctx.cgroups) this.cgroup = await DynoCgroup.create(ctx.cgroups, `${p.app}.${p.dyno}.${this.id}`, 2 * quota);
+    // In a container, the runtime makes the cgroup with its limits from the bundle.
+    if (!ctx.isolation && ctx.memoryMode !== 'rss') {
+      if (ctx.cgroups) this.cgroup = await DynoCgroup.create(ctx.cgroups, `${p.app}.${p.dyno}.${this.id}`, 2 * p.memoryMb * 1024 * 1024);
       else if (ctx.memoryMode === 'cgroup') throw new Error('memory mode is cgroup but no writable memory cgroup was found on this host');
     }
 
@@ -232,16 +214,7 @@ export class Run {
     const env = dynoEnv({ config: spec.config, dyno: p.dyno, home: ctx.isolation ? '/app' : this.dir, port: this.port });
     const hasProfile = existsSync(`${this.dir}/.profile.d`) || existsSync(`${this.dir}/.profile`);
     const argv = gatedArgv(commandArgv(spec.command, hasProfile), !!this.attachment);
-    if (ctx.isolation) {
-      if (!user) throw new Error('an isolated dyno needs its app user (the agent must run as root)');
-      if (!ctx.cgroups) throw new Error('an isolated dyno needs a cgroup hierarchy the agent can use');
-      this.box = await ctx.isolation.prepare({
-        id: this.containerId, args: argv, env, cwd: '/app', user, hostname: p.dyno,
-        writable: [{ source: this.dir, destination: '/app' }],
-        ports: this.port ? [{ hostPort: this.port, containerPort: this.port }] : [],
-        cgroupsPath: `${ctx.cgroups.path}/${this.containerId}`, limits: dynoLimits(p.memoryMb),
-      });
-    }
+    if (ctx.isolation) this.box = await this.container(ctx.isolation, argv, env, user);
     const [file, ...args] = this.box ? this.box.argv : argv;
     let child: ChildProcess;
     try {
@@ -308,6 +281,37 @@ export class Run {
     this.setState('starting');
     if (isWeb(p)) void this.bootCheck();
     else this.markUp();
+  }
+
+  /**
+   * The slug, fresh per run, in a root-owned parent no tenant process can reach (dyno users pass
+   * through it when they run on the host; containers see only their own /app). Isolated, it goes
+   * inside the run's volume, so the slug and what the dyno writes share one bound.
+   */
+  private async unpack(slug: Slug, user: DynoUser | undefined): Promise<string> {
+    const { ctx } = this;
+    const slugFile = await ctx.slugs.get(slug);
+    const appDir = `${ctx.dynosDir}/${this.app}`;
+    await mkdir(appDir, { recursive: true, mode: 0o711 });
+    await chown(appDir, process.getuid?.() ?? 0, process.getgid?.() ?? 0).catch(() => undefined);
+    await chmod(appDir, ctx.isolation ? 0o700 : 0o711);
+    const runDir = `${appDir}/${this.dyno}.${this.id}`;
+    if (ctx.isolation && ctx.diskBytes) this.volume = await Volume.create(runDir, ctx.diskBytes);
+    const dir = this.volume ? `${runDir}/app` : runDir;
+    await ctx.pool.unpack(slugFile, dir, user ? { uid: user.uid, gid: user.gid } : undefined);
+    return dir;
+  }
+
+  /** The dyno's container: the gated command as its app user, /app, $PORT published, limits by size. */
+  private container(iso: Isolation, argv: string[], env: Record<string, string>, user: DynoUser | undefined): Promise<Container> {
+    if (!user) throw new Error('an isolated dyno needs its app user (the agent must run as root)');
+    if (!this.ctx.cgroups) throw new Error('an isolated dyno needs a cgroup hierarchy the agent can use');
+    return iso.prepare({
+      id: this.containerId, args: argv, env, cwd: '/app', user, hostname: this.dyno,
+      writable: [{ source: this.dir!, destination: '/app' }],
+      ports: this.port ? [{ hostPort: this.port, containerPort: this.port }] : [],
+      cgroupsPath: `${this.ctx.cgroups.path}/${this.containerId}`, limits: dynoLimits(this.placement.memoryMb),
+    });
   }
 
   /** Names the container, its namespace and its cgroup: unique per run, readable in `runc list`. */

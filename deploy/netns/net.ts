@@ -150,12 +150,25 @@ export function destroyRun(run: string, keepDir = false): void {
     }
   })();
   for (const ns of all.filter((n) => prefixes.some((p) => n.startsWith(p)))) ipQuiet('netns', 'del', ns);
+  // The dynos' /app volumes (loop-mounted) under the run's dir, or removing it fails with EBUSY.
+  for (const m of mountsUnderSync(`/tmp/dmnet-${run}`)) {
+    try {
+      execFileSync('umount', ['-l', m], { stdio: 'ignore' });
+    } catch {
+      /* gone meanwhile */
+    }
+  }
   for (const line of ip('-o', 'link').split('\n')) {
     const name = /^\d+: ([^:@]+)/.exec(line)?.[1];
     if (name && (name === bridgeName(run) || (name.startsWith(`dm${run}`) && name.length > 7))) ipQuiet('link', 'del', name);
   }
   rmSync(join(STATE_DIR, `${run}.pid`), { force: true });
   if (!keepDir) rmSync(`/tmp/dmnet-${run}`, { recursive: true, force: true });
+}
+
+function mountsUnderSync(dir: string): string[] {
+  const text = readFileSync('/proc/self/mountinfo', 'utf8');
+  return text.split('\n').map((l) => l.split(' ')[4]).filter((m): m is string => !!m && m.startsWith(`${dir}/`)).sort().reverse();
 }
 
 const alive = (pid: number): boolean => {

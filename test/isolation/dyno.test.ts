@@ -12,7 +12,7 @@ import { useEtcd, eventually } from '../support/etcd.ts';
 import { makeSlug, place, putRelease } from '../dyno-node/fixtures.ts';
 import { startAgent, type Harness } from '../dyno-node/harness.ts';
 import { PROBE_APP } from './probe-app.ts';
-import { hostAddress } from '../support/host.ts';
+import { hostAddress, hostListeningPorts } from '../support/host.ts';
 import { startPostgres } from '../addons/servers.ts';
 
 const root = process.getuid?.() === 0;
@@ -21,20 +21,6 @@ const byFirewall = (code: string | undefined) => code === 'EHOSTUNREACH' || code
 const etcd = useEtcd();
 const SUBNET = '10.239.0.0/16';
 const GATEWAY = '10.239.0.1';
-
-/** TCP ports the host listens on, from its /proc (not the container's). */
-async function hostListeningPorts(): Promise<number[]> {
-  const ports = new Set<number>();
-  for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    const text = await readFile(f, 'utf8').catch(() => '');
-    for (const line of text.split('\n').slice(1)) {
-      const cols = line.trim().split(/\s+/);
-      if (cols[3] === '0A') ports.add(parseInt(cols[1]!.split(':').pop()!, 16));
-    }
-  }
-  return [...ports].sort((a, b) => a - b);
-}
-
 
 describe('isolated dynos', { skip: !root && 'needs root (runc, CNI, nftables)' }, () => {
   let h: Harness;
@@ -71,7 +57,7 @@ describe('isolated dynos', { skip: !root && 'needs root (runc, CNI, nftables)' }
   });
 
   test('no port of the host answers it: not through the gateway, the host address, or metadata', async () => {
-    const ports = await hostListeningPorts();
+    const ports = hostListeningPorts();
     assert.ok(ports.length > 3, `host listens on ${ports.length} ports`);
     const victim = await eventually(() => cluster().get(cluster().keys.endpoint('victim', 'web.1')), 30_000, 'victim endpoint');
     const targets = [
@@ -174,7 +160,7 @@ describe('isolated dynos', { skip: !root && 'needs root (runc, CNI, nftables)' }
         return r.ok ? r : undefined;
       }, 10_000, 'PostgreSQL reachable');
       assert.match(after.answer!, /^[NS]$/, 'a PostgreSQL answered the SSLRequest');
-      const other = (await hostListeningPorts()).find((p) => p !== port && p !== 22);
+      const other = hostListeningPorts().find((p) => p !== port && p !== 22);
       const r = await get<{ ok: boolean; code?: string }[]>('evil', `/tcp?ms=800&targets=${hostAddress()}:${other}`);
       assert.ok(byFirewall(r[0]!.code), `port ${other} of the same host: ${r[0]!.code}`);
     } finally {

@@ -17,7 +17,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { eventually } from '../support/etcd.ts';
-import { hostAddress } from '../support/host.ts';
+import { hostAddress, hostListeningPorts } from '../support/host.ts';
 import { ROOT, run, Up, type Run } from '../support/up.ts';
 import { PROBE_APP } from './probe-app.ts';
 
@@ -34,19 +34,6 @@ const BUILD_SUBNET = '10.235.0.0/16';
 const BUILD_GATEWAY = '10.235.0.1';
 
 // ---------------------------------------------------------------- the host, seen from the test
-
-/** TCP ports the host listens on, from its own /proc (etcd, the API, the router, the log port, sshd...). */
-function hostListeningPorts(): number[] {
-  const ports = new Set<number>();
-  for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    const text = existsSync(f) ? readFileSync(f, 'utf8') : '';
-    for (const line of text.split('\n').slice(1)) {
-      const cols = line.trim().split(/\s+/);
-      if (cols[3] === '0A') ports.add(parseInt(cols[1]!.split(':').pop()!, 16));
-    }
-  }
-  return [...ports].sort((a, b) => a - b);
-}
 
 /** Whether the test itself (on the host) connects: the control that the target is really there. */
 function reachableFromHost(host: string, port: number): Promise<boolean> {

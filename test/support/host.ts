@@ -4,6 +4,7 @@
  * on the host's own address, which the node's firewall opens for them; otherwise
  * dynos share the host and loopback is enough.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 
 /** The host's first non-loopback IPv4 address (127.0.0.1 when it has none). */
@@ -16,4 +17,17 @@ export function hostAddress(): string {
 
 export function addonHost(): string {
   return process.getuid?.() === 0 ? hostAddress() : '127.0.0.1';
+}
+
+/** TCP ports the host listens on, from its own /proc (etcd, the API, the router, the log port, sshd...). */
+export function hostListeningPorts(): number[] {
+  const ports = new Set<number>();
+  for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    const text = existsSync(f) ? readFileSync(f, 'utf8') : '';
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols[3] === '0A') ports.add(parseInt(cols[1]!.split(':').pop()!, 16));
+    }
+  }
+  return [...ports].sort((a, b) => a - b);
 }
