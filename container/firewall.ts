@@ -15,7 +15,7 @@
  *     operator lists (`--dyno-allow 10.0.5.0/24:5432`);
  *   - everything else (the internet) passes and is masqueraded by CNI.
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 
 export interface AllowRule {
   /** An address or CIDR (IPv4). */
@@ -40,7 +40,6 @@ export const BLOCKED_V4 = [
 
 /** The IPv4 subnets this host is directly attached to (its LANs: where etcd, controls and other hosts live). */
 export async function localSubnets(): Promise<string[]> {
-  const { execFile } = await import('node:child_process');
   const out = await new Promise<string>((resolve) => execFile('ip', ['-4', '-j', 'route', 'show', 'scope', 'link'], (err, stdout) => resolve(err ? '[]' : stdout)));
   const rows = JSON.parse(out || '[]') as { dst: string; dev: string }[];
   return rows.map((r) => r.dst).filter((d) => /^\d+\.\d+\.\d+\.\d+\/\d+$/.test(d));
