@@ -6,7 +6,8 @@
  *
  *   apps/{app}                         App          app record
  *   releases/{app}/{v:010}             Release      immutable release
- *   current/{app}                      Current      current release number (moved in the release txn)
+ *   current/{app}                      Current      current release number (moved in the release txn), latest and pending versions
+ *   release-output/{app}/{v:010}       ReleaseOutput  output and outcome of release v's release phase (`releases:output`)
  *   formation/{app}                    Formation    desired quantity and size per process type
  *   config/{app}                       ConfigVars   latest config vars (encrypted), base of the next release
  *   nodes/{node}                       Node         host record, on the node's lease
@@ -34,6 +35,7 @@ export type KeyRef =
   | { kind: 'app'; app: string }
   | { kind: 'release'; app: string; version: number }
   | { kind: 'current'; app: string }
+  | { kind: 'releaseOutput'; app: string; version: number }
   | { kind: 'formation'; app: string }
   | { kind: 'config'; app: string }
   | { kind: 'node'; node: string }
@@ -101,6 +103,7 @@ export function keyspace(prefix = '/dynomesh/') {
     release: (a: string, v: number) => `${p}releases/${app(a)}/${pad(v)}` as Key<'release'>,
     releases: (a: string) => `${p}releases/${app(a)}/` as Prefix<'release'>,
     current: (a: string) => `${p}current/${app(a)}` as Key<'current'>,
+    releaseOutput: (a: string, v: number) => `${p}release-output/${app(a)}/${pad(v)}` as Key<'releaseOutput'>,
     formation: (a: string) => `${p}formation/${app(a)}` as Key<'formation'>,
     config: (a: string) => `${p}config/${app(a)}` as Key<'config'>,
     node: (n: string) => `${p}nodes/${seg('node id', n)}` as Key<'node'>,
@@ -141,6 +144,7 @@ export function keyspace(prefix = '/dynomesh/') {
     /** Every key that belongs to an app, for destroy. Placements are per node and go through the scheduler. */
     appPrefixes: (a: string) => [
       `${p}releases/${app(a)}/`,
+      `${p}release-output/${app(a)}/`,
       `${p}status/${app(a)}/`,
       `${p}routing/endpoints/${app(a)}/`,
       `${p}builds/${app(a)}/`,
@@ -157,6 +161,7 @@ export function keyspace(prefix = '/dynomesh/') {
         case 'apps': return s.length === 2 ? { kind: 'app', app: s[1]! } : undefined;
         case 'releases': return s.length === 3 ? { kind: 'release', app: s[1]!, version: Number(s[2]) } : undefined;
         case 'current': return s.length === 2 ? { kind: 'current', app: s[1]! } : undefined;
+        case 'release-output': return s.length === 3 ? { kind: 'releaseOutput', app: s[1]!, version: Number(s[2]) } : undefined;
         case 'formation': return s.length === 2 ? { kind: 'formation', app: s[1]! } : undefined;
         case 'config': return s.length === 2 ? { kind: 'config', app: s[1]! } : undefined;
         case 'nodes': return s.length === 2 ? { kind: 'node', node: s[1]! } : undefined;

@@ -45,10 +45,49 @@ export interface Release {
   createdAt: number;
   /** Stable id (uuid) the Platform API shows; rollback accepts it as well as the version. */
   id?: string;
+  /**
+   * Release phase (a `release` process type): `pending` while its command runs, then
+   * `succeeded` (it became current) or `failed` (it never served). Absent: succeeded.
+   */
+  status?: ReleaseStatus;
+  /** The release phase: which control instance runs it and why it failed. */
+  phase?: ReleasePhaseInfo;
+}
+
+export type ReleaseStatus = 'pending' | 'succeeded' | 'failed';
+
+export interface ReleasePhaseInfo {
+  /** Member id of the control instance running the command (a pending release whose runner is gone is failed). */
+  runner: string;
+  startedAt: number;
+  finishedAt?: number;
+  /** The one-off dyno that runs it (`release.1234`). */
+  dyno?: string;
+  exitCode?: number | null;
+  /** Why it failed, in one line. */
+  error?: string;
 }
 
 export interface Current {
+  /** The release that serves (the scheduler runs it). */
   version: number;
+  /** The highest version ever created (failed and pending ones too); absent means `version`. */
+  latest?: number;
+  /** A release whose release phase is running; no other release is created meanwhile. */
+  pending?: number;
+}
+
+/** `release-output/{app}/{v}`: what release v's release command printed, kept for `releases:output`. */
+export interface ReleaseOutput {
+  app: string;
+  version: number;
+  /** The output so far (stdout and stderr interleaved); past the cap the start is cut. */
+  output: string;
+  /** Bytes cut from the start to stay under the cap. */
+  truncated: number;
+  finished: boolean;
+  exitCode: number | null;
+  updatedAt: number;
 }
 
 export interface ProcessFormation {
@@ -270,6 +309,7 @@ export interface RecordOf {
   app: App;
   release: Release;
   current: Current;
+  releaseOutput: ReleaseOutput;
   formation: Formation;
   config: ConfigVars;
   node: Node;
@@ -304,6 +344,7 @@ export const SCHEMAS: { [K in RecordKind]: { version: number; fields: Record<str
     },
   },
   current: { version: 1, fields: { version: 'number' } },
+  releaseOutput: { version: 1, fields: { app: 'string', version: 'number', output: 'string', truncated: 'number', finished: 'boolean', exitCode: 'number|null', updatedAt: 'number' } },
   formation: { version: 1, fields: { types: 'object' } },
   config: { version: 1, fields: { sealed: 'bytes' } },
   node: {
