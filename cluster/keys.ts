@@ -16,6 +16,9 @@
  *   routing/apps/{app}                 RoutingApp   what the router needs of an app (affinity, maintenance)
  *   routing/domains/{host}             Domain       hostname -> app
  *   routing/endpoints/{app}/{dyno}     Endpoint     a routable web dyno, on the node's lease
+ *   routing/certs/{app}/{name}         Cert         a TLS certificate + sealed key the routers serve by SNI
+ *   routing/acme/{token}               AcmeChallenge an ACME HTTP-01 answer, on the control leader's lease
+ *   acm/{app}                          Acm          automatic certificates: enabled, each domain's status
  *   control/members/{id}               Member       control instance addresses, on its lease
  *   control/election/{lease hex}       (raw)        leader election candidates
  *   tokens/{sha256}                    Token        API tokens, stored hashed
@@ -44,6 +47,9 @@ export type KeyRef =
   | { kind: 'routingApp'; app: string }
   | { kind: 'domain'; host: string }
   | { kind: 'endpoint'; app: string; dyno: string }
+  | { kind: 'cert'; app: string; name: string }
+  | { kind: 'acmeChallenge'; token: string }
+  | { kind: 'acm'; app: string }
   | { kind: 'member'; id: string }
   | { kind: 'candidate'; lease: string }
   | { kind: 'token'; hash: string }
@@ -60,6 +66,10 @@ const DYNO = /^[a-z][a-z0-9_]*\.[0-9]+$/;
 const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,252}$/;
 /** A user name: an email (`bob@example.com`) or a bare name (`admin`, the first account), lowercase. */
 const USER = /^[a-z0-9][a-z0-9._+-]{0,63}(@[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?)?$/;
+/** Certificate (SNI endpoint) names: `tokyo-1234`, `acm-www-example-com`. */
+const CERT = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** ACME tokens are base64url (RFC 8555 8.3: at least 128 bits of entropy). */
+const ACME_TOKEN = /^[A-Za-z0-9_-]{16,256}$/;
 const HOST = /^(?=.{1,253}$)[a-z0-9*]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
 import type { RecordKind } from './records.ts';
@@ -120,6 +130,12 @@ export function keyspace(prefix = '/dynomesh/') {
     domains: () => `${p}routing/domains/` as Prefix<'domain'>,
     endpoint: (a: string, d: string) => `${p}routing/endpoints/${app(a)}/${check(DYNO, 'dyno name', d)}` as Key<'endpoint'>,
     endpointsOf: (a: string) => `${p}routing/endpoints/${app(a)}/` as Prefix<'endpoint'>,
+    cert: (a: string, name: string) => `${p}routing/certs/${app(a)}/${check(CERT, 'certificate name', name)}` as Key<'cert'>,
+    certsOf: (a: string) => `${p}routing/certs/${app(a)}/` as Prefix<'cert'>,
+    certs: () => `${p}routing/certs/` as Prefix<'cert'>,
+    acmeChallenge: (token: string) => `${p}routing/acme/${check(ACME_TOKEN, 'ACME token', token)}` as Key<'acmeChallenge'>,
+    acm: (a: string) => `${p}acm/${app(a)}` as Key<'acm'>,
+    acms: () => `${p}acm/` as Prefix<'acm'>,
     member: (id: string) => `${p}control/members/${seg('member id', id)}` as Key<'member'>,
     members: () => `${p}control/members/` as Prefix<'member'>,
     election: () => `${p}control/election/`,
@@ -147,6 +163,7 @@ export function keyspace(prefix = '/dynomesh/') {
       `${p}release-output/${app(a)}/`,
       `${p}status/${app(a)}/`,
       `${p}routing/endpoints/${app(a)}/`,
+      `${p}routing/certs/${app(a)}/`,
       `${p}builds/${app(a)}/`,
       `${p}addons/${app(a)}/`,
       `${p}drains/${app(a)}/`,
@@ -175,10 +192,13 @@ export function keyspace(prefix = '/dynomesh/') {
         case 'users': return s.length === 2 ? { kind: 'user', email: s[1]! } : undefined;
         case 'collaborators': return s.length === 3 ? { kind: 'collaborator', app: s[1]!, email: s[2]! } : undefined;
         case 'migrations': return s.length === 2 ? { kind: 'migration', name: s[1]! } : undefined;
+        case 'acm': return s.length === 2 ? { kind: 'acm', app: s[1]! } : undefined;
         case 'routing':
           if (s[1] === 'apps' && s.length === 3) return { kind: 'routingApp', app: s[2]! };
           if (s[1] === 'domains' && s.length === 3) return { kind: 'domain', host: s[2]! };
           if (s[1] === 'endpoints' && s.length === 4) return { kind: 'endpoint', app: s[2]!, dyno: s[3]! };
+          if (s[1] === 'certs' && s.length === 4) return { kind: 'cert', app: s[2]!, name: s[3]! };
+          if (s[1] === 'acme' && s.length === 3) return { kind: 'acmeChallenge', token: s[2]! };
           return undefined;
         case 'control':
           if (s[1] === 'members' && s.length === 3) return { kind: 'member', id: s[2]! };

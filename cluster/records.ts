@@ -168,6 +168,57 @@ export interface RoutingApp {
   /** Bounded-loads factor c: skip a dyno with in-flight > ceil(c * mean). */
   balanceFactor: number;
   maintenance: boolean;
+  /** `features:enable http-redirect`: plain HTTP requests get 301 (GET/HEAD) or 308 to https. */
+  httpsRedirect?: boolean;
+  /** `features:enable hsts`: HTTPS responses carry Strict-Transport-Security (one year). */
+  hsts?: boolean;
+}
+
+/**
+ * A TLS certificate the routers serve by SNI for each of `domains` (Heroku's SNI
+ * endpoint). `key` is the PEM private key sealed with the cluster key like config
+ * vars (`sealed.ts`, sealed as `{key: pem}`); routers open it into memory only.
+ */
+export interface Cert {
+  app: string;
+  /** Heroku-style endpoint name (`tokyo-1234`), the key's last segment. */
+  name: string;
+  /** PEM: the leaf first, then intermediates. */
+  chain: string;
+  key: Uint8Array;
+  /** DNS names of the leaf's subjectAltName (or CN), lowercase; `*.example.com` allowed. */
+  domains: string[];
+  notBefore: number;
+  notAfter: number;
+  /** `manual` (certs:add) or `acm` (issued by the control leader over ACME). */
+  source: 'manual' | 'acm';
+  issuer: string;
+  subject: string;
+  /** True when the chain's issuer is not the leaf itself. */
+  selfSigned: boolean;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** An ACME HTTP-01 challenge response the routers serve at /.well-known/acme-challenge/{token}; on the leader's lease. */
+export interface AcmeChallenge {
+  token: string;
+  keyAuthorization: string;
+  app: string;
+  host: string;
+  createdAt: number;
+}
+
+export type AcmDomainStatus = 'pending' | 'cert issued' | 'failing';
+
+/** Automatic certificate management for one app: on/off and each custom domain's state (the leader writes). */
+export interface Acm {
+  app: string;
+  enabled: boolean;
+  domains: Record<string, { status: AcmDomainStatus; reason: string; updatedAt: number; nextAttemptAt: number; failures: number }>;
+  /** Bumped by `certs:auto:refresh`: the leader renews now. */
+  refreshNonce: number;
+  updatedAt: number;
 }
 
 export interface Domain {
@@ -316,6 +367,9 @@ export interface RecordOf {
   placement: Placement;
   status: DynoStatus;
   routingApp: RoutingApp;
+  cert: Cert;
+  acmeChallenge: AcmeChallenge;
+  acm: Acm;
   domain: Domain;
   endpoint: Endpoint;
   member: Member;
@@ -367,6 +421,15 @@ export const SCHEMAS: { [K in RecordKind]: { version: number; fields: Record<str
   },
   routingApp: { version: 1, fields: { app: 'string', affinity: 'string', balanceFactor: 'number', maintenance: 'boolean' } },
   domain: { version: 1, fields: { app: 'string' } },
+  cert: {
+    version: 1,
+    fields: {
+      app: 'string', name: 'string', chain: 'string', key: 'bytes', domains: 'array', notBefore: 'number', notAfter: 'number',
+      source: 'string', issuer: 'string', subject: 'string', selfSigned: 'boolean', createdAt: 'number', updatedAt: 'number',
+    },
+  },
+  acmeChallenge: { version: 1, fields: { token: 'string', keyAuthorization: 'string', app: 'string', host: 'string', createdAt: 'number' } },
+  acm: { version: 1, fields: { app: 'string', enabled: 'boolean', domains: 'object', refreshNonce: 'number', updatedAt: 'number' } },
   endpoint: { version: 1, fields: { app: 'string', dyno: 'string', node: 'string', host: 'string', port: 'number', release: 'number' } },
   member: { version: 1, fields: { id: 'string', api: 'string', startedAt: 'number' } },
   token: { version: 1, fields: { id: 'string', name: 'string', user: 'string', admin: 'boolean', createdAt: 'number' } },
