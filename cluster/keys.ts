@@ -113,6 +113,7 @@ export function keyspace(prefix = '/dynomesh/') {
     release: (a: string, v: number) => `${p}releases/${app(a)}/${pad(v)}` as Key<'release'>,
     releases: (a: string) => `${p}releases/${app(a)}/` as Prefix<'release'>,
     current: (a: string) => `${p}current/${app(a)}` as Key<'current'>,
+    currents: () => `${p}current/` as Prefix<'current'>,
     releaseOutput: (a: string, v: number) => `${p}release-output/${app(a)}/${pad(v)}` as Key<'releaseOutput'>,
     formation: (a: string) => `${p}formation/${app(a)}` as Key<'formation'>,
     config: (a: string) => `${p}config/${app(a)}` as Key<'config'>,
