@@ -25,6 +25,7 @@ interface ControlFlags extends ClusterFlags {
   leaseTtl: number;
   adminTokenFile?: string;
   buildTimeout: number;
+  releasePhaseTimeout: number;
   maxSlugSize: number;
   buildDir?: string;
   logsListen?: { host: string; port: number };
@@ -75,6 +76,7 @@ export function controlCommand(): Command {
     .addOption(new Option('--id <id>', 'member id of this instance (letters, digits, . _ : -)').env('DYNOMESH_CONTROL_ID').default(`${hostname().replace(/[^A-Za-z0-9._:-]/g, '-')}-${randomBytes(3).toString('hex')}`, '<hostname>-<random>'))
     .addOption(new Option('--lease-ttl <seconds>', 'membership/leadership lease TTL; a dead leader is replaced within about this long (default 3 s, so a new leader is scheduling within 5 s)').env('DYNOMESH_LEASE_TTL').default(3).argParser(parseTtl))
     .addOption(new Option('--build-timeout <duration>', 'time limit of one git push build (buildpack compile), e.g. 15m').env('DYNOMESH_BUILD_TIMEOUT').default(15 * 60_000, '15m').argParser(parseDuration))
+    .addOption(new Option('--release-phase-timeout <duration>', 'time limit of a release command (the `release:` process type); past it the command is stopped and its release fails, e.g. 1h').env('DYNOMESH_RELEASE_PHASE_TIMEOUT').default(60 * 60_000, '1h').argParser(parseDuration))
     .addOption(new Option('--max-slug-size <MB>', 'largest compressed slug a build may produce, in MB').env('DYNOMESH_MAX_SLUG_SIZE').default(500).argParser(parsePositiveNumber))
     .addOption(new Option('--build-dir <dir>', 'where builds run and build caches persist (default: <data-dir>/build; as root /var/lib/dynomesh/builds)').env('DYNOMESH_BUILD_DIR'))
     .addOption(new Option('--isolation <mode>', 'each build step in its own OCI container and network: auto (when root), runc, crun, or off').env('DYNOMESH_ISOLATION').choices(['auto', 'runc', 'crun', 'off']).default('auto'))
@@ -103,6 +105,7 @@ export function controlCommand(): Command {
       routerPort: flags.routerPort,
       id: flags.id,
       leaseTtlSeconds: flags.leaseTtl,
+      releasePhaseTimeoutMs: flags.releasePhaseTimeout,
       builds: {
         timeoutMs: flags.buildTimeout, maxSlugBytes: Math.round(flags.maxSlugSize * 1024 * 1024), ...(flags.buildDir ? { buildDir: resolve(home(flags.buildDir)) } : {}),
         isolation: { mode: flags.isolation, subnet: flags.buildSubnet, allow: flags.buildAllow },

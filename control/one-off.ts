@@ -19,6 +19,8 @@ export interface OneOffRequest {
   attach: boolean;
   size?: string;
   type?: string;
+  /** Run on this release instead of the current one (the release phase runs the pending release). Not from the API. */
+  release?: number;
 }
 
 export function parseOneOff(body: unknown): OneOffRequest {
@@ -48,7 +50,7 @@ export async function runOneOff(cluster: Cluster, app: string, req: OneOffReques
   const type = req.type ?? 'run';
   for (let attempt = 0; attempt < 5; attempt++) {
     const world = await readWorld(cluster);
-    const release = world.apps.find((a) => a.name === app)?.release;
+    const release = req.release === undefined ? world.apps.find((a) => a.name === app)?.release : (await cluster.get(k.release(app, req.release)))?.value;
     if (!release?.slug) throw invalid(`${app} has no code yet; deploy with \`git push\` before running commands`);
     const node = nodeForOneOff(world, app, mb);
     if (!node) throw new ControlError(503, 'unavailable', `no dyno node has ${mb} MB free for a ${size} one-off dyno; try a smaller size or add nodes`);

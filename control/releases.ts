@@ -10,12 +10,19 @@
  *            so concurrent writers get consecutive versions and each release's config
  *            is exactly the config it was computed from.
  *
+ * Release phase: a release whose process types include `release` is written `pending`
+ * and `current` does not move (it records the version as `pending` instead); the
+ * runner (release-phase/) runs the command and `settleRelease` makes it current or
+ * failed. While one is pending no other release is created (one release command at a
+ * time per app, so two migrations never race); a pending release whose runner is gone
+ * is failed by the next writer.
+ *
  * `deployRelease` is what a build calls once its slug is in the store.
  */
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Compare, EntryOf, Op } from '../cluster/client.ts';
 import { seal, unseal } from '../cluster/sealed.ts';
-import type { Formation, Release, Slug } from '../cluster/records.ts';
+import type { Current, Formation, Release, ReleasePhaseInfo, Slug } from '../cluster/records.ts';
 import { appNotFound, ControlError, invalid } from './errors.ts';
 import { checkConfigPatch, describeConfigChange } from './config-vars.ts';
 import type { AppEvents } from './logs/events.ts';
@@ -25,6 +32,25 @@ export interface ReleaseContext {
   clusterKey: Buffer;
   /** `app[api]` lines in the app's log stream (control/logs); absent in tools that run without one. */
   events?: AppEvents;
+  /** Runs release phases (release-phase/runner.ts); without one, a release with a `release` process type is refused. */
+  releasePhase?: ReleasePhaseStarter;
+}
+
+/** What appendRelease needs of the release phase runner. */
+export interface ReleasePhaseStarter {
+  /** Member id recorded as the runner of the releases this instance starts. */
+  readonly memberId: string;
+  /** How long a release command may run; a pending release older than this (plus a margin) is failed. */
+  readonly timeoutMs: number;
+  /** Starts running release `rel`'s command in the background. */
+  start(rel: Release): void;
+}
+
+/** The release is waiting on another one's release command. */
+export class ReleasePendingError extends ControlError {
+  constructor(readonly app: string, readonly version: number) {
+    super(409, 'conflict', `release v${version} of ${app} is still running its release command; wait for it (\`dynomesh releases:output v${version} -a ${app}\`) and try again`);
+  }
 }
 
 /** What a release change sees: the app as stored now. */
@@ -48,7 +74,12 @@ export interface ReleaseChange {
   /** More writes and conditions for the same transaction (add-on records on attach/detach). */
   ops?: Op[];
   compares?: Compare[];
+  /** False: no release phase even with a `release` process type (add-on-driven config changes, as Heroku). */
+  releasePhase?: boolean;
 }
+
+/** Whether a release with these process types runs a release phase. */
+export const hasReleasePhase = (processTypes: Record<string, string>): boolean => typeof processTypes.release === 'string' && processTypes.release.trim() !== '';
 
 const ATTEMPTS = 100;
 const appLocks = new Map<string, Promise<unknown>>();
@@ -81,6 +112,11 @@ export function appendRelease(
         cluster.get(k.formation(app)),
       ]);
       if (!appEntry) throw appNotFound(app);
+      if (cur?.value.pending) {
+        // One release command at a time; one whose runner died or overran is failed here, then we go on.
+        if (await failAbandoned(ctx, app, cur.value.pending)) continue;
+        throw new ReleasePendingError(app, cur.value.pending);
+      }
       const current = cur ? (await cluster.get(k.release(app, cur.value.version)))?.value : undefined;
       const inputs: ReleaseInputs = {
         app: appEntry,
@@ -90,7 +126,9 @@ export function appendRelease(
       };
       const change = make(inputs);
       if (!change) return null;
-      const version = (cur?.value.version ?? 0) + 1;
+      const version = (cur ? Math.max(cur.value.version, cur.value.latest ?? 0) : 0) + 1;
+      const phased = change.releasePhase !== false && hasReleasePhase(change.processTypes);
+      if (phased && !ctx.releasePhase) throw new ControlError(503, 'unavailable', 'this control instance cannot run release phases; try another one');
       const release: Release = {
         app,
         version,
@@ -101,7 +139,9 @@ export function appendRelease(
         description: change.description,
         author,
         createdAt: Date.now(),
+        ...(phased ? { status: 'pending' as const, phase: { runner: ctx.releasePhase!.memberId, startedAt: Date.now() } } : {}),
       };
+      const pointer: Current = phased ? { version: cur?.value.version ?? 0, latest: version, pending: version } : { version, latest: version };
       const compares: Compare[] = [
         { key: k.app(app), target: 'create', op: '==', value: appEntry.createRevision },
         { key: k.current(app), target: 'mod', op: '==', value: cur?.modRevision ?? 0 },
@@ -111,7 +151,7 @@ export function appendRelease(
       ];
       const ops: Op[] = [
         { put: k.release(app, version), value: cluster.value(k.release(app, version), release) },
-        { put: k.current(app), value: cluster.value(k.current(app), { version }) },
+        { put: k.current(app), value: cluster.value(k.current(app), pointer) },
       ];
       if (change.configChanged) ops.push({ put: k.config(app), value: cluster.value(k.config(app), { sealed: change.config }) });
       if (change.formation) ops.push({ put: k.formation(app), value: cluster.value(k.formation(app), change.formation) });
@@ -119,13 +159,89 @@ export function appendRelease(
       if (change.compares) compares.push(...change.compares);
       const r = await cluster.txn(compares, ops);
       if (r.succeeded) {
-        ctx.events?.release(release);
+        if (phased) ctx.releasePhase!.start(release);
+        else ctx.events?.release(release);
         return release;
       }
       if (attempt + 1 >= ATTEMPTS) throw new ControlError(409, 'conflict', `too many concurrent changes to ${app}; try again`);
       await new Promise((res) => setTimeout(res, Math.random() * Math.min(100, 5 * 2 ** Math.min(attempt, 5))));
     }
   });
+}
+
+/** Extra time past the release command's limit before another instance calls it abandoned. */
+const ABANDON_MARGIN_MS = 60_000;
+
+/** Fails pending release v when its runner's member record is gone or it overran; true when it did. */
+async function failAbandoned(ctx: ReleaseContext, app: string, version: number): Promise<boolean> {
+  const rel = (await ctx.cluster.get(ctx.cluster.keys.release(app, version)))?.value;
+  const phase = rel?.phase;
+  let why: string | undefined;
+  if (!rel || rel.status !== 'pending' || !phase) why = 'the release is not pending';
+  else if (!(await ctx.cluster.get(ctx.cluster.keys.member(phase.runner)))) why = `the control instance running it (${phase.runner}) stopped`;
+  else if (ctx.releasePhase && Date.now() - phase.startedAt > ctx.releasePhase.timeoutMs + ABANDON_MARGIN_MS) why = 'it ran past the release phase time limit';
+  if (!why) return false;
+  await settleRelease(ctx, app, version, { ok: false, error: `Release command interrupted: ${why}` });
+  return true;
+}
+
+export interface PhaseOutcome {
+  ok: boolean;
+  /** Why it failed, in one line. */
+  error?: string;
+  exitCode?: number | null;
+  dyno?: string;
+}
+
+/**
+ * The end of release v's release phase, in one transaction:
+ *
+ *   keys:    current/{app}, releases/{app}/{v}
+ *   compare: both mod revisions are what we read
+ *   result:  v is `succeeded` and current (unless a newer one is), or `failed` with the
+ *            reason; `current.pending` is cleared. A release no longer pending is left as it
+ *            is (someone settled it first) and returned unchanged.
+ */
+export async function settleRelease(ctx: ReleaseContext, app: string, version: number, outcome: PhaseOutcome): Promise<Release | undefined> {
+  const { cluster } = ctx;
+  const k = cluster.keys;
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    const [cur, relEntry] = await Promise.all([cluster.get(k.current(app)), cluster.get(k.release(app, version))]);
+    if (!cur || !relEntry) return undefined;
+    const rel = relEntry.value;
+    if (rel.status !== 'pending') return rel;
+    const phase: ReleasePhaseInfo = {
+      ...(rel.phase ?? { runner: '', startedAt: rel.createdAt }),
+      finishedAt: Date.now(),
+      ...(outcome.exitCode !== undefined ? { exitCode: outcome.exitCode } : {}),
+      ...(outcome.dyno ? { dyno: outcome.dyno } : {}),
+      ...(outcome.error ? { error: outcome.error } : {}),
+    };
+    const settled: Release = { ...rel, status: outcome.ok ? 'succeeded' : 'failed', phase };
+    const c = cur.value;
+    const pointer: Current = {
+      version: outcome.ok ? Math.max(c.version, version) : c.version,
+      latest: Math.max(c.latest ?? c.version, version),
+      ...(c.pending !== undefined && c.pending !== version ? { pending: c.pending } : {}),
+    };
+    const r = await cluster.txn(
+      [
+        { key: k.current(app), target: 'mod', op: '==', value: cur.modRevision },
+        { key: k.release(app, version), target: 'mod', op: '==', value: relEntry.modRevision },
+      ],
+      [
+        { put: k.release(app, version), value: cluster.value(k.release(app, version), settled) },
+        { put: k.current(app), value: cluster.value(k.current(app), pointer) },
+      ],
+    );
+    if (r.succeeded) {
+      if (outcome.ok) ctx.events?.release(settled);
+      else ctx.events?.emit(app, `Release v${version} command failed${rel.author ? ` by ${rel.author}` : ''}`);
+      return settled;
+    }
+    await new Promise((res) => setTimeout(res, Math.random() * 50));
+  }
+  throw new ControlError(409, 'conflict', `too many concurrent changes to ${app}; try again`);
 }
 
 export interface Deploy {
@@ -149,7 +265,7 @@ export async function deployRelease(ctx: ReleaseContext, app: string, deploy: De
     const types = { ...s.formation.types };
     let added = false;
     for (const type of Object.keys(deploy.processTypes)) {
-      if (types[type]) continue;
+      if (types[type] || type === 'release') continue; // the release phase runs it, never the formation
       types[type] = { quantity: type === 'web' ? 1 : 0, size: 'standard-1x' };
       added = true;
     }
@@ -235,7 +351,7 @@ export async function rollback(ctx: ReleaseContext, app: string, ref: string | n
     const types = { ...s.formation.types };
     let added = false;
     for (const type of Object.keys(target.processTypes)) {
-      if (!types[type]) {
+      if (!types[type] && type !== 'release') {
         types[type] = { quantity: 0, size: 'standard-1x' };
         added = true;
       }
