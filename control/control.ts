@@ -19,6 +19,7 @@ import { startDeploys, type Deploys } from './git/index.ts';
 import type { BuildIsolation } from './build/sandbox.ts';
 import type { ControlContext } from './context.ts';
 import { Leadership } from './leadership.ts';
+import { DEFAULT_RELEASE_PHASE_TIMEOUT_MS, ReleasePhaseRunner } from './release-phase/runner.ts';
 import type { SchedulerOptions } from './scheduler/scheduler.ts';
 import { sweepSlugs } from './slugs/gc.ts';
 import { DirSlugStore, type SlugStore } from './slugs/store.ts';
@@ -51,6 +52,8 @@ export interface ControlOptions {
   builds?: { timeoutMs?: number; maxSlugBytes?: number; buildDir?: string; isolation?: BuildIsolation };
   /** Add-on providers' servers (control/addons): `--addon-postgresql`, `--addon-redis`. */
   addons?: AddonConfig;
+  /** How long a release command may run before it is stopped and its release fails (Heroku: 1 h). */
+  releasePhaseTimeoutMs?: number;
 }
 
 /** `host:port` of each configured add-on server (from its admin URL; the credentials stay here). */
@@ -80,6 +83,8 @@ export class ControlPlane {
   private gcTimer: NodeJS.Timeout | undefined;
   /** git repos, the pre-receive hook socket and the builder (control/git, control/build). */
   deploys: Deploys | undefined;
+  /** Runs the release commands of the releases this instance creates. */
+  releasePhase: ReleasePhaseRunner | undefined;
   /** The API base URL, known once listening. */
   url = '';
   private ready = false;
@@ -103,6 +108,8 @@ export class ControlPlane {
       advertiseUrl: o.advertiseUrl ?? '',
       log: this.log,
     };
+    this.releasePhase = new ReleasePhaseRunner(this.ctx, { memberId: o.id, timeoutMs: o.releasePhaseTimeoutMs ?? DEFAULT_RELEASE_PHASE_TIMEOUT_MS, nodeToken: token });
+    this.ctx.releasePhase = this.releasePhase;
     this.router = platformRoutes(this.ctx, { nodeToken: token, selfId: o.id, isLeader: () => this.leadership?.isLeader ?? false, isReady: () => this.ready });
     addonRoutes(this.router, this.ctx, AddonProviders.fromConfig(o.addons ?? {}, clusterKey));
     o.routes?.(this.router, this.ctx);
@@ -127,6 +134,10 @@ export class ControlPlane {
     const logsAddress = await this.logs.start(o.logsAdvertiseHost ?? new URL(this.url).hostname.replace(/^\[|\]$/g, ''));
     this.leadership = new Leadership(this.cluster, { id: o.id, api: this.url, logs: logsAddress, addonServers: addonServers(o.addons), leaseTtlSeconds: o.leaseTtlSeconds, ...(o.scheduler ? { scheduler: o.scheduler } : {}) }, this.log);
     await this.leadership.start();
+    void this.releasePhase.recover().then(
+      (n) => n && this.log.warn({ releases: n }, 'orphaned-release-phases-failed'),
+      (err: Error) => this.log.warn({ err: err.message }, 'orphaned-release-phases-check-failed'),
+    );
     this.ready = true;
     this.gcTimer = setInterval(() => void sweepSlugs(this.ctx).catch(() => undefined), 10 * 60_000);
     this.gcTimer.unref();
@@ -137,6 +148,7 @@ export class ControlPlane {
   async stop(): Promise<void> {
     clearInterval(this.gcTimer);
     await this.deploys?.close(); // running builds fail and their pushes are rejected, before the API goes away
+    await this.releasePhase?.close(); // release commands still running fail; their previous releases keep serving
     await this.leadership?.stop();
     await this.logs?.stop();
     await this.server?.close();
