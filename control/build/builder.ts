@@ -13,7 +13,7 @@ import type { Build, Release } from '../../cluster/records.ts';
 import { unseal } from '../../cluster/sealed.ts';
 import type { ControlContext } from '../context.ts';
 import { webUrl } from '../context.ts';
-import { deployRelease } from '../releases.ts';
+import { deployRelease, ReleasePendingError, type Deploy } from '../releases.ts';
 import { SlugTooLargeError } from '../slugs/store.ts';
 import { BuildFailure, compile, info, step, warn } from './compile.ts';
 import { BuildOutput } from './output.ts';
@@ -166,7 +166,7 @@ export class Builder {
     log.info({ build: build.id, user: req.user }, 'build-started');
     let release: Release | undefined;
     try {
-      release = await this.steps(req, build, workDir, emit, abort.signal);
+      release = await this.steps(req, build, workDir, emit, abort.signal, () => clearTimeout(timer));
       build.status = 'succeeded';
       build.release = release.version;
       log.info({ build: build.id, release: release.version, slug: build.slug?.sha256 }, 'build-succeeded');
@@ -194,7 +194,7 @@ export class Builder {
     return { ok: build.status === 'succeeded', build, ...(release ? { release } : {}) };
   }
 
-  private async steps(req: BuildRequest, build: Build, workDir: string, emit: (c: string | Buffer) => void, signal: AbortSignal): Promise<Release> {
+  private async steps(req: BuildRequest, build: Build, workDir: string, emit: (c: string | Buffer) => void, signal: AbortSignal, stopClock: () => void): Promise<Release> {
     const { cluster, clusterKey } = this.ctx;
     const k = cluster.keys;
     const [appEntry, cfg] = await Promise.all([cluster.get(k.app(req.app)), cluster.get(k.config(req.app))]);
@@ -242,15 +242,64 @@ export class Builder {
 
     emit(step('Launching...'));
     build.slug = { id: stored.sha256, sha256: stored.sha256, size: stored.size };
-    const release = await deployRelease(this.ctx, req.app, {
+    const release = await this.deploy(req.app, {
       slug: build.slug,
       processTypes: compiled.processTypes,
       ...(deployDescription(req.version) ? { description: deployDescription(req.version)! } : {}),
       author: req.user,
-    });
+    }, emit, signal);
+    // The build's clock stops here: the release command has its own limit (--release-phase-timeout).
+    stopClock();
+    if (release.status === 'pending') await this.releasePhase(release, build, emit);
     emit(info(`Released v${release.version}`));
     emit(info(`${webUrl(this.ctx, req.app)} deployed to dynomesh`));
     return release;
+  }
+
+  /** deployRelease, waiting while another release of the app runs its release command. */
+  private async deploy(app: string, d: Deploy, emit: (c: string) => void, signal: AbortSignal): Promise<Release> {
+    let told = 0;
+    for (;;) {
+      try {
+        return await deployRelease(this.ctx, app, d);
+      } catch (err) {
+        if (!(err instanceof ReleasePendingError)) throw err;
+        if (told !== err.version) emit(info(`Waiting for v${err.version}'s release command to finish...`));
+        told = err.version;
+        await new Promise((r) => setTimeout(r, 1000));
+        if (signal.aborted) throw signal.reason;
+      }
+    }
+  }
+
+  /** Streams release vN's release command to the pusher; throws (the push fails) unless it exits 0. */
+  private async releasePhase(release: Release, build: Build, emit: (c: string | Buffer) => void): Promise<void> {
+    build.release = release.version;
+    emit(info('Running release command...'));
+    emit('\n');
+    const outcome = (await this.ctx.releasePhase?.follow(release.app, release.version, (chunk) => emit(chunk))) ?? (await this.settledOutcome(release, emit));
+    if (outcome?.ok) {
+      emit(info('Waiting for release.... done.'));
+      return;
+    }
+    emit(info('Waiting for release.... failed.'));
+    const current = (await this.ctx.cluster.get(this.ctx.cluster.keys.current(release.app)))?.value.version;
+    const serving = current ? `v${current} keeps serving` : 'nothing was released';
+    throw new BuildFailure(`${outcome?.error ?? 'Release command failed'}: v${release.version} was not released and ${serving}. Its output: dynomesh releases:output v${release.version} -a ${release.app}`);
+  }
+
+  /** The outcome of a release phase that already ended (or runs elsewhere): from etcd, with its output. */
+  private async settledOutcome(release: Release, emit: (c: string | Buffer) => void): Promise<{ ok: boolean; error?: string }> {
+    const k = this.ctx.cluster.keys;
+    for (;;) {
+      const rel = (await this.ctx.cluster.get(k.release(release.app, release.version)))?.value;
+      if (rel?.status !== 'pending') {
+        const out = (await this.ctx.cluster.get(k.releaseOutput(release.app, release.version)))?.value;
+        if (out?.output) emit(out.output);
+        return { ok: rel?.status === 'succeeded', ...(rel?.phase?.error ? { error: rel.phase.error } : {}) };
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
   }
 
   /** Stops every running build (they fail and their pushes are rejected). */

@@ -39,6 +39,25 @@ export function releaseRoutes(r: ApiRouter, ctx: ControlContext): void {
     return { body: unseal(ctx.clusterKey, (await one(ctx, c.params.app!, c.params.ref!)).config) };
   });
 
+  /** What the release command printed (the last 64 KB), and whether it has finished: `releases:output` polls it. */
+  r.get('/apps/:app/releases/:ref/output', async (c) => {
+    await currentVersion(ctx, c.params.app!);
+    const rel = await one(ctx, c.params.app!, c.params.ref!);
+    const out = (await ctx.cluster.get(ctx.cluster.keys.releaseOutput(rel.app, rel.version)))?.value;
+    if (!rel.phase) throw notFound(`v${rel.version} of ${rel.app} ran no release command (its processes have no \`release\` type)`);
+    return {
+      body: {
+        version: rel.version,
+        status: rel.status ?? 'succeeded',
+        output: out?.output ?? '',
+        truncated_bytes: out?.truncated ?? 0,
+        finished: rel.status !== 'pending',
+        exit_code: rel.phase.exitCode ?? null,
+        error: rel.phase.error ?? null,
+      },
+    };
+  });
+
   r.post('/apps/:app/releases', async (c) => {
     const body = (await c.body()) as { release?: unknown };
     if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalid('expected {"release": "<id or version>"} to roll back');
@@ -48,6 +67,7 @@ export function releaseRoutes(r: ApiRouter, ctx: ControlContext): void {
     }
     const rel = await rollback(ctx, c.params.app!, ref, c.token!.user);
     ctx.log.info({ app: c.params.app, version: rel.version, description: rel.description, user: c.token!.user }, 'release-created');
-    return { status: 201, body: releaseJson(rel, rel.version) };
+    const cur = await currentVersion(ctx, c.params.app!);
+    return { status: 201, body: releaseJson(rel, cur) };
   });
 }
