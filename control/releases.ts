@@ -44,6 +44,8 @@ export interface ReleasePhaseStarter {
   readonly timeoutMs: number;
   /** Starts running release `rel`'s command in the background. */
   start(rel: Release): void;
+  /** Live output of a release command running on this instance (everything so far first) and its outcome; undefined when none runs here. */
+  follow(app: string, version: number, listener: (chunk: Buffer) => void): Promise<PhaseOutcome> | undefined;
 }
 
 /** The release is waiting on another one's release command. */
