@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import type { AppFlags } from '../app.ts';
 import { CliError } from '../errors.ts';
 import { header, info, json, keyValues, print, table, when } from '../output.ts';
+import { awaitReleasePhase } from '../release-output.ts';
 import { api, appOf, confirmApp, hex, step, withApp, withJson, type JsonFlags } from '../shared.ts';
 
 interface AddonJson {
@@ -20,7 +21,7 @@ interface AddonJson {
   state: string;
   created_at: string;
   provision_message?: string | null;
-  release?: { version: number } | null;
+  release?: { version: number; status?: string } | null;
 }
 
 interface ServiceJson {
@@ -61,6 +62,7 @@ export function registerAddons(program: Command): void {
       if (flags.json) return print(json(a));
       if (a.provision_message) info(a.provision_message);
       print(`Created ${a.name} as ${a.config_vars.join(', ')}\n`);
+      if (a.release?.status === 'pending') await awaitReleasePhase(api(), app, a.release.version);
       info(`Use \`dynomesh addons:info ${a.name} -a ${app}\` to see details.`);
     });
 

@@ -4,6 +4,7 @@ import type { AppFlags } from '../app.ts';
 import { parseConfigKeys, parseConfigPairs } from '../args.ts';
 import { CliError } from '../errors.ts';
 import { header, json, keyValues, print } from '../output.ts';
+import { awaitReleasePhase } from '../release-output.ts';
 import { api, appOf, hex, step, withApp, withJson, type JsonFlags } from '../shared.ts';
 
 type Vars = Record<string, string>;
@@ -20,8 +21,9 @@ function sorted(vars: Vars): [string, string][] {
 async function patch(app: string, body: Record<string, string | null>, what: string): Promise<{ vars: Vars; release: string | null }> {
   const res = await step(`${what} and restarting ${hex(app)}`, async () => {
     const r = await api().request<Vars>('PATCH', `/apps/${app}/config-vars`, body);
-    return { vars: r.body, release: r.headers.get('x-dynomesh-release') };
+    return { vars: r.body, release: r.headers.get('x-dynomesh-release'), status: r.headers.get('x-dynomesh-release-status') };
   }, (r) => (r.release ? `v${r.release}` : 'no change'));
+  if (res.release && res.status === 'pending') await awaitReleasePhase(api(), app, Number(res.release));
   return res;
 }
 

@@ -1,9 +1,10 @@
-/** `releases`, `releases:info [vN]`, `rollback [vN]`. */
+/** `releases`, `releases:info [vN]`, `releases:output [vN]`, `rollback [vN]`. */
 import type { Command } from 'commander';
 import type { AppFlags } from '../app.ts';
 import { parseReleaseRef } from '../args.ts';
 import { CliError } from '../errors.ts';
 import { ago, header, info, json, keyValues, print, table, when } from '../output.ts';
+import { awaitReleasePhase, followReleaseOutput } from '../release-output.ts';
 import { api, appOf, hex, step, withApp, withJson, type JsonFlags } from '../shared.ts';
 import { parsePositiveInt } from '../../lib/options.ts';
 
@@ -17,6 +18,14 @@ export interface ReleaseJson {
   user: { email: string };
   slug: { id: string; checksum: string; size: number } | null;
   process_types: Record<string, string>;
+  release_phase?: { dyno: string | null; exit_code: number | null; error: string | null } | null;
+}
+
+/** Heroku's wording for a release whose release command has not succeeded. */
+export function describeRelease(r: ReleaseJson): string {
+  if (r.status === 'failed') return `${r.description} (release command failed)`;
+  if (r.status === 'pending') return `${r.description} (release command executing)`;
+  return r.description;
 }
 
 export function registerReleases(program: Command): void {
@@ -30,7 +39,7 @@ export function registerReleases(program: Command): void {
       print(header(`${app} Releases${current ? ` - Current: v${current.version}` : ''}`));
       print(table(list, [
         { header: '', get: (r) => `v${r.version}` },
-        { header: 'Description', get: (r) => r.description },
+        { header: 'Description', get: (r) => describeRelease(r) },
         { header: 'User', get: (r) => r.user.email },
         { header: 'Created', get: (r) => `${when(r.created_at)} (${ago(r.created_at)})` },
       ]));
@@ -51,7 +60,8 @@ export function registerReleases(program: Command): void {
       if (flags.json) return print(json({ ...rel, config_vars: config }));
       print(header(`Release v${rel.version}${rel.current ? ' (current)' : ''}`));
       print(keyValues([
-        ['Description', rel.description],
+        ['Description', describeRelease(rel)],
+        ...(rel.release_phase ? [['Release command', rel.release_phase.error ?? (rel.status === 'pending' ? 'running' : `exit status ${rel.release_phase.exit_code ?? '?'}`)] as [string, string]] : []),
         ['By', rel.user.email],
         ['When', `${when(rel.created_at)} (${ago(rel.created_at)})`],
         ['Slug', rel.slug ? `${rel.slug.checksum} (${(rel.slug.size / 1024).toFixed(1)} KB)` : 'none'],
@@ -59,6 +69,25 @@ export function registerReleases(program: Command): void {
       ]));
       print('\n' + header(`v${rel.version} Config Vars`));
       print(keyValues(Object.keys(config).sort().map((k) => [k, config[k]!])));
+    });
+
+  withApp(program.command('releases:output [release]').description('show the output of a release command (the `release:` process type); follows it while it runs'))
+    .action(async (ref: string | undefined, flags: AppFlags) => {
+      const app = appOf(flags);
+      const client = api();
+      let version: number;
+      if (ref !== undefined) version = parseReleaseRef(ref);
+      else {
+        const list = await client.get<ReleaseJson[]>(`/apps/${app}/releases`);
+        const last = list.filter((r) => r.release_phase).sort((a, b) => b.version - a.version)[0];
+        if (!last) throw new CliError(`no release of ${app} ran a release command`);
+        version = last.version;
+      }
+      const r = await followReleaseOutput(client, app, version);
+      if (r.status === 'failed') {
+        process.exitCode = 1;
+        if (r.error && !r.output.includes(r.error)) info(r.error);
+      }
     });
 
   withJson(withApp(program.command('rollback [release]').alias('releases:rollback').description('roll back to an earlier release (default: the one before the current); makes a new release')))
@@ -76,6 +105,7 @@ export function registerReleases(program: Command): void {
       }
       const rel = await step(`Rolling back ${hex(app)} to v${target}`, () => client.post<ReleaseJson>(`/apps/${app}/releases`, { release: String(target) }), (r) => `v${r.version}`);
       if (flags.json) return print(json(rel));
+      if (rel.status === 'pending') await awaitReleasePhase(client, app, rel.version);
       info(`Rollback to v${target} complete, v${rel.version}; the dynos restart on it now.`);
     });
 }

@@ -209,6 +209,7 @@ export async function destroyAddon(ctx: ReleaseContext, providers: AddonProvider
         processTypes: s.current?.processTypes ?? {},
         config: seal(ctx.clusterKey, after),
         configChanged: true,
+        releasePhase: false, // as Heroku: add-on-driven config changes run no release command
         ops: [op],
         compares: [{ key, target: 'mod', op: '==', value: entry.modRevision }],
       };

@@ -67,7 +67,7 @@ export function addonRoutes(r: ApiRouter, ctx: ControlContext, providers: AddonP
       service, ...(plan ? { plan } : {}), ...(as ? { as } : {}), options: options(body.config), author: c.token!.user,
     });
     ctx.log.info({ app, addon: addon.addonName, service, plan: addon.plan, attachment: addon.name, version: release.version, user: c.token!.user }, 'addon-created');
-    return { status: 201, body: { ...addonJson(addon), provision_message: message ?? null, release: { version: release.version } }, headers: { 'x-dynomesh-release': String(release.version) } };
+    return { status: 201, body: { ...addonJson(addon), provision_message: message ?? null, release: { version: release.version, status: release.status ?? 'succeeded' } }, headers: { 'x-dynomesh-release': String(release.version) } };
   });
 
   r.get('/apps/:app/addons/:addon', async (c) => ({ body: addonJson((await findAddon(ctx, c.params.app!, c.params.addon!)).value) }));

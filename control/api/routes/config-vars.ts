@@ -12,7 +12,7 @@ export function configVarRoutes(r: ApiRouter, ctx: ControlContext): void {
     checkConfigPatch(patch);
     const { config, release } = await setConfigVars(ctx, c.params.app!, patch, c.token!.user);
     if (release) ctx.log.info({ app: c.params.app, version: release.version, keys: Object.keys(patch), user: c.token!.user }, 'config-vars-changed');
-    const headers: Record<string, string> = release ? { 'x-dynomesh-release': String(release.version) } : {};
+    const headers: Record<string, string> = release ? { 'x-dynomesh-release': String(release.version), 'x-dynomesh-release-status': release.status ?? 'succeeded' } : {};
     return { body: config, headers };
   });
 }
