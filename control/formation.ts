@@ -38,6 +38,7 @@ export function parseUpdates(body: unknown, typeFromPath?: string): FormationUpd
     if (!u || typeof u !== 'object') throw invalid('each formation update must be an object with type, quantity and/or size');
     const { type, quantity, size } = u as Record<string, unknown>;
     if (typeof type !== 'string' || type === '') throw invalid('each formation update needs a process "type"');
+    if (type === 'release') throw invalid('the release process type runs once per release (the release phase); it cannot be scaled');
     const q = typeof quantity === 'string' && /^\d+$/.test(quantity) ? Number(quantity) : quantity;
     if (q !== undefined && (typeof q !== 'number' || !Number.isInteger(q) || q < 0 || q > MAX_QUANTITY)) {
       throw invalid(`quantity for ${type} must be a whole number from 0 to ${MAX_QUANTITY}`);
@@ -59,7 +60,8 @@ export async function listFormation(cluster: Cluster, app: string): Promise<Form
 }
 
 function entries(processTypes: Record<string, string>, formation: Formation): FormationEntry[] {
-  return Object.keys(processTypes).sort().map((type) => ({
+  // `release` runs in the release phase, never as a formation (as Heroku's ps:scale and formation list).
+  return Object.keys(processTypes).filter((t) => t !== 'release').sort().map((type) => ({
     type,
     command: processTypes[type]!,
     quantity: formation.types[type]?.quantity ?? 0,
