@@ -16,6 +16,7 @@ import { parsePort, parseUrlList } from '../../lib/options.ts';
 import { ApiClient } from '../api.ts';
 import { configPath, readConfig, writeConfig } from '../config.ts';
 import { CliError } from '../errors.ts';
+import { addonServerCommand } from '../up/addon-server-command.ts';
 import { BIN } from '../up/child.ts';
 import { formatLine } from '../up/format.ts';
 import { LocalCluster } from '../up/local-cluster.ts';
@@ -30,6 +31,8 @@ interface UpFlags {
   etcd?: string[];
   etcdPrefix: string;
   quiet?: boolean;
+  /** False with --no-addons. */
+  addons: boolean;
 }
 
 const expand = (p: string) => resolve(p.startsWith('~/') ? join(homedir(), p.slice(2)) : p);
@@ -68,6 +71,13 @@ function isolationLine(): string {
   return 'each dyno and build in its own container (runc) on its own network (see dyno-node/README.md)';
 }
 
+/** `postgresql 10.0.0.5:41003, redis 10.0.0.5:41007` (where dynos reach them), or why there are none. */
+function addonsLine(c: LocalCluster): string {
+  const s = c.addons?.status ?? [];
+  if (!s.length) return 'none (--no-addons); `dynomesh addons:create` has nothing to offer';
+  return s.map((x) => `${x.service} ${x.where}`).join(', ') + '  (`dynomesh addons:create postgresql`)';
+}
+
 function banner(c: LocalCluster, login: string, flags: UpFlags): string {
   const cli = onPath() ? 'dynomesh' : BIN;
   const example = resolve(BIN, '../../examples/node-hello');
@@ -81,6 +91,7 @@ function banner(c: LocalCluster, login: string, flags: UpFlags): string {
       : `  CLI           ${login === 'kept' ? 'logged in' : 'logged in with a new admin token'} (${configPath()})`,
     `  Logs          ${join(flags.home, 'logs')}/`,
     `  Isolation     ${isolationLine()}`,
+    `  Add-ons       ${addonsLine(c)}`,
     '',
     'Deploy an example from another terminal:',
     `  cp -r ${example} ~/hello && cd ~/hello && git init -q -b main && git add . && git commit -qm 'first deploy'`,
@@ -107,6 +118,7 @@ export function registerUp(program: Command): void {
     .addOption(new Option('--etcd <urls>', 'use this etcd instead of starting one').env('DYNOMESH_ETCD').argParser(parseUrlList))
     .addOption(new Option('--etcd-prefix <prefix>', 'key prefix in etcd').env('DYNOMESH_PREFIX').default('/dynomesh/'))
     .option('-q, --quiet', 'do not echo the daemons\' log lines (they still go to <home>/logs)')
+    .option('--no-addons', 'do not run a PostgreSQL and a Redis for `addons:create` (DYNOMESH_ADDON_POSTGRESQL/REDIS name servers of your own)')
     .action(async (flags: UpFlags) => {
       mkdirSync(flags.home, { recursive: true, mode: 0o700 });
       const prev = readState(flags.home);
@@ -126,6 +138,8 @@ export function registerUp(program: Command): void {
         routerPort: flags.port,
         routerHost: flags.host,
         baseDomain: flags.baseDomain,
+        addons: flags.addons,
+        onNotice: (line) => process.stderr.write(`${line}\n`),
         onLine: (name, line) => {
           if (!flags.quiet) process.stdout.write(formatLine(name, line) + '\n');
         },
@@ -145,7 +159,7 @@ export function registerUp(program: Command): void {
         }
         shuttingDown = true;
         if (cluster.children.length) {
-          process.stderr.write('\nStopping dynomesh (router, control, dyno-node, etcd)... press Ctrl-C again to kill at once\n');
+          process.stderr.write('\nStopping dynomesh (router, control, dyno-node, add-on servers, etcd)... press Ctrl-C again to kill at once\n');
           await cluster.stop();
           process.stderr.write('dynomesh stopped.\n');
         }
@@ -167,6 +181,9 @@ export function registerUp(program: Command): void {
       const login = await loginCli(cluster, flags);
       process.stdout.write(banner(cluster, login, flags) + '\n');
     });
+
+  // `up`'s own PostgreSQL and Redis run as its child daemons, like its etcd.
+  program.addCommand(addonServerCommand(), { hidden: true });
 
   program
     .command('down')

@@ -9,6 +9,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../../cluster/etcd-server.ts';
 import { CliError } from '../errors.ts';
+import { AddonServers } from './addons.ts';
 import { Child } from './child.ts';
 import { readState, writeState } from './state.ts';
 
@@ -26,6 +27,10 @@ export interface LocalClusterOptions {
   onLine: (name: string, line: string) => void;
   /** A daemon died on its own: the cluster is no longer whole. */
   onCrash: (name: string, code: number | null, signal: NodeJS.Signals | null) => void;
+  /** False (`--no-addons`): no PostgreSQL and Redis of our own (cli/up/addons.ts). */
+  addons?: boolean;
+  /** A one-line notice for the person who ran `up`. */
+  onNotice?: (line: string) => void;
 }
 
 /** The message of a daemon's last line, whether pino JSON or plain text. */
@@ -73,19 +78,21 @@ export class LocalCluster {
   apiUrl = '';
   routerUrl = '';
   routerAdminPort = 0;
+  addons: AddonServers | undefined;
   private readonly logs: string;
 
   constructor(readonly o: LocalClusterOptions) {
     this.logs = join(o.home, 'logs');
   }
 
-  private spawn(name: string, args: string[]): Child {
+  private spawn(name: string, args: string[], extraEnv: Record<string, string> = {}): Child {
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       DYNOMESH_ETCD: this.etcdEndpoint,
       DYNOMESH_PREFIX: this.o.prefix,
       DYNOMESH_LOG_FORMAT: 'json',
       ...this.o.env,
+      ...extraEnv,
     };
     const child = new Child({
       name, args, env, logFile: join(this.logs, `${name}.log`),
@@ -137,11 +144,18 @@ export class LocalCluster {
       }, LocalCluster.deadCheck(etcd, 'etcd', `${logOf('etcd')} and ${join(o.home, 'etcd', 'etcd.log')}`));
     }
 
+    // PostgreSQL and Redis before control, which is given their admin URLs.
+    this.addons = new AddonServers({
+      home: o.home, enabled: o.addons !== false, env: { ...process.env, ...o.env },
+      spawn: (n, a) => this.spawn(n, a), notice: o.onNotice ?? (() => undefined),
+    });
+    const addonEnv = await this.addons.start();
+
     this.apiUrl = `http://127.0.0.1:${o.apiPort}`;
     const control = this.spawn('control', [
       'control', '--listen', `127.0.0.1:${o.apiPort}`, '--data-dir', join(o.home, 'control'), '--cluster-key', join(o.home, 'cluster.key'),
       '--base-domain', o.baseDomain, '--router-port', String(o.routerPort), '--id', 'local',
-    ]);
+    ], addonEnv);
     await until('control', 30_000, async () => (await fetch(`${this.apiUrl}/health`, { signal: AbortSignal.timeout(1000) })).status === 200,
       LocalCluster.deadCheck(control, 'control', logOf('control')));
 
@@ -171,8 +185,8 @@ export class LocalCluster {
 
   /** Reverse start order; each daemon gets time for its own graceful stop. */
   async stop(): Promise<void> {
-    const grace: Record<string, number> = { router: 35_000, control: 15_000, 'dyno-node': 45_000, etcd: 10_000 };
-    const order = ['router', 'control', 'dyno-node', 'etcd'];
+    const grace: Record<string, number> = { router: 35_000, control: 15_000, 'dyno-node': 45_000, postgresql: 30_000, redis: 30_000, etcd: 10_000 };
+    const order = ['router', 'control', 'dyno-node', 'postgresql', 'redis', 'etcd'];
     const rank = (c: Child) => order.indexOf(c.opts.name);
     for (const c of [...this.children].sort((a, b) => rank(a) - rank(b))) await c.stop(grace[c.opts.name] ?? 15_000);
   }
