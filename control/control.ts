@@ -114,7 +114,7 @@ export class ControlPlane {
     addonRoutes(this.router, this.ctx, AddonProviders.fromConfig(o.addons ?? {}, clusterKey));
     o.routes?.(this.router, this.ctx);
     const logsListen = o.logsListen ?? { host: o.listen.host, port: 0 };
-    this.logs = new Logs(this.cluster, { id: o.id, listen: logsListen }, this.log.child({ component: 'logs' }));
+    this.logs = new Logs(this.cluster, { id: o.id, listen: logsListen, clusterKey }, this.log.child({ component: 'logs' }));
     this.ctx.events = this.logs.events;
     this.logs.routes(this.router, this.ctx, token);
     this.deploys = await startDeploys(this.router, this.ctx, { dataDir: o.dataDir, memberId: o.id, ...o.builds });

@@ -9,6 +9,7 @@ import { addClusterOptions, clusterOptionsFrom, type ClusterFlags } from '../clu
 import { isHostname } from '../cluster/keys.ts';
 import { loadClusterKey } from '../cluster/sealed.ts';
 import { logger } from '../lib/log.ts';
+import { deriveCredential } from '../logplex/credential.ts';
 import { LogShipper } from '../logplex/shipper.ts';
 import { dynoSink } from '../logplex/sinks.ts';
 import { parseAllowList, parseDuration, parseHostPort, parsePositiveInt, parseSize } from '../lib/options.ts';
@@ -112,7 +113,8 @@ export function dynoNodeCommand(): Command {
       const clusterKey = loadClusterKey(flags.clusterKey);
       const cluster = new Cluster(clusterOptionsFrom(flags));
       // Dyno output and lifecycle lines go to each app's log stream (control/logs).
-      const shipper = LogShipper.forCluster(cluster, logger('dyno-node', { node: flags.nodeId, component: 'logplex' }));
+      // Its log credential comes from the cluster key it holds (until nodes get their own credentials).
+      const shipper = LogShipper.forCluster(cluster, logger('dyno-node', { node: flags.nodeId, component: 'logplex' }), { credential: deriveCredential(clusterKey, `node:${flags.nodeId}`) });
       const agent = new Agent({
         cluster, clusterKey, nodeId: flags.nodeId, advertise: flags.advertise, dataDir: flags.dataDir, memoryMb: flags.memory,
         labels: flags.label, leaseTtlSeconds: flags.leaseTtl, bootTimeoutMs: flags.bootTimeout, stopTimeoutMs: flags.stopTimeout,

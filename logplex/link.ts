@@ -2,12 +2,14 @@
  * One producer connection to one log service instance: a queue of records for
  * the apps that instance owns, batches in flight until acked, reconnect with
  * backoff. Unacked batches go back to the front of the queue when the
- * connection drops, so they are resent (or rerouted) in order.
+ * connection drops, so they are resent (or rerouted) in order. Nothing is sent
+ * before the service's HELLO has been answered with this producer's AUTH.
  */
 import { connect, type Socket } from 'node:net';
 import type { Logger } from 'pino';
+import { proof, type ProducerCredential } from './credential.ts';
 import type { LogMember } from './owners.ts';
-import { ACK, BATCH, encodeFrame, FrameReader, type Frame, type WireRecord } from './wire.ts';
+import { ACK, AUTH, BATCH, encodeFrame, FrameReader, HELLO, MAX_BATCH_BYTES, wireBytes, type Frame, type WireRecord } from './wire.ts';
 
 export interface Item {
   w: WireRecord;
@@ -25,6 +27,8 @@ export interface LinkHost {
   /** `n` records were acked (they leave the shipper's buffer count). */
   acked(n: number): void;
   log: Logger;
+  /** Who this producer is to the log service. */
+  credential: ProducerCredential;
 }
 
 export class Link {
@@ -32,7 +36,10 @@ export class Link {
   private readonly inflight = new Map<number, { items: Item[]; at: number }>();
   private readonly control: Buffer[] = [];
   private socket: Socket | undefined;
+  /** Authenticated: the service's HELLO was answered; batches may go. */
   private connected = false;
+  /** A batch was acked on this connection (so the service accepted our credential). */
+  private accepted = false;
   private closed = false;
   private seq = 0;
   private backoff = 100;
@@ -63,8 +70,14 @@ export class Link {
     if (!this.connected || !s) return;
     while (this.control.length && !s.writableNeedDrain) s.write(this.control.shift()!);
     while (this.queue.length && this.inflight.size < this.opts.maxInflight && !s.writableNeedDrain) {
-      const items = this.queue.length <= this.opts.batchMax ? this.queue : this.queue.slice(0, this.opts.batchMax);
-      this.queue = items === this.queue ? [] : this.queue.slice(items.length);
+      // At most batchMax records and MAX_BATCH_BYTES: the service refuses larger frames.
+      let n = 0;
+      for (let bytes = 0; n < this.queue.length && n < this.opts.batchMax; n++) {
+        bytes += wireBytes(this.queue[n]!.w);
+        if (bytes > MAX_BATCH_BYTES && n > 0) break;
+      }
+      const items = n === this.queue.length ? this.queue : this.queue.slice(0, n);
+      this.queue = items === this.queue ? [] : this.queue.slice(n);
       const seq = ++this.seq;
       let hops = 0;
       const recs = new Array<WireRecord>(items.length);
@@ -126,14 +139,11 @@ export class Link {
     s.setKeepAlive(true, 5000);
     // A host that drops packets would leave connect() pending for minutes.
     s.setTimeout(5000, () => {
-      if (!this.connected) s.destroy(new Error('connect timed out after 5 s'));
+      if (!this.connected) s.destroy(new Error('connect or handshake timed out after 5 s'));
     });
     s.on('connect', () => {
-      s.setTimeout(0);
-      this.connected = true;
-      this.backoff = 100;
+      this.accepted = false;
       this.host.log.debug({ member: this.member.id, logs: this.member.logs }, 'log-service-connected');
-      this.pump();
     });
     s.on('data', (chunk: Buffer) => {
       let frames: Frame[];
@@ -145,7 +155,19 @@ export class Link {
         return;
       }
       for (const f of frames) {
+        if (f[0] === HELLO && !this.connected && Buffer.isBuffer(f[1])) {
+          const { id, secret } = this.host.credential;
+          s.write(encodeFrame([AUTH, id, proof(secret, f[1], id)]));
+          s.setTimeout(0);
+          this.connected = true;
+          continue;
+        }
         if (f[0] !== ACK) continue;
+        if (!this.accepted) {
+          // Backoff resets only once the service has taken a batch: a refused credential keeps backing off.
+          this.accepted = true;
+          this.backoff = 100;
+        }
         const b = this.inflight.get(f[1]);
         if (!b) continue;
         this.inflight.delete(f[1]);
@@ -159,11 +181,13 @@ export class Link {
       if (this.socket !== s) return;
       const was = this.connected;
       this.connected = false;
+      const refused = was && !this.accepted && this.inflight.size > 0;
       this.socket = undefined;
       this.control.length = 0;
       this.requeueInflight();
       if (this.closed) return;
-      if (was) this.host.log.warn({ member: this.member.id, logs: this.member.logs, queued: this.queue.length }, 'log-service-disconnected');
+      if (refused) this.host.log.warn({ member: this.member.id, logs: this.member.logs, producer: this.host.credential.id, hint: 'check this daemon\'s log credential' }, 'log-service-refused-producer');
+      else if (was) this.host.log.warn({ member: this.member.id, logs: this.member.logs, queued: this.queue.length }, 'log-service-disconnected');
       this.timer = setTimeout(() => this.dial(), this.backoff);
       this.timer.unref();
       this.backoff = Math.min(this.backoff * 2, 2000);

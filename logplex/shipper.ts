@@ -11,12 +11,15 @@
  */
 import type { Logger } from 'pino';
 import type { Cluster } from '../cluster/client.ts';
+import type { ProducerCredential } from './credential.ts';
 import { Link, type Item } from './link.ts';
 import { LogMembers, type LogMember } from './owners.ts';
 import { l10, nowMicros, splitLine, type LogRecord, type Source } from './record.ts';
 import { fromWire, type Frame } from './wire.ts';
 
 export interface ShipperOptions {
+  /** Who this producer is to the log service (logplex/credential.ts). */
+  credential: ProducerCredential;
   /** Records held at most (queued and unacked, all apps). */
   maxBuffered?: number;
   batchMax?: number;
@@ -58,9 +61,9 @@ export class LogShipper {
   private readonly tick: NodeJS.Timeout;
   private readonly unwatch: () => void;
   private closed = false;
-  private readonly o: Required<Omit<ShipperOptions, 'local'>>;
+  private readonly o: Required<Omit<ShipperOptions, 'local' | 'credential'>>;
 
-  constructor(readonly members: LogMembers, private readonly log: Logger, private readonly opts: ShipperOptions = {}) {
+  constructor(readonly members: LogMembers, private readonly log: Logger, private readonly opts: ShipperOptions) {
     this.o = {
       maxBuffered: opts.maxBuffered ?? 20_000,
       batchMax: opts.batchMax ?? 1000,
@@ -78,7 +81,7 @@ export class LogShipper {
    * once: lines written before the first member list (or while etcd is down) wait
    * in the bounded buffer and go out when an owner is known.
    */
-  static forCluster(cluster: Cluster, log: Logger, opts: ShipperOptions = {}): LogShipper {
+  static forCluster(cluster: Cluster, log: Logger, opts: ShipperOptions): LogShipper {
     const members = new LogMembers(cluster, log);
     members.start().catch((err: Error) => log.warn({ err: err.message }, 'log-members-watch-failed'));
     const s = new LogShipper(members, log, opts);
@@ -155,7 +158,7 @@ export class LogShipper {
     const k = `${m.id}@${m.logs}`;
     let l = this.links.get(k);
     if (!l) {
-      l = new Link(m, { acked: (n) => this.acked(n), log: this.log }, this.o);
+      l = new Link(m, { acked: (n) => this.acked(n), log: this.log, credential: this.opts.credential }, this.o);
       this.links.set(k, l);
     }
     return l;

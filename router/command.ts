@@ -8,6 +8,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { Cluster } from '../cluster/client.ts';
 import { addClusterOptions, clusterOptionsFrom, type ClusterFlags } from '../cluster/config.ts';
 import { logger } from '../lib/log.ts';
+import { CredentialError, loadCredential, type ProducerCredential } from '../logplex/credential.ts';
 import { LogShipper } from '../logplex/shipper.ts';
 import { routerSink } from '../logplex/sinks.ts';
 import { parseDuration, parsePort, parsePositiveInt, parsePositiveNumber } from '../lib/options.ts';
@@ -34,6 +35,7 @@ interface RouterFlags extends ClusterFlags {
   accessLog: boolean;
   workers: number;
   maxHeadSize: number;
+  logCredential?: string;
 }
 
 const d = ROUTER_DEFAULTS;
@@ -84,6 +86,7 @@ export function routerCommand(): Command {
     .addOption(new Option('--max-head-size <bytes>', 'largest request head (request line + headers) served, however it is segmented; larger gets 431').env('DYNOMESH_ROUTER_MAX_HEAD_SIZE').default(d.maxHeadSize, '16k').argParser(parseHeadSize))
     .addOption(new Option('--workers <n>', 'worker threads, each serving on the same port (SO_REUSEPORT); 1 = serve on the main thread').env('DYNOMESH_ROUTER_WORKERS').default(1).argParser(parsePositiveInt))
     .addOption(new Option('--no-access-log', 'do not also write each router line to this process\'s own log (they still go to the app\'s log stream)'))
+    .addOption(new Option('--log-credential <file>', 'this router\'s log producer credential (issue one with `dynomesh log-credential router:<name>`); without it router lines do not reach app logs').env('DYNOMESH_LOG_CREDENTIAL'))
     .addOption(new Option('--forwarded-port <port>', 'X-Forwarded-Port sent to dynos (default: the port the router listens on; 443 behind a TLS load balancer)').env('DYNOMESH_ROUTER_FORWARDED_PORT').argParser(parsePort));
   addClusterOptions(cmd);
   cmd.action(async (flags: RouterFlags) => {
@@ -94,9 +97,21 @@ export function routerCommand(): Command {
         process.exit(2);
       }
     }
+    let credential: ProducerCredential | undefined;
+    try {
+      credential = flags.logCredential ? loadCredential(flags.logCredential) : undefined;
+    } catch (err) {
+      process.stderr.write(`dynomesh router: ${(err as CredentialError).message}\n`);
+      process.exit(2);
+    }
+    if (credential && !credential.id.startsWith('router:')) {
+      process.stderr.write(`dynomesh router: ${flags.logCredential} is the credential of ${credential.id}, not of a router\n`);
+      process.exit(2);
+    }
+    if (!credential) log.warn({ hint: 'set --log-credential (DYNOMESH_LOG_CREDENTIAL)' }, 'router-lines-not-shipped');
     const cluster = new Cluster({ ...clusterOptionsFrom(flags), callTimeoutMs: 3000 });
     // Router lines go to each app's log stream (control/logs), never blocking a request.
-    const shipper = LogShipper.forCluster(cluster, logger('router', { component: 'logplex' }));
+    const shipper = credential ? LogShipper.forCluster(cluster, logger('router', { component: 'logplex' }), { credential }) : undefined;
     const routerOpts: RouterOptions = {
       host: flags.host,
       port: flags.port,
@@ -114,7 +129,8 @@ export function routerCommand(): Command {
       forwardedPort: flags.forwardedPort,
       maxHeadSize: flags.maxHeadSize,
     };
-    const sink = teeSink(flags.accessLog ? [new AccessLog(log), routerSink(shipper)] : [routerSink(shipper)]);
+    const sinks = [...(flags.accessLog ? [new AccessLog(log)] : []), ...(shipper ? [routerSink(shipper)] : [])];
+    const sink = teeSink(sinks);
     // One thread serves best on one core; with more cores, workers serve and this thread keeps etcd, admin and logs.
     const router = flags.workers > 1 ? new WorkerRouter(cluster, routerOpts, flags.workers, log, sink) : new Router(cluster, routerOpts, log, sink);
     try {
@@ -122,7 +138,7 @@ export function routerCommand(): Command {
     } catch (err) {
       const msg = err instanceof UwsFallbackError || err instanceof Error ? err.message : String(err);
       process.stderr.write(`dynomesh router: ${msg}\n`);
-      await shipper.close(0);
+      await shipper?.close(0);
       cluster.close();
       process.exit(err instanceof UwsFallbackError ? 3 : 1);
     }
@@ -132,7 +148,7 @@ export function routerCommand(): Command {
       stopping = true;
       log.info({ signal }, 'router-signal');
       const { unfinished } = await router.stop();
-      await shipper.close(2000);
+      await shipper?.close(2000);
       cluster.close();
       process.exit(unfinished > 0 ? 1 : 0);
     };

@@ -147,6 +147,7 @@ export const POLICY: Readonly<Record<string, Rule>> = {
   'DELETE /nodes/:node/cordon': ADMIN,
   'GET /internal/slugs/:sha': NODE,
   'GET /internal/logs/:app': NODE,
+  'GET /metrics': ADMIN,
 };
 
 /** The rule for a route as registered; undefined means the route must not be served. */

@@ -5,18 +5,22 @@
  */
 import type { Cluster } from '../../cluster/client.ts';
 import type { Logger } from '../../lib/log.ts';
+import { deriveCredential } from '../../logplex/credential.ts';
 import { LogMembers } from '../../logplex/owners.ts';
 import { LogShipper } from '../../logplex/shipper.ts';
 import type { ApiRouter } from '../api/router.ts';
 import type { ControlContext } from '../context.ts';
 import { DrainManager } from './drains/manager.ts';
 import { AppEvents } from './events.ts';
+import { KnownApps } from './known-apps.ts';
 import { logRoutes } from './routes.ts';
 import { LogService } from './service.ts';
 
 export interface LogsOptions {
   id: string;
   listen: { host: string; port: number };
+  /** Verifies producers' credentials and is the source of this instance's own (`control:<id>`). */
+  clusterKey: Buffer;
   maxBehindBytes?: number;
 }
 
@@ -26,12 +30,17 @@ export class Logs {
   readonly service: LogService;
   readonly drains: DrainManager;
   readonly events: AppEvents;
+  readonly apps: KnownApps;
   private sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly cluster: Cluster, private readonly opts: LogsOptions, private readonly log: Logger) {
     this.members = new LogMembers(cluster, log);
-    this.service = new LogService(opts.id, this.members, log);
-    this.shipper = new LogShipper(this.members, log, { local: { id: opts.id, deliver: (recs, hops) => this.service.ingest(recs, hops) } });
+    this.apps = new KnownApps(cluster, log);
+    this.service = new LogService(opts.id, this.members, log, { clusterKey: opts.clusterKey, apps: this.apps });
+    this.shipper = new LogShipper(this.members, log, {
+      credential: deriveCredential(opts.clusterKey, `control:${opts.id}`),
+      local: { id: opts.id, deliver: (recs, hops) => this.service.ingest(recs, hops) },
+    });
     this.service.attach(this.shipper);
     this.drains = new DrainManager(cluster, (app) => this.service.owns(app), (rec) => this.service.store.append([rec]), log.child({ component: 'drains' }));
     this.service.store.onAppend = (app, entries) => this.drains.push(app, entries);
@@ -41,6 +50,7 @@ export class Logs {
 
   /** Listens for producers; returns the `host:port` to advertise in the member record. */
   async start(advertiseHost?: string): Promise<string> {
+    await this.apps.start();
     const addr = await this.service.listen(this.opts.listen.host, this.opts.listen.port, advertiseHost);
     await this.members.start();
     await this.drains.start();
@@ -78,5 +88,6 @@ export class Logs {
     await this.drains.close();
     await this.service.close();
     await this.members.close();
+    await this.apps.close();
   }
 }

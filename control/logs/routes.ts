@@ -6,6 +6,7 @@
  *   GET    /log-sessions/:token                          the stream a logplex_url names (no other auth)
  *   GET    /internal/logs/:app                           the owner's stream (node token; what other instances forward)
  *   GET    /apps/:app/log-drains, POST {url}, GET/DELETE /apps/:app/log-drains/:id-or-url
+ *   GET    /metrics                                      log ingestion counters, Prometheus text (admin)
  */
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
@@ -87,6 +88,12 @@ export function logRoutes(r: ApiRouter, ctx: ControlContext, deps: LogRouteDeps)
 
   r.get('/internal/logs/:app', async (c) => {
     startStream(service.store, c.params.app!, query(c), c.res, { owner: service.id, peers: [] }, deps.maxBehindBytes);
+    return undefined;
+  });
+
+  r.get('/metrics', async (c) => {
+    c.res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+    c.res.end(service.metrics.text());
     return undefined;
   });
 

@@ -7,6 +7,8 @@
  * not open app B's database; addons:destroy drops it; a provider that is down is
  * one clear line and no release. Also: redis --as CACHE, addons:upgrade, addons:services.
  */
+import { deriveCredential, writeCredential } from '../../logplex/credential.ts';
+import { loadClusterKey } from '../../cluster/sealed.ts';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -86,7 +88,9 @@ describe('add-ons end to end: addons:create postgresql, through the router', () 
       DYNOMESH_ADDON_REDIS: redis.adminUrl,
     };
     daemons.push(new Daemon('control', ['control', '--listen', `127.0.0.1:${apiPort}`, '--data-dir', join(dir, 'control'), '--lease-ttl', '2', '--router-port', String(routerPort)], env));
-    daemons.push(new Daemon('router', ['router', '--port', String(routerPort), '--admin-port', 'off'], env));
+    // The router gets its own log credential, issued from the cluster key (it never holds the key).
+    writeCredential(join(dir, 'router.credential'), deriveCredential(loadClusterKey(key), 'router:r1'));
+    daemons.push(new Daemon('router', ['router', '--port', String(routerPort), '--admin-port', 'off', '--log-credential', join(dir, 'router.credential')], env));
     daemons.push(new Daemon('dyno-node', ['dyno-node', '--node-id', 'n1', '--data-dir', join(dir, 'node'), '--memory', '2048', '--lease-ttl', '3', '--boot-timeout', '30s', '--stop-timeout', '3s', '--drain', '100ms'], env));
     try {
       await eventually(async () => (await fetch(`${apiUrl}/health`).catch(() => undefined))?.status === 200, 60_000, 'control healthy');

@@ -62,7 +62,7 @@ describe('drains', { skip: RSYSLOGD ? false : RSYSLOG_MISSING }, () => {
     receiverUrl = `http://user:secret@127.0.0.1:${(receiver.address() as { port: number }).port}/logs`;
     cluster = etcd.cluster();
     ctls = await startControls(etcd, cluster, 1);
-    ship = await producer(cluster);
+    ship = await producer(cluster, ctls[0]!.control.ctx.clusterKey);
     await waitFor(() => ship.members.list().length === 1, 5000, 'member');
   });
   after(async () => {

@@ -7,6 +7,8 @@
  * drain receives the lines; SIGKILL of the instance that owns the app mid-tail,
  * and the tail resumes on the other instance.
  */
+import { deriveCredential, writeCredential } from '../../logplex/credential.ts';
+import { loadClusterKey } from '../../cluster/sealed.ts';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
@@ -87,7 +89,9 @@ describe('logs end to end', { skip: RSYSLOGD ? false : RSYSLOG_MISSING }, () => 
       daemons.push(d);
       controls.push({ d, id, url: `http://127.0.0.1:${port}` });
     }
-    daemons.push(new Daemon('router', ['router', '--port', String(routerPort), '--admin-port', 'off'], env));
+    // The router gets its own log credential, issued from the cluster key (it never holds the key).
+    writeCredential(join(dir, 'router.credential'), deriveCredential(loadClusterKey(key), 'router:r1'));
+    daemons.push(new Daemon('router', ['router', '--port', String(routerPort), '--admin-port', 'off', '--log-credential', join(dir, 'router.credential')], env));
     daemons.push(new Daemon('dyno-node', ['dyno-node', '--node-id', 'n1', '--data-dir', join(dir, 'node'), '--memory', '2048', '--lease-ttl', '3', '--boot-timeout', '30s', '--stop-timeout', '3s', '--drain', '100ms'], env));
     try {
       for (const c of controls) {

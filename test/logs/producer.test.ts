@@ -10,7 +10,8 @@ import type { Cluster } from '../../cluster/client.ts';
 import { ownerOf } from '../../logplex/owners.ts';
 import { eventually, useEtcd } from '../support/etcd.ts';
 import { ADMIN } from '../control/support.ts';
-import { parseLine, producer, startControls, waitFor } from './support.ts';
+import { createApp } from '../../control/apps.ts';
+import { clusterKeyFile, parseLine, producer, startControls, waitFor } from './support.ts';
 
 const etcd = useEtcd();
 
@@ -28,16 +29,18 @@ describe('log producers', () => {
 
   test('with no log service yet, write() returns at once; overflow is counted and reported as L10', async () => {
     const cluster: Cluster = etcd.cluster();
-    const ship = await producer(cluster, { maxBuffered: 100 });
+    const key = clusterKeyFile();
+    const ship = await producer(cluster, key.key, { maxBuffered: 100 });
     stops.push(() => ship.close(0));
     const t0 = performance.now();
     for (let i = 0; i < 250; i++) ship.write({ app: 'early', source: 'app', dyno: 'web.1', line: `e${i}` });
     assert.ok(performance.now() - t0 < 200, 'write never waits for the network');
     assert.deepEqual(ship.stats, { buffered: 100, acked: 0, dropped: 150 });
 
-    const [ctl] = await startControls(etcd, cluster, 1);
+    // The app exists before any log service does (lines for apps that do not exist are refused).
+    await createApp({ cluster, clusterKey: key.key }, 'early', 'admin');
+    const [ctl] = await startControls(etcd, cluster, 1, { clusterKeyPath: key.path });
     stops.push(() => ctl!.stop());
-    assert.equal((await ctl!.api('POST', '/apps', { name: 'early' })).status, 201);
     const lines = await eventually(async () => {
       const h = await history(ctl!.control.url, 'early');
       return h.some((l) => l.includes('Error L10')) && h.filter((l) => / app\[web\.1\]: e\d+$/.test(l)).length === 100 ? h : undefined;
@@ -52,7 +55,7 @@ describe('log producers', () => {
     const cluster: Cluster = etcd.cluster();
     const [first] = await startControls(etcd, cluster, 1);
     stops.push(() => first!.stop());
-    const ship = await producer(cluster);
+    const ship = await producer(cluster, first!.control.ctx.clusterKey);
     stops.push(() => ship.close(0));
     await waitFor(() => ship.members.list().length === 1, 5000, 'member');
     const apps = Array.from({ length: 12 }, (_v, i) => `join-${i}`);
@@ -95,7 +98,7 @@ describe('log producers', () => {
     const cluster: Cluster = etcd.cluster();
     const ctls = await startControls(etcd, cluster, 2);
     for (const c of ctls) stops.push(() => c.stop());
-    const ship = await producer(cluster);
+    const ship = await producer(cluster, ctls[0]!.control.ctx.clusterKey);
     stops.push(() => ship.close(0));
     await waitFor(() => ship.members.list().length === 2 && ctls.every((c) => c.control.logs!.members.list().length === 2), 5000, 'members');
     const members = ship.members.list();

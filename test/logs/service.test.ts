@@ -12,7 +12,7 @@ import { Readable } from 'node:stream';
 import { deployRelease } from '../../control/releases.ts';
 import { eventually, useEtcd } from '../support/etcd.ts';
 import { ADMIN, client } from '../control/support.ts';
-import { LineReader, parseLine, producer, startControls, waitFor } from './support.ts';
+import { LineReader, parseLine, producer, rawProducer, startControls, waitFor } from './support.ts';
 
 const etcd = useEtcd();
 
@@ -25,7 +25,7 @@ describe('log service', () => {
     cluster = etcd.cluster();
     ctls = await startControls(etcd, cluster, 2);
     await waitFor(() => ctls.every((c) => c.control.logs!.members.list().length === 2), 5000, 'both log members seen');
-    ship = await producer(cluster);
+    ship = await producer(cluster, ctls[0]!.control.ctx.clusterKey);
     await waitFor(() => ship.members.list().length === 2, 5000, 'producer sees both members');
   });
   after(async () => {
@@ -161,15 +161,10 @@ describe('log service', () => {
 
   test('a batch sent to the wrong instance is acked and forwarded to the owner; past 3 hops it is kept', async () => {
     const app = await appOwnedBy(0, 'wrong');
-    const { connect } = await import('node:net');
-    const { encodeFrame, FrameReader, BATCH, ACK } = await import('../../logplex/wire.ts');
-    const [host, port] = ctls[1]!.control.logs!.service.address.split(':');
-    const sock = connect({ host: host!, port: Number(port) });
-    const reader = new FrameReader();
-    const acks: number[] = [];
-    sock.on('data', (c: Buffer) => reader.push(c).forEach((f) => f[0] === ACK && acks.push(f[1] as number)));
-    sock.write(encodeFrame([BATCH, 7, 0, [[app, 'app', 'web.1', Date.now() * 1000, 'misrouted']]]));
-    sock.write(encodeFrame([BATCH, 8, 3, [[app, 'app', 'web.1', Date.now() * 1000, 'bounced too often']]]));
+    const { BATCH } = await import('../../logplex/wire.ts');
+    const { sock, acks, send } = await rawProducer(ctls[1]!.control.logs!.service.address, ctls[0]!.control.ctx.clusterKey, 'control:peer');
+    send([BATCH, 7, 0, [[app, 'app', 'web.1', Date.now() * 1000, 'misrouted']]]);
+    send([BATCH, 8, 3, [[app, 'app', 'web.1', Date.now() * 1000, 'bounced too often']]]);
     await waitFor(() => acks.length === 2, 5000, 'acks');
     assert.deepEqual(acks, [7, 8]);
     await waitFor(() => ctls[0]!.control.logs!.service.store.get(app)?.last(5).some((e) => e.rec.line === 'misrouted'), 5000, 'forwarded to the owner');

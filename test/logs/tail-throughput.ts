@@ -20,6 +20,8 @@ import { followLogs } from '../../control/logs/client.ts';
 import { ownerOf } from '../../logplex/owners.ts';
 import { nowMicros, parseLineTime } from '../../logplex/record.ts';
 import { LogShipper } from '../../logplex/shipper.ts';
+import { deriveCredential } from '../../logplex/credential.ts';
+import { loadClusterKey } from '../../cluster/sealed.ts';
 import { Daemon, MEASURE_TOKEN, numberArg } from './procs.ts';
 
 const RATE = numberArg('rate', 10_000);
@@ -46,7 +48,7 @@ try {
     }
   }
   await fetch(`${ctls[0]!.url}/apps`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: APP }) });
-  const ship = LogShipper.forCluster(cluster, pino({ level: 'warn' }));
+  const ship = LogShipper.forCluster(cluster, pino({ level: 'warn' }), { credential: deriveCredential(loadClusterKey(key), 'node:measure') });
   await ship.members.start();
   while (ship.members.list().length < 2) await new Promise((r) => setTimeout(r, 50));
   const members = (await cluster.list(cluster.keys.members())).entries.map((e) => e.value as Member).map((m) => ({ id: m.id, api: m.api, logs: m.logs! }));
