@@ -8,6 +8,8 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../../cluster/etcd-server.ts';
+import { loadClusterKey } from '../../cluster/sealed.ts';
+import { deriveCredential, writeCredential } from '../../logplex/credential.ts';
 import { CliError } from '../errors.ts';
 import { AddonServers } from './addons.ts';
 import { Child } from './child.ts';
@@ -174,8 +176,12 @@ export class LocalCluster {
     await until('dyno-node', 30_000, async () => nodeUp, LocalCluster.deadCheck(node, 'dyno-node', logOf('dyno-node')));
 
     this.routerAdminPort = await freePort();
+    // The router's own log credential (control created the cluster key); it never holds the key itself.
+    const routerCredential = join(o.home, 'router.log-credential');
+    writeCredential(routerCredential, deriveCredential(loadClusterKey(join(o.home, 'cluster.key')), 'router:local'));
     const router = this.spawn('router', [
       'router', '--host', o.routerHost, '--port', String(o.routerPort), '--admin-port', String(this.routerAdminPort), '--base-domain', o.baseDomain,
+      '--log-credential', routerCredential,
     ]);
     await until('router', 30_000, async () => (await fetch(`http://127.0.0.1:${this.routerAdminPort}/healthz`, { signal: AbortSignal.timeout(1000) })).ok,
       LocalCluster.deadCheck(router, 'router', logOf('router')));
