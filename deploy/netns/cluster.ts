@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Cluster } from '../../cluster/client.ts';
 import { loadClusterKey } from '../../cluster/sealed.ts';
+import { deriveCredential, writeCredential } from '../../logplex/credential.ts';
 import { Daemon } from './daemon.ts';
 import { blackhole, claimRun, cleanupStale, createBridge, createHost, destroyRun, freeSubnet, killAllIn, nsName, requireRoot, setLink } from './net.ts';
 
@@ -204,8 +205,12 @@ export class NetnsCluster {
         '--router-port', String(ROUTER_PORT), '--lease-ttl', String(this.o.controlLeaseTtl ?? 2), ...extra,
       ];
     } else if (h.role === 'router') {
+      // Its own log credential, as an operator issues one with `dynomesh log-credential router:<name>`.
+      const credential = join(dataDir, 'log-credential');
+      writeCredential(credential, deriveCredential(loadClusterKey(join(this.dir, 'cluster.key')), `router:${h.name}`));
       argv = [
-        ...node, 'router', '--host', h.addr, '--port', String(ROUTER_PORT), '--admin-host', h.addr, '--admin-port', String(ROUTER_ADMIN_PORT), ...extra,
+        ...node, 'router', '--host', h.addr, '--port', String(ROUTER_PORT), '--admin-host', h.addr, '--admin-port', String(ROUTER_ADMIN_PORT),
+        '--log-credential', credential, ...extra,
       ];
     } else {
       argv = [
