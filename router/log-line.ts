@@ -1,7 +1,8 @@
 /**
  * One line per request in Heroku's router format, e.g.
- *   at=info method=GET path="/" host=app.example.com request_id=… fwd="1.2.3.4" dyno=web.1 connect=1ms service=3ms status=200 bytes=13 protocol=http1.1
- *   at=error code=H12 desc="Request timeout" method=GET path="/slow" … status=503 bytes=0 protocol=http1.1
+ *   at=info method=GET path="/" host=app.example.com request_id=… fwd="1.2.3.4" dyno=web.1 connect=1ms service=3ms status=200 bytes=13 protocol=https
+ *   at=error code=H12 desc="Request timeout" method=GET path="/slow" … status=503 bytes=0 protocol=http
+ * `protocol=` is the client's scheme (http or https), as in Heroku's router lines.
  * Lines go to a LogSink: the router's pino log now, the app's log stream once the log service exists.
  */
 import { symbols as pinoSymbols, type Logger } from 'pino';
@@ -20,6 +21,8 @@ export interface RequestLog {
   bytes: number;
   code: string | null;
   desc: string | null;
+  /** `http` or `https` (the listener the request came in on); http when not given. */
+  protocol?: string;
 }
 
 export interface LogSink {
@@ -45,7 +48,7 @@ export function formatLine(r: RequestLog): string {
     ' service=' + r.serviceMs + 'ms' +
     ' status=' + r.status +
     ' bytes=' + r.bytes +
-    ' protocol=http1.1'
+    ' protocol=' + (r.protocol ?? 'http')
   );
 }
 

@@ -43,6 +43,8 @@ export interface ProxyOptions {
   /** X-Forwarded-Proto / X-Forwarded-Port values (the router's own listener unless an LB terminates TLS in front). */
   proto: string;
   port: number;
+  /** The HTTPS port clients reach (http-redirect's target); 0 when this router serves no HTTPS. */
+  httpsPort: number;
 }
 
 export interface ProxyContext {
@@ -297,6 +299,7 @@ class Exchange implements ConnOwner, ConnectWaiter {
     const h = this.pendingHeaders;
     res.writeStatus(this.status + ' ' + (this.pendingReason || 'Unknown'));
     if (this.clientClose) res.writeHeader('Connection', 'close');
+    if (this.route!.hsts && this.ctx.opts.proto === 'https') res.writeHeader('Strict-Transport-Security', HSTS);
     const named = this.connectionTokens;
     const lower = this.pendingLower;
     for (let i = 0; i < h.length; i += 2) {
@@ -494,6 +497,25 @@ class Exchange implements ConnOwner, ConnectWaiter {
     this.finish(code, false, detail);
   }
 
+  /**
+   * A response the router makes itself (ACME challenge, https redirect): status,
+   * headers and a small body, no dyno. The request's body, if any, is not read:
+   * the connection closes after the answer.
+   */
+  answer(status: number, statusLine: string, headers: readonly string[], body: string): void {
+    this.status = status;
+    const close = this.hasBody || this.clientClose;
+    this.res.cork(() => {
+      this.res.writeStatus(statusLine);
+      for (let i = 0; i < headers.length; i += 2) this.res.writeHeader(headers[i]!, headers[i + 1]!);
+      if (close) this.res.writeHeader('Connection', 'close');
+      this.res.end(body, close);
+    });
+    this.headersSent = true;
+    this.bytesOut = Buffer.byteLength(body);
+    this.finish(null);
+  }
+
   /** Client went away (uWS onAborted): stop the dyno side too. */
   onClientAborted(): void {
     if (this.done) return;
@@ -544,6 +566,7 @@ class Exchange implements ConnOwner, ConnectWaiter {
       bytes: this.bytesOut,
       code: heroku ? code : null,
       desc: heroku ? (detail ? `${spec!.desc}: ${detail}` : spec!.desc) : null,
+      protocol: this.ctx.opts.proto,
     });
     this.ctx.sink.write(this.route?.name ?? '', line, heroku);
   }
@@ -551,6 +574,8 @@ class Exchange implements ConnOwner, ConnectWaiter {
 
 const EMPTY: string[] = [];
 const EMPTY_BUF = Buffer.alloc(0);
+const HSTS = 'max-age=31536000';
+const ACME_PATH = '/.well-known/acme-challenge/';
 
 // cork callbacks without a closure per call: uWS runs them synchronously inside cork()
 let corked: Exchange;
@@ -653,6 +678,16 @@ function pushPair(k: string, v: string): void {
 
 const facts: HeadFacts = { host: '', contentLength: -1, chunked: false, connectionTokens: null };
 
+/** `features:enable http-redirect`: 301 for GET/HEAD, 308 otherwise (the method and body must be repeated as they were). */
+function redirectToHttps(ex: Exchange, httpsPort: number): void {
+  let host = ex.host;
+  const colon = host.lastIndexOf(':');
+  if (colon > 0 && host.charCodeAt(host.length - 1) !== 93 /* ] */) host = host.slice(0, colon);
+  const location = 'https://' + host + (httpsPort === 443 ? '' : ':' + httpsPort) + ex.target;
+  const safe = ex.method === 'GET' || ex.method === 'HEAD';
+  ex.answer(safe ? 301 : 308, safe ? '301 Moved Permanently' : '308 Permanent Redirect', ['Location', location, 'Content-Type', 'text/plain'], '');
+}
+
 /** The uWS `any('/*')` handler. Everything `req` offers is read before returning (it is stack-allocated). */
 export function handleRequest(ctx: ProxyContext, res: HttpResponse, req: HttpRequest): void {
   const ex = new Exchange(ctx, res);
@@ -672,9 +707,15 @@ export function handleRequest(ctx: ProxyContext, res: HttpResponse, req: HttpReq
   ex.clientClose = facts.connectionTokens !== null && facts.connectionTokens.includes('close');
   if (problem !== null) return ex.fail(problem.status === 431 ? 'BIG' : 'BAD', problem.reason);
 
+  // ACME HTTP-01 answers come before any app (the control leader is proving this host is ours)
+  if (ex.target.charCodeAt(1) === 46 /* . */ && ex.target.startsWith(ACME_PATH) && ctx.table.challenges.size > 0) {
+    const auth = ctx.table.challenges.get(ex.target.slice(ACME_PATH.length));
+    if (auth !== undefined) return ex.answer(200, '200 OK', ['Content-Type', 'text/plain'], auth);
+  }
   const route = ctx.table.lookup(facts.host);
   if (route === undefined) return ex.fail('NOAPP');
   ex.route = route;
+  if (route.httpsRedirect && ctx.opts.proto === 'http' && ctx.opts.httpsPort > 0) return redirectToHttps(ex, ctx.opts.httpsPort);
   if (route.maintenance) return ex.fail('H80');
   if (route.backends.length === 0) return ex.fail('H14');
 

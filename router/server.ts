@@ -18,8 +18,10 @@ import { setConnErrorHandler } from './upstream/conn.ts';
 import { DEFAULT_MAX_HEAD_SIZE } from './limits.ts';
 import { loadUws, uwsStartRecord, type TemplatedApp, type us_listen_socket } from './uws.ts';
 import { websocketBehavior } from './websocket.ts';
+import type { KeyOpener } from './table/delta.ts';
+import { freePort, TlsListener } from './tls/listener.ts';
 
-export interface RouterOptions extends Omit<ProxyOptions, 'port'> {
+export interface RouterOptions extends Omit<ProxyOptions, 'port' | 'httpsPort'> {
   host: string;
   port: number;
   adminHost: string;
@@ -32,7 +34,17 @@ export interface RouterOptions extends Omit<ProxyOptions, 'port'> {
   pool?: Partial<PoolOptions>;
   /** X-Forwarded-Port; defaults to the port the router listens on. */
   forwardedPort?: number;
+  /** HTTPS listener port (0 = any free port); undefined: no HTTPS listener. */
+  httpsPort?: number;
+  /** X-Forwarded-Port of HTTPS requests and the port http-redirect sends to; defaults to the HTTPS port. */
+  httpsForwardedPort?: number;
+  /** Served when no certificate's name matches the SNI (e.g. a wildcard for the base domain). */
+  tlsDefaultCert?: { certFile: string; keyFile: string };
+  /** How long a replaced TLS generation keeps serving its open connections (router/tls/listener.ts). */
+  tlsRetireMs?: number;
 }
+
+export const TLS_RETIRE_MS = 5 * 60_000;
 
 export const ROUTER_DEFAULTS: RouterOptions = {
   host: '0.0.0.0',
@@ -48,6 +60,7 @@ export const ROUTER_DEFAULTS: RouterOptions = {
   quarantineMs: 5_000,
   maxTries: 4,
   proto: 'http',
+  httpsPort: undefined,
   maxHeadSize: DEFAULT_MAX_HEAD_SIZE,
 };
 
@@ -56,6 +69,10 @@ export class Router {
   private readonly builder: TableBuilder;
   private readonly source: RouteSource;
   private readonly ctx: ProxyContext;
+  /** The HTTPS listener's context: same table, metrics and sink; proto https. */
+  private readonly tlsCtx: ProxyContext | undefined;
+  private tls: TlsListener | undefined;
+  private certsVersion = 0;
   private app: TemplatedApp | undefined;
   private listenSocket: us_listen_socket | undefined;
   private admin: HttpServer | undefined;
@@ -63,18 +80,21 @@ export class Router {
   private sweeper: NodeJS.Timeout | undefined;
   port = 0;
   adminPort = 0;
+  httpsPort = 0;
 
-  constructor(private readonly cluster: Cluster, readonly opts: RouterOptions, private readonly log: Logger, sink?: LogSink) {
+  constructor(private readonly cluster: Cluster, readonly opts: RouterOptions, private readonly log: Logger, sink?: LogSink, openKey?: KeyOpener) {
     this.builder = new TableBuilder({
       baseDomain: opts.baseDomain,
       defaultBalanceFactor: opts.defaultBalanceFactor,
       pool: { ...DEFAULT_POOL, connectTimeoutMs: opts.connectTimeoutMs, ...opts.pool },
     });
-    this.ctx = { table: this.builder.table, opts: { ...opts, port: opts.port }, metrics: this.metrics, sink: sink ?? new AccessLog(log) };
+    this.ctx = { table: this.builder.table, opts: { ...opts, port: opts.port, httpsPort: 0 }, metrics: this.metrics, sink: sink ?? new AccessLog(log) };
+    if (opts.httpsPort !== undefined) this.tlsCtx = { ...this.ctx, opts: { ...this.ctx.opts, proto: 'https' } };
     this.source = new RouteSource(cluster, this.builder, (_d, _rev, t) => {
       if (t) this.swap(t);
-    }, log);
+    }, log, openKey);
   }
+
 
   get table(): RouteTable {
     return this.ctx.table;
@@ -82,6 +102,11 @@ export class Router {
 
   private swap(t: RouteTable): void {
     this.ctx.table = t;
+    if (this.tlsCtx) this.tlsCtx.table = t;
+    if (this.tls && this.builder.certsVersion !== this.certsVersion) {
+      this.certsVersion = this.builder.certsVersion;
+      this.tls.update(() => this.builder.servedCerts());
+    }
   }
 
   async start(): Promise<void> {
@@ -95,12 +120,27 @@ export class Router {
     this.listenSocket = l.socket;
     this.port = l.port;
     (this.ctx.opts as ProxyOptions).port = this.opts.forwardedPort ?? this.port;
+    if (this.tlsCtx) await this.startTls(this.tlsCtx);
     if (this.opts.adminPort >= 0) await this.startAdmin();
     this.sweeper = setInterval(() => {
       const now = Date.now();
       for (const b of this.builder.backends()) b.sweep(now);
     }, 2000).unref();
-    this.log.info({ host: this.opts.host, port: this.port, adminPort: this.adminPort, baseDomain: this.opts.baseDomain, maxHeadSize: this.opts.maxHeadSize }, 'router-listening');
+    this.log.info({ host: this.opts.host, port: this.port, httpsPort: this.httpsPort || undefined, adminPort: this.adminPort, baseDomain: this.opts.baseDomain, maxHeadSize: this.opts.maxHeadSize }, 'router-listening');
+  }
+
+  private async startTls(tlsCtx: ProxyContext): Promise<void> {
+    const o = this.opts;
+    const port = o.httpsPort ? o.httpsPort : await freePort(o.host);
+    if (o.httpsPort) await probePort(o.host, port);
+    this.httpsPort = port;
+    const fwd = o.httpsForwardedPort ?? port;
+    (tlsCtx.opts as ProxyOptions).port = fwd;
+    (tlsCtx.opts as ProxyOptions).httpsPort = fwd;
+    (this.ctx.opts as ProxyOptions).httpsPort = fwd;
+    this.tls = new TlsListener(tlsCtx, { host: o.host, port, defaultCert: o.tlsDefaultCert, retireMs: o.tlsRetireMs ?? TLS_RETIRE_MS, connectTimeoutMs: o.connectTimeoutMs }, this.log);
+    this.certsVersion = this.builder.certsVersion;
+    this.tls.start(this.builder.servedCerts());
   }
 
   private async startAdmin(): Promise<void> {
@@ -114,12 +154,14 @@ export class Router {
     this.draining = true;
     stopListening(this.listenSocket);
     this.listenSocket = undefined;
+    this.tls?.stopListening();
     this.log.info({ inFlight: this.metrics.inFlight, drainMs }, 'router-draining');
     const unfinished = await drainInFlight(this.metrics, drainMs);
     clearInterval(this.sweeper);
     await this.source.close();
     for (const b of this.builder.backends()) b.destroy();
     closeUws(this.app);
+    this.tls?.close();
     await new Promise<void>((r) => (this.admin ? this.admin.close(() => r()) : r()));
     this.admin?.closeAllConnections();
     this.ctx.sink.flush?.();
@@ -170,6 +212,18 @@ export async function startAdminServer(host: string, port: number, metricsText: 
 export async function listenUws(ctx: ProxyContext, host: string, port: number, connectTimeoutMs: number, log: Logger): Promise<{ app: TemplatedApp; socket: us_listen_socket; port: number }> {
   const uws = loadUws();
   const app = uws.App();
+  serveAll(app, ctx, connectTimeoutMs, log);
+  const socket = await new Promise<us_listen_socket>((resolve, reject) => {
+    app.listen(host, port, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${host}:${port} (in use or not permitted); pick another --port`))));
+  });
+  return { app, socket, port: uws.us_socket_local_port(socket as never) };
+}
+
+/**
+ * Registers the request path (WebSocket upgrades + every HTTP request) on a uWS app, or on
+ * the SNI server name last selected with `app.domain(name)` (each name has its own handlers).
+ */
+export function serveAll(app: TemplatedApp, ctx: ProxyContext, connectTimeoutMs: number, log: Logger): void {
   app.ws('/*', websocketBehavior(ctx, connectTimeoutMs));
   app.any('/*', (res, req) => {
     try {
@@ -184,10 +238,6 @@ export async function listenUws(ctx: ProxyContext, host: string, port: number, c
       }
     }
   });
-  const socket = await new Promise<us_listen_socket>((resolve, reject) => {
-    app.listen(host, port, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${host}:${port} (in use or not permitted); pick another --port`))));
-  });
-  return { app, socket, port: uws.us_socket_local_port(socket as never) };
 }
 
 /** Stop listening (in-flight requests go on). */

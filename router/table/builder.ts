@@ -7,8 +7,9 @@
 import { parseAffinity } from '../balancer/affinity.ts';
 import { Ring } from '../balancer/ring.ts';
 import { Backend, DEFAULT_POOL, type PoolOptions } from '../upstream/backend.ts';
-import type { Delta, EndpointAddr } from './delta.ts';
+import type { Delta, EndpointAddr, TlsMaterial } from './delta.ts';
 import { RouteTable, type AppRoute } from './route-table.ts';
+import { certsByName } from '../tls/select.ts';
 
 export interface BuilderOptions {
   baseDomain: string;
@@ -26,6 +27,12 @@ export class TableBuilder {
   private readonly endpoints = new Map<string, Backend[]>();
   private readonly dirty = new Set<string>();
   private readonly dirtyDomains = new Set<string>();
+  /** `app/name` -> certificate (keys opened), for the TLS listener; not part of the table. */
+  private readonly tls = new Map<string, TlsMaterial>();
+  /** Bumped on every certificate change: the TLS listener reloads when it moves. */
+  certsVersion = 0;
+  private readonly challenges = new Map<string, string>();
+  private challengesDirty = false;
   private current: RouteTable;
   /** Dyno and node names repeat across apps (web.1..web.N, a few hosts). */
   private readonly names = new Interner(10_000);
@@ -41,16 +48,28 @@ export class TableBuilder {
   apply(deltas: readonly Delta[]): void {
     for (const d of deltas) {
       if (d.t === 'app') {
+        // an app that appears or goes changes which hosts its certificates are served for
+        if (this.settings.has(d.app) !== (d.v !== null) && this.tls.size > 0) this.certsVersion++;
         if (d.v) this.settings.set(d.app, d.v);
         else this.settings.delete(d.app);
         this.dirty.add(d.app);
       } else if (d.t === 'domain') {
+        if (this.tls.size > 0 && this.domains.get(d.host) !== (d.v ?? undefined)) this.certsVersion++;
         if (d.v) this.domains.set(d.host, d.v);
         else this.domains.delete(d.host);
         this.dirtyDomains.add(d.host);
-      } else {
+      } else if (d.t === 'ep') {
         this.setEndpoint(d.app, d.dyno, d.v);
         this.dirty.add(d.app);
+      } else if (d.t === 'cert') {
+        const id = d.app + '/' + d.name;
+        if (d.v) this.tls.set(id, d.v);
+        else if (!this.tls.delete(id)) continue;
+        this.certsVersion++;
+      } else {
+        if (d.v) this.challenges.set(d.token, d.v);
+        else this.challenges.delete(d.token);
+        this.challengesDirty = true;
       }
     }
   }
@@ -84,14 +103,24 @@ export class TableBuilder {
    * table shares everything else with the previous one (copy-on-write buckets).
    */
   build(revision: number): RouteTable {
-    if (this.dirty.size === 0 && this.dirtyDomains.size === 0 && revision === this.current.revision) return this.current;
+    if (this.dirty.size === 0 && this.dirtyDomains.size === 0 && !this.challengesDirty && revision === this.current.revision) return this.current;
     const cur = this.current;
     const apps = this.dirty.size === 0 ? cur.apps : cur.apps.with([...this.dirty].map((app) => [app, this.rebuildApp(app, cur.apps.get(app))] as [string, AppRoute | undefined]));
     this.dirty.clear();
     const domains = this.dirtyDomains.size === 0 ? cur.domains : cur.domains.with([...this.dirtyDomains].map((h) => [h, this.domains.get(h)] as [string, string | undefined]));
     this.dirtyDomains.clear();
-    this.current = new RouteTable(domains, apps, '.' + this.opts.baseDomain, revision, Date.now());
+    const challenges = this.challengesDirty ? new Map(this.challenges) : cur.challenges;
+    this.challengesDirty = false;
+    this.current = new RouteTable(domains, apps, '.' + this.opts.baseDomain, revision, Date.now(), challenges);
     return this.current;
+  }
+
+  /** Server name -> the certificate the TLS listener serves for it (router/tls/select.ts). */
+  servedCerts(now = Date.now()): Map<string, TlsMaterial> {
+    const routed = new Map<string, string>();
+    for (const [host, app] of this.domains) if (this.settings.has(app)) routed.set(host, app);
+    const certs = [...this.tls.values()].filter((c) => this.settings.has(c.app));
+    return certsByName(certs, routed, this.opts.baseDomain, now);
   }
 
   private rebuildApp(app: string, prev: AppRoute | undefined): AppRoute | undefined {
@@ -104,6 +133,8 @@ export class TableBuilder {
     return {
       name: app,
       maintenance: s.maintenance === true,
+      httpsRedirect: s.httpsRedirect === true,
+      hsts: s.hsts === true,
       affinity: parseAffinity(s.affinity),
       balanceFactor: factor,
       backends,
@@ -117,6 +148,8 @@ export class TableBuilder {
     const out: Delta[] = [];
     for (const [app, v] of this.settings) out.push({ t: 'app', app, v });
     for (const [host, app] of this.domains) out.push({ t: 'domain', host, v: app });
+    for (const c of this.tls.values()) out.push({ t: 'cert', app: c.app, name: c.name, v: c });
+    for (const [token, v] of this.challenges) out.push({ t: 'acme', token, v });
     for (const [app, eps] of this.endpoints) {
       for (const b of eps) out.push({ t: 'ep', app, dyno: b.dyno, v: { host: b.host, port: b.port, node: b.node, release: b.release } });
     }

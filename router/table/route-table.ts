@@ -13,6 +13,10 @@ import { CowMap } from './cow-map.ts';
 export interface AppRoute {
   name: string;
   maintenance: boolean;
+  /** Plain HTTP requests are redirected to https (`features:enable http-redirect`). */
+  httpsRedirect: boolean;
+  /** HTTPS responses carry Strict-Transport-Security (`features:enable hsts`). */
+  hsts: boolean;
   affinity: AffinityRule;
   /** Bounded-loads factor c (>= 1). */
   balanceFactor: number;
@@ -21,6 +25,8 @@ export interface AppRoute {
   /** Null when there are no backends. */
   ring: Ring | null;
 }
+
+const NO_CHALLENGES: ReadonlyMap<string, string> = new Map();
 
 export class RouteTable {
   constructor(
@@ -33,6 +39,8 @@ export class RouteTable {
     /** etcd revision this table reflects. */
     readonly revision: number,
     readonly builtAt: number,
+    /** ACME HTTP-01 answers: token -> key authorization (routing/acme/, served before any app). */
+    readonly challenges: ReadonlyMap<string, string> = NO_CHALLENGES,
   ) {}
 
   static empty(baseDomain: string): RouteTable {

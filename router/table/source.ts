@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { Cluster } from '../../cluster/client.ts';
 import { watchPrefix, type PrefixWatch } from '../../cluster/watch.ts';
 import type { TableBuilder } from './builder.ts';
-import { deltasFrom, type Delta } from './delta.ts';
+import { deltasFrom, type Delta, type KeyOpener } from './delta.ts';
 import type { RouteTable } from './route-table.ts';
 import { collectGarbage } from '../../lib/gc.ts';
 
@@ -37,6 +37,8 @@ export class RouteSource {
      */
     private readonly onApplied: (deltas: readonly Delta[], revision: number, table: RouteTable | null) => void,
     private readonly log: Logger,
+    /** Opens certificates' sealed keys (HTTPS routers); without it certificates are left out. */
+    private readonly openKey?: KeyOpener,
   ) {}
 
   /** Resolves after the first full list was applied (the router may then listen). */
@@ -47,7 +49,7 @@ export class RouteSource {
       // built once the last page is in.
       paged: true,
       onChanges: (changes, revision, initial, complete) => {
-        const deltas = deltasFrom(changes);
+        const deltas = deltasFrom(changes, this.openKey);
         this.builder.apply(deltas);
         if (!complete) return this.onApplied(deltas, revision, null);
         const t = this.builder.build(revision);

@@ -12,6 +12,8 @@ export interface WorkerInit {
   index: number;
   /** 0 for the first worker when --port 0; then the port the first one got. */
   port: number;
+  /** The HTTPS port every worker binds (a concrete one), or 0 for none. */
+  httpsPort: number;
   opts: RouterOptions;
 }
 

@@ -16,7 +16,7 @@ import type { LogSink } from '../log-line.ts';
 import { Metrics, type MetricsSnapshot } from '../metrics.ts';
 import { logUwsBuild, probePort, startAdminServer, type RouterOptions } from '../server.ts';
 import { TableBuilder } from '../table/builder.ts';
-import type { Delta } from '../table/delta.ts';
+import type { Delta, KeyOpener } from '../table/delta.ts';
 import { RouteSource } from '../table/source.ts';
 import { loadUws } from '../uws.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './messages.ts';
@@ -48,8 +48,8 @@ class WorkerHandle {
   private onStopped: (n: number) => void = () => undefined;
   private lastUnfinished = 0;
 
-  constructor(readonly index: number, port: number, opts: RouterOptions, onLogs: (lines: string[]) => void, onExit: (h: WorkerHandle, code: number) => void) {
-    const init: WorkerInit = { index, port, opts };
+  constructor(readonly index: number, port: number, httpsPort: number, opts: RouterOptions, onLogs: (lines: string[]) => void, onExit: (h: WorkerHandle, code: number) => void) {
+    const init: WorkerInit = { index, port, httpsPort, opts };
     this.thread = new Worker(BOOT, { eval: true, workerData: init });
     let listened: (p: number) => void = () => undefined;
     let failed: (e: Error) => void = () => undefined;
@@ -125,11 +125,12 @@ export class WorkerRouter {
   private draining = false;
   port = 0;
   adminPort = 0;
+  httpsPort = 0;
 
-  constructor(cluster: Cluster, readonly opts: RouterOptions, readonly count: number, private readonly log: Logger, private readonly sink: LogSink) {
+  constructor(cluster: Cluster, readonly opts: RouterOptions, readonly count: number, private readonly log: Logger, private readonly sink: LogSink, openKey?: KeyOpener) {
     // This builder's table is only for the admin port's table figures; workers build their own.
     this.builder = new TableBuilder({ baseDomain: opts.baseDomain, defaultBalanceFactor: opts.defaultBalanceFactor });
-    this.source = new RouteSource(cluster, this.builder, (deltas, rev, t) => this.broadcast(rev, deltas, t !== null), log);
+    this.source = new RouteSource(cluster, this.builder, (deltas, rev, t) => this.broadcast(rev, deltas, t !== null), log, openKey);
   }
 
   private broadcast(rev: number, deltas: readonly Delta[], build: boolean): void {
@@ -143,7 +144,7 @@ export class WorkerRouter {
   };
 
   private spawn(index: number, port: number): WorkerHandle {
-    const h = new WorkerHandle(index, port, this.opts, this.onLogs, (w, code) => this.onExit(w, code));
+    const h = new WorkerHandle(index, port, this.httpsPort, this.opts, this.onLogs, (w, code) => this.onExit(w, code));
     this.workers[index - 1] = h;
     // a new worker starts from the whole current table; later batches follow in order on the same port
     h.send({ t: 'deltas', rev: this.builder.table.revision, data: pack(this.builder.snapshot()), build: true });
@@ -169,6 +170,10 @@ export class WorkerRouter {
     // uWS binds port 0 without SO_REUSEPORT, so --port 0 picks a free port here that every worker then shares
     const port = o.port !== 0 ? o.port : await freePortOn(o.host);
     await probePort(o.host, port);
+    if (o.httpsPort !== undefined) {
+      this.httpsPort = o.httpsPort || (await freePortOn(o.host));
+      await probePort(o.host, this.httpsPort);
+    }
     await this.source.start();
     try {
       for (let i = 1; i <= this.count; i++) this.spawn(i, port);
@@ -185,7 +190,7 @@ export class WorkerRouter {
       this.admin = await startAdminServer(o.adminHost, o.adminPort, () => this.metricsText(), () => !this.draining);
       this.adminPort = (this.admin.address() as { port: number }).port;
     }
-    this.log.info({ host: o.host, port: this.port, adminPort: this.adminPort, baseDomain: o.baseDomain, maxHeadSize: o.maxHeadSize, workers: this.count }, 'router-listening');
+    this.log.info({ host: o.host, port: this.port, httpsPort: this.httpsPort || undefined, adminPort: this.adminPort, baseDomain: o.baseDomain, maxHeadSize: o.maxHeadSize, workers: this.count }, 'router-listening');
   }
 
   private async metricsText(): Promise<string> {

@@ -16,6 +16,8 @@ import { TableBuilder } from '../table/builder.ts';
 import { DEFAULT_POOL } from '../upstream/backend.ts';
 import { setConnErrorHandler } from '../upstream/conn.ts';
 import { loadUws, type TemplatedApp, type us_listen_socket } from '../uws.ts';
+import { TlsListener } from '../tls/listener.ts';
+import { TLS_RETIRE_MS } from '../server.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './messages.ts';
 
 const port = parentPort!;
@@ -52,7 +54,12 @@ const builder = new TableBuilder({
 });
 const sink = new ThreadSink();
 const metrics = new Metrics();
-const ctx: ProxyContext = { table: builder.table, opts: { ...o, port: o.forwardedPort ?? init.port }, metrics, sink };
+const httpsFwd = init.httpsPort > 0 ? (o.httpsForwardedPort ?? init.httpsPort) : 0;
+const ctx: ProxyContext = { table: builder.table, opts: { ...o, port: o.forwardedPort ?? init.port, httpsPort: httpsFwd }, metrics, sink };
+/** The HTTPS listener's context: same table, metrics and sink; proto https. */
+const tlsCtx: ProxyContext | null = init.httpsPort > 0 ? { ...ctx, opts: { ...ctx.opts, proto: 'https', port: httpsFwd } } : null;
+let tls: TlsListener | null = null;
+let certsVersion = 0;
 let app: TemplatedApp | undefined;
 let socket: us_listen_socket | undefined;
 let stopping = false;
@@ -69,6 +76,11 @@ async function listen(): Promise<void> {
     app = l.app;
     socket = l.socket;
     ctx.opts.port = o.forwardedPort ?? l.port;
+    if (tlsCtx !== null) {
+      tls = new TlsListener(tlsCtx, { host: o.host, port: init.httpsPort, defaultCert: o.tlsDefaultCert, retireMs: o.tlsRetireMs ?? TLS_RETIRE_MS, connectTimeoutMs: o.connectTimeoutMs }, log);
+      certsVersion = builder.certsVersion;
+      tls.start(builder.servedCerts());
+    }
     post({ t: 'listening', port: l.port });
   } catch (err) {
     post({ t: 'failed', message: (err as Error).message });
@@ -80,10 +92,12 @@ async function stop(drainMs: number): Promise<void> {
   stopping = true;
   stopListening(socket);
   socket = undefined;
+  tls?.stopListening();
   const unfinished = await drainInFlight(metrics, drainMs);
   clearInterval(sweeper);
   for (const b of builder.backends()) b.destroy();
   closeUws(app);
+  tls?.close();
   sink.flush();
   post({ t: 'stopped', unfinished });
   port.close();
@@ -95,6 +109,11 @@ port.on('message', (m: ToWorker) => {
       builder.apply(unpack(m.data) as Delta[]);
       if (!m.build) break;
       ctx.table = builder.build(m.rev);
+      if (tlsCtx !== null) tlsCtx.table = ctx.table;
+      if (tls !== null && builder.certsVersion !== certsVersion) {
+        certsVersion = builder.certsVersion;
+        tls.update(() => builder.servedCerts());
+      }
       // the first message is the full table: listen only once there is something to route
       if (!started && !stopping) {
         started = true;

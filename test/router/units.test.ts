@@ -232,7 +232,7 @@ describe('deltas for worker threads', () => {
 describe('log line', () => {
   test('Heroku router format, info and error', () => {
     const base = { app: 'a', method: 'GET', path: '/x "y"', host: 'a.localhost', requestId: 'rid', fwd: '1.2.3.4', dyno: 'web.1', connectMs: 1, serviceMs: 7, status: 200, bytes: 13, code: null, desc: null };
-    assert.equal(formatLine(base), 'at=info method=GET path="/x \\"y\\"" host=a.localhost request_id=rid fwd="1.2.3.4" dyno=web.1 connect=1ms service=7ms status=200 bytes=13 protocol=http1.1');
+    assert.equal(formatLine(base), 'at=info method=GET path="/x \\"y\\"" host=a.localhost request_id=rid fwd="1.2.3.4" dyno=web.1 connect=1ms service=7ms status=200 bytes=13 protocol=http');
     assert.match(formatLine({ ...base, code: 'H12', desc: ERRORS.H12.desc, status: 503 }), /^at=error code=H12 desc="Request timeout" method=GET .* status=503 /);
     for (const code of ['H10', 'H12', 'H13', 'H14', 'H18', 'H80', 'H99'] as const) assert.equal(ERRORS[code].status, 503);
   });

@@ -1,0 +1,61 @@
+/**
+ * `dynomesh router` flags for HTTPS, and the key opener: certificates' private
+ * keys are sealed with the cluster key in etcd (as config vars are); the router
+ * opens them into memory with its copy of the key file, only when it serves HTTPS.
+ */
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { Option, type Command } from 'commander';
+import type { Logger } from 'pino';
+import type { Cert } from '../../cluster/records.ts';
+import { loadClusterKey, unseal } from '../../cluster/sealed.ts';
+import { parsePort } from '../../lib/options.ts';
+import type { KeyOpener } from '../table/delta.ts';
+import type { RouterOptions } from '../server.ts';
+
+export interface TlsFlags {
+  httpsPort?: number;
+  httpsForwardedPort?: number;
+  tlsCert?: string;
+  tlsKey?: string;
+  clusterKey: string;
+}
+
+export function addTlsOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--https-port <port>', 'serve HTTPS on this port too (TLS ends here; certificates by SNI from `certs:add` and ACM); 0 = any free port').env('DYNOMESH_ROUTER_HTTPS_PORT').argParser(parsePort))
+    .addOption(new Option('--https-forwarded-port <port>', 'X-Forwarded-Port of HTTPS requests and the port http-redirect sends to (default: --https-port; 443 behind port forwarding)').env('DYNOMESH_ROUTER_HTTPS_FORWARDED_PORT').argParser(parsePort))
+    .addOption(new Option('--tls-cert <file>', 'certificate (PEM chain) served when no app certificate matches the SNI name, e.g. a wildcard for the base domain; without one such handshakes fail').env('DYNOMESH_ROUTER_TLS_CERT'))
+    .addOption(new Option('--tls-key <file>', 'private key of --tls-cert').env('DYNOMESH_ROUTER_TLS_KEY'))
+    .addOption(new Option('--cluster-key <file>', 'cluster key file: opens the certificates\' sealed private keys (with --https-port only)').env('DYNOMESH_CLUSTER_KEY').default(`${homedir()}/.dynomesh/cluster.key`));
+}
+
+/** The router options the flags give, or a one-line reason they cannot work. */
+export function tlsOptionsFrom(f: TlsFlags): Partial<RouterOptions> | string {
+  if (f.httpsPort === undefined) {
+    if (f.tlsCert || f.tlsKey || f.httpsForwardedPort !== undefined) return '--tls-cert, --tls-key and --https-forwarded-port need --https-port';
+    return {};
+  }
+  if (Boolean(f.tlsCert) !== Boolean(f.tlsKey)) return '--tls-cert and --tls-key go together';
+  for (const file of [f.tlsCert, f.tlsKey]) if (file && !existsSync(file)) return `${file} does not exist`;
+  return {
+    httpsPort: f.httpsPort,
+    httpsForwardedPort: f.httpsForwardedPort,
+    tlsDefaultCert: f.tlsCert && f.tlsKey ? { certFile: f.tlsCert, keyFile: f.tlsKey } : undefined,
+  };
+}
+
+/** Opens sealed certificate keys with the cluster key file; a key that does not open is logged (never its bytes) and skipped. */
+export function keyOpener(clusterKeyFile: string, log: Logger): KeyOpener {
+  const key = loadClusterKey(clusterKeyFile.replace(/^~(?=\/)/, homedir()));
+  return (cert: Cert) => {
+    try {
+      const pem = unseal(key, cert.key).key;
+      if (typeof pem !== 'string') throw new Error('sealed value has no key');
+      return pem;
+    } catch (err) {
+      log.error({ app: cert.app, cert: cert.name, err: (err as Error).message }, 'tls-key-does-not-open');
+      return null;
+    }
+  };
+}
