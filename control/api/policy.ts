@@ -111,6 +111,20 @@ export const POLICY: Readonly<Record<string, Rule>> = {
   'GET /apps/:app/domains/:host': app('read'),
   'DELETE /apps/:app/domains/:host': app('write'),
 
+  // certificates (SNI endpoints), automatic certificates, app features (http-redirect, hsts)
+  'GET /apps/:app/sni-endpoints': app('read'),
+  'POST /apps/:app/sni-endpoints': app('write'),
+  'GET /apps/:app/sni-endpoints/:id': app('read'),
+  'PATCH /apps/:app/sni-endpoints/:id': app('write'),
+  'DELETE /apps/:app/sni-endpoints/:id': app('write'),
+  'GET /apps/:app/acm': app('read'),
+  'POST /apps/:app/acm': app('write'),
+  'PATCH /apps/:app/acm': app('write'),
+  'DELETE /apps/:app/acm': app('write'),
+  'GET /apps/:app/features': app('read'),
+  'GET /apps/:app/features/:name': app('read'),
+  'PATCH /apps/:app/features/:name': app('write'),
+
   // builds and git
   'GET /apps/:app/builds': app('read', 'deploy'),
   'POST /apps/:app/builds': app('deploy'),

@@ -6,6 +6,7 @@ import { collaboratorRoutes } from './collaborators.ts';
 import { userRoutes } from './users.ts';
 import { configVarRoutes } from './config-vars.ts';
 import { domainRoutes } from './domains.ts';
+import { certRoutes } from './certs.ts';
 import { dynoRoutes } from './dynos.ts';
 import { formationRoutes } from './formation.ts';
 import { nodeRoutes } from './nodes.ts';
@@ -29,6 +30,7 @@ export function platformRoutes(
   formationRoutes(r, ctx);
   dynoRoutes(r, ctx);
   domainRoutes(r, ctx);
+  certRoutes(r, ctx);
   tokenRoutes(r, ctx);
   userRoutes(r, ctx);
   collaboratorRoutes(r, ctx);
