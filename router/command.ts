@@ -16,8 +16,9 @@ import { AccessLog, teeSink } from './log-line.ts';
 import { ROUTER_DEFAULTS, Router, type RouterOptions } from './server.ts';
 import { WorkerRouter } from './workers/pool.ts';
 import { UwsFallbackError } from './uws.ts';
+import { addTlsOptions, keyOpener, tlsOptionsFrom, type TlsFlags } from './tls/options.ts';
 
-interface RouterFlags extends ClusterFlags {
+interface RouterFlags extends ClusterFlags, TlsFlags {
   host: string;
   port: number;
   adminHost: string;
@@ -88,6 +89,7 @@ export function routerCommand(): Command {
     .addOption(new Option('--no-access-log', 'do not also write each router line to this process\'s own log (they still go to the app\'s log stream)'))
     .addOption(new Option('--log-credential <file>', 'this router\'s log producer credential (issue one with `dynomesh log-credential router:<name>`); without it router lines do not reach app logs').env('DYNOMESH_LOG_CREDENTIAL'))
     .addOption(new Option('--forwarded-port <port>', 'X-Forwarded-Port sent to dynos (default: the port the router listens on; 443 behind a TLS load balancer)').env('DYNOMESH_ROUTER_FORWARDED_PORT').argParser(parsePort));
+  addTlsOptions(cmd);
   addClusterOptions(cmd);
   cmd.action(async (flags: RouterFlags) => {
     const log = logger('router');
@@ -109,6 +111,18 @@ export function routerCommand(): Command {
       process.exit(2);
     }
     if (!credential) log.warn({ hint: 'set --log-credential (DYNOMESH_LOG_CREDENTIAL)' }, 'router-lines-not-shipped');
+    const tlsOpts = tlsOptionsFrom(flags);
+    if (typeof tlsOpts === 'string') {
+      process.stderr.write(`dynomesh router: ${tlsOpts}\n`);
+      process.exit(2);
+    }
+    let openKey: ReturnType<typeof keyOpener> | undefined;
+    try {
+      openKey = tlsOpts.httpsPort !== undefined ? keyOpener(flags.clusterKey, log) : undefined;
+    } catch (err) {
+      process.stderr.write(`dynomesh router: ${(err as Error).message} (--https-port needs the cluster key to open certificates' keys)\n`);
+      process.exit(2);
+    }
     const cluster = new Cluster({ ...clusterOptionsFrom(flags), callTimeoutMs: 3000 });
     // Router lines go to each app's log stream (control/logs), never blocking a request.
     const shipper = credential ? LogShipper.forCluster(cluster, logger('router', { component: 'logplex' }), { credential }) : undefined;
@@ -128,11 +142,12 @@ export function routerCommand(): Command {
       proto: flags.forwardedProto,
       forwardedPort: flags.forwardedPort,
       maxHeadSize: flags.maxHeadSize,
+      ...tlsOpts,
     };
     const sinks = [...(flags.accessLog ? [new AccessLog(log)] : []), ...(shipper ? [routerSink(shipper)] : [])];
     const sink = teeSink(sinks);
     // One thread serves best on one core; with more cores, workers serve and this thread keeps etcd, admin and logs.
-    const router = flags.workers > 1 ? new WorkerRouter(cluster, routerOpts, flags.workers, log, sink) : new Router(cluster, routerOpts, log, sink);
+    const router = flags.workers > 1 ? new WorkerRouter(cluster, routerOpts, flags.workers, log, sink, openKey) : new Router(cluster, routerOpts, log, sink, openKey);
     try {
       await router.start();
     } catch (err) {
