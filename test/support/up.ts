@@ -54,6 +54,8 @@ export interface UpOptions {
   /** Extra environment for `up` and so for every daemon it starts (timeouts, DYNOMESH_BUILD_DIR...). */
   env?: NodeJS.ProcessEnv;
   startTimeoutMs?: number;
+  /** Extra flags of `dynomesh up` (`--no-addons`). */
+  args?: string[];
 }
 
 export class Up {
@@ -66,7 +68,7 @@ export class Up {
   output = '';
   private proc: ChildProcess | undefined;
 
-  private constructor(o: UpOptions, readonly routerPort: number, readonly apiPort: number) {
+  private constructor(private readonly o: UpOptions, readonly routerPort: number, readonly apiPort: number) {
     this.dir = mkdtempSync(join(tmpdir(), `${o.name}-`));
     chmodSync(this.dir, 0o711);
     this.nodeDir = join(this.dir, 'node');
@@ -88,19 +90,30 @@ export class Up {
   /** Starts `dynomesh up --quiet` and waits for its banner. */
   static async start(o: UpOptions): Promise<Up> {
     const up = new Up(o, await freePort(), await freePort());
-    const p = spawn(process.execPath, [BIN, 'up', '--port', String(up.routerPort), '--api-port', String(up.apiPort), '--quiet'], { env: up.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    up.proc = p;
-    p.stdout!.on('data', (c: Buffer) => (up.output += c.toString()));
-    p.stderr!.on('data', (c: Buffer) => (up.output += c.toString()));
-    await eventually(() => {
-      if (p.exitCode !== null) throw new Error(`dynomesh up exited ${p.exitCode}: ${up.output}`);
-      return up.output.includes('dynomesh is up.');
-    }, o.startTimeoutMs ?? 90_000, 'dynomesh up').catch(async (err: Error) => {
+    await up.launch().catch(async (err: Error) => {
       await up.stop();
       up.remove();
       throw err;
     });
     return up;
+  }
+
+  /** `dynomesh up` again on the same home and ports, after `stop()` or a `dynomesh down`. */
+  async restart(): Promise<void> {
+    if (this.proc && this.proc.exitCode === null && this.proc.signalCode === null) throw new Error('dynomesh up is still running');
+    await this.launch();
+  }
+
+  private async launch(): Promise<void> {
+    const p = spawn(process.execPath, [BIN, 'up', '--port', String(this.routerPort), '--api-port', String(this.apiPort), '--quiet', ...this.o.args ?? []], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = p;
+    this.output = '';
+    p.stdout!.on('data', (c: Buffer) => (this.output += c.toString()));
+    p.stderr!.on('data', (c: Buffer) => (this.output += c.toString()));
+    await eventually(() => {
+      if (p.exitCode !== null) throw new Error(`dynomesh up exited ${p.exitCode}: ${this.output}`);
+      return this.output.includes('dynomesh is up.');
+    }, this.o.startTimeoutMs ?? 90_000, 'dynomesh up');
   }
 
   cli(...args: string[]): Promise<Run> {
