@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what dynomesh needs on Debian/Ubuntu: npm packages, etcd-server, git, rsyslog (tests).
+# Installs what dynomesh needs on Debian/Ubuntu: npm packages, etcd-server, git, PostgreSQL and Redis
+# (`dynomesh up` runs its own for `addons:create`), rsyslog (tests).
 # `--bench` adds nginx, haproxy and wrk (the bench's anchors and load generator).
-# `--addons` adds PostgreSQL and Redis (the add-on providers' tests start their own servers).
+# `--addons` adds the clients psql and redis-cli (the add-on tests' apps run psql).
 # Uses sudo when not root; says exactly what is missing when it cannot install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,14 +12,15 @@ cd "$(dirname "$0")/.."
 # Tenant isolation (every dyno and build in its own container, dyno-node/README.md): runc, the CNI
 # plugins (bridge, host-local, portmap), nftables, iptables (portmap's rules), tini (PID 1 of each
 # container), iproute2 (network namespaces, isolated bridge ports), e2fsprogs (each dyno's /app volume).
-want=(etcd-server etcd-client git rsyslog runc containernetworking-plugins nftables iptables tini iproute2 e2fsprogs)
-bins=(etcd etcdctl git rsyslogd runc /usr/lib/cni/portmap nft iptables tini ip mkfs.ext4)
+# postgresql, redis-server: the add-on servers `dynomesh up` starts (pg_ctlcluster comes with the server).
+want=(etcd-server etcd-client git rsyslog runc containernetworking-plugins nftables iptables tini iproute2 e2fsprogs postgresql redis-server)
+bins=(etcd etcdctl git rsyslogd runc /usr/lib/cni/portmap nft iptables tini ip mkfs.ext4 pg_ctlcluster redis-server)
 for a in "$@"; do
   case "$a" in
     --bench) want+=(nginx haproxy wrk); bins+=(nginx haproxy wrk) ;;
     --faults) want+=(iproute2 procps); bins+=(ip pkill) ;;
-    # add-on tests start their own PostgreSQL (initdb/postgres, psql) and redis-server (ACL users: Redis >= 6).
-    --addons) want+=(postgresql postgresql-client redis-server redis-tools); bins+=(pg_ctlcluster psql redis-server redis-cli) ;;
+    # add-on tests start their own PostgreSQL and redis-server (ACL users: Redis >= 6); their apps run psql.
+    --addons) want+=(postgresql-client redis-tools); bins+=(psql redis-cli) ;;
   esac
 done
 
