@@ -9,6 +9,7 @@ import { ClusterError } from '../cluster/errors.ts';
 import { CliError } from './errors.ts';
 import { daemonCommands } from './daemons.ts';
 import { logCredentialCommand } from '../control/log-credential-command.ts';
+import { certsKeyCommand } from '../control/certs/certs-key-command.ts';
 import { registerUserCommands } from './commands/index.ts';
 import { etcdCommand } from './up/etcd-command.ts';
 import { watchParent } from './up/watchdog.ts';
@@ -23,6 +24,7 @@ const program = new Command('dynomesh')
 registerUserCommands(program);
 for (const cmd of daemonCommands()) program.addCommand(cmd);
 program.addCommand(logCredentialCommand());
+program.addCommand(certsKeyCommand());
 program.addCommand(etcdCommand(), { hidden: true });
 
 // Daemons started by `dynomesh up` stop themselves if `up` dies without stopping them.

@@ -118,9 +118,9 @@ export function routerCommand(): Command {
     }
     let openKey: ReturnType<typeof keyOpener> | undefined;
     try {
-      openKey = tlsOpts.httpsPort !== undefined ? keyOpener(flags.clusterKey, log) : undefined;
+      openKey = tlsOpts.httpsPort !== undefined ? keyOpener(flags.certsKey, log) : undefined;
     } catch (err) {
-      process.stderr.write(`dynomesh router: ${(err as Error).message} (--https-port needs the cluster key to open certificates' keys)\n`);
+      process.stderr.write(`dynomesh router: ${(err as Error).message} (--https-port needs --certs-key to open certificates' keys)\n`);
       process.exit(2);
     }
     const cluster = new Cluster({ ...clusterOptionsFrom(flags), callTimeoutMs: 3000 });

@@ -1,7 +1,8 @@
 /**
  * An app's TLS certificates (Heroku's SNI endpoints): `routing/certs/{app}/{name}`,
- * the chain in clear, the private key sealed with the cluster key as config vars
- * are (`{key: pem}`). Routers watch `routing/` and serve each certificate by SNI
+ * the chain in clear, the private key sealed as config vars are (`{key: pem}`), with
+ * the certificates key derived from the cluster key (cluster/certs-key.ts): routers
+ * hold only that one. Routers watch `routing/` and serve each certificate by SNI
  * for the app's hosts it covers (router/tls/).
  *
  * Transactions (each one round trip, compare on the app's create revision so a
@@ -14,6 +15,7 @@ import { randomInt } from 'node:crypto';
 import type { Cluster, EntryOf } from '../../cluster/client.ts';
 import type { Cert } from '../../cluster/records.ts';
 import { seal } from '../../cluster/sealed.ts';
+import { deriveCertsKey } from '../../cluster/certs-key.ts';
 import { isHostname } from '../../cluster/keys.ts';
 import { appNotFound, conflict, notFound } from '../errors.ts';
 import type { CertFacts } from './validate.ts';
@@ -25,10 +27,10 @@ export function newCertName(): string {
   return `${CITIES[randomInt(CITIES.length)]}-${randomInt(10_000, 100_000)}`;
 }
 
-/** The record for a checked certificate, its key sealed. */
+/** The record for a checked certificate, its key sealed with the certificates key derived from `clusterKey`. */
 export function certRecord(clusterKey: Buffer, app: string, name: string, f: CertFacts, source: Cert['source'], createdAt: number, now = Date.now()): Cert {
   return {
-    app, name, chain: f.chain, key: seal(clusterKey, { key: f.keyPem }), domains: f.domains,
+    app, name, chain: f.chain, key: seal(deriveCertsKey(clusterKey), { key: f.keyPem }), domains: f.domains,
     notBefore: f.notBefore, notAfter: f.notAfter, source, issuer: f.issuer, subject: f.subject, selfSigned: f.selfSigned,
     createdAt, updatedAt: now,
   };

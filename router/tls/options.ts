@@ -1,14 +1,16 @@
 /**
  * `dynomesh router` flags for HTTPS, and the key opener: certificates' private
- * keys are sealed with the cluster key in etcd (as config vars are); the router
- * opens them into memory with its copy of the key file, only when it serves HTTPS.
+ * keys are sealed in etcd (as config vars are) with the certificates key, which
+ * is derived from the cluster key (cluster/certs-key.ts); the router holds only
+ * that file (`dynomesh certs-key --out`) and opens keys into memory with it.
  */
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { Option, type Command } from 'commander';
 import type { Logger } from 'pino';
 import type { Cert } from '../../cluster/records.ts';
-import { loadClusterKey, unseal } from '../../cluster/sealed.ts';
+import { unseal } from '../../cluster/sealed.ts';
+import { loadCertsKey } from '../../cluster/certs-key.ts';
 import { parsePort } from '../../lib/options.ts';
 import type { KeyOpener } from '../table/delta.ts';
 import type { RouterOptions } from '../server.ts';
@@ -18,7 +20,7 @@ export interface TlsFlags {
   httpsForwardedPort?: number;
   tlsCert?: string;
   tlsKey?: string;
-  clusterKey: string;
+  certsKey: string;
 }
 
 export function addTlsOptions(cmd: Command): Command {
@@ -27,7 +29,7 @@ export function addTlsOptions(cmd: Command): Command {
     .addOption(new Option('--https-forwarded-port <port>', 'X-Forwarded-Port of HTTPS requests and the port http-redirect sends to (default: --https-port; 443 behind port forwarding)').env('DYNOMESH_ROUTER_HTTPS_FORWARDED_PORT').argParser(parsePort))
     .addOption(new Option('--tls-cert <file>', 'certificate (PEM chain) served when no app certificate matches the SNI name, e.g. a wildcard for the base domain; without one such handshakes fail').env('DYNOMESH_ROUTER_TLS_CERT'))
     .addOption(new Option('--tls-key <file>', 'private key of --tls-cert').env('DYNOMESH_ROUTER_TLS_KEY'))
-    .addOption(new Option('--cluster-key <file>', 'cluster key file: opens the certificates\' sealed private keys (with --https-port only)').env('DYNOMESH_CLUSTER_KEY').default(`${homedir()}/.dynomesh/cluster.key`));
+    .addOption(new Option('--certs-key <file>', 'certificates key file (from `dynomesh certs-key --out` on a control host): opens the certificates\' sealed private keys (with --https-port only)').env('DYNOMESH_CERTS_KEY').default(`${homedir()}/.dynomesh/certs.key`));
 }
 
 /** The router options the flags give, or a one-line reason they cannot work. */
@@ -45,9 +47,9 @@ export function tlsOptionsFrom(f: TlsFlags): Partial<RouterOptions> | string {
   };
 }
 
-/** Opens sealed certificate keys with the cluster key file; a key that does not open is logged (never its bytes) and skipped. */
-export function keyOpener(clusterKeyFile: string, log: Logger): KeyOpener {
-  const key = loadClusterKey(clusterKeyFile.replace(/^~(?=\/)/, homedir()));
+/** Opens sealed certificate keys with the certificates key file; a key that does not open is logged (never its bytes) and skipped. */
+export function keyOpener(certsKeyFile: string, log: Logger): KeyOpener {
+  const key = loadCertsKey(certsKeyFile.replace(/^~(?=\/)/, homedir()));
   return (cert: Cert) => {
     try {
       const pem = unseal(key, cert.key).key;

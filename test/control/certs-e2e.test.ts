@@ -56,7 +56,9 @@ describe('certs and features through the CLI, served by a router', () => {
     cluster = etcd.cluster();
     ctl = await startControl(etcd, cluster);
     backend = await startBackend('s1');
-    router = await startRouter(cluster, ['--base-domain', 'localhost', '--https-port', '0', '--cluster-key', join(ctl.dir, 'cluster.key')]);
+    const made = await cli(ctl.control.url, ['certs-key', '--cluster-key', join(ctl.dir, 'cluster.key'), '--out', join(ctl.dir, 'certs.key')]);
+    assert.equal(made.code, 0, made.stderr);
+    router = await startRouter(cluster, ['--base-domain', 'localhost', '--https-port', '0', '--certs-key', join(ctl.dir, 'certs.key')]);
     httpsPort = router.logs.find((r) => r.msg === 'router-listening')!.httpsPort as number;
     ok(await cli(ctl.control.url, ['apps:create', 'shop']), 'apps:create');
     ok(await cli(ctl.control.url, ['domains:add', 'www.shop.test', '-a', 'shop']), 'domains:add');

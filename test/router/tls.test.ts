@@ -7,7 +7,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import { deriveCertsKey, writeCertsKey } from '../../cluster/certs-key.ts';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,9 +22,9 @@ import { addApp, addEndpoint, get, startBackend, startRouter, type Backend, type
 
 const etcd = useEtcd();
 const dir = mkdtempSync(join(tmpdir(), 'dynomesh-tls-test-'));
-const keyFile = join(dir, 'cluster.key');
+const keyFile = join(dir, 'certs.key');
 const clusterKey = randomBytes(32);
-writeFileSync(keyFile, clusterKey.toString('hex') + '\n', { mode: 0o600 });
+writeCertsKey(keyFile, deriveCertsKey(clusterKey));
 
 async function putCert(cluster: Cluster, app: string, name: string, pem: Pem): Promise<void> {
   const rec = certRecord(clusterKey, app, name, checkCertificate(pem.cert, pem.key), 'manual', Date.now());
@@ -89,7 +90,7 @@ describe('router HTTPS: SNI certificates from etcd', () => {
     await cluster.put(cluster.keys.domain('www.alpha.test'), { app: 'alpha' });
     await putCert(cluster, 'alpha', 'tokyo-1111', alpha);
     await putCert(cluster, 'beta', 'kyoto-2222', beta);
-    router = await startRouter(cluster, ['--base-domain', 'localhost', '--https-port', '0', '--cluster-key', keyFile]);
+    router = await startRouter(cluster, ['--base-domain', 'localhost', '--https-port', '0', '--certs-key', keyFile]);
     httpsPort = router.logs.find((r) => r.msg === 'router-listening')!.httpsPort as number;
   });
   after(async () => {
@@ -213,7 +214,7 @@ describe('router HTTPS with --workers 2', () => {
     await addApp(cluster, 'gamma');
     await addEndpoint(cluster, 'gamma', 'web.1', backend.port);
     await putCert(cluster, 'gamma', 'nara-1000', makeLeaf(ca, ['gamma.localhost']));
-    const router = await startRouter(cluster, ['--base-domain', 'localhost', '--https-port', '0', '--cluster-key', keyFile, '--workers', '2']);
+    const router = await startRouter(cluster, ['--base-domain', 'localhost', '--https-port', '0', '--certs-key', keyFile, '--workers', '2']);
     try {
       const port = router.logs.find((r) => r.msg === 'router-listening')!.httpsPort as number;
       // fresh connections land on either worker
