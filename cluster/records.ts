@@ -211,11 +211,23 @@ export interface AcmeChallenge {
 
 export type AcmDomainStatus = 'pending' | 'cert issued' | 'failing';
 
+export interface AcmDomain {
+  status: AcmDomainStatus;
+  /** Why it is failing (the ACME server's problem detail), '' otherwise. */
+  reason: string;
+  updatedAt: number;
+  /** While failing: not retried before this (backoff), unless refreshed. */
+  nextAttemptAt: number;
+  failures: number;
+  /** The app's `refreshNonce` this domain was last issued for. */
+  refreshed?: number;
+}
+
 /** Automatic certificate management for one app: on/off and each custom domain's state (the leader writes). */
 export interface Acm {
   app: string;
   enabled: boolean;
-  domains: Record<string, { status: AcmDomainStatus; reason: string; updatedAt: number; nextAttemptAt: number; failures: number }>;
+  domains: Record<string, AcmDomain>;
   /** Bumped by `certs:auto:refresh`: the leader renews now. */
   refreshNonce: number;
   updatedAt: number;
