@@ -47,7 +47,8 @@ class PhaseRun {
 
   constructor(readonly release: Release) {}
 
-  write(chunk: Buffer): void {
+  /** Adds output; `live` false keeps it for `releases:output` only (the followers get the reason their own way). */
+  write(chunk: Buffer, live = true): void {
     this.chunks.push(chunk);
     this.size += chunk.length;
     while (this.size - this.chunks[0]!.length >= KEPT_OUTPUT_BYTES) {
@@ -55,7 +56,7 @@ class PhaseRun {
       this.cut += this.chunks.shift()!.length;
     }
     this.dirty = true;
-    for (const l of this.listeners) l(chunk);
+    if (live) for (const l of this.listeners) l(chunk);
   }
 
   follow(l: Listener): () => void {
@@ -152,7 +153,7 @@ export class ReleasePhaseRunner implements ReleasePhaseStarter {
     } finally {
       clearInterval(flusher);
     }
-    if (!outcome.ok && outcome.error) run.write(Buffer.from(`${outcome.error}\n`));
+    if (!outcome.ok && outcome.error) run.write(Buffer.from(`${outcome.error}\n`), false);
     await flush(true, outcome.exitCode ?? null);
     const settled = await settleRelease(this.ctx, rel.app, rel.version, outcome);
     log.info({ app: rel.app, release: rel.version, ok: outcome.ok, exitCode: outcome.exitCode, dyno: outcome.dyno, status: settled?.status }, 'release-phase-finished');
