@@ -6,6 +6,9 @@
  * socket (uWS `send` returning 0 = backpressure, resumed in `drain`).
  * A refused connect quarantines the dyno and tries the next one, as for HTTP.
  * Client messages are limited to 16 MB (uWS closes the socket above that).
+ *
+ * The client's upgrade runs uncorked (see `upgradeClient`): this uWS build may
+ * close a socket it has just upgraded inside `res.cork` after an await.
  */
 import { WebSocket as Upstream } from 'ws';
 import type { HttpRequest, HttpResponse, WebSocket, us_socket_context_t, Uws } from './uws.ts';
@@ -58,6 +61,7 @@ export function websocketBehavior(ctx: ProxyContext, connectTimeoutMs: number): 
     open: (ws: WebSocket<Holder>) => {
       const link = ws.getUserData().link;
       link.client = ws;
+      openClients.add(ws);
       ctx.metrics.websocketsOpen++;
       ctx.metrics.websocketsTotal++;
       for (const m of link.queue) ws.send(m.data, m.binary);
@@ -76,6 +80,7 @@ export function websocketBehavior(ctx: ProxyContext, connectTimeoutMs: number): 
     },
     close: (ws: WebSocket<Holder>, code: number, message: ArrayBuffer) => {
       const link = ws.getUserData().link;
+      openClients.delete(ws);
       ctx.metrics.websocketsOpen--;
       link.closed = true;
       link.client = null;
@@ -88,6 +93,25 @@ export function websocketBehavior(ctx: ProxyContext, connectTimeoutMs: number): 
 
 /** Bytes queued towards a dyno that is not reading before the client is closed with 1013 (try again later). */
 const MAX_UPSTREAM_BUFFER = 16 * 1024 * 1024;
+
+/** This thread's open client WebSockets: any of them can host the cork of an upgrade. */
+const openClients = new Set<WebSocket<Holder>>();
+
+/**
+ * Answers the client's handshake once the dyno has accepted. Not in `res.cork`:
+ * when the poll is reallocated in place on upgrade, cork() then reads the new
+ * WebSocket's memory as HTTP state and may close it (uNetworking/uWebSockets#1928,
+ * fixed upstream in #1929, not in the build we load; seen here as 1006 right after
+ * 101 on ~1 in 8 upgrades). Inside another WebSocket's cork, uWS neither corks `res`
+ * nor warns about an uncorked write; with no WebSocket open on this thread the
+ * upgrade runs plainly and uWS prints one warning on stderr.
+ */
+function upgradeClient(res: HttpResponse, link: Link, key: string, protocol: string, context: us_socket_context_t): void {
+  const host = openClients.values().next().value;
+  const upgrade = () => res.upgrade<Holder>({ link }, key, protocol, '', context);
+  if (host) host.cork(() => res.cork(upgrade));
+  else upgrade();
+}
 
 const facts: HeadFacts = { host: '', contentLength: -1, chunked: false, connectionTokens: null };
 
@@ -128,6 +152,8 @@ function upgrade(ctx: ProxyContext, connectTimeoutMs: number, res: HttpResponse,
     log(route, '', spec.status, code, detail);
   };
   if (problem !== null) return fail(undefined, problem.status === 431 ? 'BIG' : 'BAD', problem.reason);
+  // RFC 6455 4.1; uWS would also close the socket after the 101 of a `Connection: close` upgrade
+  if (!facts.connectionTokens?.includes('upgrade')) return fail(undefined, 'BAD', 'Connection does not name upgrade');
   const route = ctx.table.lookup(host);
   if (!route) return fail(undefined, 'NOAPP');
   if (route.maintenance) return fail(route, 'H80');
@@ -161,7 +187,7 @@ function upgrade(ctx: ProxyContext, connectTimeoutMs: number, res: HttpResponse,
     u.on('open', () => {
       opened = true;
       if (aborted) return u.close(1001);
-      res.cork(() => res.upgrade<Holder>({ link }, key, u.protocol, '', context));
+      upgradeClient(res, link, key, u.protocol, context);
       log(route, b.dyno, 101, null);
     });
     u.on('message', (data: Buffer, isBinary: boolean) => {

@@ -26,6 +26,8 @@ export interface Backend {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
+const UNCORKED_UPGRADE_WARNING = 'Warning: uWS.HttpResponse writes must be made from within a corked callback. See documentation for uWS.HttpResponse.cork and consult the user manual.';
+
 export const startBackend = (name: string): Promise<Backend> => startBackendWith(name, []);
 
 /** A backend whose node gets `nodeArgs` before the script (e.g. --max-http-header-size=32768). */
@@ -59,6 +61,8 @@ export interface RouterProc {
   lines(): string[];
   /** What the router wrote to stderr (uWS prints its warnings there, e.g. writes outside cork). */
   stderr(): string;
+  /** stderr without the one warning the router accepts: a WebSocket upgrade with no other WebSocket open on its thread (router/websocket.ts `upgradeClient`). */
+  unexpectedStderr(): string;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -93,6 +97,7 @@ export async function startRouter(cluster: Cluster, args: string[] = [], nodeArg
     logs,
     lines: () => logs.filter((r) => r.msg === 'router-request').map((r) => r.line as string),
     stderr: () => stderr,
+    unexpectedStderr: () => stderr.split('\n').filter((l) => l !== UNCORKED_UPGRADE_WARNING).join('\n').trim(),
     stop: (signal = 'SIGTERM') => new Promise<number | null>((r) => {
       if (proc.exitCode !== null) return r(proc.exitCode);
       proc.once('exit', (code) => r(code));
