@@ -122,6 +122,7 @@ export class AddonServers {
           throw new CliError(`cannot initialize the ${s.name} add-on server in ${dir}: ${err.message}`);
         });
       }
+      await portFree(s, admin.host, port);
       const child = this.o.spawn(s.name, ['addon-server', s.name, '--dir', dir, '--host', admin.host, '--port', String(port)]);
       const url = s.adminUrl(admin.host, port, password);
       await waitReady(s, child, url, join(this.o.home, 'logs', `${s.name}.log`));
@@ -166,6 +167,18 @@ export class AddonServers {
     writeFileSync(path, JSON.stringify(next, null, 2) + '\n', { mode: 0o600 });
     return next;
   }
+}
+
+/** The port is kept across starts (apps' URLs name it), so a taken one is said plainly rather than as the server's last words. */
+async function portFree(s: AddonService, host: string, port: number): Promise<void> {
+  const { createServer } = await import('node:net');
+  await new Promise<void>((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', (err: NodeJS.ErrnoException) => reject(new CliError(err.code === 'EADDRINUSE'
+      ? `${host}:${port}, the ${s.name} add-on server's port (apps' ${s.name === 'redis' ? 'REDIS_URL' : 'DATABASE_URL'} name it), is in use; stop what holds it, or start with --no-addons`
+      : `the ${s.name} add-on server cannot listen on ${host}:${port} (${err.code}); start with --no-addons to skip it`)));
+    srv.listen(port, host, () => srv.close(() => resolve()));
+  });
 }
 
 async function waitReady(s: AddonService, child: Child, url: string, log: string): Promise<void> {

@@ -131,6 +131,14 @@ export class LocalCluster {
     await checkPortFree(o.routerHost, o.routerPort, '--port');
     const logOf = (n: string) => join(this.logs, `${n}.log`);
 
+    // PostgreSQL and Redis start while etcd does (they need nothing of it); control gets their admin URLs.
+    this.addons = new AddonServers({
+      home: o.home, enabled: o.addons !== false, env: { ...process.env, ...o.env },
+      spawn: (n, a) => this.spawn(n, a), notice: o.onNotice ?? (() => undefined),
+    });
+    const addonsReady = this.addons.start();
+    addonsReady.catch(() => undefined); // awaited below; etcd may fail first
+
     if (o.etcd) this.etcdEndpoint = o.etcd;
     else {
       const state = readState(o.home);
@@ -146,12 +154,7 @@ export class LocalCluster {
       }, LocalCluster.deadCheck(etcd, 'etcd', `${logOf('etcd')} and ${join(o.home, 'etcd', 'etcd.log')}`));
     }
 
-    // PostgreSQL and Redis before control, which is given their admin URLs.
-    this.addons = new AddonServers({
-      home: o.home, enabled: o.addons !== false, env: { ...process.env, ...o.env },
-      spawn: (n, a) => this.spawn(n, a), notice: o.onNotice ?? (() => undefined),
-    });
-    const addonEnv = await this.addons.start();
+    const addonEnv = await addonsReady;
 
     this.apiUrl = `http://127.0.0.1:${o.apiPort}`;
     const control = this.spawn('control', [
