@@ -1,5 +1,6 @@
 /** What every control operation and route needs, built once per instance by `control.ts`. */
 import type { Cluster } from '../cluster/client.ts';
+import type { Egress } from '../lib/egress.ts';
 import type { Logger } from '../lib/log.ts';
 import type { ReleaseContext } from './releases.ts';
 import type { SlugStore } from './slugs/store.ts';
@@ -15,6 +16,8 @@ export interface ControlContext extends ReleaseContext {
   /** This instance's API base URL as clients reach it (git_url). */
   advertiseUrl: string;
   log: Logger;
+  /** Outbound requests made for a tenant (drains, source_blob.url, buildpack URLs) go through this guard. */
+  egress?: Egress;
   /**
    * Run in order before an app's keys are deleted (add-ons deprovision, git repos and
    * build caches go). A hook that throws stops the destroy with nothing deleted.

@@ -25,6 +25,7 @@ import { sweepSlugs } from './slugs/gc.ts';
 import { DirSlugStore, type SlugStore } from './slugs/store.ts';
 import { ensureAdminToken } from './tokens.ts';
 import { advertisableHost } from '../lib/address.ts';
+import { Egress, type EgressOptions } from '../lib/egress.ts';
 
 export interface ControlOptions {
   cluster: ClusterOptions;
@@ -54,6 +55,8 @@ export interface ControlOptions {
   addons?: AddonConfig;
   /** How long a release command may run before it is stopped and its release fails (Heroku: 1 h). */
   releasePhaseTimeoutMs?: number;
+  /** Private destinations tenants' drains, source URLs and buildpacks may reach (`--outbound-allow`); all others are refused. */
+  egress?: EgressOptions;
 }
 
 /** `host:port` of each configured add-on server (from its admin URL; the credentials stay here). */
@@ -107,6 +110,7 @@ export class ControlPlane {
       routerPort: o.routerPort,
       advertiseUrl: o.advertiseUrl ?? '',
       log: this.log,
+      egress: new Egress(o.egress),
     };
     this.releasePhase = new ReleasePhaseRunner(this.ctx, { memberId: o.id, timeoutMs: o.releasePhaseTimeoutMs ?? DEFAULT_RELEASE_PHASE_TIMEOUT_MS, nodeToken: token });
     this.ctx.releasePhase = this.releasePhase;
@@ -114,7 +118,7 @@ export class ControlPlane {
     addonRoutes(this.router, this.ctx, AddonProviders.fromConfig(o.addons ?? {}, clusterKey));
     o.routes?.(this.router, this.ctx);
     const logsListen = o.logsListen ?? { host: o.listen.host, port: 0 };
-    this.logs = new Logs(this.cluster, { id: o.id, listen: logsListen, clusterKey }, this.log.child({ component: 'logs' }));
+    this.logs = new Logs(this.cluster, { id: o.id, listen: logsListen, clusterKey, egress: this.ctx.egress! }, this.log.child({ component: 'logs' }));
     this.ctx.events = this.logs.events;
     this.logs.routes(this.router, this.ctx, token);
     this.deploys = await startDeploys(this.router, this.ctx, { dataDir: o.dataDir, memberId: o.id, ...o.builds });
@@ -152,6 +156,7 @@ export class ControlPlane {
     await this.leadership?.stop();
     await this.logs?.stop();
     await this.server?.close();
+    await this.ctx?.egress?.close();
     this.cluster.close();
     this.log.info('control-stopped');
   }

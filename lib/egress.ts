@@ -116,13 +116,15 @@ export class Egress {
     if (why) throw new EgressRefused(`${what} refused: ${why}`);
   }
 
-  /** Resolves `host` now and checks every address (for a clear answer when a drain is added). */
+  /**
+   * Resolves `host` now and checks every address, for a clear answer when a drain
+   * is added. A name that does not resolve (yet) passes: the connect-time lookup
+   * checks whatever it resolves to later.
+   */
   async check(host: string, port?: number, what = 'destination'): Promise<void> {
     const h = host.replace(/^\[|\]$/g, '');
     if (isIP(h)) return this.checkLiteral(h, port, what);
-    const addrs = await this.resolve(h).catch((err: NodeJS.ErrnoException) => {
-      throw new EgressRefused(`${what} refused: ${h} does not resolve (${err.code ?? err.message})`);
-    });
+    const addrs = await this.resolve(h).catch(() => []);
     for (const a of addrs) {
       const why = this.refusal(a.address, port, h);
       if (why) throw new EgressRefused(`${what} refused: ${why}`);

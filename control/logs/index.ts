@@ -4,6 +4,7 @@
  * forwarding), the TCP service, drains, and the API routes. See README.md.
  */
 import type { Cluster } from '../../cluster/client.ts';
+import { Egress } from '../../lib/egress.ts';
 import type { Logger } from '../../lib/log.ts';
 import { deriveCredential } from '../../logplex/credential.ts';
 import { LogMembers } from '../../logplex/owners.ts';
@@ -21,6 +22,8 @@ export interface LogsOptions {
   listen: { host: string; port: number };
   /** Verifies producers' credentials and is the source of this instance's own (`control:<id>`). */
   clusterKey: Buffer;
+  /** The guard drains connect through (default: refuse every private destination). */
+  egress?: Egress;
   maxBehindBytes?: number;
 }
 
@@ -42,7 +45,7 @@ export class Logs {
       local: { id: opts.id, deliver: (recs, hops) => this.service.ingest(recs, hops) },
     });
     this.service.attach(this.shipper);
-    this.drains = new DrainManager(cluster, (app) => this.service.owns(app), (rec) => this.service.store.append([rec]), log.child({ component: 'drains' }));
+    this.drains = new DrainManager(cluster, (app) => this.service.owns(app), (rec) => this.service.store.append([rec]), log.child({ component: 'drains' }), opts.egress ?? new Egress());
     this.service.store.onAppend = (app, entries) => this.drains.push(app, entries);
     this.members.onChange(() => this.drains.reconcile());
     this.events = new AppEvents(this.shipper);

@@ -20,6 +20,7 @@ import { redact } from './drains/manager.ts';
 import type { LogService } from './service.ts';
 import { signSession, verifySession, type SessionUser } from './session-token.ts';
 import { presentedToken } from '../api/auth.ts';
+import { Egress } from '../../lib/egress.ts';
 import { authorizeApp } from '../api/authorize.ts';
 import { principalOf, type Principal } from '../access/principal.ts';
 import { hashToken, verifyToken, verifyTokenHash } from '../tokens.ts';
@@ -178,6 +179,11 @@ function drainRoutes(r: ApiRouter, ctx: ControlContext): void {
     const body = (await c.body()) as { url?: unknown };
     const url = checkDrainUrl(body && typeof body === 'object' ? body.url : undefined);
     const drains = await list(app);
+    // Said now, in one line; checked again each time the drain connects (the name may resolve elsewhere later).
+    const u = new URL(url);
+    await (ctx.egress ?? new Egress()).check(u.hostname, Number(u.port || { 'https:': 443, 'http:': 80 }[u.protocol] || 0), `drain ${redact(url)}`).catch((err: Error) => {
+      throw invalid(err.message);
+    });
     if (drains.some((d) => d.url === url)) throw new ControlError(422, 'invalid_params', `${app} already drains to ${redact(url)}`);
     if (drains.length >= MAX_DRAINS) throw invalid(`${app} already has ${MAX_DRAINS} drains, the limit; remove one first`);
     const d: Drain = { id: randomUUID(), app, url, token: `d.${randomUUID()}`, createdAt: Date.now() };

@@ -61,7 +61,8 @@ describe('drains', { skip: RSYSLOGD ? false : RSYSLOG_MISSING }, () => {
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
     receiverUrl = `http://user:secret@127.0.0.1:${(receiver.address() as { port: number }).port}/logs`;
     cluster = etcd.cluster();
-    ctls = await startControls(etcd, cluster, 1);
+    // The receivers here are on loopback and the API test names 10.0.0.x: an operator's allowlist, as --outbound-allow.
+    ctls = await startControls(etcd, cluster, 1, { egress: { allow: [{ cidr: '127.0.0.1/32' }, { cidr: '10.0.0.0/24' }] } });
     ship = await producer(cluster, ctls[0]!.control.ctx.clusterKey);
     await waitFor(() => ship.members.list().length === 1, 5000, 'member');
   });

@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { request } from 'undici';
+import type { Egress } from '../../../lib/egress.ts';
 import type { LogRecord } from '../../../logplex/record.ts';
 import { DrainOutput } from './output.ts';
 import { logplexMessage, octetFrame } from './rfc5424.ts';
@@ -17,6 +18,8 @@ const TIMEOUT_MS = 15_000;
 export class HttpDrain extends DrainOutput {
   /** The batch being delivered, kept across retries with its frame id. */
   private current: { id: string; recs: LogRecord[] } | undefined;
+  /** The tenant's destination is checked at connect time (lib/egress.ts). */
+  egress: Egress | undefined;
 
   protected override holding(): boolean {
     return this.current !== undefined;
@@ -43,7 +46,13 @@ export class HttpDrain extends DrainOutput {
       u.password = '';
     }
     const body = recs.map((r) => octetFrame(logplexMessage(r))).join('');
-    const res = await request(u, { method: 'POST', headers, body, headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS });
+    // undici follows no redirects here; the guard checks a literal address now and a name when connecting.
+    this.egress?.checkLiteral(u.hostname, Number(u.port || (u.protocol === 'https:' ? 443 : 80)), 'drain');
+    const res = await request(u, {
+      method: 'POST', headers, body, headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS, ...(this.egress ? { dispatcher: this.egress.dispatcher() } : {}),
+    }).catch((err: Error & { cause?: Error }) => {
+      throw err.name === 'EgressRefused' || err.cause?.name === 'EgressRefused' ? Object.assign(new Error(`drain refused: ${(err.cause ?? err).message}`), { name: 'EgressRefused' }) : err;
+    });
     await res.body.dump();
     if (res.statusCode >= 200 && res.statusCode < 300) {
       this.current = undefined;

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Cluster } from '../../../cluster/client.ts';
 import type { Drain } from '../../../cluster/records.ts';
 import { watchPrefix, type PrefixWatch } from '../../../cluster/watch.ts';
+import type { Egress } from '../../../lib/egress.ts';
 import type { LogRecord } from '../../../logplex/record.ts';
 import type { Entry } from '../store.ts';
 import { HttpDrain } from './http.ts';
@@ -29,6 +30,8 @@ export class DrainManager {
     /** Appends a record to the app's stream (the store). */
     private readonly toStream: (rec: LogRecord) => void,
     private readonly log: Logger,
+    /** Checks where drains connect (lib/egress.ts); drains are tenant-chosen destinations. */
+    private readonly egress: Egress,
   ) {}
 
   private readonly notice = (rec: LogRecord): void => {
@@ -79,7 +82,9 @@ export class DrainManager {
 
   private make(d: Drain): DrainOutput {
     const log = this.log.child({ drain: d.id });
-    return d.url.startsWith('syslog') ? new SyslogDrain(d, log, this.notice) : new HttpDrain(d, log, this.notice);
+    const out = d.url.startsWith('syslog') ? new SyslogDrain(d, log, this.notice) : new HttpDrain(d, log, this.notice);
+    out.egress = this.egress;
+    return out;
   }
 
   /** Lines just stored for `app`. */

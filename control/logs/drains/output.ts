@@ -26,6 +26,7 @@ export abstract class DrainOutput {
   private backoffMs: number;
   private retryTimer: NodeJS.Timeout | undefined;
   private busy = false;
+  private refusedSaid = false;
 
   constructor(
     readonly drain: Drain,
@@ -76,7 +77,10 @@ export abstract class DrainOutput {
       (err: Error) => {
         this.busy = false;
         this.stats.failures++;
-        this.log.warn({ drain: this.drain.id, app: this.drain.app, err: err.message, retryMs: this.backoffMs }, 'drain-delivery-failed');
+        // A destination the guard refuses is said once (it may resolve elsewhere later, so we keep trying).
+        const refused = err.name === 'EgressRefused';
+        if (!refused || !this.refusedSaid) this.log.warn({ drain: this.drain.id, app: this.drain.app, err: err.message, retryMs: this.backoffMs }, refused ? 'drain-refused' : 'drain-delivery-failed');
+        this.refusedSaid = refused;
         this.retryTimer = setTimeout(() => {
           this.retryTimer = undefined;
           this.kick();

@@ -7,6 +7,7 @@
  */
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import type { Egress } from '../../../lib/egress.ts';
 import { DrainOutput } from './output.ts';
 import { octetFrame, syslogMessage } from './rfc5424.ts';
 
@@ -15,6 +16,8 @@ const WRITE_MAX = 500;
 export class SyslogDrain extends DrainOutput {
   private socket: Socket | undefined;
   private connecting: Promise<Socket> | undefined;
+  /** The tenant's destination is checked at connect time (lib/egress.ts). */
+  egress: Egress | undefined;
 
   protected async deliver(): Promise<number> {
     const s = await this.connection();
@@ -34,12 +37,19 @@ export class SyslogDrain extends DrainOutput {
       const u = new URL(this.drain.url);
       const port = Number(u.port || (u.protocol === 'syslog+tls:' ? 6514 : 514));
       const host = u.hostname.replace(/^\[|\]$/g, '');
-      const s = u.protocol === 'syslog+tls:' ? tlsConnect({ host, port, servername: host }) : tcpConnect({ host, port });
+      let to: { host: string; port: number };
+      try {
+        to = this.egress ? this.egress.connectOptions(host, port, 'drain') : { host, port };
+      } catch (err) {
+        this.connecting = undefined;
+        return reject(err as Error);
+      }
+      const s = u.protocol === 'syslog+tls:' ? tlsConnect({ ...to, servername: host }) : tcpConnect(to);
       const ready = u.protocol === 'syslog+tls:' ? 'secureConnect' : 'connect';
       s.setKeepAlive(true, 10_000);
       const fail = (err: Error) => {
         this.connecting = undefined;
-        reject(new Error(`cannot connect to ${host}:${port}: ${err.message}`));
+        reject(err.name === 'EgressRefused' ? Object.assign(new Error(`drain refused: ${err.message}`), { name: err.name }) : new Error(`cannot connect to ${host}:${port}: ${err.message}`));
       };
       s.once('error', fail);
       s.once(ready, () => {
