@@ -29,11 +29,12 @@ export function makeCa(cn = 'dynomesh test CA'): Pem {
 }
 
 /** A leaf for `names` signed by `ca`; `days` < 0 makes one that has already expired. */
-export function makeLeaf(ca: Pem, names: string[], opts: { days?: number; rsa?: boolean } = {}): Pem {
+export function makeLeaf(ca: Pem, names: string[], opts: { days?: number; rsa?: boolean; ip?: string } = {}): Pem {
   const base = join(dir, `leaf${++n}`);
   const keyArgs = opts.rsa ? ['-newkey', 'rsa:2048'] : ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'];
   openssl(['req', '-new', ...keyArgs, '-nodes', '-keyout', `${base}.key`, '-out', `${base}.csr`, '-subj', `/CN=${names[0]}`]);
-  writeFileSync(`${base}.ext`, `subjectAltName=${names.map((x) => `DNS:${x}`).join(',')}\nbasicConstraints=CA:FALSE\n`);
+  const sans = [...names.map((x) => `DNS:${x}`), ...(opts.ip ? [`IP:${opts.ip}`] : [])];
+  writeFileSync(`${base}.ext`, `subjectAltName=${sans.join(',')}\nbasicConstraints=CA:FALSE\n`);
   const days = opts.days ?? 30;
   if (days > 0) {
     openssl(['x509', '-req', '-in', `${base}.csr`, '-CA', ca.certFile, '-CAkey', ca.keyFile, '-CAcreateserial', '-out', `${base}.crt`, '-days', String(days), '-extfile', `${base}.ext`]);
