@@ -13,8 +13,9 @@ import type { AllowRule } from '../container/firewall.ts';
 import type { IsolationMode } from '../container/isolation.ts';
 import { parseAllowList, parseDuration, parseHostPort, parsePort, parsePositiveNumber } from '../lib/options.ts';
 import { ControlPlane } from './control.ts';
+import { acmOptionsFrom, addAcmOptions, type AcmFlags } from './certs/acm-options.ts';
 
-interface ControlFlags extends ClusterFlags {
+interface ControlFlags extends ClusterFlags, AcmFlags {
   listen: { host: string; port: number };
   advertiseUrl?: string;
   dataDir: string;
@@ -89,6 +90,7 @@ export function controlCommand(): Command {
     .addOption(new Option('--addon-postgresql <url>', 'admin URL of the PostgreSQL server `addons:create postgresql` creates databases on (postgres://admin:pw@host:5432/postgres)').env('DYNOMESH_ADDON_POSTGRESQL'))
     .addOption(new Option('--addon-redis <url>', 'admin URL of the Redis (6+) server `addons:create redis` creates ACL users on (redis://default:pw@host:6379)').env('DYNOMESH_ADDON_REDIS'))
     .addOption(new Option('--admin-token-file <file>', 'also write the admin token created on first start to this file (0600)').env('DYNOMESH_ADMIN_TOKEN_FILE'));
+  addAcmOptions(cmd);
   addClusterOptions(cmd);
   cmd.action(async (flags: ControlFlags) => {
     if (!/^[A-Za-z0-9][A-Za-z0-9._:-]{0,252}$/.test(flags.id)) {
@@ -97,8 +99,14 @@ export function controlCommand(): Command {
     }
     const dataDir = resolve(home(flags.dataDir));
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    const acme = acmOptionsFrom(flags, dataDir);
+    if (typeof acme === 'string') {
+      process.stderr.write(`dynomesh control: ${acme}\n`);
+      process.exit(2);
+    }
     const control = new ControlPlane({
       cluster: clusterOptionsFrom(flags),
+      ...(acme ? { acme } : {}),
       listen: flags.listen,
       ...(flags.advertiseUrl ? { advertiseUrl: flags.advertiseUrl } : {}),
       dataDir,

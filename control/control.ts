@@ -19,6 +19,7 @@ import { startDeploys, type Deploys } from './git/index.ts';
 import type { BuildIsolation } from './build/sandbox.ts';
 import type { ControlContext } from './context.ts';
 import { Leadership } from './leadership.ts';
+import { AcmManager, type AcmOptions } from './certs/acm.ts';
 import { DEFAULT_RELEASE_PHASE_TIMEOUT_MS, ReleasePhaseRunner } from './release-phase/runner.ts';
 import type { SchedulerOptions } from './scheduler/scheduler.ts';
 import { sweepSlugs } from './slugs/gc.ts';
@@ -29,6 +30,8 @@ import { Egress, type EgressOptions } from '../lib/egress.ts';
 
 export interface ControlOptions {
   cluster: ClusterOptions;
+  /** Automatic Certificate Management over ACME (the leader runs it); absent: off. */
+  acme?: AcmOptions;
   listen: { host: string; port: number };
   /** How others reach this instance's API; defaults to http://<listen address>. */
   advertiseUrl?: string;
@@ -81,6 +84,8 @@ export class ControlPlane {
   router!: ApiRouter;
   private server: ApiServer | undefined;
   leadership: Leadership | undefined;
+  /** Automatic certificates (control/certs/acm.ts): runs while this instance leads. */
+  acm: AcmManager | undefined;
   /** The log service (control/logs): producers' listener, per-app buffers, tails, drains. */
   logs: Logs | undefined;
   private gcTimer: NodeJS.Timeout | undefined;
@@ -137,6 +142,10 @@ export class ControlPlane {
     // Producers on other hosts dial the host they reach the API on, unless told otherwise.
     const logsAddress = await this.logs.start(o.logsAdvertiseHost ?? new URL(this.url).hostname.replace(/^\[|\]$/g, ''));
     this.leadership = new Leadership(this.cluster, { id: o.id, api: this.url, logs: logsAddress, addonServers: addonServers(o.addons), leaseTtlSeconds: o.leaseTtlSeconds, ...(o.scheduler ? { scheduler: o.scheduler } : {}) }, this.log);
+    if (o.acme) {
+      const acm = (this.acm = new AcmManager(this.cluster, clusterKey, o.acme, this.log.child({ component: 'acm' })));
+      this.leadership.on('leader', (on) => (on ? acm.start() : void acm.stop()));
+    }
     await this.leadership.start();
     void this.releasePhase.recover().then(
       (n) => n && this.log.warn({ releases: n }, 'orphaned-release-phases-failed'),
@@ -153,6 +162,7 @@ export class ControlPlane {
     clearInterval(this.gcTimer);
     await this.deploys?.close(); // running builds fail and their pushes are rejected, before the API goes away
     await this.releasePhase?.close(); // release commands still running fail; their previous releases keep serving
+    await this.acm?.stop();
     await this.leadership?.stop();
     await this.logs?.stop();
     await this.server?.close();
