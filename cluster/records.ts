@@ -52,6 +52,28 @@ export interface Release {
   status?: ReleaseStatus;
   /** The release phase: which control instance runs it and why it failed. */
   phase?: ReleasePhaseInfo;
+  /** Scheduled jobs from app.json `cron` (run as `scheduler.N` one-offs by the leader). */
+  cron?: CronEntry[];
+  /** app.json `healthchecks.web`: when a new web dyno of this release counts as up. Absent: accepting TCP on $PORT. */
+  healthcheck?: HealthCheck;
+}
+
+/** One app.json `cron` entry: a command and a five-field UTC schedule. */
+export interface CronEntry {
+  command: string;
+  schedule: string;
+}
+
+/** An HTTP health check of new web dynos: GET `path` must answer `status` within `timeoutMs`. */
+export interface HealthCheck {
+  path: string;
+  status: number;
+  timeoutMs: number;
+  /** Failed checks before the dyno counts as failed (its release does not take traffic). */
+  attempts: number;
+  intervalMs: number;
+  /** Delay after the port opens before the first check. */
+  waitMs: number;
 }
 
 export type ReleaseStatus = 'pending' | 'succeeded' | 'failed';
