@@ -13,8 +13,9 @@ cd "$(dirname "$0")/.."
 # plugins (bridge, host-local, portmap), nftables, iptables (portmap's rules), tini (PID 1 of each
 # container), iproute2 (network namespaces, isolated bridge ports), e2fsprogs (each dyno's /app volume).
 # postgresql, redis-server: the add-on servers `dynomesh up` starts (pg_ctlcluster comes with the server).
-want=(etcd-server etcd-client git rsyslog runc containernetworking-plugins nftables iptables tini iproute2 e2fsprogs postgresql redis-server)
-bins=(etcd etcdctl git rsyslogd runc /usr/lib/cni/portmap nft iptables tini ip mkfs.ext4 pg_ctlcluster redis-server)
+# pebble (Let's Encrypt's test ACME server, with pebble-challtestsrv): the ACM test starts its own.
+want=(etcd-server etcd-client git rsyslog runc containernetworking-plugins nftables iptables tini iproute2 e2fsprogs postgresql redis-server pebble)
+bins=(etcd etcdctl git rsyslogd runc /usr/lib/cni/portmap nft iptables tini ip mkfs.ext4 pg_ctlcluster redis-server pebble)
 for a in "$@"; do
   case "$a" in
     --bench) want+=(nginx haproxy wrk); bins+=(nginx haproxy wrk) ;;
