@@ -117,7 +117,7 @@ export class ControlPlane {
       log: this.log,
       egress: new Egress(o.egress),
     };
-    this.releasePhase = new ReleasePhaseRunner(this.ctx, { memberId: o.id, timeoutMs: o.releasePhaseTimeoutMs ?? DEFAULT_RELEASE_PHASE_TIMEOUT_MS, nodeToken: token });
+    this.releasePhase = new ReleasePhaseRunner(this.ctx, { memberId: o.id, timeoutMs: o.releasePhaseTimeoutMs ?? DEFAULT_RELEASE_PHASE_TIMEOUT_MS });
     this.ctx.releasePhase = this.releasePhase;
     this.router = platformRoutes(this.ctx, { nodeToken: token, selfId: o.id, isLeader: () => this.leadership?.isLeader ?? false, isReady: () => this.ready });
     addonRoutes(this.router, this.ctx, AddonProviders.fromConfig(o.addons ?? {}, clusterKey));

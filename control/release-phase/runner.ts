@@ -4,27 +4,25 @@
  * release's slug and config; exit 0 makes the release current, anything else fails
  * it and the previous release keeps serving (`settleRelease`).
  *
- * This instance is the dyno's requester: it attaches to the node's attach endpoint
- * (node token), so it gets the output and the exit status first-hand, and closing the
- * socket kills the dyno (the time limit, a shutdown). If this instance dies, the
+ * This instance is the dyno's requester (one-off-attach.ts): it gets the output and
+ * the exit status first-hand, and closing the socket kills the dyno (the time limit,
+ * a shutdown). If this instance dies, the
  * dyno dies with the socket and the next release writer fails the release
  * (releases.ts `failAbandoned`); a restart with the same id fails it at once (`recover`).
  *
  * Output goes to followers live (the pusher's `remote:` lines) and to
  * `release-output/{app}/{v}` about once a second, so any instance serves `releases:output`.
  */
-import { WebSocket } from 'ws';
 import type { EntryOf } from '../../cluster/client.ts';
 import type { Release, ReleaseOutput } from '../../cluster/records.ts';
 import type { ControlContext } from '../context.ts';
-import { runOneOff } from '../one-off.ts';
+import { runAttached } from '../one-off-attach.ts';
 import { settleRelease, type PhaseOutcome, type ReleasePhaseStarter } from '../releases.ts';
 
 export interface ReleasePhaseOptions {
   memberId: string;
   /** Heroku stops a release command after 1 h. */
   timeoutMs: number;
-  nodeToken: string;
   /** How often the output so far is written to etcd. */
   flushMs?: number;
 }
@@ -162,61 +160,20 @@ export class ReleasePhaseRunner implements ReleasePhaseStarter {
     return outcome;
   }
 
-  /** Places `release.N`, attaches to it on its node, relays its output; resolves with how it ended. */
+  /** Runs the command in `release.N` attached to this instance; resolves with how it ended. */
   private async attachAndWait(run: PhaseRun, command: string): Promise<PhaseOutcome> {
     const rel = run.release;
-    const { cluster, log } = this.ctx;
     if (this.closing) return { ok: false, error: 'Release command not run: the control plane is shutting down' };
-    const { node, placement } = await runOneOff(cluster, rel.app, { command, attach: true, type: 'release', release: rel.version });
-    const dyno = placement.dyno;
-    log.info({ app: rel.app, release: rel.version, dyno, node }, 'release-phase-started');
-    const rec = (await cluster.get(cluster.keys.node(node)))?.value;
-    if (!rec?.agentUrl) return { ok: false, dyno, error: `Release command could not run: node ${node} serves no attach endpoint` };
-    const ws = new WebSocket(`${rec.agentUrl.replace(/^http/, 'ws').replace(/\/$/, '')}/dynos/${rel.app}/${dyno}/attach`, {
-      headers: { authorization: `Bearer ${this.opts.nodeToken}` },
-      handshakeTimeout: 15_000,
+    const o = await runAttached(this.ctx, {
+      app: rel.app, release: rel.version, command, type: 'release',
+      onOutput: (chunk) => run.write(chunk),
+      timeoutMs: this.timeoutMs,
+      timeoutMessage: `Release command timed out: it ran longer than the ${span(this.timeoutMs)} limit and was stopped`,
+      signal: run.abort.signal,
+      abortMessage: 'Release command stopped: the control plane is shutting down',
     });
-    return await new Promise<PhaseOutcome>((resolve) => {
-      let exit: { status: number | null; message: string } | undefined;
-      let why: string | undefined;
-      const timer = setTimeout(() => {
-        why = `Release command timed out: it ran longer than the ${span(this.timeoutMs)} limit and was stopped`;
-        ws.close(1000, 'release phase timed out');
-      }, this.timeoutMs);
-      const onAbort = () => {
-        why = 'Release command stopped: the control plane is shutting down';
-        ws.close(1000, 'control shutting down');
-      };
-      run.abort.signal.addEventListener('abort', onAbort, { once: true });
-      ws.on('open', () => ws.send(JSON.stringify({ type: 'eof' }))); // no stdin: a command reading it sees EOF
-      ws.on('message', (data, isBinary) => {
-        const buf = Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[]);
-        if (isBinary) {
-          if (buf.length > 1) run.write(buf.subarray(1));
-          return;
-        }
-        try {
-          const msg = JSON.parse(buf.toString()) as { type?: string; status?: number | null; message?: string };
-          if (msg.type === 'exit') exit = { status: msg.status ?? null, message: msg.message ?? '' };
-        } catch {
-          /* not a control message */
-        }
-      });
-      ws.on('unexpected-response', (_req, res) => {
-        why = `Release command could not attach to ${dyno} on node ${node} (HTTP ${res.statusCode})`;
-        res.resume();
-        ws.terminate();
-      });
-      ws.on('error', (err) => (why ??= `Release command lost its dyno ${dyno}: ${err.message}`));
-      ws.on('close', (code, reason) => {
-        clearTimeout(timer);
-        run.abort.signal.removeEventListener('abort', onAbort);
-        if (why) return resolve({ ok: false, dyno, error: why, exitCode: exit?.status ?? null });
-        if (!exit) return resolve({ ok: false, dyno, exitCode: null, error: `Release command failed: dyno ${dyno} went away (${reason.toString() || `code ${code}`})` });
-        if (exit.status === 0) return resolve({ ok: true, dyno, exitCode: 0 });
-        const detail = exit.message || (exit.status === null ? 'killed' : `exit status ${exit.status}`);
-        resolve({ ok: false, dyno, exitCode: exit.status, error: `Release command failed (${detail})` });
-      });
-    });
+    if (o.error === undefined) return { ok: true, exitCode: 0, ...(o.dyno ? { dyno: o.dyno } : {}) };
+    const error = o.error.startsWith('Release command') ? o.error : `Release command failed (${o.error})`;
+    return { ok: false, exitCode: o.exitCode, error, ...(o.dyno ? { dyno: o.dyno } : {}) };
   }
 }
