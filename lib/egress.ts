@@ -211,3 +211,10 @@ export class Egress {
     await this.agent?.close();
   }
 }
+
+let strict: Egress | undefined;
+
+/** The guard with no allowlist, for callers not given the control's own (tools, tests). */
+export function strictEgress(): Egress {
+  return (strict ??= new Egress());
+}

@@ -214,6 +214,7 @@ export class Builder {
       stack: app.stack, signal, emit,
       user, give: (...paths) => this.sandbox.give(user, ...paths),
       jail: this.sandbox.jail(build.id, user, workDir, this.sandbox.cacheDir(req.app)),
+      egress: this.ctx.egress,
     });
     build.buildpack = compiled.buildpacks.join(',');
 

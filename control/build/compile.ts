@@ -4,6 +4,7 @@
  * `bin/detect BUILD_DIR`, `bin/compile BUILD_DIR CACHE_DIR ENV_DIR`, `bin/release
  * BUILD_DIR` per buildpack; the Procfile's types override the buildpacks' defaults.
  */
+import type { Egress } from '../../lib/egress.ts';
 import { existsSync } from 'node:fs';
 import { lstat, mkdir, readFile, realpath, writeFile } from 'node:fs/promises';
 import { join, sep } from 'node:path';
@@ -40,6 +41,8 @@ export interface CompileInput {
   give: (...paths: string[]) => Promise<void>;
   /** Runs each step in its own container (sandbox.ts); undefined: on the host. */
   jail?: StepJail | undefined;
+  /** The outbound guard the source URL is fetched through (default: no private destination). */
+  egress?: Egress | undefined;
 }
 
 export interface Compiled {
@@ -103,7 +106,7 @@ export async function compile(input: CompileInput): Promise<Compiled> {
   await mkdir(input.cacheDir, { recursive: true, mode: 0o700 });
 
   try {
-    await fetchSource(input.source, buildDir, input.workDir, signal);
+    await fetchSource(input.source, buildDir, input.workDir, signal, input.egress);
   } catch (err) {
     if (signal.aborted) throw err;
     if (err instanceof SourceError) throw new BuildFailure(err.message);

@@ -4,7 +4,8 @@
  * Heroku's Build API takes it (`source_blob: {url, checksum: "SHA256:<hex>", version}`).
  * A tarball whose entries all sit under one top-level directory (GitHub's
  * archives) is unpacked from inside it. Links that leave the build dir, device
- * files and absolute paths are refused.
+ * files and absolute paths are refused. The URL is the tenant's: it is fetched
+ * through the outbound guard (lib/egress.ts), every redirect checked.
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -13,6 +14,7 @@ import { dirname, join, normalize } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
+import { strictEgress, type Egress } from '../../lib/egress.ts';
 import { checkout } from './checkout.ts';
 
 export interface GitSource {
@@ -57,8 +59,9 @@ export function tarballProblem(s: { url?: unknown; checksum?: unknown; version?:
   return undefined;
 }
 
-async function download(src: TarballSource, file: string, signal: AbortSignal): Promise<string> {
-  const res = await fetch(src.url, { signal, redirect: 'follow' }).catch((err: Error) => {
+async function download(src: TarballSource, file: string, signal: AbortSignal, egress: Egress): Promise<string> {
+  const res = await egress.fetch(src.url, { signal }, 'source_blob.url').catch((err: Error) => {
+    if (err.name === 'EgressRefused') throw new SourceError(err.message);
     throw new SourceError(`could not download the source tarball: ${(err.cause as Error | undefined)?.message ?? err.message}`);
   });
   if (res.status !== 200 || !res.body) throw new SourceError(`downloading the source tarball answered HTTP ${res.status}`);
@@ -112,9 +115,9 @@ async function unpackTarball(file: string, dest: string): Promise<void> {
 }
 
 /** Puts the source's files into `dest`; returns the version to record (commit id, or the tarball's). */
-export async function fetchSource(source: BuildSource, dest: string, scratch: string, signal: AbortSignal): Promise<void> {
+export async function fetchSource(source: BuildSource, dest: string, scratch: string, signal: AbortSignal, egress: Egress = strictEgress()): Promise<void> {
   if (source.kind === 'git') return checkout(source.repoDir, source.commit, dest, source.gitEnv, signal);
   const file = join(scratch, 'source.tar.gz');
-  await download(source, file, signal);
+  await download(source, file, signal, egress);
   await unpackTarball(file, dest);
 }

@@ -42,9 +42,11 @@ async function finished(app: string, id: string) {
 describe('Build API (source tarballs)', () => {
   before(async () => {
     cluster = etcd.cluster();
-    ctl = await spawnControl(etcd, cluster.keys.prefix);
+    // The tarballs are served on 127.0.0.1, which tenants may reach only because the operator allows it.
+    ctl = await spawnControl(etcd, cluster.keys.prefix, ['--outbound-allow', '127.0.0.1/32']);
     tmp = mkdtempSync(join(tmpdir(), 'dm-api-build-'));
     files = createServer((req, res) => {
+      if (req.url === '/to-metadata') return void res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end();
       try {
         const body = readFileSync(join(tmp, (req.url ?? '/').slice(1)));
         res.writeHead(200, { 'content-length': body.length }).end(body);
@@ -107,6 +109,17 @@ describe('Build API (source tarballs)', () => {
     const missing = await api(ctl.url, 'POST', '/apps/tar2/builds', { source_blob: { url: `${filesUrl}/nope.tgz` } });
     const gone = await finished('tar2', missing.body.id);
     assert.match(gone.info.failure_message, /HTTP 404/);
+
+    // The URL is the tenant's: a private address, or a redirect to the metadata service, is refused in one line.
+    for (const [url, want] of [
+      [src.url.replace('127.0.0.1', '127.0.0.2'), /^source_blob\.url refused: 127\.0\.0\.2 is a loopback address, which tenants may not reach/],
+      [`${filesUrl}/to-metadata`, /^source_blob\.url refused: 169\.254\.169\.254 is a cloud metadata address/],
+    ] as const) {
+      const b = await api(ctl.url, 'POST', '/apps/tar2/builds', { source_blob: { url } });
+      const f = await finished('tar2', b.body.id);
+      assert.equal(f.info.status, 'failed', url);
+      assert.match(f.info.failure_message, want, url);
+    }
 
     assert.equal((await api(ctl.url, 'POST', '/apps/tar2/builds', {})).status, 422);
     assert.match((await api(ctl.url, 'POST', '/apps/tar2/builds', { source_blob: { url: 'ftp://x/y.tgz' } })).body.message, /http or https/);
