@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { freePort } from '../../cluster/etcd-server.ts';
 import { loadClusterKey } from '../../cluster/sealed.ts';
 import { deriveCredential, writeCredential } from '../../logplex/credential.ts';
+import { deriveCertsKey, writeCertsKey } from '../../cluster/certs-key.ts';
 import { CliError } from '../errors.ts';
 import { AddonServers } from './addons.ts';
 import { Child } from './child.ts';
@@ -23,6 +24,8 @@ export interface LocalClusterOptions {
   apiPort: number;
   routerPort: number;
   routerHost: string;
+  /** The router's HTTPS port (certificates by SNI: certs:add, ACM); default DYNOMESH_ROUTER_HTTPS_PORT, else 5443. */
+  httpsPort?: number;
   baseDomain: string;
   /** Extra environment for every daemon (tests shorten timeouts this way). */
   env?: NodeJS.ProcessEnv;
@@ -44,6 +47,10 @@ function lastWords(line: string): string {
   } catch {
     return line.trim();
   }
+}
+
+export function httpsPortOf(o: LocalClusterOptions): number {
+  return o.httpsPort ?? (Number(process.env.DYNOMESH_ROUTER_HTTPS_PORT) || 5443);
 }
 
 /** Fails fast, before anything starts, when a port `up` needs is taken. */
@@ -79,6 +86,8 @@ export class LocalCluster {
   etcdEndpoint = '';
   apiUrl = '';
   routerUrl = '';
+  /** https://<base-domain>:<https port> */
+  routerHttpsUrl = '';
   routerAdminPort = 0;
   addons: AddonServers | undefined;
   private readonly logs: string;
@@ -129,6 +138,7 @@ export class LocalCluster {
     mkdirSync(this.logs, { recursive: true, mode: 0o700 });
     await checkPortFree('127.0.0.1', o.apiPort, '--api-port');
     await checkPortFree(o.routerHost, o.routerPort, '--port');
+    await checkPortFree(o.routerHost, httpsPortOf(o), '--https-port');
     const logOf = (n: string) => join(this.logs, `${n}.log`);
 
     // PostgreSQL and Redis start while etcd does (they need nothing of it); control gets their admin URLs.
@@ -160,6 +170,8 @@ export class LocalCluster {
     const control = this.spawn('control', [
       'control', '--listen', `127.0.0.1:${o.apiPort}`, '--data-dir', join(o.home, 'control'), '--cluster-key', join(o.home, 'cluster.key'),
       '--base-domain', o.baseDomain, '--router-port', String(o.routerPort), '--id', 'local',
+      // ACM needs a public domain whose port 80 reaches this router: off unless DYNOMESH_ACME_DIRECTORY says where
+      ...(process.env.DYNOMESH_ACME_DIRECTORY ? [] : ['--acme-directory', 'off']),
     ], addonEnv);
     await until('control', 30_000, async () => (await fetch(`${this.apiUrl}/health`, { signal: AbortSignal.timeout(1000) })).status === 200,
       LocalCluster.deadCheck(control, 'control', logOf('control')));
@@ -182,13 +194,18 @@ export class LocalCluster {
     // The router's own log credential (control created the cluster key); it never holds the key itself.
     const routerCredential = join(o.home, 'router.log-credential');
     writeCredential(routerCredential, deriveCredential(loadClusterKey(join(o.home, 'cluster.key')), 'router:local'));
+    // Its certificates key opens the TLS keys of certs:add and ACM (derived from the cluster key, which it never holds).
+    const certsKey = join(o.home, 'router.certs-key');
+    writeCertsKey(certsKey, deriveCertsKey(loadClusterKey(join(o.home, 'cluster.key'))));
+    const httpsPort = httpsPortOf(o);
     const router = this.spawn('router', [
       'router', '--host', o.routerHost, '--port', String(o.routerPort), '--admin-port', String(this.routerAdminPort), '--base-domain', o.baseDomain,
-      '--log-credential', routerCredential,
+      '--log-credential', routerCredential, '--https-port', String(httpsPort), '--certs-key', certsKey,
     ]);
     await until('router', 30_000, async () => (await fetch(`http://127.0.0.1:${this.routerAdminPort}/healthz`, { signal: AbortSignal.timeout(1000) })).ok,
       LocalCluster.deadCheck(router, 'router', logOf('router')));
     this.routerUrl = `http://${o.baseDomain}:${o.routerPort}`;
+    this.routerHttpsUrl = `https://${o.baseDomain}:${httpsPort}`;
     writeState(o.home, { ...readState(o.home), apiUrl: this.apiUrl, routerUrl: this.routerUrl });
   }
 

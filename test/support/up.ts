@@ -68,7 +68,7 @@ export class Up {
   output = '';
   private proc: ChildProcess | undefined;
 
-  private constructor(private readonly o: UpOptions, readonly routerPort: number, readonly apiPort: number) {
+  private constructor(private readonly o: UpOptions, readonly routerPort: number, readonly apiPort: number, readonly httpsPort: number) {
     this.dir = mkdtempSync(join(tmpdir(), `${o.name}-`));
     chmodSync(this.dir, 0o711);
     this.nodeDir = join(this.dir, 'node');
@@ -80,6 +80,7 @@ export class Up {
       HOME: join(this.dir, 'home'),
       DYNOMESH_CONFIG: join(this.dir, 'cli.json'),
       DYNOMESH_NODE_DIR: this.nodeDir,
+      DYNOMESH_ROUTER_HTTPS_PORT: String(httpsPort), // not 5443: several clusters may run on one machine
       DYNOMESH_LOG_LEVEL: 'info', // `up` waits for the dyno-node's info line
       GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1',
       GIT_AUTHOR_NAME: 'up', GIT_AUTHOR_EMAIL: 'up@example.com', GIT_COMMITTER_NAME: 'up', GIT_COMMITTER_EMAIL: 'up@example.com',
@@ -89,7 +90,7 @@ export class Up {
 
   /** Starts `dynomesh up --quiet` and waits for its banner. */
   static async start(o: UpOptions): Promise<Up> {
-    const up = new Up(o, await freePort(), await freePort());
+    const up = new Up(o, await freePort(), await freePort(), await freePort());
     await up.launch().catch(async (err: Error) => {
       await up.stop();
       up.remove();
