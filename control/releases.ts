@@ -22,7 +22,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Compare, EntryOf, Op } from '../cluster/client.ts';
 import { seal, unseal } from '../cluster/sealed.ts';
-import type { Current, Formation, Release, ReleasePhaseInfo, Slug } from '../cluster/records.ts';
+import type { CronEntry, Current, Formation, HealthCheck, ProcessFormation, Release, ReleasePhaseInfo, Slug } from '../cluster/records.ts';
 import { appNotFound, ControlError, invalid } from './errors.ts';
 import { checkConfigPatch, describeConfigChange } from './config-vars.ts';
 import type { AppEvents } from './logs/events.ts';
@@ -78,6 +78,13 @@ export interface ReleaseChange {
   compares?: Compare[];
   /** False: no release phase even with a `release` process type (add-on-driven config changes, as Heroku). */
   releasePhase?: boolean;
+  /** app.json's per-release parts (cron, web health check); undefined: the current release's, as config changes keep them. */
+  manifest?: ReleaseManifest;
+}
+
+export interface ReleaseManifest {
+  cron?: CronEntry[];
+  healthcheck?: HealthCheck;
 }
 
 /** Whether a release with these process types runs a release phase. */
@@ -141,6 +148,7 @@ export function appendRelease(
         description: change.description,
         author,
         createdAt: Date.now(),
+        ...manifestOf(change.manifest ?? current ?? {}),
         ...(phased ? { status: 'pending' as const, phase: { runner: ctx.releasePhase!.memberId, startedAt: Date.now() } } : {}),
       };
       const pointer: Current = phased ? { version: cur?.value.version ?? 0, latest: version, pending: version } : { version, latest: version };
@@ -169,6 +177,10 @@ export function appendRelease(
       await new Promise((res) => setTimeout(res, Math.random() * Math.min(100, 5 * 2 ** Math.min(attempt, 5))));
     }
   });
+}
+
+function manifestOf(m: ReleaseManifest): ReleaseManifest {
+  return { ...(m.cron?.length ? { cron: m.cron } : {}), ...(m.healthcheck ? { healthcheck: m.healthcheck } : {}) };
 }
 
 /** Extra time past the release command's limit before another instance calls it abandoned. */
@@ -252,6 +264,10 @@ export interface Deploy {
   /** Defaults to `Deploy <first 7 of the slug's sha256>`; builds pass `Deploy <short commit>`. */
   description?: string;
   author: string;
+  /** app.json cron and health check of this code (absent: none). */
+  manifest?: ReleaseManifest;
+  /** app.json on the push that first puts code live: config vars to set where not set yet, formation to apply. */
+  setup?: { env: Record<string, string>; formation: Record<string, { quantity?: number; size?: string }> };
 }
 
 /**
@@ -264,19 +280,33 @@ export async function deployRelease(ctx: ReleaseContext, app: string, deploy: De
     if (!/^[a-z][a-z0-9_]*$/.test(type)) throw invalid(`process type "${type}" is not valid: use lowercase letters, digits and _`);
   }
   const r = await appendRelease(ctx, app, deploy.author, (s) => {
-    const types = { ...s.formation.types };
+    const types: Record<string, ProcessFormation> = { ...s.formation.types };
     let added = false;
     for (const type of Object.keys(deploy.processTypes)) {
       if (types[type] || type === 'release') continue; // the release phase runs it, never the formation
       types[type] = { quantity: type === 'web' ? 1 : 0, size: 'standard-1x' };
       added = true;
     }
+    for (const [type, f] of Object.entries(deploy.setup?.formation ?? {})) {
+      const prev = types[type] ?? { quantity: 0, size: 'standard-1x' };
+      types[type] = { quantity: f.quantity ?? prev.quantity, size: f.size ?? prev.size };
+      added = true;
+    }
+    // app.json env: only what is not set yet, so a second try of a first deploy keeps generated secrets.
+    let config = s.sealedConfig;
+    const env = deploy.setup?.env ?? {};
+    if (Object.keys(env).length) {
+      const before = unseal(ctx.clusterKey, s.sealedConfig);
+      const missing = Object.keys(env).filter((key) => !(key in before));
+      if (missing.length) config = seal(ctx.clusterKey, { ...before, ...Object.fromEntries(missing.map((key) => [key, env[key]!])) });
+    }
     return {
       description: deploy.description ?? `Deploy ${deploy.slug.sha256.slice(0, 7)}`,
       slug: deploy.slug,
       processTypes: deploy.processTypes,
-      config: s.sealedConfig,
-      configChanged: false,
+      config,
+      configChanged: config !== s.sealedConfig,
+      manifest: deploy.manifest ?? {},
       ...(added ? { formation: { types } } : {}),
     };
   });
@@ -364,6 +394,7 @@ export async function rollback(ctx: ReleaseContext, app: string, ref: string | n
       processTypes: target.processTypes,
       config: target.config,
       configChanged: true,
+      manifest: target,
       ...(added ? { formation: { types } } : {}),
     };
   });

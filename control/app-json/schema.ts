@@ -44,6 +44,8 @@ export interface AppJson {
   stack?: string;
   cron: CronEntry[];
   healthchecks?: HealthCheck;
+  /** The line of a field, for errors found later (a required env var with no value, the stack). */
+  lineOf(path: string): number;
 }
 
 type Obj = Record<string, unknown>;
@@ -64,7 +66,7 @@ export function parseAppJson(text: string): AppJson {
   };
   const root = doc.value;
   if (!isObj(root)) return bad('', 'must be a JSON object');
-  const out: AppJson = { env: {}, formation: {}, addons: [], ignored: [], buildpacks: [], cron: [] };
+  const out: AppJson = { env: {}, formation: {}, addons: [], ignored: [], buildpacks: [], cron: [], lineOf: doc.lineOf };
 
   const str = (path: string, v: unknown, what = 'a string'): string => (typeof v === 'string' ? v : bad(path, `must be ${what}`));
   const int = (path: string, v: unknown, min: number, max: number): number =>
