@@ -2,6 +2,7 @@
 import type { Cluster } from '../cluster/client.ts';
 import type { Egress } from '../lib/egress.ts';
 import type { Logger } from '../lib/log.ts';
+import type { AddonProviders } from './addons/registry.ts';
 import type { ReleaseContext } from './releases.ts';
 import type { SlugStore } from './slugs/store.ts';
 
@@ -23,6 +24,8 @@ export interface ControlContext extends ReleaseContext {
    * build caches go). A hook that throws stops the destroy with nothing deleted.
    */
   beforeAppDestroy?: ((app: string) => Promise<void>)[];
+  /** The add-on services this instance provisions (app.json `addons` on a first deploy uses them too). */
+  addonProviders?: AddonProviders;
 }
 
 export function webUrl(ctx: ControlContext, app: string): string {

@@ -120,7 +120,8 @@ export class ControlPlane {
     this.releasePhase = new ReleasePhaseRunner(this.ctx, { memberId: o.id, timeoutMs: o.releasePhaseTimeoutMs ?? DEFAULT_RELEASE_PHASE_TIMEOUT_MS });
     this.ctx.releasePhase = this.releasePhase;
     this.router = platformRoutes(this.ctx, { nodeToken: token, selfId: o.id, isLeader: () => this.leadership?.isLeader ?? false, isReady: () => this.ready });
-    addonRoutes(this.router, this.ctx, AddonProviders.fromConfig(o.addons ?? {}, clusterKey));
+    this.ctx.addonProviders = AddonProviders.fromConfig(o.addons ?? {}, clusterKey);
+    addonRoutes(this.router, this.ctx, this.ctx.addonProviders);
     o.routes?.(this.router, this.ctx);
     const logsListen = o.logsListen ?? { host: o.listen.host, port: 0 };
     this.logs = new Logs(this.cluster, { id: o.id, listen: logsListen, clusterKey, egress: this.ctx.egress! }, this.log.child({ component: 'logs' }));
