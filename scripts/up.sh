@@ -86,6 +86,7 @@ $APP answers through the router: $URL
   $body
 Try next (from $SRC, with ./bin of this repo on PATH: export PATH="$ROOT/bin:\$PATH"):
   dynomesh config:set GREETING=Howdy    # new release; dynos restart with it
+  dynomesh addons:create postgresql     # a database of its own: DATABASE_URL (examples/node-visits counts visits in it)
   dynomesh ps:scale web=3
   dynomesh logs --tail
   dynomesh rollback
