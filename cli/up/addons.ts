@@ -80,7 +80,8 @@ function isLocal(addr: string): boolean {
   return addr === '127.0.0.1' || Object.values(networkInterfaces()).some((l) => l?.some((a) => a.address === addr));
 }
 
-const isolatedByDefault = () => process.getuid?.() === 0 && process.env.DYNOMESH_ISOLATION !== 'off';
+/** As the daemons decide: root, and isolation not turned off. */
+const isolatedByDefault = (env: NodeJS.ProcessEnv) => process.getuid?.() === 0 && env.DYNOMESH_ISOLATION !== 'off';
 
 export class AddonServers {
   readonly status: AddonStatus[] = [];
@@ -135,7 +136,7 @@ export class AddonServers {
 
   /** The address they listen on; the one kept from an earlier start while it is still this host's (apps' URLs name it). */
   private listenAddress(stored: string | undefined): string {
-    if (!(this.o.isolated ?? isolatedByDefault())) return '127.0.0.1';
+    if (!(this.o.isolated ?? isolatedByDefault(this.o.env ?? process.env))) return '127.0.0.1';
     if (stored && stored !== '127.0.0.1' && isLocal(stored)) return stored;
     const found = hostAddress();
     if (!found) this.o.notice('add-on servers listen on 127.0.0.1: this host has no other IPv4 address, so dynos in containers cannot reach them');
