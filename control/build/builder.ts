@@ -17,6 +17,8 @@ import { deployRelease, ReleasePendingError, type Deploy } from '../releases.ts'
 import { SlugTooLargeError } from '../slugs/store.ts';
 import { BuildFailure, compile, info, step, warn } from './compile.ts';
 import { BuildOutput } from './output.ts';
+import { loadAppJson, planSetup, provisionAddons, runPostdeploy } from '../app-json/setup.ts';
+import type { AppJson } from '../app-json/schema.ts';
 import { packPool, type PackPool } from './pack-pool.ts';
 import { claimBuild, failOrphanedBuilds, pruneBuilds, saveBuild } from './records.ts';
 import { replicateSlug } from './replicate.ts';
@@ -207,14 +209,29 @@ export class Builder {
     } catch (err) {
       throw new BuildFailure((err as Error).message);
     }
+    const config = cfg ? unseal(clusterKey, cfg.value.sealed) : {};
+    // app.json: read right after checkout; its one-time parts apply while no code has gone live yet.
+    const cur = await cluster.get(k.current(req.app));
+    const firstDeploy = !(cur && (await cluster.get(k.release(req.app, cur.value.version)))?.value.slug);
+    let appJson: AppJson | undefined;
+    let setupEnv: Record<string, string> = {};
+    const prepare = async (dir: string) => {
+      appJson = await loadAppJson(dir);
+      if (!appJson) return {};
+      setupEnv = planSetup({ appJson, app: req.app, stack: app.stack, firstDeploy, config, emit }).env;
+      // app.json buildpacks build an app that has none of its own (and a push, not a Build API call that names them).
+      const useBuildpacks = !req.buildpacks && !app.buildpacks.length && appJson.buildpacks.length ? appJson.buildpacks : undefined;
+      return { config: setupEnv, ...(useBuildpacks ? { buildpacks: useBuildpacks } : {}) };
+    };
     const compiled = await compile({
-      source: req.source, version: req.version, workDir,
+      source: req.source, version: req.version, workDir, prepare,
       cacheDir: this.sandbox.cacheDir(req.app),
-      buildpacks: req.buildpacks ?? app.buildpacks, config: cfg ? unseal(clusterKey, cfg.value.sealed) : {},
+      buildpacks: req.buildpacks ?? app.buildpacks, config,
       stack: app.stack, signal, emit,
       user, give: (...paths) => this.sandbox.give(user, ...paths),
       jail: this.sandbox.jail(build.id, user, workDir, this.sandbox.cacheDir(req.app)),
       egress: this.ctx.egress,
+      buildpackDir: this.ctx.buildpackDir,
     });
     build.buildpack = compiled.buildpacks.join(',');
 
@@ -241,6 +258,10 @@ export class Builder {
       if (copies.failed.length) this.ctx.log.warn({ slug: stored.sha256, failed: copies.failed }, 'slug-replication-incomplete');
     }
 
+    // The build's clock stops here: add-ons, the release command and postdeploy have their own limits.
+    stopClock();
+    const aj = appJson as AppJson | undefined;
+    if (aj && firstDeploy) await provisionAddons(this.ctx, req.app, aj, req.user, emit);
     emit(step('Launching...'));
     build.slug = { id: stored.sha256, sha256: stored.sha256, size: stored.size };
     const release = await this.deploy(req.app, {
@@ -248,11 +269,16 @@ export class Builder {
       processTypes: compiled.processTypes,
       ...(deployDescription(req.version) ? { description: deployDescription(req.version)! } : {}),
       author: req.user,
+      manifest: { ...(aj?.cron.length ? { cron: aj.cron } : {}), ...(aj?.healthchecks ? { healthcheck: aj.healthchecks } : {}) },
+      ...(aj && firstDeploy ? { setup: { env: setupEnv, formation: aj.formation } } : {}),
     }, emit, signal);
-    // The build's clock stops here: the release command has its own limit (--release-phase-timeout).
-    stopClock();
     if (release.status === 'pending') await this.releasePhase(release, build, emit);
     emit(info(`Released v${release.version}`));
+    if (aj?.cron.length) emit(info(`Scheduled jobs (app.json cron): ${aj.cron.map((c) => `"${c.schedule}" ${c.command}`).join('; ')}`));
+    if (aj?.postdeploy && firstDeploy) {
+      build.release = release.version;
+      await runPostdeploy(this.ctx, req.app, release.version, aj.postdeploy, this.ctx.releasePhase?.timeoutMs ?? 60 * 60_000, emit);
+    }
     emit(info(`${webUrl(this.ctx, req.app)} deployed to dynomesh`));
     return release;
   }

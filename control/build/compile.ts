@@ -43,6 +43,10 @@ export interface CompileInput {
   jail?: StepJail | undefined;
   /** The outbound guard the source URL is fetched through (default: no private destination). */
   egress?: Egress | undefined;
+  /** The one directory buildpack paths may name (`--buildpack-dir`). */
+  buildpackDir?: string | undefined;
+  /** Called once the source is checked out (app.json): may replace the buildpacks and add config vars for ENV_DIR. */
+  prepare?: (buildDir: string) => Promise<{ buildpacks?: string[]; config?: Record<string, string> }>;
 }
 
 export interface Compiled {
@@ -112,23 +116,26 @@ export async function compile(input: CompileInput): Promise<Compiled> {
     if (err instanceof SourceError) throw new BuildFailure(err.message);
     throw new BuildFailure(`could not check out ${input.version.slice(0, 7)}: ${(err as Error).message}`);
   }
+  const prepared = (await input.prepare?.(buildDir)) ?? {};
+  const config = { ...input.config, ...prepared.config };
+  const buildpacks = prepared.buildpacks ?? input.buildpacks;
   const ignored = await slugignore(buildDir);
   for (const w of ignored.warnings) emit(warn(w));
   if (ignored.removed.length) emit(info(`.slugignore removed ${ignored.removed.length} path${ignored.removed.length === 1 ? '' : 's'}: ${ignored.removed.slice(0, 5).join(', ')}${ignored.removed.length > 5 ? ', ...' : ''}`));
 
   // ENV_DIR: one file per config var, as the buildpack API says; readable by the build only.
   await mkdir(envDir, { recursive: true, mode: 0o700 });
-  for (const [k, v] of Object.entries(input.config)) await writeFile(join(envDir, k), v, { mode: 0o600 });
+  for (const [k, v] of Object.entries(config)) await writeFile(join(envDir, k), v, { mode: 0o600 });
 
   // Which buildpacks run: the app's list (each must detect), or the first built-in that detects.
   const candidates: Buildpack[] = [];
-  const refs = input.buildpacks.length ? input.buildpacks : [...BUILTIN_ORDER];
+  const refs = buildpacks.length ? buildpacks : [...BUILTIN_ORDER];
   // Custom buildpacks are copied or cloned as the build user: a path or file:// URL reaches only what that user may read.
   await input.give(input.workDir, input.cacheDir);
   const as = input.user ? { uid: input.user.uid, gid: input.user.gid, home: env.HOME! } : undefined;
   for (const [i, ref] of refs.entries()) {
     try {
-      candidates.push(await fetchBuildpack(ref, input.workDir, i, signal, as, input.jail));
+      candidates.push(await fetchBuildpack(ref, input.workDir, i, signal, as, input.jail, { buildpackDir: input.buildpackDir, egress: input.egress }));
     } catch (err) {
       if (signal.aborted) throw err;
       throw new BuildFailure((err as Error).message);
@@ -137,7 +144,7 @@ export async function compile(input: CompileInput): Promise<Compiled> {
   // Everything the steps touch now belongs to the build user.
   await input.give(input.workDir, input.cacheDir);
   const chosen: { bp: Buildpack; name: string }[] = [];
-  if (input.buildpacks.length) {
+  if (buildpacks.length) {
     for (const bp of candidates) {
       const name = await detect(bp, buildDir, env, signal, input.user, input.jail);
       if (!name) throw new BuildFailure(`App not compatible with buildpack: ${bp.url} (its bin/detect failed)`);
