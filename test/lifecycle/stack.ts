@@ -20,6 +20,8 @@ export interface StackOptions {
   controls?: number;
   /** Extra flags for every control (e.g. --release-phase-timeout 5s). */
   controlArgs?: string[];
+  /** Extra environment for every daemon (DYNOMESH_ADDON_REDIS...). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface CliRun {
@@ -62,7 +64,7 @@ export class Stack {
     this.routerPort = await freePort();
     this.env = {
       PATH: process.env.PATH, HOME: this.dir, DYNOMESH_LOG_LEVEL: 'info', DYNOMESH_BOOTSTRAP_TOKEN: ADMIN, DYNOMESH_ISOLATION: 'off',
-      DYNOMESH_ETCD: etcd.server.endpoint, DYNOMESH_PREFIX: this.cluster.keys.prefix, DYNOMESH_CLUSTER_KEY: key,
+      DYNOMESH_ETCD: etcd.server.endpoint, DYNOMESH_PREFIX: this.cluster.keys.prefix, DYNOMESH_CLUSTER_KEY: key, ...o.env,
     };
     for (let i = 0; i < (o.controls ?? 1); i++) await this.addControl(`c${i + 1}`, o.controlArgs ?? []);
     this.daemons.push(new Daemon('router', ['router', '--port', String(this.routerPort), '--admin-port', 'off'], this.env));

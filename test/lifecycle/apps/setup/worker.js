@@ -1,0 +1,1 @@
+setInterval(() => console.log('working'), 60_000);
