@@ -6,6 +6,7 @@
  */
 import { credentials } from './config.ts';
 import { CliError } from './errors.ts';
+import { assertTokenTransport } from './transport.ts';
 
 export const ACCEPT = 'application/vnd.heroku+json; version=3';
 
@@ -39,6 +40,7 @@ export class ApiClient {
   /** The raw response (for streams); throws CliError on network failure or a non-2xx status. */
   async raw(method: string, path: string, body?: unknown, opts: { timeoutMs?: number; accept?: string } = {}): Promise<Response> {
     if (!this.token) throw new CliError(`not logged in to ${this.baseUrl}; run \`dynomesh login\` (or start a local cluster with \`dynomesh up\`)`);
+    assertTokenTransport(this.baseUrl);
     let res: Response;
     try {
       res = await fetch(this.baseUrl + path, {

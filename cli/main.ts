@@ -7,6 +7,7 @@
 import { Command, CommanderError } from 'commander';
 import { ClusterError } from '../cluster/errors.ts';
 import { CliError } from './errors.ts';
+import { takeInsecureFlag } from './transport.ts';
 import { daemonCommands } from './daemons.ts';
 import { logCredentialCommand } from '../control/log-credential-command.ts';
 import { certsKeyCommand } from '../control/certs/certs-key-command.ts';
@@ -35,7 +36,7 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 });
 
 try {
-  await program.parseAsync(process.argv);
+  await program.parseAsync(takeInsecureFlag(process.argv));
 } catch (err) {
   if (err instanceof CommanderError) process.exit(err.exitCode);
   if (err instanceof CliError) {
