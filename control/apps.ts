@@ -6,6 +6,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Cluster, Op } from '../cluster/client.ts';
 import { isAppName } from '../cluster/keys.ts';
+import { API_APP } from './api-route.ts';
 import type { App, Release, RoutingApp } from '../cluster/records.ts';
 import { seal } from '../cluster/sealed.ts';
 import { appNotFound, conflict, invalid } from './errors.ts';
@@ -32,6 +33,7 @@ export async function createApp(ctx: ReleaseContext, name: string | undefined, o
     if (!isAppName(n)) {
       throw invalid(`app name ${JSON.stringify(n)} is invalid: start with a lowercase letter, then up to 29 lowercase letters, digits or dashes`);
     }
+    if (n === API_APP) throw invalid(`app name ${n} is reserved for the Platform API's own route (control/api-route.ts); pick another`);
     const now = Date.now();
     const app: App = { name: n, id: randomUUID(), createdAt: now, owner, ownerIsUser: true, stack: 'dynomesh-1', buildpacks: [] };
     const sealed = seal(ctx.clusterKey, {});
