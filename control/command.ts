@@ -36,6 +36,7 @@ interface ControlFlags extends ClusterFlags, AcmFlags {
   isolation: IsolationMode;
   buildAllow: AllowRule[];
   outboundAllow: AllowRule[];
+  buildpackDir?: string;
   buildSubnet: string;
 }
 
@@ -84,6 +85,7 @@ export function controlCommand(): Command {
     .addOption(new Option('--isolation <mode>', 'each build step in its own OCI container and network: auto (when root), runc, crun, or off').env('DYNOMESH_ISOLATION').choices(['auto', 'runc', 'crun', 'off']).default('auto'))
     .addOption(new Option('--build-allow <cidr[:port]>', 'a private destination builds may reach, e.g. an internal package mirror (repeatable or comma-separated)').env('DYNOMESH_BUILD_ALLOW').argParser(parseAllowList).default([]))
     .addOption(new Option('--outbound-allow <cidr[:port]>', 'a private destination tenants\' drains, source_blob URLs and buildpack URLs may reach, e.g. an internal syslog (repeatable or comma-separated)').env('DYNOMESH_OUTBOUND_ALLOW').argParser(parseAllowList).default([]))
+    .addOption(new Option('--buildpack-dir <dir>', 'the one directory on this host apps may name buildpacks in (/srv/buildpacks/go, file:///srv/buildpacks/go.git); default: no paths').env('DYNOMESH_BUILDPACK_DIR'))
     .addOption(new Option('--build-subnet <cidr>', 'addresses of the build containers on this host\'s bridge').env('DYNOMESH_BUILD_SUBNET').default('10.232.0.0/16'))
     .addOption(new Option('--logs-listen <host:port>', 'where routers and dyno-nodes send log lines (default: the API host, any free port; found through etcd)').env('DYNOMESH_LOGS_LISTEN').argParser(parseHostPort))
     .addOption(new Option('--logs-advertise <host>', 'host other machines reach the log listener on (default: the --logs-listen host)').env('DYNOMESH_LOGS_ADVERTISE'))
@@ -124,6 +126,7 @@ export function controlCommand(): Command {
       ...(flags.adminTokenFile ? { adminTokenFile: resolve(home(flags.adminTokenFile)) } : {}),
       ...(flags.logsListen ? { logsListen: flags.logsListen } : {}),
       ...(flags.logsAdvertise ? { logsAdvertiseHost: flags.logsAdvertise } : {}),
+      ...(flags.buildpackDir ? { buildpackDir: resolve(home(flags.buildpackDir)) } : {}),
       egress: { allow: flags.outboundAllow.map((r) => ({ cidr: r.cidr, ...(r.port ? { port: r.port } : {}) })) },
       addons: { ...(flags.addonPostgresql ? { postgresql: flags.addonPostgresql } : {}), ...(flags.addonRedis ? { redis: flags.addonRedis } : {}) },
     });

@@ -19,6 +19,8 @@ export interface ControlContext extends ReleaseContext {
   log: Logger;
   /** Outbound requests made for a tenant (drains, source_blob.url, buildpack URLs) go through this guard. */
   egress?: Egress;
+  /** The one directory buildpack paths may name (`--buildpack-dir`); absent: paths are refused. */
+  buildpackDir?: string;
   /**
    * Run in order before an app's keys are deleted (add-ons deprovision, git repos and
    * build caches go). A hook that throws stops the destroy with nothing deleted.

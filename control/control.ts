@@ -60,6 +60,8 @@ export interface ControlOptions {
   releasePhaseTimeoutMs?: number;
   /** Private destinations tenants' drains, source URLs and buildpacks may reach (`--outbound-allow`); all others are refused. */
   egress?: EgressOptions;
+  /** The one directory on this host that buildpack paths may name (`--buildpack-dir`). */
+  buildpackDir?: string;
 }
 
 /** `host:port` of each configured add-on server (from its admin URL; the credentials stay here). */
@@ -116,6 +118,7 @@ export class ControlPlane {
       advertiseUrl: o.advertiseUrl ?? '',
       log: this.log,
       egress: new Egress(o.egress),
+      ...(o.buildpackDir ? { buildpackDir: o.buildpackDir } : {}),
     };
     this.releasePhase = new ReleasePhaseRunner(this.ctx, { memberId: o.id, timeoutMs: o.releasePhaseTimeoutMs ?? DEFAULT_RELEASE_PHASE_TIMEOUT_MS });
     this.ctx.releasePhase = this.releasePhase;

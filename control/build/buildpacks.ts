@@ -10,6 +10,8 @@ import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { cp } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Egress } from '../../lib/egress.ts';
+import { fileUrlPath, pathProblem, urlDestination } from './buildpack-paths.ts';
 import { runStep, type StepJail } from './run-step.ts';
 
 export const BUILTIN_DIR = fileURLToPath(new URL('../../buildpacks/', import.meta.url));
@@ -33,12 +35,24 @@ export function builtinName(ref: string): string | undefined {
   return (BUILTIN_ORDER as readonly string[]).includes(name) ? name : undefined;
 }
 
-/** Why `ref` cannot name a buildpack, or undefined when it can (checked when an app's list is set). */
-export function buildpackRefProblem(ref: string): string | undefined {
+/**
+ * Why `ref` cannot name a buildpack, or undefined when it can (checked when an app's list is set).
+ * Paths (and file:// URLs) only under the operator's `buildpackDir` (buildpack-paths.ts).
+ */
+export function buildpackRefProblem(ref: string, buildpackDir?: string): string | undefined {
   if (typeof ref !== 'string' || ref.trim() === '' || ref.length > 1024) return 'a buildpack must be a non-empty string';
   if (builtinName(ref)) return undefined;
+  if (ref.startsWith('file:')) {
+    try {
+      return pathProblem(fileUrlPath(ref), buildpackDir);
+    } catch {
+      return `${ref} is not a file:// URL of a path`;
+    }
+  }
   if (GIT_URL.test(ref)) return undefined;
   if (isAbsolute(ref)) {
+    const outside = pathProblem(ref, buildpackDir);
+    if (outside) return outside;
     if (!existsSync(ref) || !statSync(ref).isDirectory()) return `buildpack directory ${ref} does not exist on the control host`;
     return missingBins(ref);
   }
@@ -104,7 +118,10 @@ export interface FetchUser {
  * paths are copied, git URLs cloned. Private because a buildpack may write its
  * `export` file (multi-buildpack API) into its own dir while other builds run.
  */
-export async function fetchBuildpack(ref: string, workDir: string, n: number, signal: AbortSignal, as?: FetchUser, jail?: StepJail): Promise<Buildpack> {
+export async function fetchBuildpack(
+  ref: string, workDir: string, n: number, signal: AbortSignal, as?: FetchUser, jail?: StepJail,
+  limits: { buildpackDir?: string | undefined; egress?: Egress | undefined } = {},
+): Promise<Buildpack> {
   const name = builtinName(ref);
   if (name) {
     // The built-ins share buildpacks/lib, so the whole (small) tree is copied once per build.
@@ -112,9 +129,10 @@ export async function fetchBuildpack(ref: string, workDir: string, n: number, si
     if (!existsSync(root)) await cp(BUILTIN_DIR, root, { recursive: true });
     return { url: ref, dir: join(root, name), builtin: true };
   }
+  // Checked again at build time: the list may predate the operator's --buildpack-dir.
+  const refused = buildpackRefProblem(ref, limits.buildpackDir);
+  if (refused) throw new Error(refused);
   if (isAbsolute(ref)) {
-    const problem = buildpackRefProblem(ref);
-    if (problem) throw new Error(problem);
     const dir = join(workDir, `buildpack-${n}`);
     try {
       // A container sees only what it is given: the buildpack dir is bound in, if the build user may read it.
@@ -127,6 +145,10 @@ export async function fetchBuildpack(ref: string, workDir: string, n: number, si
   }
   const [url, branch] = ref.split('#', 2) as [string, string | undefined];
   const dir = join(workDir, `buildpack-${n}`);
+  // In a container the firewall keeps the clone off private ranges; on the host, the guard checks the name first
+  // (git resolves it again itself, so this is the weaker of the two: run builds isolated).
+  const dest = jail ? undefined : urlDestination(url);
+  if (dest && limits.egress) await limits.egress.check(dest.host, dest.port, `buildpack ${url}`);
   try {
     const clone = (shallow: boolean) =>
       fetchAs('git', ['clone', '--quiet', ...(shallow ? ['--depth', '1'] : []), ...(branch ? ['--branch', branch] : []), '--', url, dir], workDir, signal, as, jail);

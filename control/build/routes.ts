@@ -127,7 +127,7 @@ export function buildRoutes(r: ApiRouter, ctx: ControlContext, builder: Builder,
       if (!Array.isArray(body.buildpacks)) throw invalid('"buildpacks" must be a list such as [{"url": "heroku/nodejs"}]');
       buildpacks = body.buildpacks.map((b: unknown) => (typeof b === 'string' ? b : ((b as { url?: string; name?: string })?.url ?? (b as { name?: string })?.name)) as string);
       for (const [i, ref] of buildpacks.entries()) {
-        const p = buildpackRefProblem(ref);
+        const p = buildpackRefProblem(ref, ctx.buildpackDir);
         if (p) throw invalid(`buildpacks[${i}]: ${p}`);
       }
     }
@@ -165,7 +165,7 @@ export function buildRoutes(r: ApiRouter, ctx: ControlContext, builder: Builder,
     const refs = body.updates.map((u: unknown) => (typeof u === 'string' ? u : (u as { buildpack?: unknown })?.buildpack));
     if (refs.length > 10) throw invalid('an app can have at most 10 buildpacks');
     for (const [i, ref] of refs.entries()) {
-      const problem = buildpackRefProblem(ref as string);
+      const problem = buildpackRefProblem(ref as string, ctx.buildpackDir);
       if (problem) throw invalid(`updates[${i}]: ${problem}`);
     }
     const list = (refs as string[]).map((s) => s.trim());

@@ -66,7 +66,8 @@ describe('git transport, custom buildpacks and the builds API', () => {
     // The git host of the buildpack test: as root, builds run in containers that reach private
     // addresses only through the operator's allowlist, which names exactly this server.
     bpPort = await freePort();
-    ctl = await spawnControl(etcd, cluster.keys.prefix, ['--build-allow', `${addonHost()}:${bpPort}`]);
+    // The test's buildpack dirs are made under the temp dir: the operator's --buildpack-dir here.
+    ctl = await spawnControl(etcd, cluster.keys.prefix, ['--build-allow', `${addonHost()}:${bpPort}`, '--buildpack-dir', tmpdir()]);
     tmp = mkdtempSync(join(tmpdir(), 'dm-git-test-'));
     chmodSync(tmp, 0o711); // buildpacks here must be reachable by the per-app build users (as root)
   });
@@ -157,9 +158,12 @@ describe('git transport, custom buildpacks and the builds API', () => {
     const bad = await api(ctl.url, 'PUT', '/apps/nodetect/buildpack-installations', { updates: ['not a buildpack'] });
     assert.equal(bad.status, 422);
     assert.match(bad.body.message, /not a buildpack/);
-    const missing = await api(ctl.url, 'PUT', '/apps/nodetect/buildpack-installations', { updates: ['/nonexistent/bp'] });
+    const missing = await api(ctl.url, 'PUT', '/apps/nodetect/buildpack-installations', { updates: [join(tmpdir(), 'nonexistent-bp')] });
     assert.equal(missing.status, 422);
     assert.match(missing.body.message, /does not exist on the control host/);
+    // Outside --buildpack-dir nothing is looked at: /etc and a missing path get the same answer.
+    const outside = await Promise.all(['/etc', '/nonexistent/bp'].map((p) => api(ctl.url, 'PUT', '/apps/nodetect/buildpack-installations', { updates: [p] })));
+    for (const o of outside) assert.match(o.body.message, /^updates\[0\]: buildpack paths must be under \S+ \(--buildpack-dir\)$/);
   });
 
   test('several buildpacks run in order; an earlier one\'s export file reaches the next compile', async () => {

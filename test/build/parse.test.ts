@@ -1,7 +1,7 @@
 /** Unit tests: Procfile, bin/release YAML, .slugignore, buildpack references, build output fan-out. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseProcfile } from '../../control/build/procfile.ts';
@@ -78,16 +78,26 @@ describe('buildpack references', () => {
     assert.equal(buildpackRefProblem('https://github.com/heroku/heroku-buildpack-nodejs.git#v250'), undefined);
     assert.equal(buildpackRefProblem('git@github.com:me/bp.git'), undefined);
     assert.match(buildpackRefProblem('heroku/ruby')!, /not a buildpack: use a built-in/);
-    assert.match(buildpackRefProblem('/definitely/missing')!, /does not exist/);
-    const dir = mkdtempSync(join(tmpdir(), 'dm-bp-'));
+    const root = mkdtempSync(join(tmpdir(), 'dm-bps-'));
+    const dir = join(root, 'bp');
     try {
-      mkdirSync(join(dir, 'bin'));
+      // Paths only under the operator's --buildpack-dir, and outside it the same answer whether the path exists or not.
+      assert.match(buildpackRefProblem('/etc')!, /buildpack paths on the control host are off/);
+      assert.equal(buildpackRefProblem('/etc', root), buildpackRefProblem('/definitely/missing', root));
+      assert.match(buildpackRefProblem('/etc', root)!, /^buildpack paths must be under \/.*dm-bps-.* \(--buildpack-dir\)$/);
+      assert.match(buildpackRefProblem(`${root}/../../etc`, root)!, /must be under/);
+      assert.match(buildpackRefProblem('file:///etc/bp.git', root)!, /must be under/);
+      assert.match(buildpackRefProblem(join(root, 'missing'), root)!, /does not exist/);
+      symlinkSync('/etc', join(root, 'out'));
+      assert.match(buildpackRefProblem(join(root, 'out'), root)!, /leads outside/);
+      mkdirSync(join(dir, 'bin'), { recursive: true });
       writeFileSync(join(dir, 'bin/detect'), '#!/bin/sh\n', { mode: 0o755 });
-      assert.match(buildpackRefProblem(dir)!, /no executable bin\/compile/);
+      assert.match(buildpackRefProblem(dir, root)!, /no executable bin\/compile/);
       writeFileSync(join(dir, 'bin/compile'), '#!/bin/sh\n', { mode: 0o755 });
-      assert.equal(buildpackRefProblem(dir), undefined);
+      assert.equal(buildpackRefProblem(dir, root), undefined);
+      assert.equal(buildpackRefProblem(`file://${dir}`, root), undefined);
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(root, { recursive: true, force: true });
     }
   });
 });
