@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { chown, mkdir, realpath, rm } from 'node:fs/promises';
 import * as tar from 'tar';
-import { entryProblem, escapingLinks } from './tar-guard.ts';
+import { entryProblem, escapingLinks } from '../lib/tar-guard.ts';
 
 export async function hash({ file }: { file: string }): Promise<string> {
   const h = createHash('sha256');

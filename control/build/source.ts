@@ -4,17 +4,19 @@
  * Heroku's Build API takes it (`source_blob: {url, checksum: "SHA256:<hex>", version}`).
  * A tarball whose entries all sit under one top-level directory (GitHub's
  * archives) is unpacked from inside it. Links that leave the build dir, device
- * files and absolute paths are refused. The URL is the tenant's: it is fetched
- * through the outbound guard (lib/egress.ts), every redirect checked.
+ * files and absolute paths are refused, by the same guard as slugs
+ * (lib/tar-guard.ts). The URL is the tenant's: it is fetched through the
+ * outbound guard (lib/egress.ts), every redirect checked.
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { dirname, join, normalize } from 'node:path';
+import { mkdir, realpath } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
 import { strictEgress, type Egress } from '../../lib/egress.ts';
+import { entryProblem, escapingLinks } from '../../lib/tar-guard.ts';
 import { checkout } from './checkout.ts';
 
 export interface GitSource {
@@ -83,16 +85,6 @@ async function download(src: TarballSource, file: string, signal: AbortSignal, e
   return sha;
 }
 
-function entryProblem(path: string, type: string, linkpath: string | undefined): string | undefined {
-  if (path.startsWith('/') || normalize(path).split('/').includes('..')) return `entry ${path} leaves the app dir`;
-  if (!['File', 'OldFile', 'ContiguousFile', 'Directory', 'SymbolicLink', 'Link'].includes(type)) return `entry ${path} is a ${type}, not a file or directory`;
-  if ((type === 'SymbolicLink' || type === 'Link') && linkpath !== undefined) {
-    const target = type === 'Link' ? linkpath : join(dirname(path), linkpath);
-    if (linkpath.startsWith('/') || normalize(target).split('/')[0] === '..') return `link ${path} -> ${linkpath} leaves the app dir`;
-  }
-  return undefined;
-}
-
 async function unpackTarball(file: string, dest: string): Promise<void> {
   const tops = new Set<string>();
   let problem: string | undefined;
@@ -111,7 +103,13 @@ async function unpackTarball(file: string, dest: string): Promise<void> {
   if (problem) throw new SourceError(`the source tarball was refused: ${problem}`);
   const strip = tops.size === 1 && onlyDirsAtTop ? 1 : 0;
   await mkdir(dest, { recursive: true });
-  await tar.x({ file, cwd: dest, strict: true, strip, preservePaths: false, preserveOwner: false });
+  await tar.x({
+    file, cwd: dest, strict: true, strip, preservePaths: false, preserveOwner: false,
+    filter: (path, e) => entryProblem(path, (e as tar.ReadEntry).type ?? 'File', (e as tar.ReadEntry).linkpath) === undefined,
+  });
+  // Links that are innocent one by one can escape once chained: checked on the unpacked tree.
+  const bad = await escapingLinks(await realpath(dest));
+  if (bad.length) throw new SourceError(`the source tarball was refused: links leave the app dir: ${bad.slice(0, 5).join(', ')}`);
 }
 
 /** Puts the source's files into `dest`; returns the version to record (commit id, or the tarball's). */

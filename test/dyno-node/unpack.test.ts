@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { entryProblem } from '../../dyno-node/tar-guard.ts';
+import { entryProblem } from '../../lib/tar-guard.ts';
 import { slugPool, type SlugPool } from '../../dyno-node/slug-pool.ts';
 import { craftTarball, makeSlug, type RawEntry } from './fixtures.ts';
 

@@ -1,7 +1,9 @@
 /**
- * What a slug tarball may contain: regular files, directories and links that
- * stay inside the app directory. Anything else refuses the whole slug, so a
- * crafted tarball cannot write (or point) outside the dyno's directory.
+ * What an app tarball may contain (a slug a dyno-node unpacks, a build's
+ * source_blob the control unpacks): regular files, directories and links that
+ * stay inside the app directory. Anything else refuses the whole archive, so a
+ * crafted tarball cannot write (or point) outside the directory it lands in.
+ * The one guard for both: daemons import it from lib/.
  *
  * Two checks: `entryProblem` reads each header before anything is written, and
  * `escapingLinks` walks the unpacked tree, because a chain of individually
@@ -24,18 +26,18 @@ function staysInside(rel: string): boolean {
 /** Why a tar entry is refused, or undefined when it is fine. */
 export function entryProblem(path: string, type: string, linkpath?: string): string | undefined {
   if (META.has(type)) return undefined;
-  if (!ALLOWED.has(type)) return `${path}: entry type ${type} is not allowed in a slug`;
+  if (!ALLOWED.has(type)) return `${path}: entry type ${type} is not allowed in an app archive`;
   if (path.includes('\0')) return `${JSON.stringify(path)}: NUL in path`;
   if (path.startsWith('/')) return `${path}: absolute path`;
   if (path.split('/').includes('..')) return `${path}: path contains ".."`;
   if (type === 'SymbolicLink') {
     const target = linkpath ?? '';
     if (target.startsWith('/')) return `${path}: symlink to absolute path ${target}`;
-    if (!staysInside(posix.join(posix.dirname(path), target))) return `${path}: symlink ${target} points outside the slug`;
+    if (!staysInside(posix.join(posix.dirname(path), target))) return `${path}: symlink ${target} points outside the app dir`;
   }
   if (type === 'Link') {
     const target = linkpath ?? '';
-    if (!staysInside(target) || target.split('/').includes('..')) return `${path}: hard link to ${target} outside the slug`;
+    if (!staysInside(target) || target.split('/').includes('..')) return `${path}: hard link to ${target} outside the app dir`;
   }
   return undefined;
 }
