@@ -3,7 +3,7 @@
  * Prints the admin token once, on the start that creates it; SIGINT/SIGTERM
  * resign leadership (a follower takes over at once) and exit 0.
  */
-import { mkdirSync } from 'node:fs';
+import { ensureStateDir } from '../lib/state-dir.ts';
 import { homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -16,6 +16,7 @@ import { ControlPlane } from './control.ts';
 import { acmOptionsFrom, addAcmOptions, type AcmFlags } from './certs/acm-options.ts';
 
 interface ControlFlags extends ClusterFlags, AcmFlags {
+  apiDomain?: string;
   listen: { host: string; port: number };
   advertiseUrl?: string;
   dataDir: string;
@@ -75,6 +76,7 @@ export function controlCommand(): Command {
     .addOption(new Option('--data-dir <dir>', 'where slugs (and repos, build caches) are kept').env('DYNOMESH_DATA_DIR').default('~/.dynomesh/control'))
     .addOption(new Option('--cluster-key <file>', 'cluster key file (created on first start); dyno-nodes need a copy').env('DYNOMESH_CLUSTER_KEY').default('~/.dynomesh/cluster.key'))
     .addOption(new Option('--base-domain <domain>', 'apps answer at <app>.<base-domain> on the routers').env('DYNOMESH_BASE_DOMAIN').default('localhost').argParser(parseBaseDomain))
+    .addOption(new Option('--api-domain <host>', 'also serve the Platform API and git through the routers at this name (https://<host> with the routers\' TLS), e.g. api.example.com').env('DYNOMESH_API_DOMAIN').argParser(parseBaseDomain))
     .addOption(new Option('--router-port <port>', 'port the routers serve HTTP on, shown in web_url').env('DYNOMESH_ROUTER_PORT').default(80).argParser(parsePort))
     .addOption(new Option('--id <id>', 'member id of this instance (letters, digits, . _ : -)').env('DYNOMESH_CONTROL_ID').default(`${hostname().replace(/[^A-Za-z0-9._:-]/g, '-')}-${randomBytes(3).toString('hex')}`, '<hostname>-<random>'))
     .addOption(new Option('--lease-ttl <seconds>', 'membership/leadership lease TTL; a dead leader is replaced within about this long (default 3 s, so a new leader is scheduling within 5 s)').env('DYNOMESH_LEASE_TTL').default(3).argParser(parseTtl))
@@ -99,8 +101,14 @@ export function controlCommand(): Command {
       process.stderr.write(`dynomesh control: --id "${flags.id}" may only hold letters, digits and . _ : -\n`);
       process.exit(2);
     }
-    const dataDir = resolve(home(flags.dataDir));
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    let dataDir: string;
+    try {
+      // Root works in it: ours, not writable by others, under directories only root (or we) own.
+      dataDir = ensureStateDir(home(flags.dataDir), 'data dir', '--data-dir');
+    } catch (err) {
+      process.stderr.write(`dynomesh control: ${(err as Error).message}\n`);
+      process.exit(2);
+    }
     const acme = acmOptionsFrom(flags, dataDir);
     if (typeof acme === 'string') {
       process.stderr.write(`dynomesh control: ${acme}\n`);
@@ -109,6 +117,7 @@ export function controlCommand(): Command {
     const control = new ControlPlane({
       cluster: clusterOptionsFrom(flags),
       ...(acme ? { acme } : {}),
+      ...(flags.apiDomain ? { apiDomain: flags.apiDomain } : {}),
       listen: flags.listen,
       ...(flags.advertiseUrl ? { advertiseUrl: flags.advertiseUrl } : {}),
       dataDir,

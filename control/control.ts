@@ -20,6 +20,7 @@ import type { BuildIsolation } from './build/sandbox.ts';
 import type { ControlContext } from './context.ts';
 import { Leadership } from './leadership.ts';
 import { AcmManager, type AcmOptions } from './certs/acm.ts';
+import { ApiRoute } from './api-route.ts';
 import { DEFAULT_RELEASE_PHASE_TIMEOUT_MS, ReleasePhaseRunner } from './release-phase/runner.ts';
 import type { SchedulerOptions } from './scheduler/scheduler.ts';
 import { sweepSlugs } from './slugs/gc.ts';
@@ -32,6 +33,8 @@ export interface ControlOptions {
   cluster: ClusterOptions;
   /** Automatic Certificate Management over ACME (the leader runs it); absent: off. */
   acme?: AcmOptions;
+  /** Serve the API and git through the routers at https://<apiDomain> (control/api-route.ts). */
+  apiDomain?: string;
   listen: { host: string; port: number };
   /** How others reach this instance's API; defaults to http://<listen address>. */
   advertiseUrl?: string;
@@ -88,6 +91,7 @@ export class ControlPlane {
   leadership: Leadership | undefined;
   /** Automatic certificates (control/certs/acm.ts): runs while this instance leads. */
   acm: AcmManager | undefined;
+  private apiRoute: ApiRoute | undefined;
   /** The log service (control/logs): producers' listener, per-app buffers, tails, drains. */
   logs: Logs | undefined;
   private gcTimer: NodeJS.Timeout | undefined;
@@ -138,6 +142,10 @@ export class ControlPlane {
     const bound = advertisableHost(addr.address);
     const host = bound.includes(':') ? `[${bound}]` : bound;
     this.url = o.advertiseUrl ?? `http://${host}:${addr.port}`;
+    if (o.apiDomain) {
+      this.apiRoute = new ApiRoute(this.cluster, { domain: o.apiDomain, memberId: o.id, host: bound, port: addr.port, ttlSeconds: o.leaseTtlSeconds }, this.log.child({ component: 'api-route' }));
+      await this.apiRoute.start();
+    }
     this.ctx.advertiseUrl = this.url;
 
     const adminToken = await ensureAdminToken(this.cluster, o.bootstrapToken);
@@ -166,6 +174,7 @@ export class ControlPlane {
     clearInterval(this.gcTimer);
     await this.deploys?.close(); // running builds fail and their pushes are rejected, before the API goes away
     await this.releasePhase?.close(); // release commands still running fail; their previous releases keep serving
+    await this.apiRoute?.stop();
     await this.acm?.stop();
     await this.leadership?.stop();
     await this.logs?.stop();
