@@ -3,7 +3,7 @@
  * Prints the admin token once, on the start that creates it; SIGINT/SIGTERM
  * resign leadership (a follower takes over at once) and exit 0.
  */
-import { mkdirSync } from 'node:fs';
+import { ensureStateDir } from '../lib/state-dir.ts';
 import { homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -101,8 +101,14 @@ export function controlCommand(): Command {
       process.stderr.write(`dynomesh control: --id "${flags.id}" may only hold letters, digits and . _ : -\n`);
       process.exit(2);
     }
-    const dataDir = resolve(home(flags.dataDir));
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    let dataDir: string;
+    try {
+      // Root works in it: ours, not writable by others, under directories only root (or we) own.
+      dataDir = ensureStateDir(home(flags.dataDir), 'data dir', '--data-dir');
+    } catch (err) {
+      process.stderr.write(`dynomesh control: ${(err as Error).message}\n`);
+      process.exit(2);
+    }
     const acme = acmOptionsFrom(flags, dataDir);
     if (typeof acme === 'string') {
       process.stderr.write(`dynomesh control: ${acme}\n`);

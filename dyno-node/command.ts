@@ -9,6 +9,7 @@ import { addClusterOptions, clusterOptionsFrom, type ClusterFlags } from '../clu
 import { isHostname } from '../cluster/keys.ts';
 import { loadClusterKey } from '../cluster/sealed.ts';
 import { logger } from '../lib/log.ts';
+import { ensureStateDir } from '../lib/state-dir.ts';
 import { deriveCredential } from '../logplex/credential.ts';
 import { LogShipper } from '../logplex/shipper.ts';
 import { dynoSink } from '../logplex/sinks.ts';
@@ -109,6 +110,13 @@ export function dynoNodeCommand(): Command {
       const loopback = (h: string) => /^(127\.|localhost$|::1$)/.test(h);
       if (loopback(flags.advertise) && (flags.etcd ?? []).some((u) => !loopback(new URL(u).hostname.replace(/^\[|\]$/g, '')))) {
         log.warn({ advertise: flags.advertise, hint: 'routers on other hosts cannot reach these dynos; set --advertise (DYNOMESH_ADVERTISE) to this host\'s address' }, 'dyno-node-advertises-loopback');
+      }
+      try {
+        // Root unpacks slugs and runs dynos in it: ours, not writable by others, under directories only root (or we) own.
+        ensureStateDir(flags.dataDir, 'data dir', '--data-dir', 0o711);
+      } catch (err) {
+        process.stderr.write(`dynomesh dyno-node: ${(err as Error).message}\n`);
+        process.exit(2);
       }
       const clusterKey = loadClusterKey(flags.clusterKey);
       const cluster = new Cluster(clusterOptionsFrom(flags));

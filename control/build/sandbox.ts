@@ -16,6 +16,7 @@ import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from '../../lib/log.ts';
+import { StateDirError, stateDirProblem } from '../../lib/state-dir.ts';
 import { ensureAppUser, type AppUser } from '../../lib/app-user.ts';
 import type { AllowRule } from '../../container/firewall.ts';
 import { Isolation, type IsolationMode } from '../../container/isolation.ts';
@@ -57,9 +58,9 @@ export class Sandbox {
   constructor(readonly root: string, private readonly log: Logger, asRoot = process.getuid?.() === 0) {
     this.isolated = asRoot;
     mkdirSync(join(root, 'cache'), { recursive: true, mode: 0o711 });
-    // Root works in this tree (chown, pack, rm): it must be ours, never a directory another user made first.
-    const owner = statSync(root).uid;
-    if (owner !== (process.getuid?.() ?? owner)) throw new Error(`build dir ${root} is owned by uid ${owner}, not by this control's user; remove it or pick another --build-dir`);
+    // Root works in this tree (chown, pack, rm): it must be ours, never a directory another user made first or can swap.
+    const problem = stateDirProblem(root, 'build dir', '--build-dir');
+    if (problem) throw new StateDirError(problem);
     if (this.isolated) {
       chmodSync(root, 0o711);
       chmodSync(join(root, 'cache'), 0o711);
