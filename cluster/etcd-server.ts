@@ -3,11 +3,13 @@
  * the one `dynomesh up` runs when no etcd endpoints are configured.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, openSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, openSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClusterError } from './errors.ts';
+import { clientCert, type ClientCert } from './pki.ts';
 
 export const ETCD_MISSING =
   'etcd is not installed. On Debian/Ubuntu run `sudo apt-get install -y etcd-server` (or `bash scripts/install-deps.sh`), or point DYNOMESH_ETCD at an existing etcd cluster.';
@@ -39,6 +41,34 @@ export interface EtcdServerOptions {
   peerPort?: number;
   /** Where etcd's own output goes; defaults to `<dataDir>/etcd.log`. */
   logFile?: string;
+  /**
+   * A pki.ts directory: serve clients over TLS and take only clients with a certificate
+   * of its CA (--client-cert-auth). Health is checked with its `root` certificate.
+   */
+  pkiDir?: string;
+}
+
+/** Whether etcd at `endpoint` answers /health (over TLS with `cert` when given). */
+export async function etcdHealthy(endpoint: string, cert?: ClientCert, timeoutMs = 1000): Promise<boolean> {
+  try {
+    if (!endpoint.startsWith('https:') || !cert) {
+      const res = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(timeoutMs) });
+      return ((await res.json()) as { health?: string }).health === 'true';
+    }
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = httpsGet(`${endpoint}/health`, { ca: readFileSync(cert.ca), cert: readFileSync(cert.cert), key: readFileSync(cert.key), timeout: timeoutMs }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve(text));
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error('timed out')));
+      req.on('error', reject);
+    });
+    return (JSON.parse(body) as { health?: string }).health === 'true';
+  } catch {
+    return false;
+  }
 }
 
 export class EtcdServer {
@@ -56,7 +86,7 @@ export class EtcdServer {
   }
 
   get endpoint(): string {
-    return `http://${this.host}:${this.clientPort}`;
+    return `${this.options.pkiDir ? 'https' : 'http'}://${this.host}:${this.clientPort}`;
   }
 
   get pid(): number | undefined {
@@ -82,6 +112,10 @@ export class EtcdServer {
         '--initial-cluster', `dynomesh=${peer}`,
         '--initial-cluster-state', 'new',
         '--logger', 'zap',
+        ...(this.options.pkiDir ? [
+          '--cert-file', join(this.options.pkiDir, 'server.crt'), '--key-file', join(this.options.pkiDir, 'server.key'),
+          '--trusted-ca-file', join(this.options.pkiDir, 'ca.crt'), '--client-cert-auth',
+        ] : []),
       ],
       { stdio: ['ignore', out, out], env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.arch === 'x64' ? '' : process.arch } },
     );
@@ -95,14 +129,9 @@ export class EtcdServer {
 
   private async waitHealthy(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
+    const cert = this.options.pkiDir ? clientCert(this.options.pkiDir, 'root') : undefined;
     while (Date.now() < deadline) {
-      try {
-        const res = await fetch(`${this.endpoint}/health`, { signal: AbortSignal.timeout(500) });
-        const body = (await res.json()) as { health?: string };
-        if (body.health === 'true') return;
-      } catch {
-        /* not up yet */
-      }
+      if (await etcdHealthy(this.endpoint, cert, 500)) return;
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new ClusterError('DM_ETCD_START', `etcd at ${this.endpoint} did not become healthy within ${timeoutMs} ms`);

@@ -1,0 +1,80 @@
+/**
+ * One etcd user and role per daemon, so a stolen credential opens only what
+ * that daemon needs (users are certificate CNs, pki.ts; no passwords):
+ *
+ *   dynomesh-control       readwrite on the whole prefix
+ *   dynomesh-router        read routing/ and control/members/ (log service addresses)
+ *   dynomesh-node-<id>     readwrite nodes/<id> and dynos/<id>/ (its own placements);
+ *                          readwrite status/ and routing/endpoints/ (app-keyed: see below);
+ *                          read releases/ and control/members/
+ *   root                   etcd's own administrator (needed to turn auth on); `up` keeps its cert
+ *
+ * Every role may also read the prefix key itself (Cluster.revision() reads it).
+ * Not yet narrower: status/ and routing/endpoints/ are keyed by app, not node, so
+ * a node's role can write other apps' endpoints; a node-keyed layout would close it.
+ *
+ * Applied with etcdctl as root, idempotently: an existing role, user or grant is kept.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { ClientCert } from './pki.ts';
+import { ClusterError } from './errors.ts';
+
+const run = promisify(execFile);
+
+export const CONTROL_USER = 'dynomesh-control';
+export const ROUTER_USER = 'dynomesh-router';
+export const nodeUser = (id: string): string => `dynomesh-node-${id.toLowerCase().replace(/[^a-z0-9-]/g, '-')}`;
+
+type Grant = [perm: 'read' | 'readwrite', key: string, prefix: boolean];
+
+export function grantsFor(prefix: string): { control: Grant[]; router: Grant[]; node: (id: string) => Grant[] } {
+  const p = prefix.endsWith('/') ? prefix : prefix + '/';
+  const base: Grant = ['read', p, false];
+  return {
+    control: [['readwrite', p, true]],
+    router: [base, ['read', `${p}routing/`, true], ['read', `${p}control/members/`, true]],
+    node: (id) => [
+      base,
+      ['readwrite', `${p}nodes/${id}`, false],
+      ['readwrite', `${p}dynos/${id}/`, true],
+      ['readwrite', `${p}status/`, true],
+      ['readwrite', `${p}routing/endpoints/`, true],
+      ['read', `${p}releases/`, true],
+      ['read', `${p}control/members/`, true],
+    ],
+  };
+}
+
+async function etcdctl(endpoint: string, root: ClientCert, args: string[]): Promise<string> {
+  try {
+    const { stdout } = await run('etcdctl', ['--endpoints', endpoint, '--cacert', root.ca, '--cert', root.cert, '--key', root.key, ...args], {
+      env: { ...process.env, ETCDCTL_API: '3' }, timeout: 15_000,
+    });
+    return stdout;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { stderr?: string };
+    if (e.code === 'ENOENT') throw new ClusterError('DM_ETCD_AUTH', 'etcdctl is not installed (apt-get install -y etcd-client); it sets up the etcd roles');
+    const msg = (e.stderr ?? e.message).trim().split('\n').pop() ?? '';
+    if (/already exists|role is already granted|user is already granted/i.test(msg)) return '';
+    throw new ClusterError('DM_ETCD_AUTH', `etcdctl ${args.slice(0, 2).join(' ')} failed: ${msg}`);
+  }
+}
+
+async function ensureUser(endpoint: string, root: ClientCert, user: string, grants: Grant[]): Promise<void> {
+  await etcdctl(endpoint, root, ['role', 'add', user]);
+  for (const [perm, key, prefix] of grants) await etcdctl(endpoint, root, ['role', 'grant-permission', user, perm, key, ...(prefix ? ['--prefix=true'] : [])]);
+  await etcdctl(endpoint, root, ['user', 'add', user, '--no-password']);
+  await etcdctl(endpoint, root, ['user', 'grant-role', user, user]);
+}
+
+/** Creates root, the control and router users and one user per node id, then turns auth on. */
+export async function setupEtcdAuth(endpoint: string, root: ClientCert, prefix: string, nodeIds: string[]): Promise<void> {
+  const g = grantsFor(prefix);
+  await etcdctl(endpoint, root, ['user', 'add', 'root', '--no-password']);
+  await etcdctl(endpoint, root, ['user', 'grant-role', 'root', 'root']);
+  await ensureUser(endpoint, root, CONTROL_USER, g.control);
+  await ensureUser(endpoint, root, ROUTER_USER, g.router);
+  for (const id of nodeIds) await ensureUser(endpoint, root, nodeUser(id), g.node(id));
+  if (!/Authentication Status: true/.test(await etcdctl(endpoint, root, ['auth', 'status']))) await etcdctl(endpoint, root, ['auth', 'enable']);
+}
