@@ -19,7 +19,9 @@ import { DEFAULT_MAX_HEAD_SIZE } from './limits.ts';
 import { loadUws, uwsStartRecord, type TemplatedApp, type us_listen_socket } from './uws.ts';
 import { websocketBehavior } from './websocket.ts';
 import type { KeyOpener } from './table/delta.ts';
-import { freePort, TlsListener } from './tls/listener.ts';
+import { freePort, TlsListener, type TlsWanted } from './tls/listener.ts';
+import { DevCa } from './tls/dev-ca.ts';
+import type { TableBuilder as Builder } from './table/builder.ts';
 
 export interface RouterOptions extends Omit<ProxyOptions, 'port' | 'httpsPort'> {
   host: string;
@@ -42,6 +44,8 @@ export interface RouterOptions extends Omit<ProxyOptions, 'port' | 'httpsPort'> 
   tlsDefaultCert?: { certFile: string; keyFile: string };
   /** How long a replaced TLS generation keeps serving its open connections (router/tls/listener.ts). */
   tlsRetireMs?: number;
+  /** A development CA directory (ca.crt, ca.key): routed hosts without a certificate get one minted (router/tls/dev-ca.ts). */
+  tlsDevCa?: string;
 }
 
 export const TLS_RETIRE_MS = 5 * 60_000;
@@ -105,7 +109,7 @@ export class Router {
     if (this.tlsCtx) this.tlsCtx.table = t;
     if (this.tls && this.builder.certsVersion !== this.certsVersion) {
       this.certsVersion = this.builder.certsVersion;
-      this.tls.update(() => this.builder.servedCerts());
+      this.tls.update(() => tlsWanted(this.builder));
     }
   }
 
@@ -138,9 +142,11 @@ export class Router {
     (tlsCtx.opts as ProxyOptions).port = fwd;
     (tlsCtx.opts as ProxyOptions).httpsPort = fwd;
     (this.ctx.opts as ProxyOptions).httpsPort = fwd;
-    this.tls = new TlsListener(tlsCtx, { host: o.host, port, defaultCert: o.tlsDefaultCert, retireMs: o.tlsRetireMs ?? TLS_RETIRE_MS, connectTimeoutMs: o.connectTimeoutMs }, this.log);
+    const devCa = o.tlsDevCa ? await DevCa.load(o.tlsDevCa) : undefined;
+    this.builder.everyHost = devCa !== undefined;
+    this.tls = new TlsListener(tlsCtx, { host: o.host, port, defaultCert: o.tlsDefaultCert, retireMs: o.tlsRetireMs ?? TLS_RETIRE_MS, connectTimeoutMs: o.connectTimeoutMs, devCa }, this.log);
     this.certsVersion = this.builder.certsVersion;
-    this.tls.start(this.builder.servedCerts());
+    await this.tls.start(tlsWanted(this.builder));
   }
 
   private async startAdmin(): Promise<void> {
@@ -168,6 +174,11 @@ export class Router {
     this.log.info({ unfinished }, 'router-stopped');
     return { unfinished };
   }
+}
+
+/** What the TLS listener serves now: the table's certificates and every routed host. */
+export function tlsWanted(b: Builder): TlsWanted {
+  return { certs: b.servedCerts(), hosts: b.everyHost ? b.routedHosts() : [] };
 }
 
 /** One line at start naming the uWS build and its head limits; a warning when some heads would get no status line. */

@@ -31,6 +31,8 @@ export class TableBuilder {
   private readonly tls = new Map<string, TlsMaterial>();
   /** Bumped on every certificate change: the TLS listener reloads when it moves. */
   certsVersion = 0;
+  /** Every routed host gets a certificate (a development CA mints the missing ones): host changes bump certsVersion too. */
+  everyHost = false;
   private readonly challenges = new Map<string, string>();
   private challengesDirty = false;
   private current: RouteTable;
@@ -49,12 +51,12 @@ export class TableBuilder {
     for (const d of deltas) {
       if (d.t === 'app') {
         // an app that appears or goes changes which hosts its certificates are served for
-        if (this.settings.has(d.app) !== (d.v !== null) && this.tls.size > 0) this.certsVersion++;
+        if (this.settings.has(d.app) !== (d.v !== null) && (this.tls.size > 0 || this.everyHost)) this.certsVersion++;
         if (d.v) this.settings.set(d.app, d.v);
         else this.settings.delete(d.app);
         this.dirty.add(d.app);
       } else if (d.t === 'domain') {
-        if (this.tls.size > 0 && this.domains.get(d.host) !== (d.v ?? undefined)) this.certsVersion++;
+        if ((this.tls.size > 0 || this.everyHost) && this.domains.get(d.host) !== (d.v ?? undefined)) this.certsVersion++;
         if (d.v) this.domains.set(d.host, d.v);
         else this.domains.delete(d.host);
         this.dirtyDomains.add(d.host);
@@ -113,6 +115,13 @@ export class TableBuilder {
     this.challengesDirty = false;
     this.current = new RouteTable(domains, apps, '.' + this.opts.baseDomain, revision, Date.now(), challenges);
     return this.current;
+  }
+
+  /** Every host that routes to an app: `<app>.<base-domain>` and the custom domains. */
+  routedHosts(): string[] {
+    const out = [...this.settings.keys()].map((a) => `${a}.${this.opts.baseDomain}`);
+    for (const [host, app] of this.domains) if (this.settings.has(app)) out.push(host);
+    return out;
   }
 
   /** Server name -> the certificate the TLS listener serves for it (router/tls/select.ts). */

@@ -27,6 +27,7 @@ import { closeUws, serveAll } from '../server.ts';
 import type { TlsMaterial } from '../table/delta.ts';
 import { loadUws, type TemplatedApp, type us_listen_socket } from '../uws.ts';
 import { KeyFiles } from './key-files.ts';
+import type { DevCa } from './dev-ca.ts';
 
 /** TLS 1.2 suites offered (TLS 1.3's are OpenSSL's defaults): ECDHE + AEAD only. TLS 1.0/1.1 are refused by the build. */
 export const TLS12_CIPHERS = [
@@ -45,6 +46,14 @@ export interface TlsListenerOptions {
   /** How long a replaced generation keeps serving its open connections. */
   retireMs: number;
   connectTimeoutMs: number;
+  /** Mints certificates for routed hosts that have none (development: `dynomesh up`). */
+  devCa?: DevCa;
+}
+
+/** What a generation is built from: certificates by host, and every routed host (for the development CA). */
+export interface TlsWanted {
+  certs: ReadonlyMap<string, TlsMaterial>;
+  hosts: readonly string[];
 }
 
 interface Generation {
@@ -58,14 +67,14 @@ export class TlsListener {
   private readonly retiring = new Map<TemplatedApp, NodeJS.Timeout>();
   private readonly keys = new KeyFiles();
   private timer: NodeJS.Timeout | null = null;
-  private wanted: (() => ReadonlyMap<string, TlsMaterial>) | null = null;
+  private wanted: (() => TlsWanted) | null = null;
   private closed = false;
 
   constructor(private readonly ctx: ProxyContext, private readonly opts: TlsListenerOptions, private readonly log: Logger) {}
 
   /** First generation; throws when the port cannot be bound. */
-  start(certs: ReadonlyMap<string, TlsMaterial>): void {
-    const gen = this.build(certs);
+  async start(wanted: TlsWanted): Promise<void> {
+    const gen = this.build(await this.withMinted(wanted));
     if (!this.listen(gen)) {
       closeUws(gen.app);
       throw new Error(`cannot listen on ${this.opts.host}:${this.opts.port} for HTTPS (in use or not permitted); pick another --https-port`);
@@ -74,16 +83,30 @@ export class TlsListener {
     this.log.info({ port: this.opts.port, names: gen.names }, 'tls-listening');
   }
 
-  /** The certificate set changed: a new generation within DEBOUNCE_MS, built from what `certs()` returns then. */
-  update(certs: () => ReadonlyMap<string, TlsMaterial>): void {
-    this.wanted = certs;
+  /** The certificate set changed: a new generation within DEBOUNCE_MS, built from what `wanted()` returns then. */
+  update(wanted: () => TlsWanted): void {
+    this.wanted = wanted;
     if (this.timer !== null || this.closed) return;
     this.timer = setTimeout(() => {
       this.timer = null;
       const get = this.wanted;
       this.wanted = null;
-      if (get !== null && !this.closed && this.current !== null) this.swap(get());
+      if (get === null || this.closed || this.current === null) return;
+      void this.withMinted(get()).then((certs) => {
+        if (!this.closed) this.swap(certs);
+      }, (err: Error) => this.log.error({ err: err.message }, 'tls-dev-ca-mint-failed'));
     }, DEBOUNCE_MS);
+  }
+
+  /** The certificates, plus minted ones for hosts without any when a development CA is set. */
+  private async withMinted(w: TlsWanted): Promise<ReadonlyMap<string, TlsMaterial>> {
+    const ca = this.opts.devCa;
+    if (!ca) return w.certs;
+    const missing = w.hosts.filter((h) => !w.certs.has(h));
+    if (missing.length === 0) return w.certs;
+    const out = new Map(w.certs);
+    for (const [h, c] of await ca.certsFor(missing)) out.set(h, c);
+    return out;
   }
 
   private swap(certs: ReadonlyMap<string, TlsMaterial>): void {

@@ -17,7 +17,8 @@ import { DEFAULT_POOL } from '../upstream/backend.ts';
 import { setConnErrorHandler } from '../upstream/conn.ts';
 import { loadUws, type TemplatedApp, type us_listen_socket } from '../uws.ts';
 import { TlsListener } from '../tls/listener.ts';
-import { TLS_RETIRE_MS } from '../server.ts';
+import { TLS_RETIRE_MS, tlsWanted } from '../server.ts';
+import { DevCa } from '../tls/dev-ca.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './messages.ts';
 
 const port = parentPort!;
@@ -77,9 +78,11 @@ async function listen(): Promise<void> {
     socket = l.socket;
     ctx.opts.port = o.forwardedPort ?? l.port;
     if (tlsCtx !== null) {
-      tls = new TlsListener(tlsCtx, { host: o.host, port: init.httpsPort, defaultCert: o.tlsDefaultCert, retireMs: o.tlsRetireMs ?? TLS_RETIRE_MS, connectTimeoutMs: o.connectTimeoutMs }, log);
+      const devCa = o.tlsDevCa ? await DevCa.load(o.tlsDevCa) : undefined;
+      builder.everyHost = devCa !== undefined;
+      tls = new TlsListener(tlsCtx, { host: o.host, port: init.httpsPort, defaultCert: o.tlsDefaultCert, retireMs: o.tlsRetireMs ?? TLS_RETIRE_MS, connectTimeoutMs: o.connectTimeoutMs, devCa }, log);
       certsVersion = builder.certsVersion;
-      tls.start(builder.servedCerts());
+      await tls.start(tlsWanted(builder));
     }
     post({ t: 'listening', port: l.port });
   } catch (err) {
@@ -112,7 +115,7 @@ port.on('message', (m: ToWorker) => {
       if (tlsCtx !== null) tlsCtx.table = ctx.table;
       if (tls !== null && builder.certsVersion !== certsVersion) {
         certsVersion = builder.certsVersion;
-        tls.update(() => builder.servedCerts());
+        tls.update(() => tlsWanted(builder));
       }
       // the first message is the full table: listen only once there is something to route
       if (!started && !stopping) {

@@ -7,7 +7,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { ensureDevCa } from '../../router/tls/dev-ca.ts';
 import { deriveCertsKey, writeCertsKey } from '../../cluster/certs-key.ts';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -226,6 +227,45 @@ describe('router HTTPS with --workers 2', () => {
         for (let i = 0; i < 8; i++) if ((await handshake(port, 'delta.localhost')).cn !== 'delta.localhost') return false;
         return true;
       }, 5000, 'every worker to serve delta\'s certificate');
+    } finally {
+      await router.stop();
+      await backend.kill();
+    }
+  });
+});
+
+describe('router HTTPS with a development CA (--tls-dev-ca, as dynomesh up runs it)', () => {
+  test('every routed host without a certificate gets one minted by the CA; an app\'s own certificate wins', async () => {
+    const cluster = etcd.cluster();
+    const backend = await startBackend('d1');
+    const caDir = join(dir, 'dev-ca');
+    const caFile = await ensureDevCa(caDir);
+    assert.equal(await ensureDevCa(caDir), caFile, 'made once');
+    const devCa = readFileSync(caFile, 'utf8');
+    await addApp(cluster, 'zeta');
+    await addEndpoint(cluster, 'zeta', 'web.1', backend.port);
+    const own = makeCa();
+    await addApp(cluster, 'theta');
+    await addEndpoint(cluster, 'theta', 'web.1', backend.port);
+    await putCert(cluster, 'theta', 'nara-3000', makeLeaf(own, ['theta.localhost']));
+    const router = await startRouter(cluster, ['--base-domain', 'localhost', '--https-port', '0', '--certs-key', keyFile, '--tls-dev-ca', caDir]);
+    try {
+      const port = router.logs.find((r) => r.msg === 'router-listening')!.httpsPort as number;
+      const r = await curl(['--resolve', `zeta.localhost:${port}:127.0.0.1`, '--cacert', caFile, `https://zeta.localhost:${port}/`]);
+      assert.equal(r.code, 0, r.out);
+      assert.equal(JSON.parse(r.out).name, 'd1');
+      assert.equal((await httpsGet(port, 'theta.localhost', own.cert)).cn, 'theta.localhost');
+      // an app created later is served within the propagation bound
+      await addApp(cluster, 'iota');
+      await addEndpoint(cluster, 'iota', 'web.1', backend.port);
+      await cluster.put(cluster.keys.domain('www.iota.test'), { app: 'iota' });
+      for (const host of ['iota.localhost', 'www.iota.test']) {
+        const x = await eventually(async () => {
+          const y = await httpsGet(port, host, devCa).catch(() => undefined);
+          return y?.status === 200 ? y : undefined;
+        }, 5000, `${host} minted`);
+        assert.equal(x.cn, host);
+      }
     } finally {
       await router.stop();
       await backend.kill();
