@@ -10,7 +10,7 @@
  * copies the token into ~/.git-credentials.
  */
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { BIN } from '../lib/package.ts';
 import { gitRemotes } from './app.ts';
 import { credentials } from './config.ts';
 import { CliError } from './errors.ts';
@@ -32,7 +32,6 @@ function origin(url: string): string {
   return `${u.protocol}//${u.host}`;
 }
 
-const BIN = fileURLToPath(new URL('../bin/dynomesh.js', import.meta.url));
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** The helper command line git runs (absolute paths, so it works without dynomesh on PATH). */

@@ -1,7 +1,9 @@
 // Plain-JS entry for piscina workers: worker threads do not inherit the tsx loader
-// on Node 20, so this loads the TypeScript worker through tsx's API.
-import { tsImport } from 'tsx/esm/api';
+// on Node 20, so under tsx this loads the TypeScript worker through tsx's API;
+// in the compiled package the JavaScript sits next to this file.
+import { existsSync } from 'node:fs';
 
-const worker = await tsImport('./slug-worker.ts', import.meta.url);
+const js = new URL('./slug-worker.js', import.meta.url);
+const worker = existsSync(js) ? await import(js.href) : await (await import('tsx/esm/api')).tsImport('./slug-worker.ts', import.meta.url);
 export const hash = worker.hash;
 export const unpack = worker.unpack;

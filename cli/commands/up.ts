@@ -13,6 +13,7 @@ import { Command, Option } from 'commander';
 import { Cluster } from '../../cluster/client.ts';
 import { createToken } from '../../control/tokens.ts';
 import { parsePort, parseUrlList } from '../../lib/options.ts';
+import { PACKAGE_ROOT } from '../../lib/package.ts';
 import { ApiClient } from '../api.ts';
 import { configPath, readConfig, writeConfig } from '../config.ts';
 import { CliError } from '../errors.ts';
@@ -80,7 +81,7 @@ function addonsLine(c: LocalCluster): string {
 
 function banner(c: LocalCluster, login: string, flags: UpFlags): string {
   const cli = onPath() ? 'dynomesh' : BIN;
-  const example = resolve(BIN, '../../examples/node-hello');
+  const example = join(PACKAGE_ROOT, 'examples', 'node-hello');
   const lines = [
     '',
     'dynomesh is up.',

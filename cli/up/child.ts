@@ -7,9 +7,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 
-export const BIN = fileURLToPath(new URL('../../bin/dynomesh.js', import.meta.url));
+import { BIN } from '../../lib/package.ts';
+
+export { BIN };
 
 export interface ChildOptions {
   name: string;

@@ -9,12 +9,12 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { cp } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../../lib/package.ts';
 import type { Egress } from '../../lib/egress.ts';
 import { fileUrlPath, pathProblem, urlDestination } from './buildpack-paths.ts';
 import { runStep, type StepJail } from './run-step.ts';
 
-export const BUILTIN_DIR = fileURLToPath(new URL('../../buildpacks/', import.meta.url));
+export const BUILTIN_DIR = join(PACKAGE_ROOT, 'buildpacks') + '/';
 
 /** Detection order of the built-ins: language packs before the catch-alls. */
 export const BUILTIN_ORDER = ['nodejs', 'python', 'static', 'procfile'] as const;

@@ -1,5 +1,7 @@
 /**
- * The small YAML subset `bin/release` prints (Heroku buildpack API):
+ * What a buildpack's `bin/release` prints (Heroku buildpack API), read with a
+ * real YAML parser: third-party buildpacks print whatever their YAML library
+ * emits (quoted commands with commas, flow maps, nested config).
  *
  *   ---
  *   addons:
@@ -9,100 +11,35 @@
  *   default_process_types:
  *     web: npm start
  *
- * Top-level keys holding a map of scalars, a list of scalars, a scalar, or `{}`/`[]`.
- * Anything deeper is refused with the line number, so a buildpack author sees why.
+ * Errors name the line, so a buildpack author sees why.
  */
-
-export type ReleaseValue = string | string[] | Record<string, string>;
+import { parseDocument } from 'yaml';
 
 export class ReleaseYamlError extends Error {
   override name = 'ReleaseYamlError';
 }
 
-function scalar(s: string, line: number): string {
-  const t = s.trim();
-  if (t.startsWith('"')) {
-    try {
-      return JSON.parse(t) as string;
-    } catch {
-      throw new ReleaseYamlError(`line ${line}: bad double-quoted string ${t}`);
-    }
-  }
-  if (t.startsWith("'")) {
-    if (!t.endsWith("'") || t.length < 2) throw new ReleaseYamlError(`line ${line}: unterminated single-quoted string`);
-    return t.slice(1, -1).replace(/''/g, "'");
-  }
-  // A plain scalar ends at ` #` (comment).
-  const hash = t.search(/\s#/);
-  return (hash >= 0 ? t.slice(0, hash) : t).trim();
-}
-
-function flow(s: string, line: number): ReleaseValue | undefined {
-  const t = s.trim();
-  if (t === '{}') return {};
-  if (t === '[]') return [];
-  if (t.startsWith('{') || t.startsWith('[')) {
-    // Flow collections of plain scalars (`{web: npm start}` / `[a, b]`).
-    const inner = t.slice(1, -1).trim();
-    const parts = inner === '' ? [] : inner.split(',');
-    if (t.startsWith('[')) return parts.map((p) => scalar(p, line));
-    const map: Record<string, string> = {};
-    for (const p of parts) {
-      const i = p.indexOf(':');
-      if (i < 0) throw new ReleaseYamlError(`line ${line}: expected key: value in ${t}`);
-      map[scalar(p.slice(0, i), line)] = scalar(p.slice(i + 1), line);
-    }
-    return map;
-  }
-  return undefined;
-}
-
-export function parseReleaseYaml(text: string): Record<string, ReleaseValue> {
-  const out: Record<string, ReleaseValue> = {};
-  let key: string | undefined;
-  const lines = text.split(/\r?\n/);
-  for (let i = 0; i < lines.length; i++) {
-    const n = i + 1;
-    const raw = lines[i]!.replace(/\t/g, '  ');
-    const content = raw.trim();
-    if (content === '' || content.startsWith('#') || content === '---' || content === '...') continue;
-    const indented = /^\s/.test(raw);
-    if (!indented) {
-      const m = /^([^:#]+):(?:\s+(.*))?$/.exec(content);
-      if (!m) throw new ReleaseYamlError(`line ${n}: expected "key:" at the top level, got ${JSON.stringify(content)}`);
-      key = m[1]!.trim();
-      const rest = (m[2] ?? '').trim();
-      if (rest === '') continue; // a block follows (or the value is empty)
-      out[key] = flow(rest, n) ?? scalar(rest, n);
-      key = undefined;
-      continue;
-    }
-    if (!key) throw new ReleaseYamlError(`line ${n}: indented line without a parent key`);
-    if (content.startsWith('- ') || content === '-') {
-      const cur = out[key] ?? [];
-      if (!Array.isArray(cur)) throw new ReleaseYamlError(`line ${n}: list item inside the map "${key}"`);
-      cur.push(scalar(content.slice(1), n));
-      out[key] = cur;
-      continue;
-    }
-    const m = /^([^:]+):(?:\s+(.*))?$/.exec(content);
-    if (!m) throw new ReleaseYamlError(`line ${n}: expected "name: value" under "${key}"`);
-    const cur = out[key] ?? {};
-    if (Array.isArray(cur) || typeof cur === 'string') throw new ReleaseYamlError(`line ${n}: map entry inside the list "${key}"`);
-    const value = (m[2] ?? '').trim();
-    if (value === '' && i + 1 < lines.length && /^\s{2,}\S/.test(lines[i + 1] ?? '') && lines[i + 1]!.search(/\S/) > raw.search(/\S/)) {
-      throw new ReleaseYamlError(`line ${n}: nesting deeper than two levels is not supported`);
-    }
-    cur[scalar(m[1]!, n)] = scalar(value, n);
-    out[key] = cur;
-  }
-  return out;
+/** The top-level map of the release document ({} for an empty one). */
+export function parseReleaseYaml(text: string): Record<string, unknown> {
+  // Heroku's YAML is 1.1-era; 'core' keeps `yes`/`on` as strings inside commands and config values.
+  const doc = parseDocument(text, { schema: 'core', prettyErrors: true, uniqueKeys: true });
+  const err = doc.errors[0];
+  if (err) throw new ReleaseYamlError(`line ${err.linePos?.[0].line ?? '?'}: ${err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:$/, '')}`);
+  const value: unknown = doc.toJS({ maxAliasCount: 100 });
+  if (value === null || value === undefined) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw new ReleaseYamlError('line 1: expected a map of keys (addons, config_vars, default_process_types)');
+  return value as Record<string, unknown>;
 }
 
 /** `default_process_types` from bin/release output ({} when absent). */
 export function defaultProcessTypes(text: string): Record<string, string> {
   const v = parseReleaseYaml(text).default_process_types;
-  if (v === undefined || v === '' || (Array.isArray(v) && v.length === 0)) return {};
-  if (typeof v === 'string' || Array.isArray(v)) throw new ReleaseYamlError('default_process_types must be a map of type: command');
-  return v;
+  if (v === undefined || v === null || v === '' || (Array.isArray(v) && v.length === 0)) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw new ReleaseYamlError('default_process_types must be a map of type: command');
+  const out: Record<string, string> = {};
+  for (const [type, command] of Object.entries(v)) {
+    if (typeof command === 'object' && command !== null) throw new ReleaseYamlError(`default_process_types.${type} must be a command, not a ${Array.isArray(command) ? 'list' : 'map'}`);
+    out[type] = String(command ?? '');
+  }
+  return out;
 }

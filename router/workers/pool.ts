@@ -19,12 +19,14 @@ import { TableBuilder } from '../table/builder.ts';
 import type { Delta, KeyOpener } from '../table/delta.ts';
 import { RouteSource } from '../table/source.ts';
 import { loadUws } from '../uws.ts';
+import { compiled, moduleUrl } from '../../lib/package.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './messages.ts';
 
-const TSX_API = import.meta.resolve('tsx/esm/api');
-const ENTRY = new URL('./thread.ts', import.meta.url).href;
-/** Workers run TypeScript too: register tsx in the thread, then load the entry. */
-const BOOT = `import(${JSON.stringify(TSX_API)}).then((m) => { m.register(); return import(${JSON.stringify(ENTRY)}); })`;
+const ENTRY = moduleUrl(import.meta.url, './thread').href;
+/** Compiled, a thread imports its entry; under tsx it registers tsx in the thread first (threads do not inherit the loader). */
+const BOOT = compiled
+  ? `import(${JSON.stringify(ENTRY)})`
+  : `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(ENTRY)}); })`;
 const METRICS_TIMEOUT_MS = 2000;
 
 function freePortOn(host: string): Promise<number> {

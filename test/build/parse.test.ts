@@ -40,10 +40,39 @@ describe('bin/release YAML', () => {
     assert.deepEqual(defaultProcessTypes('addons: []\n'), {});
   });
   test('what it cannot read is refused with the line', () => {
-    assert.throws(() => parseReleaseYaml('  web: x\n'), ReleaseYamlError);
-    assert.throws(() => parseReleaseYaml('default_process_types:\n  web:\n    deep: x\n'), /line 2: nesting/);
+    assert.throws(() => parseReleaseYaml('web: x\n  bad: indent\n'), ReleaseYamlError);
+    assert.throws(() => defaultProcessTypes('default_process_types:\n  web:\n    deep: x\n'), /default_process_types\.web must be a command, not a map/);
     assert.throws(() => defaultProcessTypes('default_process_types: npm start\n'), /must be a map/);
     assert.throws(() => parseReleaseYaml('just text\n'), /line 1/);
+    assert.throws(() => parseReleaseYaml('addons: []\nconfig_vars: {}\naddons: [redis]\n'), /^ReleaseYamlError: line 3: Map keys must be unique$/);
+  });
+  test('what third-party buildpacks print: commas in commands, quoted strings, nested maps, comments', () => {
+    const text = [
+      '---',
+      '# printed by a Ruby buildpack',
+      'addons: [heroku-postgresql, "heroku-redis:mini"]',
+      'config_vars:',
+      '  LANG: en_US.UTF-8',
+      '  RACK_ENV: "production"',
+      '  ENABLED: yes',
+      'default_process_types:',
+      '  web: "bundle exec puma -C config/puma.rb -b tcp://0.0.0.0:$PORT,unix:///tmp/puma.sock"',
+      "  worker: 'sidekiq -q default,2 -q mailers,1'",
+      '  console: bin/rails console  # a comment',
+      'metadata:',
+      '  build:',
+      '    tools: {ruby: 3.3.0, bundler: [2.5, 2.4]}',
+      '',
+    ].join('\n');
+    const y = parseReleaseYaml(text);
+    assert.deepEqual(y.addons, ['heroku-postgresql', 'heroku-redis:mini']);
+    assert.deepEqual(y.config_vars, { LANG: 'en_US.UTF-8', RACK_ENV: 'production', ENABLED: 'yes' });
+    assert.deepEqual(y.metadata, { build: { tools: { ruby: '3.3.0', bundler: [2.5, 2.4] } } });
+    assert.deepEqual(defaultProcessTypes(text), {
+      web: 'bundle exec puma -C config/puma.rb -b tcp://0.0.0.0:$PORT,unix:///tmp/puma.sock',
+      worker: 'sidekiq -q default,2 -q mailers,1',
+      console: 'bin/rails console',
+    });
   });
 });
 
