@@ -14,6 +14,7 @@ import { BIN } from '../lib/package.ts';
 import { gitRemotes } from './app.ts';
 import { credentials } from './config.ts';
 import { CliError } from './errors.ts';
+import { plainHttpRefusal } from './transport.ts';
 
 function git(args: string[], cwd: string): { ok: boolean; out: string; err: string } {
   const r = spawnSync('git', args, { cwd, encoding: 'utf8' });
@@ -85,6 +86,8 @@ export async function answerCredential(action: string, input: string): Promise<s
   }
   const { apiUrl, token } = credentials();
   if (!token) return '';
+  // git would send it in clear text to another machine (cli/transport.ts): answer nothing, git then fails to authenticate
+  if (plainHttpRefusal(apiUrl)) return '';
   const api = new URL(apiUrl);
   if (fields.get('protocol') !== api.protocol.replace(':', '') || fields.get('host') !== api.host) return '';
   return `username=dynomesh\npassword=${token}\n`;

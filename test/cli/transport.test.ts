@@ -35,3 +35,21 @@ describe('token transport', () => {
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   });
 });
+
+describe('git credential helper', () => {
+  test('gives git no token for a plain-HTTP API on another machine', async () => {
+    const { answerCredential } = await import('../../cli/git.ts');
+    const saved = { ...process.env };
+    try {
+      delete process.env.DYNOMESH_INSECURE;
+      process.env.DYNOMESH_CONFIG = '/nonexistent/cli.json';
+      process.env.DYNOMESH_API_KEY = 'dm_secret';
+      process.env.DYNOMESH_API_URL = 'http://10.255.255.1:5050';
+      assert.equal(await answerCredential('get', 'protocol=http\nhost=10.255.255.1:5050\n'), '');
+      process.env.DYNOMESH_API_URL = 'https://api.example.com';
+      assert.equal(await answerCredential('get', 'protocol=https\nhost=api.example.com\n'), 'username=dynomesh\npassword=dm_secret\n');
+    } finally {
+      process.env = saved;
+    }
+  });
+});
