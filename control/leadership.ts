@@ -9,6 +9,7 @@ import { EventEmitter } from 'node:events';
 import type { Cluster } from '../cluster/client.ts';
 import { Election } from '../cluster/election.ts';
 import { Session } from '../cluster/session.ts';
+import { Backoff } from '../lib/backoff.ts';
 import type { Logger } from '../lib/log.ts';
 import { Scheduler, type SchedulerOptions } from './scheduler/scheduler.ts';
 import { migrateAccounts } from './access/migrate.ts';
@@ -62,16 +63,15 @@ export class Leadership extends EventEmitter<{ leader: [boolean] }> {
   }
 
   private async loop(): Promise<void> {
-    let backoff = 250;
+    const backoff = new Backoff(250, 5000);
     while (!this.stopped) {
       try {
         await this.term();
-        backoff = 250;
+        backoff.reset();
       } catch (err) {
         if (this.stopped) break;
         this.log.warn({ err: (err as Error).message }, 'control-session-failed');
-        await this.sleep(backoff);
-        backoff = Math.min(backoff * 2, 5000);
+        await this.sleep(backoff.next());
       }
     }
   }

@@ -7,6 +7,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import type { Logger } from 'pino';
+import { Backoff } from '../lib/backoff.ts';
 import { proof, type ProducerCredential } from './credential.ts';
 import type { LogMember } from './owners.ts';
 import { ACK, AUTH, BATCH, encodeFrame, FrameReader, HELLO, MAX_BATCH_BYTES, wireBytes, type Frame, type WireRecord } from './wire.ts';
@@ -42,7 +43,7 @@ export class Link {
   private accepted = false;
   private closed = false;
   private seq = 0;
-  private backoff = 100;
+  private readonly backoff = new Backoff(100, 2000);
   private timer: NodeJS.Timeout | undefined;
 
   constructor(readonly member: LogMember, private readonly host: LinkHost, private readonly opts: LinkOptions) {
@@ -166,7 +167,7 @@ export class Link {
         if (!this.accepted) {
           // Backoff resets only once the service has taken a batch: a refused credential keeps backing off.
           this.accepted = true;
-          this.backoff = 100;
+          this.backoff.reset();
         }
         const b = this.inflight.get(f[1]);
         if (!b) continue;
@@ -188,9 +189,8 @@ export class Link {
       if (this.closed) return;
       if (refused) this.host.log.warn({ member: this.member.id, logs: this.member.logs, producer: this.host.credential.id, hint: 'check this daemon\'s log credential' }, 'log-service-refused-producer');
       else if (was) this.host.log.warn({ member: this.member.id, logs: this.member.logs, queued: this.queue.length }, 'log-service-disconnected');
-      this.timer = setTimeout(() => this.dial(), this.backoff);
+      this.timer = setTimeout(() => this.dial(), this.backoff.next());
       this.timer.unref();
-      this.backoff = Math.min(this.backoff * 2, 2000);
     });
   }
 }

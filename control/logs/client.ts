@@ -8,6 +8,7 @@
  *
  * For the CLI (`dynomesh logs --tail`) and tests; it imports nothing of the daemons.
  */
+import { Backoff } from '../../lib/backoff.ts';
 import { parseLineTime } from '../../logplex/record.ts';
 
 export interface FollowOptions {
@@ -46,7 +47,7 @@ export async function followLogs(o: FollowOptions): Promise<FollowEnd> {
   let urlIndex = 0;
   let brokeAt: number | undefined;
   let reason = '';
-  let backoff = 200;
+  const backoff = new Backoff(200, 2000);
 
   const remember = (line: string) => {
     seen.add(line);
@@ -94,7 +95,7 @@ export async function followLogs(o: FollowOptions): Promise<FollowEnd> {
       o.onConnected?.(base, res.headers.get('dynomesh-log-owner') ?? '');
       if (brokeAt !== undefined) o.onResume?.(reason, base);
       brokeAt = undefined;
-      backoff = 200;
+      backoff.reset();
       let partial = '';
       let cutOff = false;
       const decoder = new TextDecoder();
@@ -124,8 +125,7 @@ export async function followLogs(o: FollowOptions): Promise<FollowEnd> {
     if (Date.now() - brokeAt > (o.retryForMs ?? 60_000)) throw new LogClientError(`log stream lost and not resumed: ${reason}`);
     urlIndex++;
     if (urlIndex % urls.length === 0) {
-      await new Promise((r) => setTimeout(r, backoff));
-      backoff = Math.min(backoff * 2, 2000);
+      await new Promise((r) => setTimeout(r, backoff.next()));
     }
   }
 }

@@ -5,6 +5,7 @@
  * exponential backoff until `stop()`.
  */
 import type { Logger } from 'pino';
+import { Backoff } from '../../../lib/backoff.ts';
 import { l10, nowMicros, type LogRecord } from '../../../logplex/record.ts';
 import type { Drain } from '../../../cluster/records.ts';
 
@@ -23,7 +24,7 @@ export abstract class DrainOutput {
   private droppedSince = 0;
   protected stopped = false;
   readonly stats: DrainStats = { delivered: 0, dropped: 0, backlog: 0, failures: 0 };
-  private backoffMs: number;
+  private readonly backoff: Backoff;
   private retryTimer: NodeJS.Timeout | undefined;
   private busy = false;
   private refusedSaid = false;
@@ -34,10 +35,10 @@ export abstract class DrainOutput {
     /** Reports a drop in the app's own stream (Heroku shows L10 in `heroku logs`). */
     private readonly notice: (rec: LogRecord) => void,
     protected readonly maxBacklog = DRAIN_BACKLOG,
-    private readonly minBackoffMs = 250,
-    private readonly maxBackoffMs = 30_000,
+    minBackoffMs = 250,
+    maxBackoffMs = 30_000,
   ) {
-    this.backoffMs = minBackoffMs;
+    this.backoff = new Backoff(minBackoffMs, maxBackoffMs);
   }
 
   push(recs: LogRecord[]): void {
@@ -70,7 +71,7 @@ export abstract class DrainOutput {
         this.busy = false;
         this.stats.delivered += n;
         this.stats.backlog = this.backlog.length;
-        this.backoffMs = this.minBackoffMs;
+        this.backoff.reset();
         if (n > 0) this.kick();
         // n === 0: the output is waiting (socket backed up or connecting) and calls kick() itself.
       },
@@ -79,14 +80,14 @@ export abstract class DrainOutput {
         this.stats.failures++;
         // A destination the guard refuses is said once (it may resolve elsewhere later, so we keep trying).
         const refused = err.name === 'EgressRefused';
-        if (!refused || !this.refusedSaid) this.log.warn({ drain: this.drain.id, app: this.drain.app, err: err.message, retryMs: this.backoffMs }, refused ? 'drain-refused' : 'drain-delivery-failed');
+        const retryMs = this.backoff.next();
+        if (!refused || !this.refusedSaid) this.log.warn({ drain: this.drain.id, app: this.drain.app, err: err.message, retryMs }, refused ? 'drain-refused' : 'drain-delivery-failed');
         this.refusedSaid = refused;
         this.retryTimer = setTimeout(() => {
           this.retryTimer = undefined;
           this.kick();
-        }, this.backoffMs);
+        }, retryMs);
         this.retryTimer.unref();
-        this.backoffMs = Math.min(this.backoffMs * 2, this.maxBackoffMs);
       },
     );
   }
