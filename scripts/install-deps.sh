@@ -8,14 +8,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # rsyslog: the log drain test starts its own rsyslogd on loopback (never the system one).
-# etcd-client: etcdctl, which tests and operators use against the cluster's etcd.
+# etcd-client: etcdctl, which tests and operators use against the cluster's etcd, and `up` sets up etcd's roles with.
+# openssl: `up` makes its etcd's CA and per-daemon client certificates with it (cluster/pki.ts).
 # Tenant isolation (every dyno and build in its own container, dyno-node/README.md): runc, the CNI
 # plugins (bridge, host-local, portmap), nftables, iptables (portmap's rules), tini (PID 1 of each
 # container), iproute2 (network namespaces, isolated bridge ports), e2fsprogs (each dyno's /app volume).
 # postgresql, redis-server: the add-on servers `dynomesh up` starts (pg_ctlcluster comes with the server).
 # pebble (Let's Encrypt's test ACME server, with pebble-challtestsrv): the ACM test starts its own.
-want=(etcd-server etcd-client git rsyslog runc containernetworking-plugins nftables iptables tini iproute2 e2fsprogs postgresql redis-server pebble)
-bins=(etcd etcdctl git rsyslogd runc /usr/lib/cni/portmap nft iptables tini ip mkfs.ext4 pg_ctlcluster redis-server pebble)
+want=(etcd-server etcd-client openssl git rsyslog runc containernetworking-plugins nftables iptables tini iproute2 e2fsprogs postgresql redis-server pebble)
+bins=(etcd etcdctl openssl git rsyslogd runc /usr/lib/cni/portmap nft iptables tini ip mkfs.ext4 pg_ctlcluster redis-server pebble)
 for a in "$@"; do
   case "$a" in
     --bench) want+=(nginx haproxy wrk); bins+=(nginx haproxy wrk) ;;
