@@ -51,7 +51,7 @@ async function loginCli(cluster: LocalCluster, flags: UpFlags): Promise<'new-adm
   }
   // The admin token was shown on an earlier start and the CLI config lost it: this
   // host runs the etcd, so it may issue the operator a new admin token itself.
-  const etcd = new Cluster({ endpoints: [cluster.etcdEndpoint], prefix: flags.etcdPrefix, callTimeoutMs: 5000 });
+  const etcd = new Cluster(cluster.clusterOptions(flags.etcdPrefix));
   try {
     const { token } = await createToken(etcd, { name: `dynomesh up on ${new Date().toISOString()}`, user: 'admin', admin: true });
     writeConfig({ ...cfg, apiUrl: cluster.apiUrl, token, user: 'admin' });

@@ -13,8 +13,9 @@ export function etcdCommand(): Command {
     .addOption(new Option('--data-dir <dir>', 'etcd data directory').makeOptionMandatory())
     .addOption(new Option('--client-port <port>', 'client port on 127.0.0.1').argParser(parsePort).makeOptionMandatory())
     .addOption(new Option('--peer-port <port>', 'peer port on 127.0.0.1').argParser(parsePort).makeOptionMandatory())
-    .action(async (flags: { dataDir: string; clientPort: number; peerPort: number }) => {
-      const server = new EtcdServer({ dataDir: flags.dataDir, clientPort: flags.clientPort, peerPort: flags.peerPort });
+    .addOption(new Option('--pki <dir>', 'serve TLS and take only client certificates of this directory\'s CA (cluster/pki.ts)'))
+    .action(async (flags: { dataDir: string; clientPort: number; peerPort: number; pki?: string }) => {
+      const server = new EtcdServer({ dataDir: flags.dataDir, clientPort: flags.clientPort, peerPort: flags.peerPort, ...(flags.pki ? { pkiDir: flags.pki } : {}) });
       let stopping = false;
       const stop = () => {
         if (stopping) return;

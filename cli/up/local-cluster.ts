@@ -5,9 +5,12 @@
  * round so every daemon can still reach etcd while it leaves: the router drains,
  * control resigns, the dyno-node stops its dynos, and etcd goes last.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort } from '../../cluster/etcd-server.ts';
+import { etcdHealthy, freePort } from '../../cluster/etcd-server.ts';
+import { CONTROL_USER, nodeUser, ROUTER_USER, setupEtcdAuth } from '../../cluster/etcd-auth.ts';
+import { clientCert, ensurePki } from '../../cluster/pki.ts';
+import type { ClusterOptions } from '../../cluster/client.ts';
 import { loadClusterKey } from '../../cluster/sealed.ts';
 import { deriveCredential, writeCredential } from '../../logplex/credential.ts';
 import { deriveCertsKey, writeCertsKey } from '../../cluster/certs-key.ts';
@@ -90,6 +93,8 @@ export class LocalCluster {
   routerHttpsUrl = '';
   routerAdminPort = 0;
   addons: AddonServers | undefined;
+  /** The certificates of the etcd `up` runs (etcd takes no client without one); undefined with DYNOMESH_ETCD. */
+  pki: string | undefined;
   private readonly logs: string;
 
   constructor(readonly o: LocalClusterOptions) {
@@ -118,6 +123,22 @@ export class LocalCluster {
     this.children.push(child);
     this.record();
     return child;
+  }
+
+  /** Flags giving a daemon its own etcd certificate (its etcd user and role: cluster/etcd-auth.ts). */
+  private etcdFlags(user: string): string[] {
+    if (!this.pki) return [];
+    const c = clientCert(this.pki, user);
+    return ['--etcd-ca', c.ca, '--etcd-cert', c.cert, '--etcd-key', c.key];
+  }
+
+  /** How `up` itself reaches its etcd (as control: it may mint an admin token). */
+  clusterOptions(prefix: string): ClusterOptions {
+    const c = this.pki ? clientCert(this.pki, CONTROL_USER) : undefined;
+    return {
+      endpoints: [this.etcdEndpoint], prefix, callTimeoutMs: 5000,
+      ...(c ? { tls: { ca: readFileSync(c.ca), cert: readFileSync(c.cert), key: readFileSync(c.key) } } : {}),
+    };
   }
 
   private record(): void {
@@ -156,12 +177,14 @@ export class LocalCluster {
       const clientPort = reuse ? reuse.clientPort : await freePort();
       const peerPort = reuse ? reuse.peerPort : await freePort();
       writeState(o.home, { ...readState(o.home), etcd: { clientPort, peerPort } });
-      this.etcdEndpoint = `http://127.0.0.1:${clientPort}`;
-      const etcd = this.spawn('etcd', ['etcd', '--data-dir', join(o.home, 'etcd'), '--client-port', String(clientPort), '--peer-port', String(peerPort)]);
-      await until('etcd', 30_000, async () => {
-        const res = await fetch(`${this.etcdEndpoint}/health`, { signal: AbortSignal.timeout(1000) });
-        return ((await res.json()) as { health?: string }).health === 'true';
-      }, LocalCluster.deadCheck(etcd, 'etcd', `${logOf('etcd')} and ${join(o.home, 'etcd', 'etcd.log')}`));
+      // etcd takes only client certificates: one per daemon, each its own etcd user and role.
+      const pki = (this.pki = join(o.home, 'pki'));
+      ensurePki(pki, ['127.0.0.1', 'localhost'], ['root', CONTROL_USER, ROUTER_USER, nodeUser('local')]);
+      this.etcdEndpoint = `https://127.0.0.1:${clientPort}`;
+      const etcd = this.spawn('etcd', ['etcd', '--data-dir', join(o.home, 'etcd'), '--client-port', String(clientPort), '--peer-port', String(peerPort), '--pki', pki]);
+      await until('etcd', 30_000, () => etcdHealthy(this.etcdEndpoint, clientCert(pki, 'root')),
+        LocalCluster.deadCheck(etcd, 'etcd', `${logOf('etcd')} and ${join(o.home, 'etcd', 'etcd.log')}`));
+      await setupEtcdAuth(this.etcdEndpoint, clientCert(pki, 'root'), o.prefix, ['local']);
     }
 
     const addonEnv = await addonsReady;
@@ -169,7 +192,7 @@ export class LocalCluster {
     this.apiUrl = `http://127.0.0.1:${o.apiPort}`;
     const control = this.spawn('control', [
       'control', '--listen', `127.0.0.1:${o.apiPort}`, '--data-dir', join(o.home, 'control'), '--cluster-key', join(o.home, 'cluster.key'),
-      '--base-domain', o.baseDomain, '--router-port', String(o.routerPort), '--id', 'local',
+      '--base-domain', o.baseDomain, '--router-port', String(o.routerPort), '--id', 'local', ...this.etcdFlags(CONTROL_USER),
       // ACM needs a public domain whose port 80 reaches this router: off unless DYNOMESH_ACME_DIRECTORY says where
       ...(process.env.DYNOMESH_ACME_DIRECTORY ? [] : ['--acme-directory', 'off']),
     ], addonEnv);
@@ -178,7 +201,7 @@ export class LocalCluster {
 
     // As root the node keeps dynos under /var/lib (dyno users must traverse it; a home is 0700).
     const nodeDir = process.env.DYNOMESH_NODE_DIR || process.getuid?.() === 0 ? [] : ['--data-dir', join(o.home, 'node')];
-    const node = this.spawn('dyno-node', ['dyno-node', '--cluster-key', join(o.home, 'cluster.key'), '--node-id', 'local', ...nodeDir]);
+    const node = this.spawn('dyno-node', ['dyno-node', '--cluster-key', join(o.home, 'cluster.key'), '--node-id', 'local', ...nodeDir, ...this.etcdFlags(nodeUser('local'))]);
     let nodeUp = false;
     const watchNode = (n: string, line: string) => {
       if (n === 'dyno-node' && line.includes('"dyno-node-started"')) nodeUp = true;
@@ -199,7 +222,7 @@ export class LocalCluster {
     writeCertsKey(certsKey, deriveCertsKey(loadClusterKey(join(o.home, 'cluster.key'))));
     const httpsPort = httpsPortOf(o);
     const router = this.spawn('router', [
-      'router', '--host', o.routerHost, '--port', String(o.routerPort), '--admin-port', String(this.routerAdminPort), '--base-domain', o.baseDomain,
+      'router', '--host', o.routerHost, '--port', String(o.routerPort), '--admin-port', String(this.routerAdminPort), '--base-domain', o.baseDomain, ...this.etcdFlags(ROUTER_USER),
       '--log-credential', routerCredential, '--https-port', String(httpsPort), '--certs-key', certsKey,
     ]);
     await until('router', 30_000, async () => (await fetch(`http://127.0.0.1:${this.routerAdminPort}/healthz`, { signal: AbortSignal.timeout(1000) })).ok,

@@ -6,13 +6,15 @@
  * a hung `up` is killed and its daemons reaped by `dynomesh down`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Cluster } from '../../cluster/client.ts';
 import { freePort } from '../../cluster/etcd-server.ts';
+import { CONTROL_USER } from '../../cluster/etcd-auth.ts';
+import { clientCert } from '../../cluster/pki.ts';
 import { readState } from '../../cli/up/state.ts';
 import { eventually } from './etcd.ts';
 
@@ -167,11 +169,15 @@ export class Up {
     return JSON.parse(r.body) as T;
   }
 
-  /** A client on the cluster's etcd (closed by the caller). */
+  /** A client on the cluster's etcd, as control (its certificate: etcd takes no other client); closed by the caller. */
   etcd(): Cluster {
     const port = readState(this.home).etcd?.clientPort;
     if (!port) throw new Error(`no etcd port in ${this.home}/up.json`);
-    return new Cluster({ endpoints: [`http://127.0.0.1:${port}`], prefix: '/dynomesh/', callTimeoutMs: 5000 });
+    const c = clientCert(join(this.home, 'pki'), CONTROL_USER);
+    return new Cluster({
+      endpoints: [`https://127.0.0.1:${port}`], prefix: '/dynomesh/', callTimeoutMs: 5000,
+      tls: { ca: readFileSync(c.ca), cert: readFileSync(c.cert), key: readFileSync(c.key) },
+    });
   }
 
   /** Ctrl-C, waited for up to `graceMs`; then SIGKILL and `dynomesh down` (stops the daemons it left). Never throws. */
