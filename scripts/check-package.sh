@@ -35,30 +35,33 @@ done
 
 free_port() { node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })'; }
 
-# Starts `dynomesh up` with `$1` (a dynomesh executable) in a fresh HOME, prints the router's RSS in MB at rest.
-router_rss_at_rest() {
-  local bin=$1 home
+# Starts `dynomesh up` with `$1` (a dynomesh executable) in a fresh HOME (exported for the
+# commands that follow) and sets RSS to the router's resident memory in MB at rest (0 apps).
+start_up() {
+  local bin=$1 home pid
   home=$(mktemp -d "$work/home-XXXXXX")
   chmod 711 "$home"
   homes+=("$home")
   export HOME=$home DYNOMESH_HOME=$home/.dynomesh DYNOMESH_CONFIG=$home/cli.json
-  export DYNOMESH_ROUTER_PORT=$(free_port) DYNOMESH_API_PORT=$(free_port) DYNOMESH_ROUTER_HTTPS_PORT=$(free_port)
+  DYNOMESH_ROUTER_PORT=$(free_port) DYNOMESH_API_PORT=$(free_port) DYNOMESH_ROUTER_HTTPS_PORT=$(free_port)
+  export DYNOMESH_ROUTER_PORT DYNOMESH_API_PORT DYNOMESH_ROUTER_HTTPS_PORT
   mkdir -p "$DYNOMESH_HOME"
   nohup "$bin" up --port "$DYNOMESH_ROUTER_PORT" --api-port "$DYNOMESH_API_PORT" --quiet > "$home/up.log" 2>&1 < /dev/null &
   for _ in $(seq 1 240); do grep -q 'dynomesh is up.' "$home/up.log" && break; sleep 0.5; done
   grep -q 'dynomesh is up.' "$home/up.log" || { echo "dynomesh up ($bin) did not start:" >&2; tail -n 30 "$home/up.log" >&2; exit 1; }
   sleep 5 # let start-up garbage go
-  local pid
   pid=$(node -e 'const s = require(process.argv[1]); console.log(s.children.find((c) => c.name === "router").pid)' "$DYNOMESH_HOME/up.json")
-  awk '/^VmRSS/ { printf "%.0f\n", $2 / 1024 }' "/proc/$pid/status"
+  RSS=$(awk '/^VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$pid/status")
 }
 
 echo "==> dynomesh up from the checkout (tsx)"
-rss_tsx=$(router_rss_at_rest "$ROOT/bin/dynomesh.js")
+start_up "$ROOT/bin/dynomesh.js"
+rss_tsx=$RSS
 "$ROOT/bin/dynomesh.js" down >/dev/null
 
 echo "==> dynomesh up from the installed package"
-rss_dist=$(router_rss_at_rest "$work/prefix/bin/dynomesh")
+start_up "$work/prefix/bin/dynomesh"
+rss_dist=$RSS
 echo "==> deploying examples/node-hello with the package's scripts/up.sh"
 PATH="$work/prefix/bin:$PATH" DYNOMESH_SKIP_INSTALL=1 bash "$pkg/scripts/up.sh" | tail -n 12
 "$work/prefix/bin/dynomesh" down >/dev/null
