@@ -9,15 +9,20 @@ cd "$(dirname "$0")/.."
 
 # rsyslog: the log drain test starts its own rsyslogd on loopback (never the system one).
 # etcd-client: etcdctl, which tests and operators use against the cluster's etcd, and `up` sets up etcd's roles with.
+# curl: the HTTPS tests fetch through the router as a user would (--resolve, --cacert).
 # openssl: `up` makes its etcd's CA and per-daemon client certificates with it (cluster/pki.ts).
 # Tenant isolation (every dyno and build in its own container, dyno-node/README.md): runc, the CNI
 # plugins (bridge, host-local, portmap), nftables, iptables (portmap's rules), tini (PID 1 of each
 # container), iproute2 (network namespaces, isolated bridge ports), e2fsprogs (each dyno's /app volume).
 # postgresql, redis-server: the add-on servers `dynomesh up` starts (pg_ctlcluster comes with the server).
 # pebble (Let's Encrypt's test ACME server, with pebble-challtestsrv): the ACM test starts its own.
-want=(etcd-server etcd-client openssl git rsyslog runc containernetworking-plugins nftables iptables tini iproute2 e2fsprogs postgresql redis-server pebble)
-bins=(etcd etcdctl openssl git rsyslogd runc /usr/lib/cni/portmap nft iptables tini ip mkfs.ext4 pg_ctlcluster redis-server pebble)
-for a in "$@"; do
+want=(etcd-server etcd-client openssl curl git rsyslog runc containernetworking-plugins nftables iptables tini iproute2 e2fsprogs postgresql redis-server pebble)
+bins=(etcd etcdctl openssl curl git rsyslogd runc /usr/lib/cni/portmap nft iptables tini ip mkfs.ext4 pg_ctlcluster redis-server pebble)
+# --list / --packages: every binary / Debian package of every group, one per line (the test
+# support refuses to spawn a program from any other package than these and Debian's required set).
+groups=("$@")
+case "${1:-}" in --list|--packages) groups=(--bench --faults --addons) ;; esac
+for a in "${groups[@]}"; do
   case "$a" in
     --bench) want+=(nginx haproxy wrk); bins+=(nginx haproxy wrk) ;;
     --faults) want+=(iproute2 procps); bins+=(ip pkill) ;;
@@ -25,6 +30,9 @@ for a in "$@"; do
     --addons) want+=(postgresql-client redis-tools); bins+=(psql redis-cli) ;;
   esac
 done
+
+if [ "${1:-}" = "--list" ]; then printf '%s\n' "${bins[@]}"; exit 0; fi
+if [ "${1:-}" = "--packages" ]; then printf '%s\n' "${want[@]}" | sort -u; exit 0; fi
 
 major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 if [ "$major" -lt 20 ]; then

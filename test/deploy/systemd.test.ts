@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { BIN, PACKAGE_ROOT } from '../../lib/package.ts';
 
 const UNITS = join(PACKAGE_ROOT, 'deploy', 'systemd');
+// Optional: systemd is not in install-deps.sh (a container host may have none); without it these skip.
 const hasAnalyze = spawnSync('systemd-analyze', ['--version']).status === 0;
 
 for (const name of readdirSync(UNITS).filter((f) => f.endsWith('.service'))) {
