@@ -30,6 +30,12 @@ export class UwsFallbackError extends Error {
 export const addonName = (): string => `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`;
 
 const require = createRequire(import.meta.url);
+/**
+ * The build to load: the pinned alias, or another native build an operator installed
+ * (DYNOMESH_UWS_MODULE: a package name or the path of its directory), e.g. upstream's
+ * v20.5x on hosts whose glibc its binaries need (router/README.md).
+ */
+const MODULE = process.env.DYNOMESH_UWS_MODULE || 'uWebSockets.js';
 let loaded: Uws | undefined;
 let loadedHeadSize: string | undefined;
 
@@ -47,11 +53,11 @@ export function loadUws(maxHeadSize?: number): Uws {
   if (maxHeadSize !== undefined) process.env.UWS_HTTP_MAX_HEADERS_SIZE = String(maxHeadSize);
   let mod: Uws;
   try {
-    mod = require('uWebSockets.js') as Uws;
+    mod = require(MODULE) as Uws;
   } catch (err) {
     const why = (err as Error).message.split('\n').filter(Boolean).pop() ?? String(err);
     throw new UwsFallbackError(
-      `the uWebSockets.js native addon ${addonName()} did not load (${why}; node ${process.version}); ` +
+      `the uWebSockets.js native addon ${addonName()} did not load from ${MODULE} (${why}; node ${process.version}); ` +
         'the router refuses to run without it: use a Node version and platform the installed build supports (router/README.md)',
     );
   }
@@ -97,7 +103,7 @@ let build: UwsBuild | undefined;
 /** Which build is loaded (reads and hashes the addon file once; call after loadUws). */
 export function uwsBuild(): UwsBuild {
   if (build) return build;
-  const pkgPath = packageJsonOf(require.resolve('uWebSockets.js'));
+  const pkgPath = packageJsonOf(require.resolve(MODULE));
   const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as { name: string; version: string };
   const addon = mappedAddon() || join(dirname(pkgPath), addonName());
   const sha256 = createHash('sha256').update(readFileSync(addon)).digest('hex');

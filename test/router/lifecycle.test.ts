@@ -47,6 +47,23 @@ describe('router lifecycle', () => {
     assert.match(r.stderr, /native addon uws_\w+\.node did not load.*refuses to run without it/);
   });
 
+  test('DYNOMESH_UWS_MODULE picks another installed build; one that does not load is refused with exit 3', () => {
+    const root = new URL('../../', import.meta.url).pathname;
+    const probe = `import { loadUws, uwsStartRecord } from './router/uws.ts'; loadUws(16384); console.log(JSON.stringify(uwsStartRecord(16384)));`;
+    const other = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe], {
+      cwd: root, encoding: 'utf8', timeout: 30_000, env: { ...process.env, DYNOMESH_UWS_MODULE: `${root}node_modules/uWebSockets.js` },
+    });
+    assert.equal(other.status, 0, other.stderr);
+    const rec = JSON.parse(other.stdout) as { uws: string; addon: string; measured: boolean };
+    assert.match(rec.addon, /node_modules\/uWebSockets\.js\/uws_linux_\w+\.node$/);
+    assert.equal(rec.measured, true);
+    const none = spawnSync(process.execPath, ['--import', 'tsx', ROUTER_MAIN, '--etcd', etcd.server.endpoint, '--port', '0', '--admin-port', 'off'], {
+      cwd: root, encoding: 'utf8', timeout: 30_000, env: { ...process.env, DYNOMESH_UWS_MODULE: '/nonexistent/uWebSockets.js' },
+    });
+    assert.equal(none.status, 3, none.stderr);
+    assert.match(none.stderr, /did not load from \/nonexistent\/uWebSockets\.js .*refuses to run without it/);
+  });
+
   test('bad flags stop it with one line', () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', ROUTER_MAIN, '--etcd', etcd.server.endpoint, '--first-byte-timeout', 'soon'], {
       cwd: new URL('../../', import.meta.url).pathname, encoding: 'utf8', timeout: 30_000,
