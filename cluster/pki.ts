@@ -9,7 +9,7 @@
  *   <dir>/ca.crt ca.key  server.crt server.key  <user>.crt <user>.key
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClusterError } from './errors.ts';
 
@@ -67,6 +67,8 @@ export function ensurePki(dir: string, hosts: string[], users: string[]): void {
     if (!/^[a-z][a-z0-9-]{0,62}$/.test(u)) throw new ClusterError('DM_PKI', `"${u}" is not an etcd user name for a certificate`);
     issue(dir, u, `/CN=${u}`, 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n');
   }
+  // openssl's serial file too: nothing in here is for anyone else.
+  for (const f of readdirSync(dir)) chmodSync(join(dir, f), 0o600);
 }
 
 /** The files a client (daemon, etcdctl) presents as `user`. */
