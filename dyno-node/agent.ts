@@ -307,7 +307,7 @@ export class Agent {
       throw new Error(`release v${p.release} of ${p.app} has no process type "${p.type}" (has: ${known})`);
     }
     const config = rel.config.length > 0 ? unseal(this.opts.clusterKey, rel.config) : {};
-    return { command, config, slug: rel.slug };
+    return { command, config, slug: rel.slug, ...(rel.healthcheck && p.type === 'web' && !p.command ? { healthcheck: rel.healthcheck } : {}) };
   }
 
   private slot(app: string, dyno: string): Slot {

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, closeSync, existsSync, openSync } from 'node:fs';
 import { chmod, chown, mkdir, rm } from 'node:fs/promises';
 import { constants } from 'node:os';
-import type { Placement, Slug } from '../cluster/records.ts';
+import type { HealthCheck, Placement, Slug } from '../cluster/records.ts';
 import type { Container, Isolation } from '../container/isolation.ts';
 import { Volume } from '../container/volume.ts';
 import type { Logger } from '../lib/log.ts';
@@ -22,6 +22,7 @@ import { commandArgv, dynoEnv, gatedArgv } from './environment.ts';
 import { DynoCgroup, MemoryGuard, memoryLines, type CgroupBase, type MemoryEvent, type MemoryMode } from './memory.ts';
 import { FileTail, type LogSink } from './output.ts';
 import { accepts, freePort } from './ports.ts';
+import { probe } from './health-check.ts';
 import { procStat, sameProcess, signalGroup, waitGroupGone } from './procfs.ts';
 import type { RunRecord, RunStore } from './run-store.ts';
 import type { SlugCache } from './slugs.ts';
@@ -34,7 +35,7 @@ export type RunState = 'preparing' | 'starting' | 'up' | 'exited';
 export interface RunExit {
   /** Exit status as Heroku prints it (128+n for a signal); null when unknown (adopted process). */
   status: number | null;
-  reason: 'exit' | 'R10' | 'R15' | 'failed' | 'stopped';
+  reason: 'exit' | 'R10' | 'R15' | 'health' | 'failed' | 'stopped';
   message: string;
 }
 
@@ -43,6 +44,8 @@ export interface RunSpec {
   command: string;
   config: Record<string, string>;
   slug: Slug | null;
+  /** The release's web health check (app.json); absent: up once it accepts TCP on $PORT. */
+  healthcheck?: HealthCheck;
 }
 
 export interface RunContext {
@@ -101,7 +104,11 @@ export class Run {
   private tail: FileTail | undefined;
   private guard: MemoryGuard | undefined;
   private cgroup: DynoCgroup | undefined;
-  private killReason: 'R10' | 'R15' | undefined;
+  private killReason: 'R10' | 'R15' | 'health' | undefined;
+  /** Why a starting web dyno is not up yet (a failing health check), for `ps`. */
+  note = '';
+  /** The release's health check; `undefined` in an adopted run until read again. */
+  private healthcheck: HealthCheck | null | undefined;
   private stopRequested = false;
   private stopping: Promise<void> | undefined;
   private exiting = false;
@@ -182,6 +189,7 @@ export class Run {
     const { ctx, placement: p } = this;
     const spec = await ctx.resolve(p);
     if (!spec.slug) throw new Error(`release v${p.release} of ${p.app} has no slug to run`);
+    this.healthcheck = spec.healthcheck ?? null;
     if (isWeb(p)) {
       this.port = await freePort(ctx.ports);
       ctx.ports.add(this.port);
@@ -369,12 +377,19 @@ export class Run {
     this.setState('up');
   }
 
-  /** A web dyno is up once it accepts TCP on $PORT; R10 when it does not within the boot timeout. */
+  /**
+   * A web dyno is up once it accepts TCP on $PORT (R10 when it does not within the boot
+   * timeout) and, when its release has one, passes its HTTP health check.
+   */
   private async bootCheck(): Promise<void> {
     const deadline = this.startedAt + this.ctx.bootTimeoutMs;
-    while (this.state === 'starting' && !this.stopRequested && !this.exiting) {
+    const going = () => this.state === 'starting' && !this.stopRequested && !this.exiting;
+    while (going()) {
       if (await accepts(this.ctx.advertise, this.port!, 500)) {
-        if (this.state === 'starting' && !this.stopRequested && !this.exiting) this.markUp();
+        // An adopted run (agent restart) reads its release's check again.
+        const hc = this.healthcheck !== undefined ? this.healthcheck : (await this.ctx.resolve(this.placement).catch(() => undefined))?.healthcheck;
+        if (hc && !(await this.healthChecks(hc))) return;
+        if (going()) this.markUp();
         return;
       }
       if (Date.now() >= deadline) {
@@ -387,6 +402,32 @@ export class Run {
       }
       await sleep(100);
     }
+  }
+
+  /** Up to `attempts` HTTP checks; true once one passes. After the last failure the dyno is stopped (it crashed, and restarts with backoff). */
+  private async healthChecks(hc: HealthCheck): Promise<boolean> {
+    const going = () => this.state === 'starting' && !this.stopRequested && !this.exiting;
+    if (hc.waitMs) await sleep(hc.waitMs);
+    let last = '';
+    for (let attempt = 1; attempt <= hc.attempts && going(); attempt++) {
+      const r = await probe(this.ctx.advertise, this.port!, hc);
+      if (r.ok) {
+        this.heroku(`Health check passed: ${r.what}`);
+        this.note = '';
+        return true;
+      }
+      last = r.what;
+      this.heroku(`Health check failed: ${r.what} (attempt ${attempt} of ${hc.attempts})`);
+      this.note = `health check failing: ${r.what}`;
+      this.onChange(this);
+      if (attempt < hc.attempts) await sleep(hc.intervalMs);
+    }
+    if (!going()) return false;
+    this.killReason = 'health';
+    this.heroku(`Health check failed ${hc.attempts} times (${last}); stopping process with SIGKILL. The previous release keeps serving.`);
+    signalGroup(this.pid!, 'SIGKILL');
+    if (this.box) await this.box.kill('SIGKILL').catch(() => undefined);
+    return false;
   }
 
   /** Adopted processes are not our children: notice their exit by polling. */
@@ -460,8 +501,9 @@ export class Run {
       this.heroku('Error R15 (Memory quota vastly exceeded)');
       this.ctx.log.warn({ app: this.app, dyno: this.dyno, code: 'R15', mode: 'cgroup', killedBy: 'kernel' }, 'dyno-memory-over-quota');
     }
-    const message = status === null ? 'Process exited (status unknown: started by a previous agent run)' : `Process exited with status ${status}`;
-    this.heroku(message);
+    const exited = status === null ? 'Process exited (status unknown: started by a previous agent run)' : `Process exited with status ${status}`;
+    this.heroku(exited);
+    const message = reason === 'health' ? `health check failed: ${this.note.replace(/^health check failing: /, '')}` : exited;
     await this.finish({ status, reason, message });
   }
 

@@ -269,6 +269,7 @@ export class Slot {
       return `${this.lastExit?.message ?? 'crashed'}; crashed ${this.policy.crashes} times in a row, ${next}`;
     }
     if (state === 'down') return this.lastExit?.message ?? 'stopped';
+    if (state === 'starting') return this.current?.note ?? '';
     return '';
   }
 

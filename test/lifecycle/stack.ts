@@ -64,7 +64,9 @@ export class Stack {
     this.routerPort = await freePort();
     this.env = {
       PATH: process.env.PATH, HOME: this.dir, DYNOMESH_LOG_LEVEL: 'info', DYNOMESH_BOOTSTRAP_TOKEN: ADMIN, DYNOMESH_ISOLATION: 'off',
-      DYNOMESH_ETCD: etcd.server.endpoint, DYNOMESH_PREFIX: this.cluster.keys.prefix, DYNOMESH_CLUSTER_KEY: key, ...o.env,
+      DYNOMESH_ETCD: etcd.server.endpoint, DYNOMESH_PREFIX: this.cluster.keys.prefix, DYNOMESH_CLUSTER_KEY: key,
+      // Builds in this stack's own dir, not the host's shared /var/lib/dynomesh/builds.
+      DYNOMESH_BUILD_DIR: join(this.dir, 'builds'), ...o.env,
     };
     for (let i = 0; i < (o.controls ?? 1); i++) await this.addControl(`c${i + 1}`, o.controlArgs ?? []);
     this.daemons.push(new Daemon('router', ['router', '--port', String(this.routerPort), '--admin-port', 'off'], this.env));
