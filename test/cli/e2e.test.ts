@@ -6,12 +6,14 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../cluster/etcd-server.ts';
+import { Cluster } from '../../cluster/client.ts';
+import { ROUTER_USER } from '../../cluster/etcd-auth.ts';
 import { eventually } from '../support/etcd.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -122,6 +124,8 @@ before(async () => {
     DYNOMESH_CONFIG: join(dir, 'cli.json'),
     DYNOMESH_NODE_DIR: join(dir, 'node'),
     DYNOMESH_LOG_LEVEL: 'info',
+    // The drain test's syslog receiver is on loopback, which tenants reach only when the operator allows it.
+    DYNOMESH_OUTBOUND_ALLOW: '127.0.0.1/32',
     GIT_TERMINAL_PROMPT: '0',
     GIT_AUTHOR_NAME: 'e2e', GIT_AUTHOR_EMAIL: 'e2e@example.com', GIT_COMMITTER_NAME: 'e2e', GIT_COMMITTER_EMAIL: 'e2e@example.com',
   };
@@ -148,6 +152,30 @@ describe('dynomesh up, the CLI and git push, as a user', () => {
     assert.equal(cfg.apiUrl, `http://127.0.0.1:${apiPort}`);
     assert.ok(upOut.includes(cfg.token));
     assert.equal((await ok('auth:whoami')).stdout, 'admin\n');
+  });
+
+  test('its etcd takes only client certificates (0600); the router\'s reads routing/ and cannot write', async () => {
+    const home = join(env.HOME!, '.dynomesh');
+    const port = (JSON.parse(readFileSync(join(home, 'up.json'), 'utf8')) as { etcd: { clientPort: number } }).etcd.clientPort;
+    const pki = join(home, 'pki');
+    assert.equal(statSync(pki).mode & 0o777, 0o700);
+    for (const f of readdirSync(pki)) assert.equal(statSync(join(pki, f)).mode & 0o777, 0o600, f);
+    const ca = readFileSync(join(pki, 'ca.crt'));
+    const as = (user: string | null, scheme = 'https') => new Cluster({
+      endpoints: [`${scheme}://127.0.0.1:${port}`], prefix: '/dynomesh/', callTimeoutMs: 3000,
+      tls: user ? { ca, cert: readFileSync(join(pki, `${user}.crt`)), key: readFileSync(join(pki, `${user}.key`)) } : { ca },
+    });
+    const clients = [as(null, 'http'), as(null), as(ROUTER_USER)];
+    try {
+      const [plain, anonymous, router] = clients as [Cluster, Cluster, Cluster];
+      await assert.rejects(plain.revision(), 'plain HTTP');
+      await assert.rejects(anonymous.revision(), 'TLS without a client certificate');
+      await router.list(router.keys.domains());
+      await assert.rejects(router.put(router.keys.domain('evil.localhost'), { app: 'x' }), /permission denied/i);
+      await assert.rejects(router.list(router.keys.tokens()), /permission denied/i);
+    } finally {
+      for (const c of clients) c.close();
+    }
   });
 
   test('apps:create adds the dynomesh remote; git push builds and releases', async () => {
