@@ -8,6 +8,7 @@
  *   releases/{app}/{v:010}             Release      immutable release
  *   current/{app}                      Current      current release number (moved in the release txn), latest and pending versions
  *   release-output/{app}/{v:010}       ReleaseOutput  output and outcome of release v's release phase (`releases:output`)
+ *   cron/{app}                         CronState    last tick run per app.json cron job (the leader's fenced txn moves it with the run)
  *   formation/{app}                    Formation    desired quantity and size per process type
  *   config/{app}                       ConfigVars   latest config vars (encrypted), base of the next release
  *   nodes/{node}                       Node         host record, on the node's lease
@@ -39,6 +40,7 @@ export type KeyRef =
   | { kind: 'release'; app: string; version: number }
   | { kind: 'current'; app: string }
   | { kind: 'releaseOutput'; app: string; version: number }
+  | { kind: 'cron'; app: string }
   | { kind: 'formation'; app: string }
   | { kind: 'config'; app: string }
   | { kind: 'node'; node: string }
@@ -114,6 +116,7 @@ export function keyspace(prefix = '/dynomesh/') {
     releases: (a: string) => `${p}releases/${app(a)}/` as Prefix<'release'>,
     current: (a: string) => `${p}current/${app(a)}` as Key<'current'>,
     currents: () => `${p}current/` as Prefix<'current'>,
+    cron: (a: string) => `${p}cron/${app(a)}` as Key<'cron'>,
     releaseOutput: (a: string, v: number) => `${p}release-output/${app(a)}/${pad(v)}` as Key<'releaseOutput'>,
     formation: (a: string) => `${p}formation/${app(a)}` as Key<'formation'>,
     config: (a: string) => `${p}config/${app(a)}` as Key<'config'>,
@@ -179,6 +182,7 @@ export function keyspace(prefix = '/dynomesh/') {
         case 'apps': return s.length === 2 ? { kind: 'app', app: s[1]! } : undefined;
         case 'releases': return s.length === 3 ? { kind: 'release', app: s[1]!, version: Number(s[2]) } : undefined;
         case 'current': return s.length === 2 ? { kind: 'current', app: s[1]! } : undefined;
+        case 'cron': return s.length === 2 ? { kind: 'cron', app: s[1]! } : undefined;
         case 'release-output': return s.length === 3 ? { kind: 'releaseOutput', app: s[1]!, version: Number(s[2]) } : undefined;
         case 'formation': return s.length === 2 ? { kind: 'formation', app: s[1]! } : undefined;
         case 'config': return s.length === 2 ? { kind: 'config', app: s[1]! } : undefined;

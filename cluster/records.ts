@@ -64,6 +64,27 @@ export interface CronEntry {
   schedule: string;
 }
 
+/** `cron/{app}`: what the leader ran of each cron job (id: hash of schedule and command). */
+export interface CronState {
+  app: string;
+  jobs: Record<string, CronJobState>;
+}
+
+export interface CronJobState {
+  command: string;
+  schedule: string;
+  /** When the job was first seen: no tick before it runs. */
+  since: number;
+  /** The last scheduled minute (ms) that was run, moved in the same txn as its dyno's placement. */
+  lastTick?: number;
+  lastRunAt?: number;
+  lastDyno?: string;
+  /** Exit status of `lastDyno` once it ended (null: killed or unknown). */
+  lastExit?: number | null;
+  /** Ticks passed over (the leader was down longer than the catch-up window). */
+  skipped?: number;
+}
+
 /** An HTTP health check of new web dynos: GET `path` must answer `status` within `timeoutMs`. */
 export interface HealthCheck {
   path: string;
@@ -395,6 +416,7 @@ export interface RecordOf {
   release: Release;
   current: Current;
   releaseOutput: ReleaseOutput;
+  cron: CronState;
   formation: Formation;
   config: ConfigVars;
   node: Node;
@@ -432,6 +454,7 @@ export const SCHEMAS: { [K in RecordKind]: { version: number; fields: Record<str
     },
   },
   current: { version: 1, fields: { version: 'number' } },
+  cron: { version: 1, fields: { app: 'string', jobs: 'object' } },
   releaseOutput: { version: 1, fields: { app: 'string', version: 'number', output: 'string', truncated: 'number', finished: 'boolean', exitCode: 'number|null', updatedAt: 'number' } },
   formation: { version: 1, fields: { types: 'object' } },
   config: { version: 1, fields: { sealed: 'bytes' } },
