@@ -120,7 +120,7 @@ export class AddonServers {
           if (view.owner) chownSync(dir, view.owner.uid, view.owner.gid);
         }
         await s.initialize(view, password).catch((err: Error) => {
-          throw new CliError(`cannot initialize the ${s.name} add-on server in ${dir}: ${err.message}`);
+          throw new CliError(`cannot initialize the ${s.name} add-on server in ${dir}: ${err.message}; \`dynomesh up --no-addons\` runs without add-ons`);
         });
       }
       await portFree(s, admin.host, port);

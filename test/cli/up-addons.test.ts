@@ -5,7 +5,8 @@
  * real `git push`, `addons:create postgresql` and `addons:create redis`; the dyno
  * counts visits in both; `dynomesh down` then `up` keeps the rows, the Redis key and
  * the Redis user; `apps:destroy` drops the database, its role and the Redis user.
- * No admin or add-on password reaches a log. Unit checks: which servers `up` runs.
+ * No admin or add-on password reaches a log; `up --no-addons` runs neither.
+ * Unit checks: which servers `up` runs, and on which address.
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -203,6 +204,16 @@ describe('dynomesh up: PostgreSQL and Redis add-ons out of the box', () => {
     const texts = [u().output, ...readdirSync(logs).map((f) => readFileSync(join(logs, f), 'utf8'))];
     for (const s of secrets) assert.ok(!texts.some((t) => t.includes(s)), 'a password is in a log');
     assert.ok(existsSync(join(logs, 'postgresql.log')) && existsSync(join(logs, 'redis.log')));
+  });
+
+  test('`up --no-addons` starts neither, and control offers no add-on service', { timeout: 180_000 }, async () => {
+    const { postgresql, redis } = admin().servers;
+    assert.equal((await u().cli('down')).code, 0);
+    await u().stop();
+    await u().restart(['--no-addons']);
+    assert.match(u().output, /Add-ons +none \(--no-addons\)/);
+    assert.deepEqual([listenerUid(postgresql.port), listenerUid(redis.port)], [undefined, undefined]);
+    assert.deepEqual(JSON.parse((await u().ok('addons:services', '--json')).stdout), []);
   });
 });
 

@@ -101,14 +101,14 @@ export class Up {
     return up;
   }
 
-  /** `dynomesh up` again on the same home and ports, after `stop()` or a `dynomesh down`. */
-  async restart(): Promise<void> {
+  /** `dynomesh up` again on the same home and ports, after `stop()` or a `dynomesh down`; `args` replace the flags it started with. */
+  async restart(args?: string[]): Promise<void> {
     if (this.proc && this.proc.exitCode === null && this.proc.signalCode === null) throw new Error('dynomesh up is still running');
-    await this.launch();
+    await this.launch(args);
   }
 
-  private async launch(): Promise<void> {
-    const p = spawn(process.execPath, [BIN, 'up', '--port', String(this.routerPort), '--api-port', String(this.apiPort), '--quiet', ...this.o.args ?? []], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  private async launch(args = this.o.args ?? []): Promise<void> {
+    const p = spawn(process.execPath, [BIN, 'up', '--port', String(this.routerPort), '--api-port', String(this.apiPort), '--quiet', ...args], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = p;
     this.output = '';
     p.stdout!.on('data', (c: Buffer) => (this.output += c.toString()));
