@@ -39,7 +39,7 @@ else
     sleep 0.5
   done
   grep -q 'dynomesh is up.' "$STATE/up.log" || { echo "dynomesh up did not start within 60s; see $STATE/up.log" >&2; exit 1; }
-  sed -n '/^dynomesh is up\./,/^  Logs/p' "$STATE/up.log"
+  sed -n '/^dynomesh is up\./,/^  Add-ons/p' "$STATE/up.log"
 fi
 
 # The example becomes its own git repository outside this clone, as a user's app would be.
