@@ -14,6 +14,9 @@
  *     - more than one Content-Length (even equal ones), or one that is not digits
  *     - a Transfer-Encoding other than `chunked` (uWS would treat any TE as chunked)
  *     - CONNECT (a router is not a forward proxy)
+ *     - CR, LF or NUL in a header name or value or in the target, and a target
+ *       that is not origin-form (`/...`; `*` only for OPTIONS): header injection
+ *       towards the dyno (the build we load drops most of these itself)
  *
  * What the loaded uWS build answers (or does not) before our handler runs is
  * measured per build in router/uws-builds.ts and logged at start (`uws-build`).
@@ -32,6 +35,9 @@ export interface HeadProblem {
 }
 
 const bad = (reason: string): HeadProblem => ({ status: 400, reason });
+
+/** Bytes that would split or end a header line on the way to the dyno. */
+const LINE_BREAKING = /[\r\n\0]/;
 
 /**
  * Bytes of the head as the client sent it, counting one space after each colon
@@ -68,6 +74,8 @@ export function checkHead(method: string, target: string, pairs: readonly string
   if (size > maxHeadSize) return { status: 431, reason: `request head of ${size} bytes is over the ${maxHeadSize}-byte limit` };
   if (method.length + target.length + 10 > MAX_REQUEST_LINE) return bad(`request line longer than ${MAX_REQUEST_LINE} bytes`);
   if (method === 'CONNECT') return bad('CONNECT is not supported'); // a router, not a forward proxy (as Heroku)
+  if (target.charCodeAt(0) !== 47 /* / */ && !(target === '*' && method === 'OPTIONS')) return bad('request target must start with /');
+  if (LINE_BREAKING.test(target)) return bad('CR, LF or NUL in the request target');
   if (pairs.length / 2 > MAX_HEADERS) return bad(`more than ${MAX_HEADERS} headers`);
   let hosts = 0;
   let cls = 0;
@@ -76,6 +84,7 @@ export function checkHead(method: string, target: string, pairs: readonly string
     const k = pairs[i]!;
     const v = pairs[i + 1]!;
     if (k.length + v.length + 2 > MAX_HEADER_LINE) return bad(`header line ${k} longer than ${MAX_HEADER_LINE} bytes`);
+    if (LINE_BREAKING.test(v) || LINE_BREAKING.test(k)) return bad('CR, LF or NUL in a header');
     switch (k) {
       case 'host':
         hosts++;

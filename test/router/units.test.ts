@@ -20,6 +20,7 @@ describe('checkHead', () => {
     const f = facts();
     assert.equal(checkHead('POST', '/x', [...ok, 'content-length', '12', 'connection', 'keep-alive, X-Foo'], f), null);
     assert.deepEqual(f, { host: 'a.localhost', contentLength: 12, chunked: false, connectionTokens: ['keep-alive', 'x-foo'] });
+    assert.equal(checkHead('OPTIONS', '*', ok, facts()), null, 'OPTIONS * is the one target without a /');
     const g = facts();
     assert.equal(checkHead('POST', '/x', [...ok, 'transfer-encoding', 'Chunked'], g), null);
     assert.equal(g.chunked, true);
@@ -36,6 +37,14 @@ describe('checkHead', () => {
       ['POST', '/', [...ok, 'transfer-encoding', 'gzip, chunked'], /only chunked/],
       ['POST', '/', [...ok, 'content-length', '-1'], /invalid Content-Length/],
       ['CONNECT', '/', ok, /CONNECT is not supported/],
+      ['GET', '/', [...ok, 'x-a', 'a\r\nx-injected: 1'], /CR, LF or NUL in a header/],
+      ['GET', '/', [...ok, 'x-a', 'a\nb'], /CR, LF or NUL in a header/],
+      ['GET', '/', [...ok, 'x-a', 'a\0b'], /CR, LF or NUL in a header/],
+      ['GET', '/', [...ok, 'x-\0a', 'b'], /CR, LF or NUL in a header/],
+      ['GET', '/a\r\nb', ok, /CR, LF or NUL in the request target/],
+      ['GET', 'a/b', ok, /must start with \//],
+      ['GET', 'http://a.localhost/', ok, /must start with \//],
+      ['GET', '*', ok, /must start with \//],
     ];
     for (const [m, t, pairs, re] of cases) {
       const p = checkHead(m, t, pairs, facts());
