@@ -1,7 +1,7 @@
 /**
  * Membership and leadership of one control instance. It registers
  * `control/members/{id}` on a session lease, campaigns in the election, and runs
- * the scheduler only while it leads. When the session is lost (partition longer
+ * the scheduler and the cron jobs only while it leads. When the session is lost (partition longer
  * than the TTL) or a fenced write fails, the scheduler stops at once and the
  * instance starts over with a new session, as a follower.
  */
@@ -13,6 +13,7 @@ import { Backoff } from '../lib/backoff.ts';
 import type { Logger } from '../lib/log.ts';
 import { Scheduler, type SchedulerOptions } from './scheduler/scheduler.ts';
 import { migrateAccounts } from './access/migrate.ts';
+import { CronRunner, type CronOptions } from './cron/runner.ts';
 
 export interface LeadershipOptions {
   id: string;
@@ -24,6 +25,7 @@ export interface LeadershipOptions {
   addonServers?: string[];
   leaseTtlSeconds: number;
   scheduler?: SchedulerOptions;
+  cron?: CronOptions;
 }
 
 export class Leadership extends EventEmitter<{ leader: [boolean] }> {
@@ -107,7 +109,11 @@ export class Leadership extends EventEmitter<{ leader: [boolean] }> {
       );
       this.emit('leader', true);
       await scheduler.start();
+      // app.json cron jobs: the leader's too, every run fenced like the scheduler's writes.
+      const cron = new CronRunner(this.cluster, () => election.leaderCompare(), this.log.child({ component: 'cron' }), this.opts.cron);
+      await cron.start();
       await Promise.race([session.done, deposed, this.stopping()]);
+      await cron.stop();
       await scheduler.stop();
       this.scheduler = undefined;
       if (!this.stopped) {
