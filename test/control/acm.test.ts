@@ -110,6 +110,7 @@ describe('ACM over ACME HTTP-01 (pebble)', { skip: hasPebble() ? false : 'pebble
     assert.match(cert.subjectAltName ?? '', new RegExp(`DNS:${host.replace(/\./g, '\\.')}`));
     const cli = await new Promise<string>((resolve) => {
       const p = spawn(process.execPath, [join(ROOT, 'bin/dynomesh.js'), 'certs:auto', '-a', 'shop'], {
+        cwd: tmpdir(),
         env: { PATH: process.env.PATH, HOME: '/nonexistent', DYNOMESH_CONFIG: '/nonexistent/cli.json', DYNOMESH_API_URL: ctl.control.url, DYNOMESH_API_KEY: ADMIN, LANG: 'C' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

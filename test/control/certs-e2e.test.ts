@@ -6,6 +6,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Cluster } from '../../cluster/client.ts';
 import { eventually, useEtcd } from '../support/etcd.ts';
@@ -15,6 +17,7 @@ import { addEndpoint, get, startBackend, startRouter, type Backend, type RouterP
 
 const etcd = useEtcd();
 const ROOT = join(import.meta.dirname, '../..');
+const WORK = mkdtempSync(join(tmpdir(), 'dm-certs-cli-'));
 
 interface Run {
   code: number | null;
@@ -25,6 +28,7 @@ interface Run {
 function cli(url: string, args: string[]): Promise<Run> {
   return new Promise((resolve) => {
     const p = spawn(process.execPath, [join(ROOT, 'bin/dynomesh.js'), ...args], {
+      cwd: WORK, // not this repository: apps:create would add a git remote to it
       env: { PATH: process.env.PATH, HOME: '/nonexistent', DYNOMESH_CONFIG: '/nonexistent/cli.json', DYNOMESH_API_URL: url, DYNOMESH_API_KEY: ADMIN, DYNOMESH_LOG_LEVEL: 'warn', LANG: 'C' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
