@@ -14,6 +14,7 @@ import type { ClusterOptions } from '../../cluster/client.ts';
 import { loadClusterKey } from '../../cluster/sealed.ts';
 import { deriveCredential, writeCredential } from '../../logplex/credential.ts';
 import { deriveCertsKey, writeCertsKey } from '../../cluster/certs-key.ts';
+import { ensureDevCa } from '../../router/tls/dev-ca.ts';
 import { CliError } from '../errors.ts';
 import { AddonServers } from './addons.ts';
 import { Child } from './child.ts';
@@ -91,6 +92,8 @@ export class LocalCluster {
   routerUrl = '';
   /** https://<base-domain>:<https port> */
   routerHttpsUrl = '';
+  /** The development CA the router's certificates are signed by: `curl --cacert` it. */
+  devCaFile = '';
   routerAdminPort = 0;
   addons: AddonServers | undefined;
   /** The certificates of the etcd `up` runs (etcd takes no client without one); undefined with DYNOMESH_ETCD. */
@@ -221,9 +224,11 @@ export class LocalCluster {
     const certsKey = join(o.home, 'router.certs-key');
     writeCertsKey(certsKey, deriveCertsKey(loadClusterKey(join(o.home, 'cluster.key'))));
     const httpsPort = httpsPortOf(o);
+    // A development CA mints a certificate for every <app>.localhost (clients refuse a *.localhost wildcard).
+    this.devCaFile = await ensureDevCa(join(o.home, 'tls'));
     const router = this.spawn('router', [
       'router', '--host', o.routerHost, '--port', String(o.routerPort), '--admin-port', String(this.routerAdminPort), '--base-domain', o.baseDomain, ...this.etcdFlags(ROUTER_USER),
-      '--log-credential', routerCredential, '--https-port', String(httpsPort), '--certs-key', certsKey,
+      '--log-credential', routerCredential, '--https-port', String(httpsPort), '--certs-key', certsKey, '--tls-dev-ca', join(o.home, 'tls'),
     ]);
     await until('router', 30_000, async () => (await fetch(`http://127.0.0.1:${this.routerAdminPort}/healthz`, { signal: AbortSignal.timeout(1000) })).ok,
       LocalCluster.deadCheck(router, 'router', logOf('router')));
