@@ -20,7 +20,7 @@ import { CliError } from '../errors.ts';
 import { addonServerCommand } from '../up/addon-server-command.ts';
 import { BIN } from '../up/child.ts';
 import { formatLine } from '../up/format.ts';
-import { LocalCluster } from '../up/local-cluster.ts';
+import { httpsPortOf, LocalCluster } from '../up/local-cluster.ts';
 import { clearPid, isDynomesh, readState, reapLeftovers } from '../up/state.ts';
 
 interface UpFlags {
@@ -87,6 +87,7 @@ function banner(c: LocalCluster, login: string, flags: UpFlags): string {
     'dynomesh is up.',
     `  Platform API  ${c.apiUrl}`,
     `  Router        http://127.0.0.1:${flags.port}  (apps answer at http://<app>.${flags.baseDomain}:${flags.port})`,
+    `  HTTPS         https://127.0.0.1:${httpsPortOf(c.o)}  (https://<app>.${flags.baseDomain}:${httpsPortOf(c.o)}; certificates from the development CA ${join(flags.home, 'tls', 'ca.crt')}: trust it, e.g. curl --cacert)`,
     c.adminToken
       ? `  Admin token   ${c.adminToken}  (shown once; the CLI is logged in with it: ${configPath()})`
       : `  CLI           ${login === 'kept' ? 'logged in' : 'logged in with a new admin token'} (${configPath()})`,
@@ -98,7 +99,7 @@ function banner(c: LocalCluster, login: string, flags: UpFlags): string {
     `  cp -r ${example} ~/hello && cd ~/hello && git init -q -b main && git add . && git commit -qm 'first deploy'`,
     `  ${cli} apps:create hello`,
     '  git push dynomesh main',
-    `Then open http://hello.${flags.baseDomain}:${flags.port}/`,
+    `Then open http://hello.${flags.baseDomain}:${flags.port}/ or https://hello.${flags.baseDomain}:${httpsPortOf(c.o)}/`,
     ...(onPath() ? [] : ['', `(dynomesh is not on your PATH: \`export PATH="${resolve(BIN, '..')}:$PATH"\` puts it there)`]),
     '',
     'Ctrl-C stops everything; apps, releases and config are kept for the next `dynomesh up`.',
