@@ -5,8 +5,15 @@
 import type { RouteTable } from './table/route-table.ts';
 import type { SourceStatus } from './table/source.ts';
 
+/** Upper bounds (seconds) of the request-duration histogram's buckets; +Inf is implied. */
+export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const BUCKETS_MS = DURATION_BUCKETS.map((s) => s * 1000);
+
 export interface MetricsSnapshot {
   byClass: number[];
+  /** Per status class (index 1..5), counts per bucket (last = +Inf, not cumulative). */
+  durations: number[][];
+  durationSumMs: number[];
   byCode: Array<[string, number]>;
   inFlight: number;
   connectErrors: number;
@@ -21,6 +28,8 @@ export class Metrics {
   /** Responses by status class: index 1..5 for 1xx..5xx (index 0 unused). */
   readonly byClass = [0, 0, 0, 0, 0, 0];
   readonly byCode = new Map<string, number>();
+  readonly durations = [0, 1, 2, 3, 4, 5].map(() => new Array<number>(BUCKETS_MS.length + 1).fill(0));
+  readonly durationSumMs = [0, 0, 0, 0, 0, 0];
   inFlight = 0;
   connectErrors = 0;
   retries = 0;
@@ -29,9 +38,15 @@ export class Metrics {
   bytesIn = 0;
   bytesOut = 0;
 
-  response(status: number): void {
+  /** One answered request: its status and how long it took (ms, from the head to the last byte or the upgrade). */
+  response(status: number, ms: number): void {
     const c = (status / 100) | 0;
-    if (c >= 1 && c <= 5) this.byClass[c]!++;
+    if (c < 1 || c > 5) return;
+    this.byClass[c]!++;
+    let b = 0;
+    while (b < BUCKETS_MS.length && ms > BUCKETS_MS[b]!) b++;
+    this.durations[c]![b]!++;
+    this.durationSumMs[c]! += ms;
   }
 
   error(code: string): void {
@@ -41,7 +56,7 @@ export class Metrics {
   /** Plain counters, for a worker thread to send to the main thread. */
   snapshot(): MetricsSnapshot {
     return {
-      byClass: [...this.byClass], byCode: [...this.byCode], inFlight: this.inFlight, connectErrors: this.connectErrors,
+      byClass: [...this.byClass], durations: this.durations.map((d) => [...d]), durationSumMs: [...this.durationSumMs], byCode: [...this.byCode], inFlight: this.inFlight, connectErrors: this.connectErrors,
       retries: this.retries, websocketsOpen: this.websocketsOpen, websocketsTotal: this.websocketsTotal,
       bytesIn: this.bytesIn, bytesOut: this.bytesOut,
     };
@@ -51,7 +66,11 @@ export class Metrics {
   static sum(snaps: readonly MetricsSnapshot[]): Metrics {
     const m = new Metrics();
     for (const s of snaps) {
-      for (let i = 0; i < m.byClass.length; i++) m.byClass[i]! += s.byClass[i] ?? 0;
+      for (let i = 0; i < m.byClass.length; i++) {
+        m.byClass[i]! += s.byClass[i] ?? 0;
+        m.durationSumMs[i]! += s.durationSumMs[i] ?? 0;
+        for (let b = 0; b < m.durations[i]!.length; b++) m.durations[i]![b]! += s.durations[i]?.[b] ?? 0;
+      }
       for (const [k, v] of s.byCode) m.byCode.set(k, (m.byCode.get(k) ?? 0) + v);
       m.inFlight += s.inFlight;
       m.connectErrors += s.connectErrors;
@@ -71,11 +90,13 @@ export class Metrics {
       out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...lines);
     };
     metric('dynomesh_router_requests_total', 'counter', 'Responses sent, by status class.', [1, 2, 3, 4, 5].map((c) => `dynomesh_router_requests_total{class="${c}xx"} ${this.byClass[c]}`));
+    metric('dynomesh_router_request_duration_seconds', 'histogram', 'Time from the request head to the last response byte (WebSocket: to the upgrade), by status class.', this.durationLines());
     metric('dynomesh_router_errors_total', 'counter', 'Router error answers, by Heroku code.', [...this.byCode].map(([k, v]) => `dynomesh_router_errors_total{code="${k}"} ${v}`));
     metric('dynomesh_router_upstream_connect_errors_total', 'counter', 'Failed connects to dynos (each quarantines the dyno).', [`dynomesh_router_upstream_connect_errors_total ${this.connectErrors}`]);
     metric('dynomesh_router_retries_total', 'counter', 'Requests retried on another dyno after a connect failure.', [`dynomesh_router_retries_total ${this.retries}`]);
     metric('dynomesh_router_in_flight', 'gauge', 'HTTP requests being proxied now.', [`dynomesh_router_in_flight ${this.inFlight}`]);
     metric('dynomesh_router_websockets_open', 'gauge', 'Proxied WebSocket connections open now.', [`dynomesh_router_websockets_open ${this.websocketsOpen}`]);
+    metric('dynomesh_router_websockets_total', 'counter', 'WebSocket connections proxied (upgrades answered with 101).', [`dynomesh_router_websockets_total ${this.websocketsTotal}`]);
     metric('dynomesh_router_body_bytes_total', 'counter', 'Body bytes proxied.', [`dynomesh_router_body_bytes_total{direction="in"} ${this.bytesIn}`, `dynomesh_router_body_bytes_total{direction="out"} ${this.bytesOut}`]);
     metric('dynomesh_router_route_table_apps', 'gauge', 'Routable apps in the route table.', [`dynomesh_router_route_table_apps ${table.apps.size}`]);
     metric('dynomesh_router_route_table_endpoints', 'gauge', 'Web endpoints in the route table.', [`dynomesh_router_route_table_endpoints ${table.endpointCount}`]);
@@ -94,5 +115,20 @@ export class Metrics {
       metric('dynomesh_router_worker_requests_total', 'counter', 'Responses sent by each worker thread (--workers).', perWorker.map((w, i) => `dynomesh_router_worker_requests_total{worker="${i + 1}"} ${w.byClass.reduce((a, b) => a + b, 0)}`));
     }
     return out.join('\n') + '\n';
+  }
+
+  private durationLines(): string[] {
+    const lines: string[] = [];
+    const name = 'dynomesh_router_request_duration_seconds';
+    for (let c = 1; c <= 5; c++) {
+      const counts = this.durations[c]!;
+      let cum = 0;
+      for (let b = 0; b < counts.length; b++) {
+        cum += counts[b]!;
+        lines.push(`${name}_bucket{class="${c}xx",le="${b < DURATION_BUCKETS.length ? DURATION_BUCKETS[b] : '+Inf'}"} ${cum}`);
+      }
+      lines.push(`${name}_sum{class="${c}xx"} ${(this.durationSumMs[c]! / 1000).toFixed(3)}`, `${name}_count{class="${c}xx"} ${cum}`);
+    }
+    return lines;
   }
 }

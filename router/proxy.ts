@@ -529,7 +529,7 @@ class Exchange implements ConnOwner, ConnectWaiter {
     this.clearTimer();
     const m = this.ctx.metrics;
     m.inFlight--;
-    if (this.status > 0 && !aborted) m.response(this.status);
+    if (this.status > 0 && !aborted) m.response(this.status, Date.now() - this.startMs);
     if (code !== null) m.error(code);
     const conn = this.conn;
     this.conn = null;

@@ -136,7 +136,7 @@ function upgrade(ctx: ProxyContext, connectTimeoutMs: number, res: HttpResponse,
   const problem = checkHead('GET', target, pairs, facts, ctx.opts.maxHeadSize);
   const host = facts.host;
   const log = (route: AppRoute | undefined, dyno: string, status: number, code: ErrorCode | null, detail?: string) => {
-    ctx.metrics.response(status);
+    ctx.metrics.response(status, Date.now() - startMs);
     if (code) ctx.metrics.error(code);
     const heroku = code !== null && isHerokuCode(code);
     ctx.sink.write(route?.name ?? '', formatLine({

@@ -122,6 +122,9 @@ describe('WebSocket through the router', () => {
     await eventually(async () => (await metrics(router.adminPort)).get('dynomesh_router_websockets_open') === 1, 5000, 'open gauge');
     ws.close(1000, 'done');
     await eventually(async () => (await metrics(router.adminPort)).get('dynomesh_router_websockets_open') === 0, 5000, 'gauge back to 0');
+    const m = await metrics(router.adminPort);
+    assert.ok(m.get('dynomesh_router_websockets_total')! >= 1, 'upgrades are counted');
+    assert.ok(m.get('dynomesh_router_request_duration_seconds_count{class="1xx"}')! >= 1, '101s are in the duration histogram');
   });
 
   test('unknown app and app without dynos are refused', async () => {
