@@ -7,6 +7,7 @@ import { registerAuthorizations } from './authorizations.ts';
 import { registerBuilds } from './builds.ts';
 import { registerCerts } from './certs.ts';
 import { registerConfig } from './config.ts';
+import { registerCron } from './cron.ts';
 import { registerDomains } from './domains.ts';
 import { registerDrains } from './drains.ts';
 import { registerFeatures } from './features.ts';
@@ -31,6 +32,7 @@ export function registerUserCommands(program: Command): void {
   registerLogs(program);
   registerDrains(program);
   registerRun(program);
+  registerCron(program);
   registerDomains(program);
   registerCerts(program);
   registerFeatures(program);

@@ -91,6 +91,7 @@ export const POLICY: Readonly<Record<string, Rule>> = {
   'GET /apps/:app/releases/:ref': app('read'),
   'GET /apps/:app/releases/:ref/config-vars': app('protected'),
   'GET /apps/:app/releases/:ref/output': app('read', 'deploy'),
+  'GET /apps/:app/cron': app('read'),
   'POST /apps/:app/releases': app('write'),
   'GET /apps/:app/formation': app('read'),
   'PATCH /apps/:app/formation': app('write'),

@@ -11,6 +11,7 @@ import { dynoRoutes } from './dynos.ts';
 import { formationRoutes } from './formation.ts';
 import { nodeRoutes } from './nodes.ts';
 import { releaseRoutes } from './releases.ts';
+import { cronRoutes } from './cron.ts';
 import { slugRoutes } from './slugs.ts';
 import { tokenRoutes } from './tokens.ts';
 
@@ -27,6 +28,7 @@ export function platformRoutes(
   appRoutes(r, ctx);
   configVarRoutes(r, ctx);
   releaseRoutes(r, ctx);
+  cronRoutes(r, ctx);
   formationRoutes(r, ctx);
   dynoRoutes(r, ctx);
   domainRoutes(r, ctx);
