@@ -6,12 +6,15 @@
  * on exit, SIGINT and SIGTERM) leaves no namespace, link or process behind; a
  * run that crashed anyway is removed by the next `start()`.
  */
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Cluster } from '../../cluster/client.ts';
 import { loadClusterKey } from '../../cluster/sealed.ts';
+import { CONTROL_USER, nodeUser, ROUTER_USER, setupEtcdAuth } from '../../cluster/etcd-auth.ts';
+import { etcdHealthy } from '../../cluster/etcd-server.ts';
+import { clientCert, ensurePki, type ClientCert } from '../../cluster/pki.ts';
 import { deriveCredential, writeCredential } from '../../logplex/credential.ts';
 import { Daemon } from './daemon.ts';
 import { blackhole, claimRun, cleanupStale, createBridge, createHost, destroyRun, freeSubnet, killAllIn, nsName, requireRoot, setLink } from './net.ts';
@@ -96,8 +99,24 @@ export class NetnsCluster {
     return this.hosts.filter((h) => h.role === role);
   }
 
+  /** etcd takes only client certificates, one per daemon (its etcd user and role: cluster/etcd-auth.ts). */
   get etcdEndpoints(): string[] {
-    return this.ofRole('etcd').map((h) => `http://${h.addr}:2379`);
+    return this.ofRole('etcd').map((h) => `https://${h.addr}:2379`);
+  }
+
+  get pki(): string {
+    return join(this.dir, 'pki');
+  }
+
+  /** The etcd certificate of the daemon on `h` (etcd's own administrator for etcd hosts). */
+  etcdCert(h: Host): ClientCert {
+    const user = h.role === 'control' ? CONTROL_USER : h.role === 'router' ? ROUTER_USER : h.role === 'node' ? nodeUser(h.name) : 'root';
+    return clientCert(this.pki, user);
+  }
+
+  /** Whether the etcd member on `name` answers /health. */
+  etcdHealthy(name: string): Promise<boolean> {
+    return etcdHealthy(`https://${this.host(name).addr}:2379`, clientCert(this.pki, 'root'));
   }
 
   get apiUrls(): string[] {
@@ -110,7 +129,8 @@ export class NetnsCluster {
 
   /** A client on the cluster's etcd, from the root namespace (over the bridge). */
   client(): Cluster {
-    return new Cluster({ endpoints: this.etcdEndpoints, callTimeoutMs: 3000 });
+    const c = clientCert(this.pki, CONTROL_USER);
+    return new Cluster({ endpoints: this.etcdEndpoints, callTimeoutMs: 3000, tls: { ca: readFileSync(c.ca), cert: readFileSync(c.cert), key: readFileSync(c.key) } });
   }
 
   daemon(host: string): Daemon {
@@ -132,10 +152,13 @@ export class NetnsCluster {
       mkdirSync(this.dir, { recursive: true });
       chmodSync(this.dir, 0o711); // dyno users (as root) traverse to their dyno dirs
       loadClusterKey(join(this.dir, 'cluster.key'), true);
+      const nodes = this.ofRole('node').map((h) => h.name);
+      ensurePki(this.pki, [...this.ofRole('etcd').map((h) => h.addr), '127.0.0.1'], ['root', CONTROL_USER, ROUTER_USER, ...nodes.map(nodeUser)]);
       createBridge(this.run, this.subnet);
       for (const h of this.hosts) createHost(this.run, h.name, h.addr);
       for (const h of this.hosts) this.daemons.set(h.name, this.daemonFor(h));
       await this.startRole('etcd');
+      await setupEtcdAuth(this.etcdEndpoints[0]!, clientCert(this.pki, 'root'), '/dynomesh/', this.ofRole('node').map((h) => h.name));
       await this.startRole('control');
       await this.startRole('node');
       await this.startRole('router');
@@ -156,7 +179,7 @@ export class NetnsCluster {
     d.start();
     const dead = () => (d.running ? undefined : `${d.name} exited during start; see ${this.dir}/${d.name}.log:\n${d.output.slice(-2000)}`);
     if (h.role === 'etcd') {
-      await until(`etcd ${name}`, 30_000, async () => ok(`http://${h.addr}:2379/health`), dead);
+      await until(`etcd ${name}`, 30_000, () => this.etcdHealthy(name), dead);
     } else if (h.role === 'control') {
       await until(`control ${name}`, 60_000, async () => ok(`http://${h.addr}:${API_PORT}/health`), dead);
     } else if (h.role === 'router') {
@@ -182,6 +205,9 @@ export class NetnsCluster {
       DYNOMESH_LOG_LEVEL: this.o.logLevel ?? process.env.DYNOMESH_LOG_LEVEL ?? 'info',
       DYNOMESH_LOG_FORMAT: 'json',
       DYNOMESH_ETCD: this.etcdEndpoints.join(','),
+      DYNOMESH_ETCD_CA: this.etcdCert(h).ca,
+      DYNOMESH_ETCD_CERT: this.etcdCert(h).cert,
+      DYNOMESH_ETCD_KEY: this.etcdCert(h).key,
       DYNOMESH_CLUSTER_KEY: join(this.dir, 'cluster.key'),
       DYNOMESH_BASE_DOMAIN: this.baseDomain,
     };
@@ -192,7 +218,9 @@ export class NetnsCluster {
       const peers = this.ofRole('etcd').map((e) => `${e.name}=http://${e.addr}:2380`).join(',');
       argv = [
         'etcd', '--name', h.name, '--data-dir', join(dataDir, 'etcd'),
-        '--listen-client-urls', `http://${h.addr}:2379`, '--advertise-client-urls', `http://${h.addr}:2379`,
+        '--listen-client-urls', `https://${h.addr}:2379`, '--advertise-client-urls', `https://${h.addr}:2379`,
+        '--cert-file', join(this.pki, 'server.crt'), '--key-file', join(this.pki, 'server.key'),
+        '--trusted-ca-file', join(this.pki, 'ca.crt'), '--client-cert-auth',
         '--listen-peer-urls', `http://${h.addr}:2380`, '--initial-advertise-peer-urls', `http://${h.addr}:2380`,
         '--initial-cluster', peers, '--initial-cluster-state', 'new', '--initial-cluster-token', `dmnet-${this.run}`,
         '--heartbeat-interval', '100', '--election-timeout', '1000', ...extra,
@@ -255,20 +283,22 @@ export class NetnsCluster {
     for (const o of others) blackhole(this.run, o.name, [this.host(host).addr], on);
   }
 
-  /** The etcd member that leads now (asked of the members still answering). */
+  /** The etcd member that leads now (asked of the members still answering, over gRPC: etcd's JSON gateway ignores client certificates). */
   async etcdLeader(): Promise<Host | undefined> {
+    const c = clientCert(this.pki, 'root');
+    const tls = { ca: readFileSync(c.ca), cert: readFileSync(c.cert), key: readFileSync(c.key) };
     for (const h of this.ofRole('etcd')) {
+      const one = new Cluster({ endpoints: [`https://${h.addr}:2379`], callTimeoutMs: 1000, tls });
       try {
-        const res = await fetch(`http://${h.addr}:2379/v3/maintenance/status`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(1000) });
-        const st = (await res.json()) as { header?: { member_id?: string }; leader?: string };
+        const st = await one.etcd.maintenance.status();
         if (!st.leader || st.leader === '0') continue;
-        const members = (await (await fetch(`http://${h.addr}:2379/v3/cluster/member/list`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(1000) })).json()) as {
-          members?: { ID: string; name: string }[];
-        };
-        const name = members.members?.find((m) => m.ID === st.leader)?.name;
+        const { members } = await one.etcd.cluster.memberList({});
+        const name = members.find((m) => m.ID === st.leader)?.name;
         return name ? this.host(name) : undefined;
       } catch {
         /* this member is down; ask the next */
+      } finally {
+        one.close();
       }
     }
     return undefined;

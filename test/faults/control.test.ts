@@ -77,7 +77,7 @@ describe('etcd and control faults under load through both routers', () => {
     assert.deepEqual(apiErrors, []);
     // The member comes back and catches up.
     await c.startHost(victim.name);
-    await eventually(async () => (await fetch(`http://${victim.addr}:2379/health`)).ok, 30_000, `${victim.name} healthy again`);
+    await eventually(() => c.etcdHealthy(victim.name), 30_000, `${victim.name} healthy again`);
   });
 
   test('5. partition a router from etcd: it serves its last table, then heals and catches up', async () => {
