@@ -14,9 +14,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../cluster/etcd-server.ts';
+import { hostAddress, isLocalAddress } from '../../lib/host-address.ts';
 import { CliError } from '../errors.ts';
 import { ServerView } from './addon-process.ts';
 import { SERVICES, type AddonService, type ServiceName } from './addon-services.ts';
@@ -49,35 +49,6 @@ export interface AddonStatus {
 /** Which services `up` runs itself: not with --no-addons, not when the operator named a server. */
 export function servicesToRun(enabled: boolean, env: NodeJS.ProcessEnv): AddonService[] {
   return enabled ? SERVICES.filter((s) => !env[s.env]) : [];
-}
-
-/** The host's address dynos reach: that of the default route's interface, else the first non-loopback IPv4. */
-export function hostAddress(routes = safeRead('/proc/net/route'), ifaces = networkInterfaces()): string | undefined {
-  const v4 = (name: string) => ifaces[name]?.find((a) => a.family === 'IPv4' && !a.internal)?.address;
-  for (const line of routes.split('\n').slice(1)) {
-    const c = line.trim().split(/\s+/);
-    if (c[1] === '00000000' && c[0]) {
-      const a = v4(c[0]);
-      if (a) return a;
-    }
-  }
-  for (const name of Object.keys(ifaces)) {
-    const a = v4(name);
-    if (a) return a;
-  }
-  return undefined;
-}
-
-function safeRead(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
-}
-
-function isLocal(addr: string): boolean {
-  return addr === '127.0.0.1' || Object.values(networkInterfaces()).some((l) => l?.some((a) => a.address === addr));
 }
 
 /** As the daemons decide: root, and isolation not turned off. */
@@ -137,7 +108,7 @@ export class AddonServers {
   /** The address they listen on; the one kept from an earlier start while it is still this host's (apps' URLs name it). */
   private listenAddress(stored: string | undefined): string {
     if (!(this.o.isolated ?? isolatedByDefault(this.o.env ?? process.env))) return '127.0.0.1';
-    if (stored && stored !== '127.0.0.1' && isLocal(stored)) return stored;
+    if (stored && stored !== '127.0.0.1' && isLocalAddress(stored)) return stored;
     const found = hostAddress();
     if (!found) this.o.notice('add-on servers listen on 127.0.0.1: this host has no other IPv4 address, so dynos in containers cannot reach them');
     return found ?? '127.0.0.1';

@@ -5,14 +5,11 @@
  * dynos share the host and loopback is enough.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { networkInterfaces } from 'node:os';
+import { hostAddress as defaultHostAddress } from '../../lib/host-address.ts';
 
-/** The host's first non-loopback IPv4 address (127.0.0.1 when it has none). */
+/** The host's address (lib/host-address.ts, as `dynomesh up` picks it for its add-on servers), 127.0.0.1 when it has none. */
 export function hostAddress(): string {
-  for (const list of Object.values(networkInterfaces())) {
-    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal && !/^10\.23\d\./.test(a.address)) return a.address;
-  }
-  return '127.0.0.1';
+  return defaultHostAddress() ?? '127.0.0.1';
 }
 
 export function addonHost(): string {
