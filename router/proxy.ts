@@ -15,7 +15,7 @@
  */
 import type { HttpRequest, HttpResponse } from './uws.ts';
 import { addressText } from './uws.ts';
-import { AffinityKind, cookieValue } from './balancer/affinity.ts';
+import { affinityKey, connectFailed, exhaustedCode, routeRefusal } from './admit.ts';
 import { markTried, pick, type Tried } from './balancer/pick.ts';
 import type { Backend, ConnectWaiter } from './upstream/backend.ts';
 import type { Conn, ConnOwner } from './upstream/conn.ts';
@@ -146,26 +146,20 @@ class Exchange implements ConnOwner, ConnectWaiter {
   }
 
   onConnectFailed(err: Error & { code?: string }, b: Backend): void {
-    b.connectErrors++;
-    b.quarantine(this.ctx.opts.quarantineMs);
-    this.ctx.metrics.connectErrors++;
-    if (this.done) return; // finish() already gave back the in-flight slot
-    b.inFlight--;
-    this.lastConnectError = err.code ?? err.message;
-    if (this.tries < this.ctx.opts.maxTries && this.tries < this.route!.backends.length) {
-      this.ctx.metrics.retries++;
-      this.backend = null;
-      return this.dispatch();
+    if (this.done) {
+      connectFailed(this.ctx, this.route!, b, Infinity); // finish() already gave back the in-flight slot
+      return;
     }
+    b.inFlight--;
     this.backend = null;
+    this.lastConnectError = err.code ?? err.message;
+    if (connectFailed(this.ctx, this.route!, b, this.tries)) return this.dispatch();
     this.giveUp();
   }
 
-  /** No dyno could take the request: H10 when every dyno is down, else the connect error's code. */
+  /** No dyno could take the request (admit.ts `exhaustedCode`). */
   giveUp(): void {
-    const now = Date.now();
-    const allDown = this.route!.backends.every((b) => b.isQuarantined(now));
-    this.fail(allDown ? 'H10' : this.lastConnectError === 'ETIMEDOUT' ? 'H19' : 'H21');
+    this.fail(exhaustedCode(this.route!, this.lastConnectError, Date.now()));
   }
 
   onConnected(conn: Conn, reused: boolean): void {
@@ -716,22 +710,9 @@ export function handleRequest(ctx: ProxyContext, res: HttpResponse, req: HttpReq
   if (route === undefined) return ex.fail('NOAPP');
   ex.route = route;
   if (route.httpsRedirect && ctx.opts.proto === 'http' && ctx.opts.httpsPort > 0) return redirectToHttps(ex, ctx.opts.httpsPort);
-  if (route.maintenance) return ex.fail('H80');
-  if (route.backends.length === 0) return ex.fail('H14');
-
-  switch (route.affinity.kind) {
-    case AffinityKind.Random:
-      ex.affinityKey = null;
-      break;
-    case AffinityKind.Cookie:
-      ex.affinityKey = cookieValue(req.getHeader('cookie'), route.affinity.name) || ex.clientIp;
-      break;
-    case AffinityKind.Header:
-      ex.affinityKey = req.getHeader(route.affinity.name) || ex.clientIp;
-      break;
-    default:
-      ex.affinityKey = ex.clientIp;
-  }
+  const refusal = routeRefusal(route);
+  if (refusal !== null) return ex.fail(refusal);
+  ex.affinityKey = affinityKey(route, req, ex.clientIp);
 
   ex.hasBody = facts.chunked || facts.contentLength > 0;
   ex.chunkedBody = facts.chunked;

@@ -13,7 +13,7 @@
 import { WebSocket as Upstream } from 'ws';
 import type { HttpRequest, HttpResponse, WebSocket, us_socket_context_t, Uws } from './uws.ts';
 import { addressText } from './uws.ts';
-import { AffinityKind, cookieValue } from './balancer/affinity.ts';
+import { affinityKey, connectFailed, exhaustedCode, isUnreachable, routeRefusal } from './admit.ts';
 import { markTried, pick, type Tried } from './balancer/pick.ts';
 import { ERRORS, isHerokuCode, type ErrorCode } from './errors.ts';
 import { forwardHeaders, requestId } from './headers.ts';
@@ -156,13 +156,9 @@ function upgrade(ctx: ProxyContext, connectTimeoutMs: number, res: HttpResponse,
   if (!facts.connectionTokens?.includes('upgrade')) return fail(undefined, 'BAD', 'Connection does not name upgrade');
   const route = ctx.table.lookup(host);
   if (!route) return fail(undefined, 'NOAPP');
-  if (route.maintenance) return fail(route, 'H80');
-  if (route.backends.length === 0) return fail(route, 'H14');
-  const affinityKey =
-    route.affinity.kind === AffinityKind.Random ? null
-    : route.affinity.kind === AffinityKind.Cookie ? cookieValue(req.getHeader('cookie'), route.affinity.name) || clientIp
-    : route.affinity.kind === AffinityKind.Header ? req.getHeader(route.affinity.name) || clientIp
-    : clientIp;
+  const refusal = routeRefusal(route);
+  if (refusal !== null) return fail(route, refusal);
+  const pin = affinityKey(route, req, clientIp);
   const headers = forwardHeaders(pairs, {
     method: 'GET', target, clientIp, requestId: rid, proto: ctx.opts.proto, port: ctx.opts.port, startMs,
     contentLength: -1, chunked: false, connectionTokens: null,
@@ -170,14 +166,25 @@ function upgrade(ctx: ProxyContext, connectTimeoutMs: number, res: HttpResponse,
   const protoList = protocols ? protocols.split(',').map((s) => s.trim()).filter(Boolean) : [];
   let tried: Tried = 0;
   let tries = 0;
+  let lastError = '';
 
   const attempt = () => {
     const now = Date.now();
-    const slot = pick(route, affinityKey, tried, now);
-    if (slot < 0) return fail(route, 'H10');
+    const slot = pick(route, pin, tried, now);
+    if (slot < 0) return fail(route, exhaustedCode(route, lastError, now));
     tried = markTried(tried, slot, route.backends.length);
     tries++;
     const b = route.backends[slot]!;
+    // an upgrade counts against its dyno's bound from the handshake until the socket closes
+    b.inFlight++;
+    let counted = true;
+    const release = () => {
+      if (!counted) return;
+      counted = false;
+      b.inFlight--;
+      if (b.retired && b.inFlight === 0) b.destroy();
+    };
+    const connectStart = now;
     const link: Link = { up: null as unknown as Upstream, client: null, queue: [], closed: false };
     const u = (up = new Upstream(`ws://${b.host}:${b.port}${target}`, protoList, {
       headers, perMessageDeflate: false, handshakeTimeout: connectTimeoutMs, followRedirects: false,
@@ -202,6 +209,7 @@ function upgrade(ctx: ProxyContext, connectTimeoutMs: number, res: HttpResponse,
       if (ws.send(data, isBinary) === 0) u.pause();
     });
     u.on('close', (code: number, reason: Buffer) => {
+      release();
       const ws = link.client;
       if (ws !== null && !link.closed) {
         link.closed = true;
@@ -218,19 +226,15 @@ function upgrade(ctx: ProxyContext, connectTimeoutMs: number, res: HttpResponse,
       resp.resume();
     });
     u.on('error', (err: Error & { code?: string }) => {
+      release();
       if (opened || aborted) return;
       opened = true;
-      if (err.code === 'ECONNREFUSED' || err.code === 'ECONNRESET' || err.code === 'ETIMEDOUT' || /timed out/.test(err.message)) {
-        b.connectErrors++;
-        b.quarantine(ctx.opts.quarantineMs);
-        ctx.metrics.connectErrors++;
-        if (tries < ctx.opts.maxTries && tries < route.backends.length) {
-          ctx.metrics.retries++;
-          return attempt();
-        }
-        return fail(route, 'H21', err.code ?? err.message);
-      }
-      fail(route, 'H99', err.message);
+      // `ws` gives its handshake timeout no code: no answer within the connect timeout is ETIMEDOUT
+      const code = err.code ?? (Date.now() - connectStart >= connectTimeoutMs ? 'ETIMEDOUT' : '');
+      if (!isUnreachable(code)) return fail(route, 'H99', err.message);
+      lastError = code;
+      if (connectFailed(ctx, route, b, tries)) return attempt();
+      fail(route, exhaustedCode(route, lastError, Date.now()), code);
     });
   };
   attempt();
