@@ -186,7 +186,9 @@ function upgrade(ctx: ProxyContext, connectTimeoutMs: number, res: HttpResponse,
     };
     const connectStart = now;
     const link: Link = { up: null as unknown as Upstream, client: null, queue: [], closed: false };
-    const u = (up = new Upstream(`ws://${b.host}:${b.port}${target}`, protoList, {
+    // target passed checkHead (origin-form, no CR/LF/NUL); an IPv6 dyno address needs brackets
+    const authority = b.host.includes(':') ? `[${b.host}]:${b.port}` : `${b.host}:${b.port}`;
+    const u = (up = new Upstream(`ws://${authority}${target}`, protoList, {
       headers, perMessageDeflate: false, handshakeTimeout: connectTimeoutMs, followRedirects: false,
     }));
     link.up = u;
