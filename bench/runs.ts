@@ -7,7 +7,8 @@ import { startBackend } from './backends/index.ts';
 import type { BenchConfig } from './args.ts';
 import type { Placement } from './placement.ts';
 import { scenarioByName, type Scenario } from './scenarios.ts';
-import { BENCH_HOST, type Target, type TargetName } from './targets/target.ts';
+import { BENCH_HOST, type Target, type TargetName, type TlsFiles } from './targets/target.ts';
+import { benchCertificate } from './tls.ts';
 import { direct } from './targets/direct.ts';
 import { floor } from './targets/floor.ts';
 import { nginx } from './targets/nginx.ts';
@@ -32,22 +33,27 @@ export interface Lane {
 
 export const say = (s: string) => process.stderr.write(s + '\n');
 
+/** The TLS scenarios have no direct lane (the backend speaks plain HTTP only). */
+const isTls = (scenario: string): boolean => scenario === 'tls' || scenario === 'tlsnew';
+
+const certs = new Map<string, TlsFiles>();
+
 export function lanesFor(cfg: BenchConfig, scenario: string, dead: Record<string, string>): Lane[] {
   const lanes: Lane[] = [];
   for (const name of cfg.targets) {
     if (name === 'router') {
       const counts = scenario === 'hello' ? cfg.routerWorkers : [cfg.routerWorkers[0] ?? 1];
       for (const w of counts) lanes.push({ label: w > 1 ? `router-${w}w` : 'router', target: router, workers: w });
-    } else if (name !== 'floor' || scenario === 'hello') lanes.push({ label: name, target: TARGETS[name], workers: 1 });
+    } else if ((name !== 'floor' || scenario === 'hello') && !(name === 'direct' && isTls(scenario))) lanes.push({ label: name, target: TARGETS[name], workers: 1 });
   }
   return lanes.filter((l) => !dead[l.label] && !dead[l.target.name]);
 }
 
 /** Fresh backend + fresh target, `fn` measures, then both stop (whatever happened). */
-async function withTarget<T>(cfg: BenchConfig, p: Placement, dir: string, lane: Lane, fn: (port: number, pids: { proxy?: number; backend: number }) => Promise<T>): Promise<T> {
+async function withTarget<T>(cfg: BenchConfig, p: Placement, dir: string, lane: Lane, fn: (port: number, pids: { proxy?: number; backend: number }) => Promise<T>, tls?: TlsFiles): Promise<T> {
   const backend = await startBackend(cfg.backend, p.backend, dir);
   try {
-    const running = await lane.target.start({ placement: p, backend, dir, routerWorkers: lane.workers });
+    const running = await lane.target.start({ placement: p, backend, dir, routerWorkers: lane.workers, ...(tls ? { tls } : {}) });
     try {
       return await fn(running.port, { proxy: Object.values(running.pids)[0], backend: backend.pid });
     } finally {
@@ -67,7 +73,7 @@ export async function closedLoop(cfg: BenchConfig, p: Placement, dir: string, s:
     const meter = meterFor(pids);
     const r = await runWrk({
       port, path: s.path, host: BENCH_HOST, connections: cfg.connections ?? s.connections, durationS: cfg.durationS, threads: 1,
-      core: p.loadgen, method: s.method, bodyBytes: s.bodyBytes, closeEach: s.closeEach, scriptDir: dir,
+      core: p.loadgen, method: s.method, bodyBytes: s.bodyBytes, closeEach: s.closeEach, tls: s.tls, scriptDir: dir,
     }, cfg.warmupS, () => meter.start());
     const cpu = meter.stop();
     r.proxy_cpu_pct = cpu.proxy;
@@ -76,7 +82,14 @@ export async function closedLoop(cfg: BenchConfig, p: Placement, dir: string, s:
     // For an upload the bytes that matter are the ones sent, not the short answers read.
     if (s.method === 'POST' && s.bodyBytes) r.bytes_per_s = r.rps * s.bodyBytes;
     return r;
-  });
+  }, s.tls ? certFor(dir) : undefined);
+}
+
+/** One bench certificate per run directory. */
+function certFor(dir: string): TlsFiles {
+  let c = certs.get(dir);
+  if (!c) certs.set(dir, (c = benchCertificate(dir)));
+  return c;
 }
 
 export async function openLoop(cfg: BenchConfig, p: Placement, dir: string, gen: OpenLoopGenerator, lane: Lane, rates: number[]): Promise<Map<number, LoadResult>> {

@@ -21,6 +21,8 @@ export interface WrkOptions {
   bodyBytes?: number;
   /** New TCP connection for every request (wrk reconnects after `Connection: close`). */
   closeEach?: boolean;
+  /** https:// (wrk's TLS: a full handshake per new connection, no session resumption). */
+  tls?: boolean;
   scriptDir: string;
 }
 
@@ -44,7 +46,7 @@ export function wrkScript(o: Pick<WrkOptions, 'method' | 'bodyBytes'>): string {
 export function wrkArgs(o: WrkOptions, scriptPath: string, durationS = o.durationS): string[] {
   const args = [`-t${o.threads}`, `-c${o.connections}`, `-d${durationS}s`, '--latency', '--timeout', '5s', '-s', scriptPath, '-H', `Host: ${o.host}`];
   if (o.closeEach) args.push('-H', 'Connection: close');
-  args.push(`http://127.0.0.1:${o.port}${o.path}`);
+  args.push(`${o.tls ? 'https' : 'http'}://127.0.0.1:${o.port}${o.path}`);
   return args;
 }
 

@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { startPinned, waitForPort } from '../proc.ts';
 import { freePort } from '../../cluster/etcd-server.ts';
 import { findBinary } from './nginx.ts';
-import { TargetUnavailable, type Target } from './target.ts';
+import { TargetUnavailable, type Target, type TlsFiles } from './target.ts';
 
-export function haproxyConfig(port: number, upstreamPort: number): string {
+export function haproxyConfig(port: number, upstreamPort: number, tls?: TlsFiles): string {
   return `# written by dynomesh bench
 global
   nbthread 1
@@ -24,7 +24,7 @@ defaults
   timeout http-keep-alive 60s
 
 frontend fe
-  bind 127.0.0.1:${port}
+  bind 127.0.0.1:${port}${tls ? ` ssl crt ${tls.pemFile} ssl-min-ver TLSv1.2` : ''}
   default_backend dyno
 
 backend dyno
@@ -41,7 +41,7 @@ export const haproxy: Target = {
     mkdirSync(dir, { recursive: true });
     const port = await freePort();
     const conf = join(dir, 'haproxy.cfg');
-    writeFileSync(conf, haproxyConfig(port, ctx.backend.port));
+    writeFileSync(conf, haproxyConfig(port, ctx.backend.port, ctx.tls));
     const logFile = join(dir, 'stderr.log');
     const p = startPinned(ctx.placement.proxy, bin, ['-f', conf, '-db'], { logFile });
     await waitForPort(port, 'haproxy', { exited: p.exited, logFile });

@@ -8,14 +8,21 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { childPids, startPinned, waitForPort } from '../proc.ts';
 import { freePort } from '../../cluster/etcd-server.ts';
-import { TargetUnavailable, type Target } from './target.ts';
+import { TargetUnavailable, type Target, type TlsFiles } from './target.ts';
 
 export function findBinary(name: string): string | undefined {
   const r = spawnSync('sh', ['-c', `command -v ${name} || ls /usr/sbin/${name} /usr/local/sbin/${name} 2>/dev/null | head -1`], { encoding: 'utf8' });
   return r.stdout.trim().split('\n')[0] || undefined;
 }
 
-export function nginxConfig(dir: string, port: number, upstreamPort: number): string {
+export function nginxConfig(dir: string, port: number, upstreamPort: number, tls?: TlsFiles): string {
+  const listen = tls
+    ? `listen 127.0.0.1:${port} ssl backlog=4096;
+    ssl_certificate ${tls.certFile};
+    ssl_certificate_key ${tls.keyFile};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_cache shared:SSL:10m;`
+    : `listen 127.0.0.1:${port} backlog=4096;`;
   return `# written by dynomesh bench
 worker_processes 1;
 pid ${dir}/nginx.pid;
@@ -40,7 +47,7 @@ http {
     keepalive_requests 100000;
   }
   server {
-    listen 127.0.0.1:${port} backlog=4096;
+    ${listen}
     location / {
       proxy_pass http://dyno;
       proxy_http_version 1.1;
@@ -60,7 +67,7 @@ export const nginx: Target = {
     mkdirSync(dir, { recursive: true });
     const port = await freePort();
     const conf = join(dir, 'nginx.conf');
-    writeFileSync(conf, nginxConfig(dir, port, ctx.backend.port));
+    writeFileSync(conf, nginxConfig(dir, port, ctx.backend.port, ctx.tls));
     const logFile = join(dir, 'stderr.log');
     const p = startPinned(ctx.placement.proxy, bin, ['-c', conf, '-p', dir, '-e', join(dir, 'error.log'), '-g', 'daemon off;'], { logFile });
     await waitForPort(port, 'nginx', { exited: p.exited, logFile });

@@ -4,7 +4,8 @@
  * contract, and a fresh `dynomesh router` process per round, pinned to the proxy core.
  */
 import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'node:http';
@@ -12,7 +13,7 @@ import { Cluster } from '../../cluster/client.ts';
 import { EtcdServer, freePort } from '../../cluster/etcd-server.ts';
 import type { Endpoint, RoutingApp } from '../../cluster/records.ts';
 import { adoptPid, forgetPid, startPinned, tailOf, waitForPort } from '../proc.ts';
-import { BENCH_APP, BENCH_HOST, TargetUnavailable, type Target, type TargetContext } from './target.ts';
+import { BENCH_APP, BENCH_HOST, TargetUnavailable, type Target, type TargetContext, type TlsFiles } from './target.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DYNOMESH_BIN = join(root, 'bin', 'dynomesh.js');
@@ -105,19 +106,30 @@ export class RouterEnv {
   }
 }
 
+/** A random certificates key file (the router needs one to serve HTTPS; the bench stores no app certificates). */
+function benchCertsKey(dir: string): string {
+  const f = join(dir, 'certs.key');
+  if (!existsSync(f)) writeFileSync(f, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
+  return f;
+}
+
 /** Start a router process against `env`; resolves once it routes BENCH_HOST to a dyno. */
-export async function startRouterProcess(env: RouterEnv, core: string | undefined, dir: string, workers: number, readyTimeoutMs = 15_000) {
+export async function startRouterProcess(env: RouterEnv, core: string | undefined, dir: string, workers: number, readyTimeoutMs = 15_000, tls?: TlsFiles) {
   const port = await freePort();
+  const httpsPort = tls ? await freePort() : 0;
   const adminPort = await freePort();
   const logFile = join(dir, `router-${port}.log`);
   const args = [DYNOMESH_BIN, 'router', '--host', '127.0.0.1', '--admin-host', '127.0.0.1', '--etcd', env.etcd.endpoint, '--etcd-prefix', env.prefix,
     '--port', String(port), '--admin-port', String(adminPort), '--base-domain', 'localhost'];
   if (workers > 1) args.push('--workers', String(workers));
+  // HTTPS with the bench certificate as the default (wrk's SNI is 127.0.0.1); no app certificates, so the certificates key opens nothing
+  if (tls) args.push('--https-port', String(httpsPort), '--tls-cert', tls.certFile, '--tls-key', tls.keyFile, '--certs-key', benchCertsKey(dir));
   // The per-request log line stays on (it is part of the router's cost); it goes to the log file.
   const p = startPinned(core, process.execPath, args, { logFile, env: { ...process.env, DYNOMESH_LOG_FORMAT: 'json' } });
   try {
     await waitForPort(port, 'dynomesh router', { exited: p.exited, logFile, timeoutMs: Math.max(20_000, readyTimeoutMs) });
     await waitRouted(port, readyTimeoutMs);
+    if (tls) await waitForPort(httpsPort, 'dynomesh router (HTTPS)', { exited: p.exited, logFile, timeoutMs: 10_000 });
   } catch (err) {
     await p.stop();
     // Not TargetUnavailable: a start failure may be passing (a tree being edited), so the next round tries again.
@@ -129,7 +141,7 @@ export async function startRouterProcess(env: RouterEnv, core: string | undefine
     await p.stop();
     rmSync(logFile, { force: true });
   };
-  return { port, adminPort, pid: p.pid, stop, logFile };
+  return { port, httpsPort, adminPort, pid: p.pid, stop, logFile };
 }
 
 /** GET / with the bench Host until the answer is a 200 from a dyno (the route has arrived). */
@@ -174,7 +186,7 @@ export const router: Target = {
     await env.putApp();
     await env.putEndpoint('web.1', ctx.backend.port);
     const core = ctx.routerWorkers > 1 ? ctx.placement.proxyWide : ctx.placement.proxy;
-    const r = await startRouterProcess(env, core, ctx.dir, ctx.routerWorkers);
-    return { name: ctx.routerWorkers > 1 ? `router-${ctx.routerWorkers}w` : 'router', port: r.port, pids: { router: r.pid }, stop: r.stop };
+    const r = await startRouterProcess(env, core, ctx.dir, ctx.routerWorkers, 15_000, ctx.tls);
+    return { name: ctx.routerWorkers > 1 ? `router-${ctx.routerWorkers}w` : 'router', port: ctx.tls ? r.httpsPort : r.port, pids: { router: r.pid }, stop: r.stop };
   },
 };

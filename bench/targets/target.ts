@@ -20,6 +20,15 @@ export interface TargetContext {
   dir: string;
   /** Router worker threads (router target only). */
   routerWorkers: number;
+  /** End TLS with this certificate; the target's `port` is then its TLS port. */
+  tls?: TlsFiles;
+}
+
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+  /** Certificate and key in one file (HAProxy's `crt`). */
+  pemFile: string;
 }
 
 export interface RunningTarget {

@@ -21,7 +21,7 @@ describe('bench arguments', () => {
     assert.deepEqual(c.targets, ['router', 'floor', 'nginx', 'haproxy', 'direct']);
     assert.equal(c.rounds, 3);
     assert.equal(c.backend, 'uws');
-    assert.deepEqual(c.scenarios, ['hello', '16k', '1m', 'post64k', 'conns1000', 'newconn']);
+    assert.deepEqual(c.scenarios, ['hello', '16k', '1m', 'post64k', 'conns1000', 'newconn', 'tls', 'tlsnew']);
     assert.deepEqual(c.rates, [10000, 30000, 'half-nginx']);
     assert.deepEqual(c.routerWorkers, [1, 2]);
     assert.equal(c.out, 'bench/results/latest.json');
