@@ -187,6 +187,8 @@ export interface Placement {
    * Absent or false: detached (`run:detached`), output goes to the logs.
    */
   attach?: boolean;
+  /** Attached one-offs only: run on a pseudo-terminal of this size (`dynomesh run` from a terminal). */
+  tty?: { rows: number; cols: number; term?: string };
 }
 
 export type DynoState = 'starting' | 'up' | 'crashed' | 'down';

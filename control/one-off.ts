@@ -21,6 +21,8 @@ export interface OneOffRequest {
   type?: string;
   /** Run on this release instead of the current one (the release phase runs the pending release). Not from the API. */
   release?: number;
+  /** A pseudo-terminal for an attached run: `{"rows": 24, "cols": 80, "term": "xterm-256color"}`. */
+  tty?: { rows: number; cols: number; term?: string };
 }
 
 export function parseOneOff(body: unknown): OneOffRequest {
@@ -34,9 +36,19 @@ export function parseOneOff(body: unknown): OneOffRequest {
   }
   if (b.size !== undefined && typeof b.size !== 'string') throw invalid('"size" must be a dyno size such as standard-1x');
   if (b.type !== undefined && (typeof b.type !== 'string' || !/^[a-z][a-z0-9_]*$/.test(b.type))) throw invalid('"type" must be lowercase letters, digits and _ (default "run")');
+  let tty: OneOffRequest['tty'];
+  if (b.tty !== undefined && b.tty !== null && b.tty !== false) {
+    const t = b.tty as Record<string, unknown>;
+    const dim = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 1000;
+    if (typeof t !== 'object' || !dim(t.rows) || !dim(t.cols)) throw invalid('"tty" must be {"rows": N, "cols": N} (1 to 1000)');
+    if (t.term !== undefined && (typeof t.term !== 'string' || !/^[A-Za-z0-9._+-]{1,64}$/.test(t.term))) throw invalid('"tty.term" must be a terminal type such as xterm-256color');
+    if (b.attach !== true) throw invalid('"tty" needs "attach": true');
+    tty = { rows: t.rows as number, cols: t.cols as number, ...(t.term ? { term: t.term as string } : {}) };
+  }
   return {
     command: b.command,
     attach: b.attach === true,
+    ...(tty ? { tty } : {}),
     ...(b.size !== undefined ? { size: normalizeSize(b.size as string) } : {}),
     ...(b.type !== undefined ? { type: b.type as string } : {}),
   };
@@ -57,7 +69,7 @@ export async function runOneOff(cluster: Cluster, app: string, req: OneOffReques
     const dyno = `${type}.${randomInt(1000, 10000)}`;
     const placement: Placement = {
       app, dyno, type, release: release.version, size, memoryMb: mb, restartNonce: 0, createdAt: Date.now(),
-      command: req.command, attach: req.attach,
+      command: req.command, attach: req.attach, ...(req.tty ? { tty: req.tty } : {}),
     };
     const key = k.placement(node, app, dyno);
     const r = await cluster.txn(

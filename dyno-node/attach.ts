@@ -9,7 +9,8 @@
  * up to `offerWaitMs`. Wire format:
  *   node -> client  binary: 1 byte channel (1 stdout, 2 stderr) + data
  *                   text:   {"type":"exit","status":N,"message":"..."} then close
- *   client -> node  binary: stdin bytes; text {"type":"eof"} closes stdin
+ *   client -> node  binary: stdin bytes; text {"type":"eof"} closes stdin,
+ *                   {"type":"resize","rows":N,"cols":N} resizes a tty run's terminal
  * Closing the socket kills the dyno.
  */
 import { timingSafeEqual } from 'node:crypto';
@@ -25,6 +26,8 @@ export interface Attachment {
   readonly buffered: number;
   exit(status: number | null, message: string): void;
   onInput(fn: (data: Buffer | null) => void): void;
+  /** The requester's terminal changed size (tty runs). */
+  onResize(fn: (rows: number, cols: number) => void): void;
   onClose(fn: () => void): void;
   readonly closed: boolean;
 }
@@ -34,6 +37,7 @@ class SocketAttachment implements Attachment {
   private early: (Buffer | null)[] = [];
   private input: (d: Buffer | null) => void = (d) => this.early.push(d);
   private closeFns: (() => void)[] = [];
+  private resize: (rows: number, cols: number) => void = () => undefined;
   closed = false;
 
   constructor(private readonly ws: WebSocket) {
@@ -41,7 +45,10 @@ class SocketAttachment implements Attachment {
       const buf = Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[]);
       if (isBinary) return this.input(buf);
       try {
-        if ((JSON.parse(buf.toString()) as { type?: string }).type === 'eof') this.input(null);
+        const msg = JSON.parse(buf.toString()) as { type?: string; rows?: unknown; cols?: unknown };
+        if (msg.type === 'eof') this.input(null);
+        const dim = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 1000;
+        if (msg.type === 'resize' && dim(msg.rows) && dim(msg.cols)) this.resize(msg.rows, msg.cols);
       } catch {
         /* not a control message: ignore */
       }
@@ -73,6 +80,10 @@ class SocketAttachment implements Attachment {
     const early = this.early;
     this.early = [];
     for (const d of early) fn(d);
+  }
+
+  onResize(fn: (rows: number, cols: number) => void): void {
+    this.resize = fn;
   }
 
   onClose(fn: () => void): void {

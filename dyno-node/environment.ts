@@ -50,3 +50,15 @@ export function gatedArgv(argv: string[], keepStdin = false): string[] {
   const gate = keepStdin ? 'read _ || exit 111; exec "$@"' : 'read _ || exit 111; exec </dev/null; exec "$@"';
   return ['/bin/sh', '-c', gate, 'dyno-gate', ...argv];
 }
+
+const shellQuote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * The command on a pseudo-terminal (`dynomesh run` from a terminal): util-linux
+ * `script` makes the pty and passes the command's exit status back (-e); the window
+ * size is set on the pty before the command starts, and later by `resizePty`.
+ */
+export function ttyArgv(argv: string[], tty: { rows: number; cols: number }): string[] {
+  const inner = `stty rows ${tty.rows} cols ${tty.cols} 2>/dev/null; exec ${argv.map(shellQuote).join(' ')}`;
+  return ['script', '-qfec', inner, '/dev/null'];
+}

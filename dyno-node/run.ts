@@ -12,13 +12,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, closeSync, existsSync, openSync } from 'node:fs';
-import { chmod, chown, mkdir, rm } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, rm } from 'node:fs/promises';
 import { constants } from 'node:os';
 import type { HealthCheck, Placement, Slug } from '../cluster/records.ts';
 import type { Container, Isolation } from '../container/isolation.ts';
 import { Volume } from '../container/volume.ts';
 import type { Logger } from '../lib/log.ts';
-import { commandArgv, dynoEnv, gatedArgv } from './environment.ts';
+import { commandArgv, dynoEnv, gatedArgv, ttyArgv } from './environment.ts';
 import { DynoCgroup, MemoryGuard, memoryLines, type CgroupBase, type MemoryEvent, type MemoryMode } from './memory.ts';
 import { FileTail, type LogSink } from './output.ts';
 import { accepts, freePort } from './ports.ts';
@@ -221,7 +221,10 @@ export class Run {
     const fd = this.attachment ? undefined : openSync(logFile, 'a', 0o600);
     const env = dynoEnv({ config: spec.config, dyno: p.dyno, home: ctx.isolation ? '/app' : this.dir, port: this.port });
     const hasProfile = existsSync(`${this.dir}/.profile.d`) || existsSync(`${this.dir}/.profile`);
-    const argv = gatedArgv(commandArgv(spec.command, hasProfile), !!this.attachment);
+    const tty = this.attachment && p.tty;
+    if (tty) Object.assign(env, { TERM: p.tty!.term ?? 'xterm-256color', COLUMNS: String(p.tty!.cols), LINES: String(p.tty!.rows) });
+    const command = commandArgv(spec.command, hasProfile);
+    const argv = gatedArgv(tty ? ttyArgv(command, p.tty!) : command, !!this.attachment);
     if (ctx.isolation) this.box = await this.container(ctx.isolation, argv, env, user);
     const [file, ...args] = this.box ? this.box.argv : argv;
     let child: ChildProcess;
@@ -252,6 +255,7 @@ export class Run {
       // The gate's `read` must get its line before any of the requester's input reaches stdin.
       child.stdin?.write('go\n');
       pipeToAttachment(child, this.attachment);
+      if (tty) this.attachment.onResize((rows, cols) => void this.resizePty(rows, cols));
     };
     let tailing: Promise<void> = Promise.resolve();
     {
@@ -428,6 +432,26 @@ export class Run {
     signalGroup(this.pid!, 'SIGKILL');
     if (this.box) await this.box.kill('SIGKILL').catch(() => undefined);
     return false;
+  }
+
+  /**
+   * A tty run's new window size: set on the pty (`stty -F` on the command's stdin, found
+   * as the child of `script`), which sends SIGWINCH to the foreground job. On the host
+   * only; in a container the size stays what it was at start.
+   */
+  private async resizePty(rows: number, cols: number): Promise<void> {
+    if (this.box || !this.pid) return;
+    try {
+      const children = (await readFile(`/proc/${this.pid}/task/${this.pid}/children`, 'utf8')).trim().split(/\s+/).filter(Boolean);
+      if (!children[0]) return;
+      await new Promise<void>((resolve) => {
+        const c = spawn('stty', ['-F', `/proc/${children[0]}/fd/0`, 'rows', String(rows), 'cols', String(cols)], { stdio: 'ignore' });
+        c.on('exit', () => resolve());
+        c.on('error', () => resolve());
+      });
+    } catch {
+      /* gone meanwhile */
+    }
   }
 
   /** Adopted processes are not our children: notice their exit by polling. */
