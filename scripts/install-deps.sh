@@ -16,8 +16,9 @@ cd "$(dirname "$0")/.."
 # container), iproute2 (network namespaces, isolated bridge ports), e2fsprogs (each dyno's /app volume).
 # postgresql, redis-server: the add-on servers `dynomesh up` starts (pg_ctlcluster comes with the server).
 # pebble (Let's Encrypt's test ACME server, with pebble-challtestsrv): the ACM test starts its own.
-want=(etcd-server etcd-client openssl curl git rsyslog runc containernetworking-plugins nftables iptables tini iproute2 e2fsprogs postgresql redis-server pebble)
-bins=(etcd etcdctl openssl curl git rsyslogd runc /usr/lib/cni/portmap nft iptables tini ip mkfs.ext4 pg_ctlcluster redis-server pebble)
+# bsdutils: `script`, the pseudo-terminal of `dynomesh run` from a terminal (and of its test).
+want=(etcd-server etcd-client openssl curl git rsyslog runc containernetworking-plugins nftables iptables tini iproute2 e2fsprogs postgresql redis-server pebble bsdutils)
+bins=(etcd etcdctl openssl curl git rsyslogd runc /usr/lib/cni/portmap nft iptables tini ip mkfs.ext4 pg_ctlcluster redis-server pebble script)
 # --list / --packages: every binary / Debian package of every group, one per line (the test
 # support refuses to spawn a program from any other package than these and Debian's required set).
 groups=("$@")
