@@ -53,11 +53,6 @@ export class LogService {
     private readonly auth: { clusterKey: Buffer; apps: KnownApps },
   ) {}
 
-  /** Records stored or forwarded. */
-  get received(): number {
-    return this.metrics.records;
-  }
-
   /** The shipper that forwards non-owned records and hands history over (the instance's own producer). */
   attach(shipper: LogShipper): void {
     this.shipper = shipper;
