@@ -222,13 +222,6 @@ export class Cluster {
     return { succeeded: res.succeeded, revision: Number(res.header.revision) };
   }
 
-  /** Like txn, but a failed compare is a ConflictError carrying `what`. */
-  async cas(what: string, compares: Compare[], then: Op[]): Promise<number> {
-    const r = await this.txn(compares, then);
-    if (!r.succeeded) throw new ConflictError(what);
-    return r.revision;
-  }
-
   /** The cluster's current revision. */
   async revision(): Promise<number> {
     const res = await this.call(() => this.etcd.kv.range({ key: Buffer.from(this.keys.prefix), limit: 1, keys_only: true }));
