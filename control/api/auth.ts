@@ -12,6 +12,7 @@ import { principalOf, type Principal } from '../access/principal.ts';
 import { ControlError, unauthorized } from '../errors.ts';
 import { verifyToken, type TokenRefusal } from '../tokens.ts';
 import { authLimiter } from './auth-limiter.ts';
+import { clientAddress } from './client-address.ts';
 
 /** The presented secret, from Bearer or Basic (password, or the user name when the password is empty). */
 export function presentedToken(req: IncomingMessage): string | undefined {
@@ -58,12 +59,12 @@ export interface AuthDeps {
 
 /** Throws 429 (with Retry-After) while the caller's address is over the failure limit. */
 function checkLimit(deps: AuthDeps, req: IncomingMessage): void {
-  const wait = authLimiter(deps.cluster).retryAfter(req.socket.remoteAddress ?? '');
+  const wait = authLimiter(deps.cluster).retryAfter(clientAddress(req));
   if (wait > 0) throw new ControlError(429, 'rate_limited', `too many failed logins from your address; try again in ${wait} s`, { 'retry-after': String(wait) });
 }
 
 function failed(deps: AuthDeps, req: IncomingMessage, reason: TokenRefusal | 'node'): ControlError {
-  const address = req.socket.remoteAddress ?? '';
+  const address = clientAddress(req);
   authLimiter(deps.cluster).fail(address);
   deps.log.warn({ address, reason, method: req.method, path: loggablePath(req.url) }, 'auth-failed');
   return unauthorized(MESSAGES[reason]);
