@@ -65,7 +65,7 @@ describe('cron jobs from the control leader', () => {
 
     const cron = await eventually(async () => {
       const r = await s.cliAt(survivor, 'cron', '-a', APP);
-      return r.code === 0 && /exit 0/.test(r.stdout) && r.stdout;
+      return r.code === 0 && /exit 0/.test(r.stdout) ? r.stdout : undefined;
     }, 30_000, 'cron shows the last run and its exit status');
     assert.match(cron, /\* \* \* \* \*\s+node tick\.js\s+.*scheduler\.\d+ exit 0/);
     const logs = await s.cliAt(survivor, 'logs', '-a', APP, '-n', '300');

@@ -57,7 +57,7 @@ describe('health checks gate the cut-over', () => {
     let last = '';
     const ps = await eventually(async () => {
       last = (await s.ok('ps', '-a', APP)).stdout;
-      return /web\.\d+: starting .* v\d+ .*health check failing: GET \/health -> 500 \(expected 200\)/.test(last) && last;
+      return /web\.\d+: starting .* v\d+ .*health check failing: GET \/health -> 500 \(expected 200\)/.test(last) ? last : undefined;
     }, 30_000, 'ps shows the failing check').catch((err: Error) => {
       throw new Error(`${err.message}; ps:\n${last}\n${s.dump()}`);
     });
@@ -65,7 +65,7 @@ describe('health checks gate the cut-over', () => {
     // Past all attempts (6, 1 s apart): the new dyno crashed with the reason, the old one still serves.
     const crashed = await eventually(async () => {
       const r = await s.ok('ps', '-a', APP);
-      return /health check failed: GET \/health -> 500 \(expected 200\); crashed/.test(r.stdout) && r.stdout;
+      return /health check failed: GET \/health -> 500 \(expected 200\); crashed/.test(r.stdout) ? r.stdout : undefined;
     }, 30_000, 'ps shows the crash and why');
     assert.match(crashed, new RegExp(`web\\.\\d+: up .* v${v - 1} `));
     const answers = await l.stop();
