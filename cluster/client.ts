@@ -6,7 +6,7 @@
 import { Etcd3, isRecoverableError, type IOptions } from 'etcd3';
 import { ConsecutiveBreaker, ExponentialBackoff, circuitBreaker, handleWhen, isBrokenCircuitError, retry } from 'cockatiel';
 import { decode, encode } from './codec.ts';
-import { ClusterError, ConflictError, DecodeError, UnavailableError } from './errors.ts';
+import { ClusterError, DecodeError, UnavailableError } from './errors.ts';
 import { keyspace, type Key, type KeyRef, type Keyspace, type Prefix } from './keys.ts';
 import type { RecordKind, RecordOf } from './records.ts';
 
