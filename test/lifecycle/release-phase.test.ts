@@ -132,7 +132,10 @@ describe('release phase through git push', () => {
   test('a config change runs it; a hung one is stopped at --release-phase-timeout and nothing else releases meanwhile', async () => {
     const started = Date.now();
     const setting = s.cli('config:set', 'SLOW=1', '-a', APP);
-    const v7 = await eventually(async () => (await current()).pending, 10_000, 'v7 pending');
+    const v7 = await eventually(async () => (await current()).pending, 30_000, 'v7 pending').catch(async (err: Error) => {
+      const r = await setting;
+      throw new Error(`${err.message}; config:set exited ${r.code}: ${r.stderr}`);
+    });
     assert.equal(v7, 7);
     const other = await s.cli('config:set', 'OTHER=1', '-a', APP);
     assert.equal(other.code, 1);
