@@ -20,6 +20,8 @@ export class Election extends EventEmitter<{ leader: [string | undefined]; error
   private observing = false;
   private current: string | undefined;
   private observer: Watcher | undefined;
+  /** Ends the current wait for a predecessor (resign() calls it: no polling). */
+  private wake: (() => void) | undefined;
 
   constructor(
     private readonly cluster: Cluster,
@@ -49,7 +51,11 @@ export class Election extends EventEmitter<{ leader: [string | undefined]; error
     if (!kv) throw new NotLeaderError();
     this.myCreateRevision = Number(kv.create_revision);
     if (!r.succeeded && kv.value.toString() !== value) {
-      await this.cluster.etcd.kv.put({ key: Buffer.from(key), value: Buffer.from(value), lease: this.session.id });
+      // our key from before (same session): take the new value only while the key is still that one
+      await this.cluster.txn(
+        [{ key, target: 'create', op: '==', value: this.myCreateRevision }],
+        [{ put: key, value: Buffer.from(value), lease: this.session.id }],
+      );
     }
     for (;;) {
       if (this.resigned) throw new NotLeaderError();
@@ -70,6 +76,7 @@ export class Election extends EventEmitter<{ leader: [string | undefined]; error
   /** Give up leadership (or candidacy) now; the next candidate takes over at once. */
   async resign(): Promise<void> {
     this.resigned = true;
+    this.wake?.();
     if (!this.myKey) return;
     const key = this.myKey;
     this.myKey = undefined;
@@ -124,7 +131,6 @@ export class Election extends EventEmitter<{ leader: [string | undefined]; error
 
   private async waitDeleted(key: string, revision: number): Promise<void> {
     const w = await this.cluster.etcd.watch().key(key).startRevision(String(revision + 1)).create();
-    let poll: NodeJS.Timeout | undefined;
     let onLost: (() => void) | undefined;
     try {
       await new Promise<void>((resolve, reject) => {
@@ -134,10 +140,11 @@ export class Election extends EventEmitter<{ leader: [string | undefined]; error
         w.on('delete', () => resolve());
         w.on('error', () => resolve());
         w.on('disconnected', () => resolve());
-        poll = setInterval(() => this.resigned && resolve(), 200);
+        this.wake = resolve;
+        if (this.resigned) resolve();
       });
     } finally {
-      clearInterval(poll);
+      this.wake = undefined;
       if (onLost) this.session.off('lost', onLost);
       w.removeAllListeners();
       w.on('error', () => undefined);

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Cluster } from '../../cluster/client.ts';
+import { NotLeaderError } from '../../cluster/errors.ts';
 import { Election } from '../../cluster/election.ts';
 import { Session } from '../../cluster/session.ts';
 import { eventually, useEtcd } from '../support/etcd.ts';
@@ -74,6 +75,25 @@ describe('leader election', () => {
     } finally {
       await kill(a.child);
     }
+  });
+
+  test('a waiting candidate that resigns stops waiting; campaigning again on the same session takes the new value', async () => {
+    const c = etcd.cluster();
+    const s1 = await Session.create(c, 10);
+    const s2 = await Session.create(c, 10);
+    const e1 = new Election(c, s1);
+    const e2 = new Election(c, s2);
+    await e1.campaign('one');
+    const waiting = e2.campaign('two').then(() => 'elected', (err: unknown) => err);
+    await new Promise((r) => setTimeout(r, 100));
+    await e2.resign();
+    assert.ok((await waiting) instanceof NotLeaderError, 'the campaign ends with NotLeaderError');
+    assert.equal(await e1.leader(), 'one');
+    await e1.campaign('one-again');
+    assert.equal(await e1.leader(), 'one-again', 'the same key, guarded by its create revision, takes the new value');
+    await e1.resign();
+    await s1.close();
+    await s2.close();
   });
 
   test('resign hands over at once, and the old leader\'s fenced writes fail', async () => {
