@@ -59,21 +59,24 @@ describe('run with a terminal', () => {
   test('the dyno sees the terminal size and a tty', async () => {
     const r = await onTerminal(s, "sh -c 'stty size; test -t 0 && echo on-a-tty; echo $TERM $LINES $COLUMNS'", 33, 101);
     assert.equal(r.code, 0, r.out);
-    assert.match(r.out, /\r\n33 101\r\n/);
-    assert.match(r.out, /on-a-tty\r\nxterm 33 101\r\n/);
+    // The dyno's pty ends lines with \r\n, and the test's own pty adds one more \r.
+    assert.match(r.out, /\r\n33 101\r+\n/);
+    assert.match(r.out, /on-a-tty\r+\nxterm 33 101\r+\n/);
   });
 
   test('Ctrl-C interrupts a remote sleep, and its status comes back', async () => {
     let sent = false;
     const r = await onTerminal(s, "sh -c 'echo sleeping; sleep 30; echo not interrupted'", 24, 80, (out, keys) => {
-      if (!sent && out.includes('sleeping')) {
+      if (!sent && out.includes('\nsleeping')) { // the dyno's line, not our command line
         sent = true;
         setTimeout(() => keys('\x03'), 500);
       }
     });
     assert.ok(sent, r.out);
     assert.equal(r.code, 130, r.out);
-    assert.ok(!r.out.includes('not interrupted'), r.out);
+    const remote = r.out.slice(r.out.indexOf('\nsleeping'));
+    assert.ok(!remote.includes('not interrupted'), r.out);
+    assert.match(remote, /\^C/, 'the dyno\'s terminal echoed the interrupt');
     assert.ok(r.ms < 25_000, `took ${r.ms} ms`);
   });
 
