@@ -80,9 +80,10 @@ describe('run with a terminal', () => {
     assert.ok(r.ms < 25_000, `took ${r.ms} ms`);
   });
 
-  test('piped stdin keeps today\'s behaviour: no tty, stdin passed through', async () => {
-    const r = await s.cli('run', '-a', APP, '--', "sh -c 'test -t 0 || echo no-tty; cat'");
+  test('without a terminal (piped stdin) the dyno gets plain pipes, as before', async () => {
+    const r = await s.cli('run', '-a', APP, '--', "sh -c 'test -t 0 || echo no-tty; echo oops >&2'");
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^no-tty\n$/);
+    assert.equal(r.stdout, 'no-tty\n');
+    assert.match(r.stderr, /oops\n/, 'stderr stays apart');
   });
 });
