@@ -86,6 +86,7 @@ export async function destroyApp(cluster: Cluster, name: string): Promise<{ slug
     { del: k.config(name) },
     { del: k.formation(name) },
     { del: k.cron(name) },
+    { del: k.acm(name) },
     ...k.appPrefixes(name).map((p) => ({ del: p, prefix: true })),
   ];
   // etcd caps a txn at 128 ops: the first txn makes the app gone and unroutable; the rest is cleanup.
