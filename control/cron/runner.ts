@@ -134,8 +134,8 @@ export class CronRunner {
       const base = Math.max(job.lastTick ?? job.since, now - this.catchUpMs);
       const tick = dueTick(entry.schedule, base, now);
       if (tick === undefined) continue;
-      // Ticks between the last run and the catch-up window were passed over.
-      const missed = job.lastTick !== undefined && base > job.lastTick ? countTicks(entry.schedule, job.lastTick, base) : 0;
+      // Only the latest due tick runs: the ones between it and the last run are passed over.
+      const missed = job.lastTick !== undefined ? countTicks(entry.schedule, job.lastTick, tick) : 0;
       if (missed) job.skipped = (job.skipped ?? 0) + missed;
       due.push({ id, tick });
     }
