@@ -136,7 +136,7 @@ export class Router {
   private async startTls(tlsCtx: ProxyContext): Promise<void> {
     const o = this.opts;
     const port = o.httpsPort ? o.httpsPort : await freePort(o.host);
-    if (o.httpsPort) await probePort(o.host, port);
+    if (o.httpsPort) await probePort(o.host, port).catch((err: Error) => Promise.reject(new Error(err.message.replace('Pick another --port', 'Pick another --https-port'))));
     this.httpsPort = port;
     const fwd = o.httpsForwardedPort ?? port;
     (tlsCtx.opts as ProxyOptions).port = fwd;
