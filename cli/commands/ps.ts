@@ -46,8 +46,10 @@ export function renderPs(dynos: readonly DynoJson[], formation: readonly Formati
     const command = f?.command ?? group[0]!.command ?? '';
     out.push(header(`${type} (${sizeName(group[0]!.size)}): ${command} (${group.length})`).trimEnd());
     for (const d of group) {
-      const extra = [d.restarts ? `${d.restarts} restarts` : '', d.message ?? ''].filter(Boolean).join('; ');
-      out.push(`${d.name}: ${d.state} ${when(d.since)} (${ago(d.since)}) v${d.release.version} on ${d.node}${d.command && d.type === 'run' ? ` "${d.command}"` : ''}${extra ? ` - ${extra}` : ''}`);
+      // Why a dyno is still starting (a failing health check) reads with its state: `starting (health check failing: ...)`.
+      const why = d.state === 'starting' && d.message ? d.message : '';
+      const extra = [d.restarts ? `${d.restarts} restarts` : '', why ? '' : d.message ?? ''].filter(Boolean).join('; ');
+      out.push(`${d.name}: ${d.state}${why ? ` (${why})` : ''} ${when(d.since)} (${ago(d.since)}) v${d.release.version} on ${d.node}${d.command && d.type === 'run' ? ` "${d.command}"` : ''}${extra ? ` - ${extra}` : ''}`);
     }
     out.push('');
   }

@@ -57,7 +57,7 @@ describe('health checks gate the cut-over', () => {
     let last = '';
     const ps = await eventually(async () => {
       last = (await s.ok('ps', '-a', APP)).stdout;
-      return /web\.\d+: starting .* v\d+ .*health check failing: GET \/health -> 500 \(expected 200\)/.test(last) ? last : undefined;
+      return /web\.\d+: starting \(health check failing: GET \/health -> 500 \(expected 200\)\) .* v\d+ /.test(last) ? last : undefined;
     }, 30_000, 'ps shows the failing check').catch((err: Error) => {
       throw new Error(`${err.message}; ps:\n${last}\n${s.dump()}`);
     });
