@@ -99,7 +99,8 @@ export function registerReleases(program: Command): void {
       else {
         const list = await client.get<ReleaseJson[]>(`/apps/${app}/releases`);
         const cur = list.find((r) => r.current);
-        const prev = cur && list.filter((r) => r.version < cur.version).sort((a, b) => b.version - a.version)[0];
+        // The release that served before the current one: failed ones never served.
+        const prev = cur && list.filter((r) => r.version < cur.version && r.status !== 'failed').sort((a, b) => b.version - a.version)[0];
         if (!prev) throw new CliError(`${app} has no release before the current one to roll back to`);
         target = prev.version;
       }
