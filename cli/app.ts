@@ -5,13 +5,14 @@
  */
 import { spawnSync } from 'node:child_process';
 import { CliError } from './errors.ts';
+import { APP_NAME, isAppName } from '../cluster/names.ts';
 
 export const DEFAULT_REMOTE = 'dynomesh';
-const APP = /^[a-z][a-z0-9-]{0,29}$/;
+const GIT_URL_APP = new RegExp(`/(${APP_NAME})\\.git/?$`);
 
 /** `http://host:5050/my-app.git` → `my-app`; undefined when the URL is not an app's git URL. */
 export function appFromGitUrl(url: string): string | undefined {
-  const m = /\/([a-z][a-z0-9-]{0,29})\.git\/?$/.exec(url.trim());
+  const m = GIT_URL_APP.exec(url.trim());
   return m ? m[1] : undefined;
 }
 
@@ -35,7 +36,7 @@ export interface AppFlags {
 export function resolveApp(flags: AppFlags, cwd = process.cwd()): string {
   const explicit = flags.app ?? process.env.DYNOMESH_APP;
   if (explicit) {
-    if (!APP.test(explicit)) throw new CliError(`"${explicit}" is not an app name (lowercase letters, digits and -, starting with a letter, at most 30)`);
+    if (!isAppName(explicit)) throw new CliError(`"${explicit}" is not an app name (lowercase letters, digits and -, starting with a letter, at most 30)`);
     return explicit;
   }
   const remotes = gitRemotes(cwd);

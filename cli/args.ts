@@ -4,6 +4,7 @@
  * naming the bad argument and the form that works.
  */
 import { CliError } from './errors.ts';
+import { PROCESS_TYPE } from '../cluster/names.ts';
 
 export interface ScaleArg {
   type: string;
@@ -14,8 +15,7 @@ export interface ScaleArg {
   size?: string;
 }
 
-const TYPE = '[a-z][a-z0-9_]*';
-const SCALE = new RegExp(`^(${TYPE})(?:=(\\d+)?(?::([A-Za-z0-9-]+))?|([+-])(\\d+))$`);
+const SCALE = new RegExp(`^(${PROCESS_TYPE})(?:=(\\d+)?(?::([A-Za-z0-9-]+))?|([+-])(\\d+))$`);
 
 export function parseScaleArgs(args: readonly string[]): ScaleArg[] {
   if (args.length === 0) throw new CliError('Usage: dynomesh ps:scale web=3 worker=1 (or web+2, web-1, web=2:standard-2x)');

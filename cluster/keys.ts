@@ -63,8 +63,8 @@ export type KeyRef =
   | { kind: 'collaborator'; app: string; email: string }
   | { kind: 'migration'; name: string };
 
-const APP = /^[a-z][a-z0-9-]{0,29}$/;
-const DYNO = /^[a-z][a-z0-9_]*\.[0-9]+$/;
+const APP = new RegExp(`^${APP_NAME}$`);
+const DYNO = new RegExp(`^${DYNO_NAME}$`);
 const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,252}$/;
 /** A user name: an email (`bob@example.com`) or a bare name (`admin`, the first account), lowercase. */
 const USER = /^[a-z0-9][a-z0-9._+-]{0,63}(@[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?)?$/;
@@ -74,6 +74,7 @@ const CERT = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const ACME_TOKEN = /^[A-Za-z0-9_-]{16,256}$/;
 const HOST = /^(?=.{1,253}$)[a-z0-9*]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
+import { APP_NAME, DYNO_NAME } from './names.ts';
 import type { RecordKind } from './records.ts';
 
 declare const kindTag: unique symbol;
@@ -91,8 +92,7 @@ function check(re: RegExp, what: string, value: string): string {
   return value;
 }
 
-export const isAppName = (s: string): boolean => APP.test(s);
-export const isDynoName = (s: string): boolean => DYNO.test(s);
+export { isAppName, isDynoName, isProcessType } from './names.ts';
 export const isHostname = (s: string): boolean => HOST.test(s);
 export const isUserName = (s: string): boolean => USER.test(s);
 

@@ -8,6 +8,7 @@
  */
 import { randomInt } from 'node:crypto';
 import type { Cluster } from '../cluster/client.ts';
+import { isProcessType } from '../cluster/names.ts';
 import type { Placement } from '../cluster/records.ts';
 import { appNotFound, conflict, ControlError, invalid } from './errors.ts';
 import { normalizeSize } from './formation.ts';
@@ -35,7 +36,7 @@ export function parseOneOff(body: unknown): OneOffRequest {
     throw invalid('per-run "env" is not supported; set config vars instead');
   }
   if (b.size !== undefined && typeof b.size !== 'string') throw invalid('"size" must be a dyno size such as standard-1x');
-  if (b.type !== undefined && (typeof b.type !== 'string' || !/^[a-z][a-z0-9_]*$/.test(b.type))) throw invalid('"type" must be lowercase letters, digits and _ (default "run")');
+  if (b.type !== undefined && (typeof b.type !== 'string' || !isProcessType(b.type))) throw invalid('"type" must be lowercase letters, digits and _ (default "run")');
   let tty: OneOffRequest['tty'];
   if (b.tty !== undefined && b.tty !== null && b.tty !== false) {
     const t = b.tty as Record<string, unknown>;

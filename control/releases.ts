@@ -21,6 +21,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Compare, EntryOf, Op } from '../cluster/client.ts';
+import { isProcessType } from '../cluster/names.ts';
 import { seal, unseal } from '../cluster/sealed.ts';
 import type { CronEntry, Current, Formation, HealthCheck, ProcessFormation, Release, ReleasePhaseInfo, Slug } from '../cluster/records.ts';
 import { appNotFound, ControlError, invalid } from './errors.ts';
@@ -277,7 +278,7 @@ export interface Deploy {
  */
 export async function deployRelease(ctx: ReleaseContext, app: string, deploy: Deploy): Promise<Release> {
   for (const type of Object.keys(deploy.processTypes)) {
-    if (!/^[a-z][a-z0-9_]*$/.test(type)) throw invalid(`process type "${type}" is not valid: use lowercase letters, digits and _`);
+    if (!isProcessType(type)) throw invalid(`process type "${type}" is not valid: use lowercase letters, digits and _`);
   }
   const r = await appendRelease(ctx, app, deploy.author, (s) => {
     const types: Record<string, ProcessFormation> = { ...s.formation.types };

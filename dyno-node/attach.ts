@@ -17,6 +17,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { ChildProcess } from 'node:child_process';
 import type { Duplex } from 'node:stream';
+import { APP_NAME, DYNO_NAME } from '../cluster/names.ts';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../lib/log.ts';
 
@@ -92,7 +93,7 @@ class SocketAttachment implements Attachment {
   }
 }
 
-const PATH = /^\/dynos\/([a-z][a-z0-9-]{0,29})\/([a-z][a-z0-9_]*\.[0-9]+)\/attach$/;
+const PATH = new RegExp(`^/dynos/(${APP_NAME})/(${DYNO_NAME})/attach$`);
 
 export class AttachServer {
   private server: Server | undefined;

@@ -16,6 +16,7 @@
  */
 import { Packr } from 'msgpackr';
 import { isAppName } from '../cluster/keys.ts';
+import { isDynoName, isProcessType } from '../cluster/names.ts';
 import { MAX_LINE_BYTES, type LogRecord, type Source } from './record.ts';
 
 export const BATCH = 1;
@@ -135,7 +136,8 @@ export class FrameReader {
   }
 }
 
-const DYNO_NAME = /^[a-z][a-z0-9_]{0,29}(\.[0-9]{1,10})?$/;
+/** A dyno (`web.1`) or a source's own name (`router`, `api`), bounded as a stored field is. */
+const dynoField = (d: string): boolean => d.length <= 41 && (isDynoName(d) || isProcessType(d));
 
 /**
  * Checks a decoded wire record: a producer of another version (or a hostile one)
@@ -146,6 +148,6 @@ export function validWire(w: unknown): w is WireRecord {
   if (!Array.isArray(w) || w.length !== 5) return false;
   const [app, source, dyno, ts, line] = w as unknown[];
   return typeof app === 'string' && isAppName(app) && (source === 'app' || source === 'heroku') &&
-    typeof dyno === 'string' && DYNO_NAME.test(dyno) && typeof ts === 'number' && Number.isFinite(ts) &&
+    typeof dyno === 'string' && dynoField(dyno) && typeof ts === 'number' && Number.isFinite(ts) &&
     typeof line === 'string' && (line.length * 3 <= MAX_LINE_BYTES || Buffer.byteLength(line) <= MAX_LINE_BYTES);
 }

@@ -143,6 +143,7 @@ function upgrade(ctx: ProxyContext, connectTimeoutMs: number, res: HttpResponse,
       app: route?.name ?? '', method: 'GET', path: target, host, requestId: rid, fwd: clientIp, dyno, connectMs: 0,
       serviceMs: Date.now() - startMs, status, bytes: 0, code: heroku ? code : null,
       desc: heroku ? (detail ? `${ERRORS[code].desc}: ${detail}` : ERRORS[code].desc) : null,
+      protocol: ctx.opts.proto,
     }), heroku);
   };
   const fail = (route: AppRoute | undefined, code: ErrorCode, detail?: string) => {

@@ -1,6 +1,7 @@
 /** `apps`, `apps:create [name]`, `apps:info`, `apps:destroy`. */
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
+import { isAppName } from '../../cluster/names.ts';
 import { DEFAULT_REMOTE } from '../app.ts';
 import { CliError } from '../errors.ts';
 import { addRemote, cloneArgs, isGitRepo, removeRemotesOf } from '../git.ts';
@@ -46,7 +47,7 @@ export function registerApps(program: Command): void {
     .option('-r, --remote <remote>', 'name of the git remote to add', DEFAULT_REMOTE)
     .option('--no-remote', 'do not add a git remote')
     .action(async (name: string | undefined, flags: JsonFlags & { remote: string | false }) => {
-      if (name !== undefined && !/^[a-z][a-z0-9-]{0,29}$/.test(name)) {
+      if (name !== undefined && !isAppName(name)) {
         throw new CliError(`"${name}" is not a valid app name: use lowercase letters, digits and -, starting with a letter, at most 30 characters`);
       }
       const create = () => api().post<AppJson>('/apps', name ? { name } : {});

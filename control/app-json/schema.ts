@@ -18,6 +18,7 @@
 import { DYNO_SIZES, type CronEntry, type HealthCheck } from '../../cluster/records.ts';
 import { CronSyntaxError, parseSchedule } from '../cron/schedule.ts';
 import { JsonSyntaxError, parseJsonWithLines } from './json-lines.ts';
+import { isProcessType } from '../../cluster/names.ts';
 
 export class AppJsonError extends Error {
   override name = 'AppJsonError';
@@ -51,7 +52,6 @@ export interface AppJson {
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 const CONFIG_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const TYPE = /^[a-z][a-z0-9_]*$/;
 
 export function parseAppJson(text: string): AppJson {
   let doc;
@@ -100,7 +100,7 @@ export function parseAppJson(text: string): AppJson {
     if (!isObj(root.formation)) bad('formation', 'must be an object of process types, e.g. {"web": {"quantity": 2}}');
     for (const [type, f] of Object.entries(root.formation as Obj)) {
       const p = `formation.${type}`;
-      if (!TYPE.test(type)) bad(p, 'is not a process type (lowercase letters, digits and _)');
+      if (!isProcessType(type)) bad(p, 'is not a process type (lowercase letters, digits and _)');
       if (type === 'release') bad(p, 'release runs in the release phase and cannot be scaled');
       if (!isObj(f)) bad(p, 'must be an object with quantity and/or size');
       const spec = f as Obj;

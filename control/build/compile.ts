@@ -15,6 +15,7 @@ import { runStep, type StepJail } from './run-step.ts';
 import type { BuildUser } from './sandbox.ts';
 import { fetchSource, SourceError, type BuildSource } from './source.ts';
 import { slugignore } from './slugignore.ts';
+import { isProcessType } from '../../cluster/names.ts';
 
 /** A failure the pusher should read as it is (no stack, one line). */
 export class BuildFailure extends Error {
@@ -195,7 +196,7 @@ export async function compile(input: CompileInput): Promise<Compiled> {
   const procfileText = await readInside(buildDir, 'Procfile');
   const procfile = procfileText === undefined ? { types: {}, problems: [] } : parseProcfile(procfileText);
   if (procfile.problems.length) throw new BuildFailure(`Procfile: ${procfile.problems.join('; ')}`);
-  const badDefault = Object.keys(defaults).find((t) => !/^[a-z][a-z0-9_]*$/.test(t));
+  const badDefault = Object.keys(defaults).find((t) => !isProcessType(t));
   if (badDefault) throw new BuildFailure(`bin/release declared the process type "${badDefault}", which is not valid: use lowercase letters, digits and _`);
   const processTypes = { ...defaults, ...procfile.types };
   if (procfileText !== undefined) emit(info(`Procfile declares types     -> ${Object.keys(procfile.types).join(', ') || '(none)'}`));

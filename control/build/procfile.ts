@@ -3,6 +3,7 @@
  * lines that are not `type: command` are ignored (Heroku's parser skips them too),
  * a repeated type keeps its last command.
  */
+import { isProcessType } from '../../cluster/names.ts';
 
 export interface ProcfileResult {
   types: Record<string, string>;
@@ -12,7 +13,6 @@ export interface ProcfileResult {
 
 const LINE = /^([A-Za-z0-9_-]+):\s*(.+)$/;
 /** What a dyno name (`web.1`) allows for its type; checked here so the build fails before packing. */
-const TYPE = /^[a-z][a-z0-9_]*$/;
 
 export function parseProcfile(text: string): ProcfileResult {
   const types: Record<string, string> = {};
@@ -22,7 +22,7 @@ export function parseProcfile(text: string): ProcfileResult {
     if (!m) continue;
     const type = m[1]!;
     const command = m[2]!.trim();
-    if (!TYPE.test(type)) {
+    if (!isProcessType(type)) {
       problems.push(`process type "${type}" is not valid: use lowercase letters, digits and _ starting with a letter`);
       continue;
     }

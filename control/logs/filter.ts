@@ -4,6 +4,7 @@
  * exactly, or `web` for every web dyno; `router` for the router's lines).
  * `since` (µs) skips older lines; a resuming tail client sends it.
  */
+import { isDynoName, isProcessType } from '../../cluster/names.ts';
 import type { LogRecord } from '../../logplex/record.ts';
 import { invalid } from '../errors.ts';
 
@@ -18,7 +19,6 @@ export interface LogQuery {
   since?: number;
 }
 
-const DYNO = /^[a-z][a-z0-9_]*(\.[0-9]+)?$/;
 
 function bool(v: string, name: string): boolean {
   if (v === '' || v === 'true' || v === '1') return true;
@@ -44,7 +44,7 @@ export function parseQuery(get: (name: string) => unknown): LogQuery {
   }
   const dyno = get('dyno') ?? get('ps');
   if (dyno !== undefined && dyno !== null && dyno !== '') {
-    if (typeof dyno !== 'string' || !DYNO.test(dyno)) throw invalid(`dyno must be a dyno name (web.1) or a process type (web), not ${JSON.stringify(dyno)}`);
+    if (typeof dyno !== 'string' || !(isDynoName(dyno) || isProcessType(dyno))) throw invalid(`dyno must be a dyno name (web.1) or a process type (web), not ${JSON.stringify(dyno)}`);
     q.dyno = dyno;
   }
   const since = get('since');
