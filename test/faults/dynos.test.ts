@@ -47,7 +47,8 @@ async function statusOf(dyno: string) {
 function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [join(ROOT, 'bin/dynomesh.js'), ...args], {
-      env: { PATH: process.env.PATH, HOME: repo.dir, DYNOMESH_API_URL: c.apiUrls[1], DYNOMESH_API_KEY: c.adminToken },
+      // the test hosts' network is the test's own: plain HTTP to control c2 is what it has (no TLS in front)
+      env: { PATH: process.env.PATH, HOME: repo.dir, DYNOMESH_API_URL: c.apiUrls[1], DYNOMESH_API_KEY: c.adminToken, DYNOMESH_INSECURE: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
