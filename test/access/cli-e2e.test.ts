@@ -163,9 +163,8 @@ describe('two users through the CLI and git', () => {
     const removed = await alice.cli(['access:remove', 'bob@example.com', '-a', 'shared']);
     ok(removed, 'access:remove');
     assert.match(removed.stderr, /Removing bob@example\.com access from the app shared\.\.\. done/);
-    const t0 = Date.now();
+    // "at once": the very next call is refused (no cached grant), however long a loaded host takes to answer it
     refused(await bob.cli(['config', '-a', 'shared']), 'config right after access:remove');
-    assert.ok(Date.now() - t0 < 10_000);
     const again = await run('git', ['push', 'dynomesh', 'main'], bob.env, bobDir);
     assert.notEqual(again.code, 0);
     assert.doesNotMatch((await bob.cli(['apps'])).stdout, /shared/);
