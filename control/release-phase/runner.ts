@@ -95,9 +95,12 @@ export class ReleasePhaseRunner implements ReleasePhaseStarter {
     const key = `${rel.app}@${rel.version}`;
     const run = new PhaseRun(rel);
     this.runs.set(key, run);
-    run.done = this.execute(run).catch((err: Error) => {
+    run.done = this.execute(run).catch(async (err: Error) => {
       this.ctx.log.error({ app: rel.app, release: rel.version, err: err.message }, 'release-phase-error');
-      return { ok: false, error: `Release command could not run: ${err.message}` };
+      const outcome = { ok: false, error: `Release command could not run: ${err.message}` };
+      // Best effort: a release left pending blocks the app's next change until its runner is gone or it overran.
+      await settleRelease(this.ctx, rel.app, rel.version, outcome).catch(() => undefined);
+      return outcome;
     });
     void run.done.finally(() => this.runs.delete(key));
   }
