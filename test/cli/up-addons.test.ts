@@ -25,6 +25,8 @@ const APP = 'visits';
 const DYNO_SUBNET = '10.244.0.0/16';
 const BUILD_SUBNET = '10.245.0.0/16';
 const root = process.getuid?.() === 0;
+/** As `up` decides: dynos in containers, so the servers are on the host's address. */
+const isolated = root && process.env.DYNOMESH_ISOLATION !== 'off';
 
 interface Stats {
   dyno: string;
@@ -117,7 +119,7 @@ describe('dynomesh up: PostgreSQL and Redis add-ons out of the box', () => {
   test('up starts them, says where, and control offers both services', { timeout: 30_000 }, async () => {
     const a = admin();
     assert.equal(statSync(join(u().home, 'addons', 'admin.json')).mode & 0o777, 0o600);
-    assert.equal(a.host, root && process.env.DYNOMESH_ISOLATION !== 'off' ? hostAddress() : '127.0.0.1', 'where dynos reach them');
+    assert.equal(a.host, isolated ? hostAddress() : '127.0.0.1', 'where dynos reach them');
     assert.match(u().output, new RegExp(`Add-ons +postgresql ${a.host}:${a.servers.postgresql.port}, redis ${a.host}:${a.servers.redis.port}`));
     const services = await u().ok('addons:services');
     assert.match(services.stdout, /^postgresql\s.*DATABASE_URL$/m);
@@ -163,6 +165,16 @@ describe('dynomesh up: PostgreSQL and Redis add-ons out of the box', () => {
     const config = JSON.parse((await u().ok('config', '-a', APP, '--json')).stdout) as Record<string, string>;
     appPasswords = [config.DATABASE_URL!, config.REDIS_URL!].map((x) => decodeURIComponent(new URL(x).password));
     assert.equal(new URL(config.DATABASE_URL!).host, `${admin().host}:${admin().servers.postgresql.port}`);
+  });
+
+  test('from a dyno the PostgreSQL superuser is refused before any password is asked (pg_hba: this host only)', {
+    timeout: 90_000, skip: isolated ? false : 'without isolation dynos are on the host itself',
+  }, async () => {
+    const probe = `const pg = require('pg'); const u = new URL(process.env.DATABASE_URL);
+      const c = new pg.Client({ host: u.hostname, port: u.port, user: 'admin', password: 'not-the-password', database: 'postgres' });
+      c.connect().then(() => console.log('CONNECTED'), (e) => console.log('REFUSED ' + e.message));`;
+    const r = await u().cliIn(work, 'run', '--', 'node', '-e', probe);
+    assert.match(r.stdout, /REFUSED .*pg_hba\.conf rejects connection for host "10\.244\.[\d.]+", user "admin"/, `${r.stdout}${r.stderr}`);
   });
 
   test('`dynomesh down` then `up` keeps the rows, the Redis key and the Redis user', { timeout: 180_000 }, async () => {
