@@ -26,8 +26,9 @@ describe('builds across two control instances', () => {
     tmp = mkdtempSync(join(tmpdir(), 'dm-ha-'));
     chmodSync(tmp, 0o711);
     const key = join(tmp, 'cluster.key');
-    c1 = await spawnControl(etcd, cluster.keys.prefix, [], { id: 'c1', clusterKey: key });
-    c2 = await spawnControl(etcd, cluster.keys.prefix, [], { id: 'c2', clusterKey: key });
+    // the test's slow buildpack lives under tmp: the operator's --buildpack-dir here
+    c1 = await spawnControl(etcd, cluster.keys.prefix, ['--buildpack-dir', tmp], { id: 'c1', clusterKey: key });
+    c2 = await spawnControl(etcd, cluster.keys.prefix, ['--buildpack-dir', tmp], { id: 'c2', clusterKey: key });
     await eventually(async () => (await cluster.list(cluster.keys.members())).entries.length === 2, 10_000, 'two members');
   });
   after(async () => {
@@ -42,7 +43,7 @@ describe('builds across two control instances', () => {
     writeFileSync(join(bp, 'bin/detect'), '#!/bin/sh\necho Slow\n', { mode: 0o755 });
     writeFileSync(join(bp, 'bin/compile'), '#!/bin/sh\necho "-----> slow compile"\nsleep 3\n', { mode: 0o755 });
     assert.equal((await api(c1.url, 'POST', '/apps', { name: 'shared' })).status, 201);
-    await api(c1.url, 'PUT', '/apps/shared/buildpack-installations', { updates: [bp] });
+    assert.equal((await api(c1.url, 'PUT', '/apps/shared/buildpack-installations', { updates: [bp] })).status, 200, 'buildpack accepted');
     const a = await appRepo('procfile');
     const b = await appRepo('procfile', 'other');
     try {

@@ -30,8 +30,9 @@ describe('build limits', () => {
       createdAt: Date.now(), finishedAt: null, user: 'admin', control: 'c1',
     });
     // 12 s: room for the other builds here, whose steps each start a container when run as root.
-    ctl = await spawnControl(etcd, cluster.keys.prefix, ['--build-timeout', '12s', '--max-slug-size', '0.01']);
     tmp = mkdtempSync(join(tmpdir(), 'dm-limits-'));
+    // the test's buildpacks live under tmp: the operator's --buildpack-dir here
+    ctl = await spawnControl(etcd, cluster.keys.prefix, ['--build-timeout', '12s', '--max-slug-size', '0.01', '--buildpack-dir', tmp]);
     chmodSync(tmp, 0o711); // the build users must reach the buildpacks here
   });
   after(async () => {
@@ -56,7 +57,7 @@ describe('build limits', () => {
     writeFileSync(join(bp, 'bin/compile'), '#!/bin/sh\necho "-----> compiling slowly"\n(sleep 14; touch "$2/survived") &\nsleep 60\n');
     for (const f of ['detect', 'compile']) chmodSync(join(bp, 'bin', f), 0o755);
     assert.equal((await api(ctl.url, 'POST', '/apps', { name: 'slow' })).status, 201);
-    await api(ctl.url, 'PUT', '/apps/slow/buildpack-installations', { updates: [bp] });
+    assert.equal((await api(ctl.url, 'PUT', '/apps/slow/buildpack-installations', { updates: [bp] })).status, 200, 'buildpack accepted');
     const repo = await appRepo('procfile');
     try {
       const started = Date.now();
@@ -133,7 +134,7 @@ describe('build limits', () => {
     writeFileSync(join(bp, 'bin/detect'), '#!/bin/sh\necho Sneaky\n', { mode: 0o755 });
     writeFileSync(join(bp, 'bin/compile'), '#!/bin/sh\nln -sf /etc/passwd "$1/Procfile"\n', { mode: 0o755 });
     assert.equal((await api(ctl.url, 'POST', '/apps', { name: 'sneaky' })).status, 201);
-    await api(ctl.url, 'PUT', '/apps/sneaky/buildpack-installations', { updates: [bp] });
+    assert.equal((await api(ctl.url, 'PUT', '/apps/sneaky/buildpack-installations', { updates: [bp] })).status, 200, 'buildpack accepted');
     const repo = await appRepo('procfile');
     try {
       const push = await git(repo.dir, ['push', remote(ctl.url, 'sneaky'), 'main']);
