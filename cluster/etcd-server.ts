@@ -5,9 +5,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, openSync } from 'node:fs';
 import { get as httpsGet } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../lib/ports.ts';
 import { ClusterError } from './errors.ts';
 import { clientCert, type ClientCert } from './pki.ts';
 
@@ -19,19 +19,6 @@ export function etcdBinary(): string {
   const path = found.stdout.trim().split('\n')[0];
   if (!path) throw new ClusterError('DM_ETCD_MISSING', ETCD_MISSING);
   return path;
-}
-
-/** A free TCP port on 127.0.0.1 (bound and released; good enough for local daemons). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, host, () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 export interface EtcdServerOptions {

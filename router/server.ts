@@ -19,7 +19,8 @@ import { DEFAULT_MAX_HEAD_SIZE } from './limits.ts';
 import { loadUws, uwsStartRecord, type TemplatedApp, type us_listen_socket } from './uws.ts';
 import { websocketBehavior } from './websocket.ts';
 import type { KeyOpener } from './table/delta.ts';
-import { freePort, TlsListener, type TlsWanted } from './tls/listener.ts';
+import { freePort } from '../lib/ports.ts';
+import { TlsListener, type TlsWanted } from './tls/listener.ts';
 import { DevCa } from './tls/dev-ca.ts';
 import type { TableBuilder as Builder } from './table/builder.ts';
 

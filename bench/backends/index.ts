@@ -2,7 +2,7 @@
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startPinned, waitForPort, type Started } from '../proc.ts';
-import { freePort } from '../../cluster/etcd-server.ts';
+import { freePort } from '../../lib/ports.ts';
 
 export type BackendKind = 'uws' | 'node';
 export const BACKEND_KINDS: BackendKind[] = ['uws', 'node'];

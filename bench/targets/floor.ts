@@ -6,7 +6,7 @@
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startPinned, waitForPort } from '../proc.ts';
-import { freePort } from '../../cluster/etcd-server.ts';
+import { freePort } from '../../lib/ports.ts';
 import type { Target } from './target.ts';
 
 const script = join(dirname(fileURLToPath(import.meta.url)), 'floor-proxy.ts');

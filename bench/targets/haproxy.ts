@@ -5,7 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startPinned, waitForPort } from '../proc.ts';
-import { freePort } from '../../cluster/etcd-server.ts';
+import { freePort } from '../../lib/ports.ts';
 import { findBinary } from './nginx.ts';
 import { TargetUnavailable, type Target, type TlsFiles } from './target.ts';
 

@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { childPids, startPinned, waitForPort } from '../proc.ts';
-import { freePort } from '../../cluster/etcd-server.ts';
+import { freePort } from '../../lib/ports.ts';
 import { TargetUnavailable, type Target, type TlsFiles } from './target.ts';
 
 export function findBinary(name: string): string | undefined {

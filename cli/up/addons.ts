@@ -15,7 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort } from '../../cluster/etcd-server.ts';
+import { freePort } from '../../lib/ports.ts';
 import { hostAddress, isLocalAddress } from '../../lib/host-address.ts';
 import { CliError } from '../errors.ts';
 import { ServerView } from './addon-process.ts';

@@ -7,7 +7,8 @@
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { etcdHealthy, freePort } from '../../cluster/etcd-server.ts';
+import { etcdHealthy } from '../../cluster/etcd-server.ts';
+import { freePort } from '../../lib/ports.ts';
 import { CONTROL_USER, nodeUser, ROUTER_USER, setupEtcdAuth } from '../../cluster/etcd-auth.ts';
 import { clientCert, ensurePki } from '../../cluster/pki.ts';
 import type { ClusterOptions } from '../../cluster/client.ts';

@@ -20,7 +20,6 @@
  * keep being served by it (uWS closes idle ones after ~10 s) until it is closed
  * `retireMs` later. Changes within `DEBOUNCE_MS` make one generation.
  */
-import { createServer } from 'node:net';
 import type { Logger } from 'pino';
 import type { ProxyContext } from '../proxy.ts';
 import { closeUws, serveAll } from '../server.ts';
@@ -178,16 +177,4 @@ export class TlsListener {
     this.current = null;
     this.keys.close();
   }
-}
-
-/** A free port on host: every TLS generation (and worker) binds the same concrete port, never 0. */
-export function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen({ host, port: 0, exclusive: true }, () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }

@@ -7,7 +7,6 @@
  * their request lines once per event-loop turn). SIGTERM drains every worker.
  */
 import { Worker } from 'node:worker_threads';
-import { createServer } from 'node:net';
 import type { Server as HttpServer } from 'node:http';
 import { pack } from 'msgpackr';
 import type { Logger } from 'pino';
@@ -20,6 +19,7 @@ import type { Delta, KeyOpener } from '../table/delta.ts';
 import { RouteSource } from '../table/source.ts';
 import { loadUws } from '../uws.ts';
 import { compiled, moduleUrl } from '../../lib/package.ts';
+import { freePort } from '../../lib/ports.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './messages.ts';
 
 const ENTRY = moduleUrl(import.meta.url, './thread').href;
@@ -28,17 +28,6 @@ const BOOT = compiled
   ? `import(${JSON.stringify(ENTRY)})`
   : `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(ENTRY)}); })`;
 const METRICS_TIMEOUT_MS = 2000;
-
-function freePortOn(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen({ host, port: 0, exclusive: true }, () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 class WorkerHandle {
   readonly thread: Worker;
@@ -170,10 +159,10 @@ export class WorkerRouter {
     logUwsBuild(this.log, this.opts.maxHeadSize);
     const o = this.opts;
     // uWS binds port 0 without SO_REUSEPORT, so --port 0 picks a free port here that every worker then shares
-    const port = o.port !== 0 ? o.port : await freePortOn(o.host);
+    const port = o.port !== 0 ? o.port : await freePort(o.host);
     await probePort(o.host, port);
     if (o.httpsPort !== undefined) {
-      this.httpsPort = o.httpsPort || (await freePortOn(o.host));
+      this.httpsPort = o.httpsPort || (await freePort(o.host));
       await probePort(o.host, this.httpsPort);
     }
     await this.source.start();

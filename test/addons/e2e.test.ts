@@ -17,7 +17,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { freePort } from '../../cluster/etcd-server.ts';
+import { freePort } from '../../lib/ports.ts';
 import type { Cluster } from '../../cluster/client.ts';
 import { resourceName } from '../../control/addons/provider.ts';
 import { eventually, useEtcd } from '../support/etcd.ts';

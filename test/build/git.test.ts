@@ -15,7 +15,7 @@ import type { Cluster } from '../../cluster/client.ts';
 import { useEtcd } from '../support/etcd.ts';
 import { dumpKeys } from './dump.ts';
 import { ADMIN, api, appRepo, git, remote, spawnControl, type ControlProc } from './support.ts';
-import { freePort } from '../../cluster/etcd-server.ts';
+import { freePort } from '../../lib/ports.ts';
 import { addonHost } from '../support/host.ts';
 
 const etcd = useEtcd();

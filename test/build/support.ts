@@ -4,7 +4,7 @@ import { chmodSync, cpSync, createWriteStream, mkdtempSync, rmSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../../cluster/etcd-server.ts';
+import { freePort } from '../../lib/ports.ts';
 import { eventually, type TestEtcd } from '../support/etcd.ts';
 import { apiCall } from '../support/api.ts';
 import { git } from '../support/git.ts';

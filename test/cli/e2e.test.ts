@@ -11,7 +11,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../../cluster/etcd-server.ts';
+import { freePort } from '../../lib/ports.ts';
 import { Cluster } from '../../cluster/client.ts';
 import { ROUTER_USER } from '../../cluster/etcd-auth.ts';
 import { eventually } from '../support/etcd.ts';

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../../cluster/etcd-server.ts';
+import { freePort } from '../../lib/ports.ts';
 import assert from 'node:assert/strict';
 import { Cluster } from '../../cluster/client.ts';
 import { watchPrefix, type Change } from '../../cluster/watch.ts';

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import type { Cluster } from '../../cluster/client.ts';
-import { freePort } from '../../cluster/etcd-server.ts';
+import { freePort } from '../../lib/ports.ts';
 import { loadClusterKey } from '../../cluster/sealed.ts';
 import { deriveCertsKey, writeCertsKey } from '../../cluster/certs-key.ts';
 import { eventually, useEtcd } from '../support/etcd.ts';

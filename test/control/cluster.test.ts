@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Cluster, EntryOf } from '../../cluster/client.ts';
-import { freePort } from '../../cluster/etcd-server.ts';
+import { freePort } from '../../lib/ports.ts';
 import { loadClusterKey, unseal } from '../../cluster/sealed.ts';
 import { deployRelease, type ReleaseContext } from '../../control/releases.ts';
 import { eventually, useEtcd } from '../support/etcd.ts';

@@ -11,7 +11,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Cluster } from '../../cluster/client.ts';
-import { freePort } from '../../cluster/etcd-server.ts';
+import { freePort } from '../../lib/ports.ts';
 import { ADMIN, git, remote } from '../build/support.ts';
 import { BIN, Daemon } from '../logs/procs.ts';
 import { eventually, type TestEtcd } from '../support/etcd.ts';

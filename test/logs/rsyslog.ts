@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../cluster/etcd-server.ts';
+import { freePort } from '../../lib/ports.ts';
 
 export const RSYSLOGD = ['/usr/sbin/rsyslogd', '/sbin/rsyslogd'].find((p) => existsSync(p));
 export const RSYSLOG_MISSING = 'rsyslogd is not installed; `apt-get install -y rsyslog` (the test starts its own on loopback)';

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../cluster/etcd-server.ts';
+import { freePort } from '../../lib/ports.ts';
 import { eventually } from './etcd.ts';
 import { makeCa, makeLeaf } from './certs.ts';
 

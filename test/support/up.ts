@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Cluster } from '../../cluster/client.ts';
-import { freePort } from '../../cluster/etcd-server.ts';
+import { freePort } from '../../lib/ports.ts';
 import { CONTROL_USER } from '../../cluster/etcd-auth.ts';
 import { clientCert } from '../../cluster/pki.ts';
 import { readState } from '../../cli/up/state.ts';
