@@ -13,4 +13,4 @@ export DYNOMESH_LOG_LEVEL="${DYNOMESH_LOG_LEVEL:-warn}"
 # Leftovers of a run that was killed before it could clean up.
 node --import tsx deploy/netns/main.ts cleanup
 mapfile -t files < <(find test/faults -name '*.test.ts' | sort)
-exec node --import tsx --import ./test/support/spawn-guard.ts --test --test-concurrency=1 --test-timeout=300000 "$@" "${files[@]}"
+exec node --import tsx --import ./test/support/spawn-guard.mjs --test --test-concurrency=1 --test-timeout=300000 "$@" "${files[@]}"

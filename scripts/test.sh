@@ -7,6 +7,6 @@ bash scripts/install-deps.sh --addons
 npx tsc --noEmit
 # Daemons started by tests log warnings and errors only, unless asked for more.
 export DYNOMESH_LOG_LEVEL="${DYNOMESH_LOG_LEVEL:-warn}"
-# Every test process refuses to spawn a program install-deps.sh does not install (test/support/spawn-guard.ts).
+# Every test process refuses to spawn a program install-deps.sh does not install (test/support/spawn-guard.mjs).
 mapfile -t files < <(find test -name '*.test.ts' -not -path '*/faults/*' | sort)
-exec node --import tsx --import ./test/support/spawn-guard.ts --test --test-concurrency=1 --test-timeout=300000 "$@" "${files[@]}"
+exec node --import tsx --import ./test/support/spawn-guard.mjs --test --test-concurrency=1 --test-timeout=300000 "$@" "${files[@]}"
