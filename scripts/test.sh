@@ -9,4 +9,30 @@ npx tsc --noEmit
 export DYNOMESH_LOG_LEVEL="${DYNOMESH_LOG_LEVEL:-warn}"
 # Every test process refuses to spawn a program install-deps.sh does not install (test/support/spawn-guard.mjs).
 mapfile -t files < <(find test -name '*.test.ts' -not -path '*/faults/*' | sort)
-exec node --import tsx --import ./test/support/spawn-guard.mjs --test --test-concurrency=1 --test-timeout=300000 "$@" "${files[@]}"
+run() { node --import tsx --import ./test/support/spawn-guard.mjs --test --test-concurrency=1 --test-timeout=300000 "$@"; }
+# With arguments (a pattern, some files): one runner, as asked.
+if [ $# -gt 0 ]; then exec node --import tsx --import ./test/support/spawn-guard.mjs --test --test-concurrency=1 --test-timeout=300000 "$@" "${files[@]}"; fi
+
+# Two shards side by side, each one file at a time: the tests mostly wait on the processes they
+# start, so the two cores are not the limit. "host" holds every file that may start containers on
+# the host's default bridges or a whole `dynomesh up` (builds, up, isolation, add-on e2e); "rest"
+# runs with DYNOMESH_ISOLATION=off, so nothing in it touches those bridges, tables or state dirs.
+host=(); rest=()
+for f in "${files[@]}"; do
+  case "$f" in
+    test/build/*|test/cli/*|test/isolation/*|test/addons/e2e.test.ts|test/access/cli-e2e.test.ts) host+=("$f") ;;
+    *) rest+=("$f") ;;
+  esac
+done
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+run "${host[@]}" > "$out" 2>&1 &
+host_pid=$!
+rest_code=0
+DYNOMESH_ISOLATION=off run "${rest[@]}" || rest_code=$?
+host_code=0
+wait "$host_pid" || host_code=$?
+echo "# ---- the host shard (${#host[@]} files) ----"
+cat "$out"
+echo "# test shards: rest exit $rest_code (${#rest[@]} files), host exit $host_code (${#host[@]} files)"
+[ "$rest_code" -eq 0 ] && [ "$host_code" -eq 0 ]

@@ -14,6 +14,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const DPKG_INFO = '/var/lib/dpkg/info';
@@ -100,10 +101,19 @@ function check(cmd, options) {
 if (existsSync(DPKG_INFO) && process.env.DYNOMESH_SPAWN_GUARD !== 'off') {
   for (const fn of ['spawn', 'spawnSync', 'execFile', 'execFileSync']) {
     const inner = original[fn];
-    childProcess[fn] = (...args) => {
+    const guarded = (...args) => {
       check(args[0], Array.isArray(args[1]) ? args[2] : args[1]);
       return inner(...args);
     };
+    // promisify(execFile) resolves { stdout, stderr } through this symbol: keep it, guarded
+    const custom = inner[promisify.custom];
+    if (custom) {
+      guarded[promisify.custom] = (...args) => {
+        check(args[0], Array.isArray(args[1]) ? args[2] : args[1]);
+        return custom(...args);
+      };
+    }
+    childProcess[fn] = guarded;
   }
   syncBuiltinESMExports();
 }
