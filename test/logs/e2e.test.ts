@@ -85,7 +85,8 @@ describe('logs end to end', { skip: RSYSLOGD ? false : RSYSLOG_MISSING }, () => 
     await rsyslog.start();
     for (const id of ['ctl-a', 'ctl-b']) {
       const port = await freePort();
-      const d = new Daemon(id, ['control', '--id', id, '--listen', `127.0.0.1:${port}`, '--data-dir', join(dir, id), '--lease-ttl', '2', '--router-port', String(routerPort)], env);
+      // the test's rsyslog listens on loopback: allowed as an operator would (drains are refused there by default)
+      const d = new Daemon(id, ['control', '--id', id, '--listen', `127.0.0.1:${port}`, '--data-dir', join(dir, id), '--lease-ttl', '2', '--router-port', String(routerPort), '--outbound-allow', '127.0.0.1/32'], env);
       daemons.push(d);
       controls.push({ d, id, url: `http://127.0.0.1:${port}` });
     }
