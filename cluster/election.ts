@@ -12,6 +12,7 @@ import type { Watcher } from 'etcd3';
 import type { Cluster, Compare } from './client.ts';
 import { NotLeaderError } from './errors.ts';
 import type { Session } from './session.ts';
+import { dropWatcher } from './watch.ts';
 
 export class Election extends EventEmitter<{ leader: [string | undefined]; error: [Error] }> {
   private myKey: string | undefined;
@@ -99,11 +100,7 @@ export class Election extends EventEmitter<{ leader: [string | undefined]; error
     const w = this.observer;
     this.observer = undefined;
     this.observing = false;
-    if (w) {
-      w.removeAllListeners();
-      w.on('error', () => undefined);
-      await w.cancel().catch(() => undefined);
-    }
+    if (w) await dropWatcher(w);
   }
 
   /** Emit `leader` whenever the leader changes (undefined while there is none). */
@@ -146,9 +143,7 @@ export class Election extends EventEmitter<{ leader: [string | undefined]; error
     } finally {
       this.wake = undefined;
       if (onLost) this.session.off('lost', onLost);
-      w.removeAllListeners();
-      w.on('error', () => undefined);
-      await w.cancel().catch(() => undefined);
+      await dropWatcher(w);
     }
   }
 }

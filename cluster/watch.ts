@@ -242,10 +242,15 @@ export class PrefixWatch {
     const w = this.watcher;
     this.watcher = undefined;
     if (!w) return;
-    w.removeAllListeners();
-    w.on('error', () => undefined); // a late error from a dropped watcher must not crash the process
-    await w.cancel().catch(() => undefined);
+    await dropWatcher(w);
   }
+}
+
+/** Stops an etcd3 watcher for good: its handlers go, and a late error from it must not crash the process. */
+export async function dropWatcher(w: Watcher): Promise<void> {
+  w.removeAllListeners();
+  w.on('error', () => undefined);
+  await w.cancel().catch(() => undefined);
 }
 
 /** Starts a PrefixWatch; await `watch.ready` for the first full list. */

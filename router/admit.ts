@@ -35,11 +35,15 @@ export function affinityKey(route: AppRoute, req: { getHeader(name: string): str
 const UNREACHABLE: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
 export const isUnreachable = (code: string): boolean => UNREACHABLE.has(code);
 
-/** Books a failed connect against the dyno; true when another dyno may be tried. */
-export function connectFailed(ctx: ProxyContext, route: AppRoute, b: Backend, tries: number): boolean {
+/** A failed connect: the dyno is quarantined and the failure counted. */
+export function bookConnectFailure(ctx: ProxyContext, b: Backend): void {
   b.connectErrors++;
   b.quarantine(ctx.opts.quarantineMs);
   ctx.metrics.connectErrors++;
+}
+
+/** Whether another dyno may be tried after `tries` attempts (counted as a retry when so). */
+export function mayRetry(ctx: ProxyContext, route: AppRoute, tries: number): boolean {
   const again = tries < ctx.opts.maxTries && tries < route.backends.length;
   if (again) ctx.metrics.retries++;
   return again;

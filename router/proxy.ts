@@ -15,7 +15,7 @@
  */
 import type { HttpRequest, HttpResponse } from './uws.ts';
 import { addressText } from './uws.ts';
-import { affinityKey, connectFailed, exhaustedCode, routeRefusal } from './admit.ts';
+import { affinityKey, bookConnectFailure, exhaustedCode, mayRetry, routeRefusal } from './admit.ts';
 import { markTried, pick, type Tried } from './balancer/pick.ts';
 import type { Backend, ConnectWaiter } from './upstream/backend.ts';
 import type { Conn, ConnOwner } from './upstream/conn.ts';
@@ -147,13 +147,14 @@ class Exchange implements ConnOwner, ConnectWaiter {
 
   onConnectFailed(err: Error & { code?: string }, b: Backend): void {
     if (this.done) {
-      connectFailed(this.ctx, this.route!, b, Infinity); // finish() already gave back the in-flight slot
+      bookConnectFailure(this.ctx, b); // finish() already gave back the in-flight slot
       return;
     }
     b.inFlight--;
     this.backend = null;
     this.lastConnectError = err.code ?? err.message;
-    if (connectFailed(this.ctx, this.route!, b, this.tries)) return this.dispatch();
+    bookConnectFailure(this.ctx, b);
+    if (mayRetry(this.ctx, this.route!, this.tries)) return this.dispatch();
     this.giveUp();
   }
 
@@ -523,7 +524,8 @@ class Exchange implements ConnOwner, ConnectWaiter {
     this.clearTimer();
     const m = this.ctx.metrics;
     m.inFlight--;
-    if (this.status > 0 && !aborted) m.response(this.status, Date.now() - this.startMs);
+    const serviceMs = Date.now() - this.startMs;
+    if (this.status > 0 && !aborted) m.response(this.status, serviceMs);
     if (code !== null) m.error(code);
     const conn = this.conn;
     this.conn = null;
@@ -540,10 +542,10 @@ class Exchange implements ConnOwner, ConnectWaiter {
       if (b.retired && b.inFlight === 0) b.destroy();
     }
     if (closeClient && !aborted) this.res.close();
-    this.log(code, detail);
+    this.log(code, detail, serviceMs);
   }
 
-  log(code: ErrorCode | null, detail: string | undefined): void {
+  log(code: ErrorCode | null, detail: string | undefined, serviceMs: number): void {
     const spec = code !== null ? ERRORS[code] : null;
     const heroku = code !== null && isHerokuCode(code);
     const line = formatLine({
@@ -555,7 +557,7 @@ class Exchange implements ConnOwner, ConnectWaiter {
       fwd: this.clientIp,
       dyno: this.dyno,
       connectMs: this.connectMs,
-      serviceMs: Date.now() - this.startMs,
+      serviceMs,
       status: this.status,
       bytes: this.bytesOut,
       code: heroku ? code : null,

@@ -13,7 +13,7 @@
 import { WebSocket as Upstream } from 'ws';
 import type { HttpRequest, HttpResponse, WebSocket, us_socket_context_t, Uws } from './uws.ts';
 import { addressText } from './uws.ts';
-import { affinityKey, connectFailed, exhaustedCode, isUnreachable, routeRefusal } from './admit.ts';
+import { affinityKey, bookConnectFailure, exhaustedCode, isUnreachable, mayRetry, routeRefusal } from './admit.ts';
 import { markTried, pick, type Tried } from './balancer/pick.ts';
 import { ERRORS, isHerokuCode, type ErrorCode } from './errors.ts';
 import { forwardHeaders, requestId } from './headers.ts';
@@ -136,12 +136,13 @@ function upgrade(ctx: ProxyContext, connectTimeoutMs: number, res: HttpResponse,
   const problem = checkHead('GET', target, pairs, facts, ctx.opts.maxHeadSize);
   const host = facts.host;
   const log = (route: AppRoute | undefined, dyno: string, status: number, code: ErrorCode | null, detail?: string) => {
-    ctx.metrics.response(status, Date.now() - startMs);
+    const serviceMs = Date.now() - startMs;
+    ctx.metrics.response(status, serviceMs);
     if (code) ctx.metrics.error(code);
     const heroku = code !== null && isHerokuCode(code);
     ctx.sink.write(route?.name ?? '', formatLine({
       app: route?.name ?? '', method: 'GET', path: target, host, requestId: rid, fwd: clientIp, dyno, connectMs: 0,
-      serviceMs: Date.now() - startMs, status, bytes: 0, code: heroku ? code : null,
+      serviceMs, status, bytes: 0, code: heroku ? code : null,
       desc: heroku ? (detail ? `${ERRORS[code].desc}: ${detail}` : ERRORS[code].desc) : null,
       protocol: ctx.opts.proto,
     }), heroku);
@@ -236,7 +237,8 @@ function upgrade(ctx: ProxyContext, connectTimeoutMs: number, res: HttpResponse,
       const code = err.code ?? (Date.now() - connectStart >= connectTimeoutMs ? 'ETIMEDOUT' : '');
       if (!isUnreachable(code)) return fail(route, 'H99', err.message);
       lastError = code;
-      if (connectFailed(ctx, route, b, tries)) return attempt();
+      bookConnectFailure(ctx, b);
+      if (mayRetry(ctx, route, tries)) return attempt();
       fail(route, exhaustedCode(route, lastError, Date.now()), code);
     });
   };

@@ -21,6 +21,7 @@ import { createHash, randomInt } from 'node:crypto';
 import type { Watcher } from 'etcd3';
 import type { Cluster, Compare, EntryOf, Op, RawKv } from '../../cluster/client.ts';
 import type { CronEntry, CronJobState, CronState, DynoStatus, Placement } from '../../cluster/records.ts';
+import { dropWatcher } from '../../cluster/watch.ts';
 import type { Logger } from '../../lib/log.ts';
 import { nodeForOneOff, sizeMb } from '../scheduler/plan.ts';
 import { readWorld } from '../scheduler/snapshot.ts';
@@ -92,11 +93,7 @@ export class CronRunner {
     clearInterval(this.timer);
     const w = this.watcher;
     this.watcher = undefined;
-    if (w) {
-      w.removeAllListeners();
-      w.on('error', () => undefined);
-      await w.cancel().catch(() => undefined);
-    }
+    if (w) await dropWatcher(w);
     await this.running?.catch(() => undefined);
   }
 

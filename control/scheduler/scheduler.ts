@@ -9,6 +9,7 @@
 import { EventEmitter } from 'node:events';
 import type { Watcher } from 'etcd3';
 import type { Cluster, Compare, Op } from '../../cluster/client.ts';
+import { dropWatcher } from '../../cluster/watch.ts';
 import type { Logger } from '../../lib/log.ts';
 import { plan, type Action } from './plan.ts';
 import { readWorld } from './snapshot.ts';
@@ -69,11 +70,7 @@ export class Scheduler extends EventEmitter<{ deposed: []; reconciled: [Action[]
     clearTimeout(this.debounce);
     const w = this.watcher;
     this.watcher = undefined;
-    if (w) {
-      w.removeAllListeners();
-      w.on('error', () => undefined);
-      await w.cancel().catch(() => undefined);
-    }
+    if (w) await dropWatcher(w);
     await this.running?.catch(() => undefined);
   }
 
