@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what dynomesh needs on Debian/Ubuntu: npm packages, etcd-server, git, PostgreSQL and Redis
 # (`dynomesh up` runs its own for `addons:create`), rsyslog (tests).
-# `--bench` adds nginx, haproxy and wrk (the bench's anchors and load generator).
+# `--bench` adds nginx, haproxy, caddy and wrk (the bench's anchors and load generator).
 # `--addons` adds the clients psql and redis-cli (the add-on tests' apps run psql).
 # Uses sudo when not root; says exactly what is missing when it cannot install.
 set -euo pipefail
@@ -25,7 +25,7 @@ groups=("$@")
 case "${1:-}" in --list|--packages) groups=(--bench --faults --addons) ;; esac
 for a in "${groups[@]}"; do
   case "$a" in
-    --bench) want+=(nginx haproxy wrk); bins+=(nginx haproxy wrk) ;;
+    --bench) want+=(nginx haproxy caddy wrk); bins+=(nginx haproxy caddy wrk) ;;
     --faults) want+=(iproute2 procps); bins+=(ip pkill) ;;
     # add-on tests start their own PostgreSQL and redis-server (ACL users: Redis >= 6); their apps run psql.
     --addons) want+=(postgresql-client redis-tools); bins+=(psql redis-cli) ;;
@@ -62,7 +62,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq >/dev/null || true
   # Debian's etcd-server and nginx start system services on install where systemd runs; we start our own.
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  for s in etcd nginx haproxy postgresql redis-server; do
+  for s in etcd nginx haproxy caddy postgresql redis-server; do
     if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$s" 2>/dev/null; then $SUDO systemctl stop "$s" || true; fi
   done
 fi
