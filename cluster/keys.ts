@@ -12,6 +12,7 @@
  *   formation/{app}                    Formation    desired quantity and size per process type
  *   config/{app}                       ConfigVars   latest config vars (encrypted), base of the next release
  *   nodes/{node}                       Node         host record, on the node's lease
+ *   node-credentials/{node}            NodeCredential  the node's enrolment: its secret sealed with the cluster key (deleted = revoked)
  *   dynos/{node}/{app}/{dyno}          Placement    desired dyno on a node (scheduler leader writes)
  *   status/{app}/{dyno}                DynoStatus   observed state, on the node's lease
  *   routing/apps/{app}                 RoutingApp   what the router needs of an app (affinity, maintenance)
@@ -30,6 +31,9 @@
  *   users/{email}                      User         an account; its tokens name it (`Token.user`)
  *   collaborators/{app}/{email}        Collaborator a user who may act on an app they do not own
  *   migrations/{name}                  Migration    a one-time data migration that has run (the leader runs each once)
+ *   metrics/{app}/{minute:012}         AppMinute    one minute of an app's metrics (unix seconds), merged by the app's log owner; on an hourly lease, kept 26 h
+ *   usage-open/{node}/{run}            UsageOpen    a dyno process running now (its start), written by its node; closed into usage/
+ *   usage/{app}/{YYYY-MM}/{run}.{start} UsageInterval a closed run interval (start..end, split at month ends): dyno-seconds for billing
  *
  * Placements are grouped by node so a dyno-node watches only its own prefix;
  * routing keys are grouped under one prefix so a router watches only that.
@@ -44,6 +48,7 @@ export type KeyRef =
   | { kind: 'formation'; app: string }
   | { kind: 'config'; app: string }
   | { kind: 'node'; node: string }
+  | { kind: 'nodeCredential'; node: string }
   | { kind: 'placement'; node: string; app: string; dyno: string }
   | { kind: 'status'; app: string; dyno: string }
   | { kind: 'routingApp'; app: string }
@@ -61,7 +66,10 @@ export type KeyRef =
   | { kind: 'cordon'; node: string }
   | { kind: 'user'; email: string }
   | { kind: 'collaborator'; app: string; email: string }
-  | { kind: 'migration'; name: string };
+  | { kind: 'migration'; name: string }
+  | { kind: 'appMinute'; app: string; minute: number }
+  | { kind: 'usageOpen'; node: string; run: string }
+  | { kind: 'usageInterval'; app: string; month: string; id: string };
 
 const APP = new RegExp(`^${APP_NAME}$`);
 const DYNO = new RegExp(`^${DYNO_NAME}$`);
@@ -72,6 +80,7 @@ const USER = /^[a-z0-9][a-z0-9._+-]{0,63}(@[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?)
 const CERT = /^[a-z0-9][a-z0-9-]{0,62}$/;
 /** ACME tokens are base64url (RFC 8555 8.3: at least 128 bits of entropy). */
 const ACME_TOKEN = /^[A-Za-z0-9_-]{16,256}$/;
+const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
 const HOST = /^(?=.{1,253}$)[a-z0-9*]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
 import { APP_NAME, DYNO_NAME } from './names.ts';
@@ -95,6 +104,13 @@ function check(re: RegExp, what: string, value: string): string {
 export { isAppName, isDynoName, isProcessType } from './names.ts';
 export const isHostname = (s: string): boolean => HOST.test(s);
 export const isUserName = (s: string): boolean => USER.test(s);
+/** A calendar month as usage keys name it: `2026-12`. */
+export const isMonth = (s: string): boolean => MONTH.test(s);
+
+const minuteSeg = (unixSeconds: number): string => {
+  if (!Number.isSafeInteger(unixSeconds) || unixSeconds < 0 || unixSeconds % 60 !== 0) throw new KeyError(`invalid metrics minute ${unixSeconds}`);
+  return String(unixSeconds).padStart(12, '0');
+};
 
 const pad = (v: number): string => {
   if (!Number.isSafeInteger(v) || v < 1) throw new KeyError(`invalid release version ${v}`);
@@ -122,6 +138,8 @@ export function keyspace(prefix = '/dynomesh/') {
     config: (a: string) => `${p}config/${app(a)}` as Key<'config'>,
     node: (n: string) => `${p}nodes/${seg('node id', n)}` as Key<'node'>,
     nodes: () => `${p}nodes/` as Prefix<'node'>,
+    nodeCredential: (n: string) => `${p}node-credentials/${seg('node id', n)}` as Key<'nodeCredential'>,
+    nodeCredentials: () => `${p}node-credentials/` as Prefix<'nodeCredential'>,
     placement: (n: string, a: string, d: string) => `${p}dynos/${seg('node id', n)}/${app(a)}/${check(DYNO, 'dyno name', d)}` as Key<'placement'>,
     placementsOf: (n: string) => `${p}dynos/${seg('node id', n)}/` as Prefix<'placement'>,
     placements: () => `${p}dynos/` as Prefix<'placement'>,
@@ -160,6 +178,16 @@ export function keyspace(prefix = '/dynomesh/') {
     collaboratorsOf: (a: string) => `${p}collaborators/${app(a)}/` as Prefix<'collaborator'>,
     collaborators: () => `${p}collaborators/` as Prefix<'collaborator'>,
     migration: (name: string) => `${p}migrations/${seg('migration name', name)}` as Key<'migration'>,
+    /** `unixSeconds`: the minute's start (a multiple of 60). Keys sort by time. */
+    appMinute: (a: string, unixSeconds: number) => `${p}metrics/${app(a)}/${minuteSeg(unixSeconds)}` as Key<'appMinute'>,
+    appMinutes: (a: string) => `${p}metrics/${app(a)}/` as Prefix<'appMinute'>,
+    usageOpen: (n: string, run: string) => `${p}usage-open/${seg('node id', n)}/${seg('run id', run)}` as Key<'usageOpen'>,
+    usageOpenOf: (n: string) => `${p}usage-open/${seg('node id', n)}/` as Prefix<'usageOpen'>,
+    usageOpens: () => `${p}usage-open/` as Prefix<'usageOpen'>,
+    usageInterval: (a: string, month: string, run: string, start: number) =>
+      `${p}usage/${app(a)}/${check(MONTH, 'month', month)}/${seg('run id', run)}.${Math.floor(start)}` as Key<'usageInterval'>,
+    usageOfMonth: (a: string, month: string) => `${p}usage/${app(a)}/${check(MONTH, 'month', month)}/` as Prefix<'usageInterval'>,
+    usage: () => `${p}usage/` as Prefix<'usageInterval'>,
 
     /** Every key that belongs to an app, for destroy. Placements are per node and go through the scheduler. */
     appPrefixes: (a: string) => [
@@ -172,6 +200,7 @@ export function keyspace(prefix = '/dynomesh/') {
       `${p}addons/${app(a)}/`,
       `${p}drains/${app(a)}/`,
       `${p}collaborators/${app(a)}/`,
+      `${p}metrics/${app(a)}/`,
     ],
 
     /** Parse a full key back into what it names; undefined for keys outside the layout. */
@@ -187,6 +216,7 @@ export function keyspace(prefix = '/dynomesh/') {
         case 'formation': return s.length === 2 ? { kind: 'formation', app: s[1]! } : undefined;
         case 'config': return s.length === 2 ? { kind: 'config', app: s[1]! } : undefined;
         case 'nodes': return s.length === 2 ? { kind: 'node', node: s[1]! } : undefined;
+        case 'node-credentials': return s.length === 2 ? { kind: 'nodeCredential', node: s[1]! } : undefined;
         case 'dynos': return s.length === 4 ? { kind: 'placement', node: s[1]!, app: s[2]!, dyno: s[3]! } : undefined;
         case 'status': return s.length === 3 ? { kind: 'status', app: s[1]!, dyno: s[2]! } : undefined;
         case 'tokens': return s.length === 2 ? { kind: 'token', hash: s[1]! } : undefined;
@@ -198,6 +228,9 @@ export function keyspace(prefix = '/dynomesh/') {
         case 'collaborators': return s.length === 3 ? { kind: 'collaborator', app: s[1]!, email: s[2]! } : undefined;
         case 'migrations': return s.length === 2 ? { kind: 'migration', name: s[1]! } : undefined;
         case 'acm': return s.length === 2 ? { kind: 'acm', app: s[1]! } : undefined;
+        case 'metrics': return s.length === 3 ? { kind: 'appMinute', app: s[1]!, minute: Number(s[2]) } : undefined;
+        case 'usage-open': return s.length === 3 ? { kind: 'usageOpen', node: s[1]!, run: s[2]! } : undefined;
+        case 'usage': return s.length === 4 ? { kind: 'usageInterval', app: s[1]!, month: s[2]!, id: s[3]! } : undefined;
         case 'routing':
           if (s[1] === 'apps' && s.length === 3) return { kind: 'routingApp', app: s[2]! };
           if (s[1] === 'domains' && s.length === 3) return { kind: 'domain', host: s[2]! };

@@ -412,6 +412,43 @@ export interface Cordon {
   createdAt: number;
 }
 
+/**
+ * One minute of an app's metrics (control/metrics): routers' request counts and
+ * response-time histogram added up, dyno-nodes' samples kept at their maximum.
+ */
+export interface AppMinute {
+  app: string;
+  /** Start of the minute, unix seconds. */
+  minute: number;
+  requests: number;
+  /** Responses per status class, 1xx..5xx. */
+  status: number[];
+  /** Router errors by Heroku code (`H12`). */
+  errors: Record<string, number>;
+  /** Response times, lib/histogram.ts wire form (`[bucket, count, ...]`). */
+  hist: number[];
+  /** Per dyno: `[rssMb, swapMb, quotaMb, cpuPct (-1: unknown), r14]`, the minute's maxima (r14: events). */
+  dynos: Record<string, number[]>;
+}
+
+/** A dyno process running now on `node`, since `start` (ms): written when it starts, removed when closed. */
+export interface UsageOpen {
+  app: string;
+  dyno: string;
+  type: string;
+  size: string;
+  node: string;
+  run: string;
+  start: number;
+}
+
+/** Run `run` of a dyno ran from `start` to `end` (ms), within one calendar month (UTC). */
+export interface UsageInterval extends UsageOpen {
+  end: number;
+  /** `node`: its agent saw it end; `lease`: its host was lost and it stopped counting at its lease expiry. */
+  closedBy: 'node' | 'lease';
+}
+
 /** What each key kind holds. */
 export interface RecordOf {
   app: App;
@@ -439,6 +476,9 @@ export interface RecordOf {
   user: User;
   collaborator: Collaborator;
   migration: Migration;
+  appMinute: AppMinute;
+  usageOpen: UsageOpen;
+  usageInterval: UsageInterval;
 }
 
 export type RecordKind = keyof RecordOf;
@@ -508,6 +548,12 @@ export const SCHEMAS: { [K in RecordKind]: { version: number; fields: Record<str
   user: { version: 1, fields: { email: 'string', id: 'string', admin: 'boolean', createdAt: 'number', createdBy: 'string' } },
   collaborator: { version: 1, fields: { app: 'string', user: 'string', createdAt: 'number', by: 'string' } },
   migration: { version: 1, fields: { name: 'string', doneAt: 'number', by: 'string', summary: 'string' } },
+  appMinute: { version: 1, fields: { app: 'string', minute: 'number', requests: 'number', status: 'array', errors: 'object', hist: 'array', dynos: 'object' } },
+  usageOpen: { version: 1, fields: { app: 'string', dyno: 'string', type: 'string', size: 'string', node: 'string', run: 'string', start: 'number' } },
+  usageInterval: {
+    version: 1,
+    fields: { app: 'string', dyno: 'string', type: 'string', size: 'string', node: 'string', run: 'string', start: 'number', end: 'number', closedBy: 'string' },
+  },
 };
 
 /** Returns the first field that does not match, or undefined when the value fits. */
