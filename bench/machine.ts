@@ -21,6 +21,7 @@ export function machineInfo(): Record<string, unknown> {
     node: process.version,
     nginx: firstLine('nginx', ['-v'])?.replace('nginx version: ', ''),
     haproxy: firstLine('haproxy', ['-v'])?.replace(/ - https.*$/, ''),
+    caddy: firstLine('caddy', ['version'])?.split(' ')[0],
     wrk: firstLine('wrk', ['-v'])?.replace(/ \[.*$/, ''),
     loadavg_at_start: loadavg().map((x) => Math.round(x * 100) / 100),
   };

@@ -14,6 +14,7 @@ import { SCENARIOS, scenarioByName } from './scenarios.ts';
 import { TargetUnavailable } from './targets/target.ts';
 import { findBinary } from './targets/nginx.ts';
 import { closeRouterEnv, routerUnavailableReason } from './targets/router.ts';
+import { cniUnavailableReason } from './backends/cni.ts';
 import { OpenLoopGenerator } from './load/openloop.ts';
 import type { LoadResult } from './load/result.ts';
 import { atExit } from './proc.ts';
@@ -72,6 +73,10 @@ async function main(cfg: BenchConfig): Promise<number> {
   if (cfg.targets.includes('router')) {
     const why = routerUnavailableReason();
     if (why) { dead.router = why; say(`router: NOT AVAILABLE: ${why}`); }
+  }
+  if (cfg.targets.includes('router-cni')) {
+    const why = routerUnavailableReason() ?? cniUnavailableReason();
+    if (why) { dead['router-cni'] = why; say(`router-cni: NOT AVAILABLE: ${why}`); }
   }
 
   const closed: Record<string, Record<string, LoadResult[]>> = {};

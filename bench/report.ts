@@ -26,6 +26,10 @@ export interface TargetSummary {
   spread: { rps: Spread; p99_ms: Spread };
   loadgen_cpu_pct: number;
   proxy_cpu_pct?: number;
+  /** Proxy CPU time per request in µs (its CPU share over req/s, per run, then the median): steadier than req/s on a shared machine. */
+  proxy_us_per_req?: number;
+  /** proxy_us_per_req over floor's (hello): what the router's own work multiplies its stack's cost by. */
+  cpu_ratio_to_floor?: number;
   backend_cpu_pct?: number;
   /** Median busy percent of each core during the runs (anyone's work). */
   core_busy_pct?: number[];
@@ -53,6 +57,10 @@ export interface Report {
 
 const med = (rs: LoadResult[], f: (r: LoadResult) => number | undefined) => median(rs.map((r) => f(r) ?? NaN));
 
+/** µs of proxy CPU per answered request in one run (proxy_cpu_pct is a share of one core). */
+export const usPerRequest = (r: LoadResult): number | undefined =>
+  r.proxy_cpu_pct === undefined || !(r.rps > 0) ? undefined : (r.proxy_cpu_pct / 100) * 1e6 / r.rps;
+
 /** Medians over rounds for each target, then ratios against nginx and direct. */
 export function summarize(rounds: Record<string, LoadResult[]>, byteBound = false): ScenarioSummary {
   const out: ScenarioSummary = {};
@@ -75,6 +83,8 @@ export function summarize(rounds: Record<string, LoadResult[]>, byteBound = fals
     };
     const pc = med(rs, (r) => r.proxy_cpu_pct);
     if (Number.isFinite(pc)) s.proxy_cpu_pct = round(pc, 1);
+    const us = med(rs, usPerRequest);
+    if (Number.isFinite(us)) s.proxy_us_per_req = round(us, 1);
     const bc = med(rs, (r) => r.backend_cpu_pct);
     if (Number.isFinite(bc)) s.backend_cpu_pct = round(bc, 1);
     const cores = rs[0]!.core_busy_pct?.length ?? 0;
@@ -90,6 +100,7 @@ export function summarize(rounds: Record<string, LoadResult[]>, byteBound = fals
   for (const s of Object.values(out)) {
     s.ratio_to_nginx = round(ratio(key(s), key(out.nginx)));
     s.ratio_to_direct = round(ratio(key(s), key(out.direct)));
+    if (out.floor?.proxy_us_per_req && s.proxy_us_per_req !== undefined) s.cpu_ratio_to_floor = round(s.proxy_us_per_req / out.floor.proxy_us_per_req);
   }
   return out;
 }
@@ -122,19 +133,26 @@ function table(head: string[], rows: string[][]): string {
 export function renderClosed(name: string, title: string, s: ScenarioSummary): string {
   const rows = Object.entries(s).map(([t, v]) => [
     t, fmtInt(v.rps), `${fmt(v.spread.rps.rel * 100, 1)}%`, mb(v.bytes_per_s), fmt(v.p50_ms), fmt(v.p90_ms), fmt(v.p99_ms), fmt(v.p999_ms),
-    fmt(v.ratio_to_nginx), fmt(v.ratio_to_direct), fmt(v.proxy_cpu_pct, 0), fmt(v.backend_cpu_pct, 0), fmt(v.loadgen_cpu_pct, 0), busy(v), String(v.errors + v.non2xx),
+    fmt(v.ratio_to_nginx), fmt(v.ratio_to_direct), fmt(v.proxy_us_per_req, 1), fmt(v.proxy_cpu_pct, 0), fmt(v.backend_cpu_pct, 0), fmt(v.loadgen_cpu_pct, 0), busy(v), String(v.errors + v.non2xx),
   ]);
   const n = Object.values(s)[0]?.rounds ?? 0;
   return `\n${name}: ${title} (closed loop, wrk; median of ${n} round${n === 1 ? '' : 's'})\n` +
-    table(['target', 'req/s', 'range', 'MB/s', 'p50 ms', 'p90', 'p99', 'p99.9', 'x nginx', 'x direct', 'proxy %cpu', 'backend %cpu', 'wrk %cpu', 'cores busy %', 'errors'], rows);
+    table(['target', 'req/s', 'range', 'MB/s', 'p50 ms', 'p90', 'p99', 'p99.9', 'x nginx', 'x direct', 'µs cpu/req', 'proxy %cpu', 'backend %cpu', 'wrk %cpu', 'cores busy %', 'errors'], rows) +
+    floorLine(s);
+}
+
+/** Under the hello table: the router's CPU per request over its stack's (issue 25's measure). */
+function floorLine(s: ScenarioSummary): string {
+  const rows = Object.entries(s).filter(([t, v]) => t !== 'floor' && t.startsWith('router') && v.cpu_ratio_to_floor !== undefined);
+  return rows.length ? '\n' + rows.map(([t, v]) => `${t}: ${fmt(v.proxy_us_per_req, 1)} µs cpu/req = ${fmt(v.cpu_ratio_to_floor)}x floor's ${fmt(s.floor!.proxy_us_per_req, 1)}`).join('; ') : '';
 }
 
 export function renderOpen(name: string, rate: string, s: ScenarioSummary): string {
   const rows = Object.entries(s).map(([t, v]) => [
-    t, fmtInt(v.rps), fmt(v.p50_ms), fmt(v.p90_ms), fmt(v.p99_ms), fmt(v.p999_ms), fmt(v.uncorrected_p99_ms), fmt(v.proxy_cpu_pct, 0), fmt(v.loadgen_cpu_pct, 0), busy(v), String(v.errors + v.non2xx + (v.timeouts ?? 0)),
+    t, fmtInt(v.rps), fmt(v.p50_ms), fmt(v.p90_ms), fmt(v.p99_ms), fmt(v.p999_ms), fmt(v.uncorrected_p99_ms), fmt(v.proxy_us_per_req, 1), fmt(v.proxy_cpu_pct, 0), fmt(v.loadgen_cpu_pct, 0), busy(v), String(v.errors + v.non2xx + (v.timeouts ?? 0)),
   ]);
   return `\n${name} at ${Number(rate).toLocaleString('en-US')} req/s (open loop, latency from intended send time)\n` +
-    table(['target', 'achieved/s', 'p50 ms', 'p90', 'p99', 'p99.9', 'p99 uncorrected', 'proxy %cpu', 'loadgen %cpu', 'cores busy %', 'errors'], rows);
+    table(['target', 'achieved/s', 'p50 ms', 'p90', 'p99', 'p99.9', 'p99 uncorrected', 'µs cpu/req', 'proxy %cpu', 'loadgen %cpu', 'cores busy %', 'errors'], rows);
 }
 
 export function renderReport(r: Report, titles: Record<string, string>): string {

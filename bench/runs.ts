@@ -3,7 +3,7 @@
  * against a fresh backend and a fresh target process, route propagation, and the big route
  * table. main.ts decides the order; these run one thing and clean up after it.
  */
-import { startBackend } from './backends/index.ts';
+import { startBackend, type BackendNet } from './backends/index.ts';
 import type { BenchConfig } from './args.ts';
 import type { Placement } from './placement.ts';
 import { scenarioByName, type Scenario } from './scenarios.ts';
@@ -13,6 +13,7 @@ import { direct } from './targets/direct.ts';
 import { floor } from './targets/floor.ts';
 import { nginx } from './targets/nginx.ts';
 import { haproxy } from './targets/haproxy.ts';
+import { caddy } from './targets/caddy.ts';
 import { router, routerEnv, startRouterProcess } from './targets/router.ts';
 import { runWrk } from './load/wrk.ts';
 import type { OpenLoopGenerator } from './load/openloop.ts';
@@ -22,13 +23,15 @@ import { CpuMeter } from './proc.ts';
 import { measurePropagation, type PropagationResult } from './propagation.ts';
 import { measureRouteTable, rssMb, type RouteTableResult } from './route-table.ts';
 
-export const TARGETS: Record<TargetName, Target> = { router, floor, nginx, haproxy, direct };
+export const TARGETS: Record<TargetName, Target> = { router, 'router-cni': router, floor, nginx, haproxy, caddy, direct };
 
 /** One column of the report: a target, and for the router its worker count. */
 export interface Lane {
   label: string;
   target: Target;
   workers: number;
+  /** Where the backend runs (router-cni: behind portmap in its own namespace). */
+  net?: BackendNet;
 }
 
 export const say = (s: string) => process.stderr.write(s + '\n');
@@ -44,6 +47,8 @@ export function lanesFor(cfg: BenchConfig, scenario: string, dead: Record<string
     if (name === 'router') {
       const counts = scenario === 'hello' ? cfg.routerWorkers : [cfg.routerWorkers[0] ?? 1];
       for (const w of counts) lanes.push({ label: w > 1 ? `router-${w}w` : 'router', target: router, workers: w });
+    } else if (name === 'router-cni') {
+      if (scenario === 'hello' || scenario === '16k') lanes.push({ label: name, target: router, workers: 1, net: 'cni' });
     } else if ((name !== 'floor' || scenario === 'hello') && !(name === 'direct' && isTls(scenario))) lanes.push({ label: name, target: TARGETS[name], workers: 1 });
   }
   return lanes.filter((l) => !dead[l.label] && !dead[l.target.name]);
@@ -51,7 +56,7 @@ export function lanesFor(cfg: BenchConfig, scenario: string, dead: Record<string
 
 /** Fresh backend + fresh target, `fn` measures, then both stop (whatever happened). */
 async function withTarget<T>(cfg: BenchConfig, p: Placement, dir: string, lane: Lane, fn: (port: number, pids: { proxy?: number; backend: number }) => Promise<T>, tls?: TlsFiles): Promise<T> {
-  const backend = await startBackend(cfg.backend, p.backend, dir);
+  const backend = await startBackend(cfg.backend, p.backend, dir, 'web.1', lane.net);
   try {
     const running = await lane.target.start({ placement: p, backend, dir, routerWorkers: lane.workers, ...(tls ? { tls } : {}) });
     try {

@@ -5,9 +5,12 @@
 import type { Placement } from '../placement.ts';
 import type { Backend } from '../backends/index.ts';
 
-export type TargetName = 'router' | 'floor' | 'nginx' | 'haproxy' | 'direct';
-/** `floor` (the router's stack without its work) runs in the hello scenario only. */
-export const TARGET_NAMES: TargetName[] = ['router', 'floor', 'nginx', 'haproxy', 'direct'];
+export type TargetName = 'router' | 'router-cni' | 'floor' | 'nginx' | 'haproxy' | 'caddy' | 'direct';
+/**
+ * `floor` (the router's stack without its work) runs in the hello scenario only; `router-cni`
+ * (the router in front of a backend on an isolated dyno's network path) in hello and 16k.
+ */
+export const TARGET_NAMES: TargetName[] = ['router', 'router-cni', 'floor', 'nginx', 'haproxy', 'caddy', 'direct'];
 
 /** The app name and Host header every request carries (the router routes by it; the others ignore it). */
 export const BENCH_APP = 'bench';

@@ -46,6 +46,22 @@ describe('report', () => {
     assert.equal(h.haproxy!.ratio_to_nginx, 0.9);
   });
 
+  test('proxy CPU per request in µs, per run then the median, and the router over floor', () => {
+    // 99% of a core at 100k req/s is 9.9 µs a request; 50% at 50k/s, 10 µs.
+    const s = summarize({
+      router: [run(50_000, 1, { proxy_cpu_pct: 100 }), run(40_000, 1, { proxy_cpu_pct: 100 }), run(60_000, 1, { proxy_cpu_pct: 90 })],
+      floor: [run(100_000, 1, { proxy_cpu_pct: 100 })],
+      direct: [run(200_000, 1, { proxy_cpu_pct: undefined })],
+    });
+    assert.equal(s.router!.proxy_us_per_req, 20);
+    assert.equal(s.floor!.proxy_us_per_req, 10);
+    assert.equal(s.router!.cpu_ratio_to_floor, 2);
+    assert.equal(s.direct!.proxy_us_per_req, undefined, 'no proxy, no figure');
+    const text = renderReport({ ...sample(), scenarios: { hello: s } }, { hello: 'GET 13 B' });
+    assert.match(text, /µs cpu\/req/);
+    assert.match(text, /router: 20\.0 µs cpu\/req = 2\.00x floor's 10\.0/);
+  });
+
   test('large-body scenarios compare bytes/s, not req/s', () => {
     const s = summarize({ router: [run(1000, 1, { bytes_per_s: 3e9 })], nginx: [run(2000, 1, { bytes_per_s: 2e9 })] }, true);
     assert.equal(s.router!.ratio_to_nginx, 1.5);

@@ -12,6 +12,7 @@ import { startBackend, type Backend } from '../../bench/backends/index.ts';
 import { planPlacement } from '../../bench/placement.ts';
 import { nginx, findBinary } from '../../bench/targets/nginx.ts';
 import { haproxy } from '../../bench/targets/haproxy.ts';
+import { caddy } from '../../bench/targets/caddy.ts';
 import { direct } from '../../bench/targets/direct.ts';
 import { floor } from '../../bench/targets/floor.ts';
 import { router, closeRouterEnv, routerUnavailableReason } from '../../bench/targets/router.ts';
@@ -73,7 +74,7 @@ for (const kind of ['uws', 'node'] as const) {
 }
 
 describe('proxies in front of the uWS backend', () => {
-  for (const t of [nginx, haproxy]) {
+  for (const t of [nginx, haproxy, caddy]) {
     test(`${t.name}: own config under a temp dir, proxies every scenario, leaves no process`, { skip: findBinary(t.name) ? false : `${t.name} not installed` }, async () => {
       const b = await startBackend('uws', placement.backend, dir);
       try {
