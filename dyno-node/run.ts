@@ -32,6 +32,33 @@ import type { DynoUser, DynoUsers } from './users.ts';
 
 export type RunState = 'preparing' | 'starting' | 'up' | 'exited';
 
+/**
+ * Where the process itself is, which `state` (what the slot sees) does not say: not spawned
+ * yet (preparing, awaiting-requester), spawned with its gate shut, running, or exiting
+ * (its leader exited or the run is finishing; nothing moves it back).
+ */
+type Phase = 'preparing' | 'awaiting-requester' | 'gated' | 'running' | 'exiting';
+
+/** What `prepare` leaves for the spawn. */
+interface Prepared {
+  spec: RunSpec;
+  user: DynoUser | undefined;
+  /** The unpacked slug. */
+  dir: string;
+}
+
+/** The spawned command, its gate still shut. */
+interface Spawned {
+  child: ChildProcess;
+  pid: number;
+  command: string;
+  dir: string;
+  logFile: string;
+  tty: boolean;
+  /** The tail of the output file starting, when there is one. */
+  tailing?: Promise<void>;
+}
+
 export interface RunExit {
   /** Exit status as Heroku prints it (128+n for a signal); null when unknown (adopted process). */
   status: number | null;
@@ -111,7 +138,7 @@ export class Run {
   private healthcheck: HealthCheck | null | undefined;
   private stopRequested = false;
   private stopping: Promise<void> | undefined;
-  private exiting = false;
+  private phase: Phase = 'preparing';
   private dir: string | undefined;
   /** The dyno's container, when isolated. */
   private box: Container | undefined;
@@ -153,6 +180,7 @@ export class Run {
     run.port = rec.port;
     run.dir = rec.dir;
     run.startedAt = rec.startedAt;
+    run.phase = 'running';
     if (rec.volume) run.volume = Volume.existing(rec.volume);
     if (rec.container) run.box = ctx.isolation?.existing(rec.container, rec.port ? [{ hostPort: rec.port, containerPort: rec.port }] : []);
     if (rec.port) ctx.ports.add(rec.port);
@@ -185,7 +213,45 @@ export class Run {
     this.onChange(this);
   }
 
+  /**
+   * A new run's way to its first state change, stage by stage: prepare (release, port, user,
+   * slug, memory cgroup), await the requester (attached one-offs only), spawn the command
+   * behind its gate, then open the gate. A stop between stages ends the run before it starts.
+   */
   private async launch(): Promise<void> {
+    const prepared = await this.prepare();
+    if (this.stopRequested) return this.stoppedBeforeStart();
+    if (this.placement.attach && this.placement.command) {
+      await this.awaitRequester();
+      if (this.stopRequested) return this.stoppedBeforeStart();
+    }
+    const spawned = await this.spawnGated(prepared);
+    await this.recordBehindGate(spawned);
+    // On a failure above the gate stays shut: failed() kills the waiting shell.
+    this.openGate(spawned);
+    await this.started(spawned);
+  }
+
+  private get beforeSpawn(): boolean {
+    return this.phase === 'preparing' || this.phase === 'awaiting-requester';
+  }
+
+  /** The command's process group exists and has not exited. */
+  private get spawned(): boolean {
+    return this.phase === 'gated' || this.phase === 'running';
+  }
+
+  private stoppedBeforeStart(): Promise<void> {
+    return this.finish({ status: null, reason: 'stopped', message: 'Stopped before start' });
+  }
+
+  /** Moves the run forward; once it is exiting nothing moves it back. */
+  private enter(phase: Phase): void {
+    if (this.phase !== 'exiting') this.phase = phase;
+  }
+
+  /** Release and config, $PORT (web), the app's user, a fresh unpacked slug and, on the host, the memory cgroup. */
+  private async prepare(): Promise<Prepared> {
     const { ctx, placement: p } = this;
     const spec = await ctx.resolve(p);
     if (!spec.slug) throw new Error(`release v${p.release} of ${p.app} has no slug to run`);
@@ -195,42 +261,53 @@ export class Run {
       ctx.ports.add(this.port);
     }
     const user = await ctx.users.forApp(p.app);
-    this.dir = await this.unpack(spec.slug, user);
-    if (this.stopRequested) return this.finish({ status: null, reason: 'stopped', message: 'Stopped before start' });
+    const dir = (this.dir = await this.unpack(spec.slug, user));
+    if (this.stopRequested) return { spec, user, dir };
     // In a container, the runtime makes the cgroup with its limits from the bundle.
     if (!ctx.isolation && ctx.memoryMode !== 'rss') {
       if (ctx.cgroups) this.cgroup = await DynoCgroup.create(ctx.cgroups, `${p.app}.${p.dyno}.${this.id}`, 2 * p.memoryMb * 1024 * 1024);
       else if (ctx.memoryMode === 'cgroup') throw new Error('memory mode is cgroup but no writable memory cgroup was found on this host');
     }
+    return { spec, user, dir };
+  }
 
-    if (p.attach && p.command) {
-      if (!ctx.attach) throw new Error('this node serves no attach endpoint for one-off dynos');
-      this.heroku('Awaiting client');
-      this.attachment = await ctx.attach.wait(p.app, p.dyno, ctx.attachTimeoutMs);
-      this.attachment.onClose(() => {
-        if (this.exit || this.stopRequested) return;
-        this.heroku('Client disconnected; stopping the one-off dyno');
-        void this.stop();
-      });
-      if (this.stopRequested) return this.finish({ status: null, reason: 'stopped', message: 'Stopped before start' });
-    }
+  /** An attached one-off waits for its requester; when the requester goes, the dyno stops. */
+  private async awaitRequester(): Promise<void> {
+    const { ctx, placement: p } = this;
+    if (!ctx.attach) throw new Error('this node serves no attach endpoint for one-off dynos');
+    this.enter('awaiting-requester');
+    this.heroku('Awaiting client');
+    const attachment = await ctx.attach.wait(p.app, p.dyno, ctx.attachTimeoutMs);
+    this.attachment = attachment;
+    attachment.onClose(() => {
+      if (this.exit || this.stopRequested) return;
+      this.heroku('Client disconnected; stopping the one-off dyno');
+      void this.stop();
+    });
+  }
 
+  /**
+   * The command, started with its gate shut (see gatedArgv): in its container or as the app's
+   * user in its own process group. Attached one-offs talk to their requester through pipes;
+   * everything else writes to a file the agent follows.
+   */
+  private async spawnGated({ spec, user, dir }: Prepared): Promise<Spawned> {
+    const { ctx, placement: p, attachment } = this;
     const logFile = `${ctx.runsDir}/${p.app}--${p.dyno}--${this.id}.log`;
     await mkdir(ctx.runsDir, { recursive: true, mode: 0o700 });
-    // Attached one-offs talk to their requester through pipes; everything else writes to a file.
-    const fd = this.attachment ? undefined : openSync(logFile, 'a', 0o600);
-    const env = dynoEnv({ config: spec.config, dyno: p.dyno, home: ctx.isolation ? '/app' : this.dir, port: this.port });
-    const hasProfile = existsSync(`${this.dir}/.profile.d`) || existsSync(`${this.dir}/.profile`);
-    const tty = this.attachment && p.tty;
-    if (tty) Object.assign(env, { TERM: p.tty!.term ?? 'xterm-256color', COLUMNS: String(p.tty!.cols), LINES: String(p.tty!.rows) });
+    const fd = attachment ? undefined : openSync(logFile, 'a', 0o600);
+    const env = dynoEnv({ config: spec.config, dyno: p.dyno, home: ctx.isolation ? '/app' : dir, port: this.port });
+    const hasProfile = existsSync(`${dir}/.profile.d`) || existsSync(`${dir}/.profile`);
+    const tty = attachment ? p.tty : undefined;
+    if (tty) Object.assign(env, { TERM: tty.term ?? 'xterm-256color', COLUMNS: String(tty.cols), LINES: String(tty.rows) });
     const command = commandArgv(spec.command, hasProfile);
-    const argv = gatedArgv(tty ? ttyArgv(command, p.tty!) : command, !!this.attachment);
+    const argv = gatedArgv(tty ? ttyArgv(command, tty) : command, !!attachment);
     if (ctx.isolation) this.box = await this.container(ctx.isolation, argv, env, user);
     const [file, ...args] = this.box ? this.box.argv : argv;
     let child: ChildProcess;
     try {
       child = spawn(file!, args, {
-        cwd: this.box ? this.box.bundle : this.dir,
+        cwd: this.box ? this.box.bundle : dir,
         env: this.box ? { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } : env,
         detached: true, // own process group: signals reach every process of the dyno (or the runtime that forwards them)
         stdio: fd === undefined ? ['pipe', 'pipe', 'pipe'] : ['pipe', fd, fd], // stdin opens the gate (see gatedArgv)
@@ -243,53 +320,63 @@ export class Run {
       const err = await new Promise<Error>((r) => child.once('error', r));
       throw new Error(`cannot start ${argv[0]}: ${err.message}`);
     }
-    const pid = child.pid;
-    this.pid = pid;
+    this.pid = child.pid;
+    this.enter('gated');
     child.on('exit', (code, signal) => void this.leaderExited(code, signal));
     child.on('error', (err) => ctx.log.warn({ app: p.app, dyno: p.dyno, err: err.message }, 'dyno-process-error'));
     child.stdin?.on('error', () => undefined);
-    // The gate holds the command while it joins its cgroup and its record reaches disk: an agent
-    // killed before that closes the gate's stdin, and the command never runs (nothing orphaned).
-    const openGate = () => {
-      if (!this.attachment) return void child.stdin?.end('go\n');
-      // The gate's `read` must get its line before any of the requester's input reaches stdin.
-      child.stdin?.write('go\n');
-      pipeToAttachment(child, this.attachment);
-      if (tty) this.attachment.onResize((rows, cols) => void this.resizePty(rows, cols));
+    return { child, pid: child.pid, command: spec.command, dir, logFile, tty: !!tty };
+  }
+
+  /**
+   * The gate holds the command while it joins its cgroup and its record reaches disk: an agent
+   * killed before that closes the gate's stdin, and the command never runs (nothing orphaned).
+   */
+  private async recordBehindGate(s: Spawned): Promise<void> {
+    const { placement: p } = this;
+    if (this.cgroup) appendFileSync(`${this.cgroup.path}/cgroup.procs`, String(s.pid));
+    if (this.box) this.cgroup = await this.containerCgroup();
+    this.rec = {
+      app: p.app, dyno: p.dyno, run: this.id, release: p.release, restartNonce: p.restartNonce, type: p.type,
+      pid: s.pid, startTime: (await procStat(s.pid))?.startTime ?? 0, port: this.port, dir: s.dir, logFile: s.logFile,
+      memoryMb: p.memoryMb, startedAt: this.startedAt,
+      ...(this.cgroup ? { cgroup: { kind: this.cgroup.kind, path: this.cgroup.path } } : {}),
+      ...(p.command ? { oneOff: true } : {}),
+      ...(this.attachment ? { attached: true } : {}),
+      ...(this.box ? { container: this.box.id } : {}),
+      ...(this.volume ? { volume: this.volume.mountPoint } : {}),
     };
-    let tailing: Promise<void> = Promise.resolve();
-    {
-      if (this.cgroup) appendFileSync(`${this.cgroup.path}/cgroup.procs`, String(pid));
-      if (this.box) this.cgroup = await this.containerCgroup();
-      this.rec = {
-        app: p.app, dyno: p.dyno, run: this.id, release: p.release, restartNonce: p.restartNonce, type: p.type,
-        pid, startTime: (await procStat(pid))?.startTime ?? 0, port: this.port, dir: this.dir, logFile,
-        memoryMb: p.memoryMb, startedAt: this.startedAt,
-        ...(this.cgroup ? { cgroup: { kind: this.cgroup.kind, path: this.cgroup.path } } : {}),
-        ...(p.command ? { oneOff: true } : {}),
-        ...(this.attachment ? { attached: true } : {}),
-        ...(this.box ? { container: this.box.id } : {}),
-        ...(this.volume ? { volume: this.volume.mountPoint } : {}),
-      };
-      this.save();
-      await this.saving;
-      if (!this.attachment) {
-        // Output is followed from now on, so even a command that exits at once has its lines shipped.
-        this.tail = new FileTail(logFile, (l) => this.appLine(l));
-        tailing = this.tail.start();
-      }
-      this.heroku(`Starting process with command \`${spec.command}\``);
+    this.save();
+    await this.saving;
+    if (!this.attachment) {
+      // Output is followed from now on, so even a command that exits at once has its lines shipped.
+      this.tail = new FileTail(s.logFile, (l) => this.appLine(l));
+      s.tailing = this.tail.start();
     }
-    // On a failure above the gate stays shut: failed() kills the waiting shell.
-    openGate();
-    await tailing;
-    if (!this.exiting) await this.watchMemory();
-    ctx.log.info({ app: p.app, dyno: p.dyno, run: this.id, pid, port: this.port, memory: this.guard?.mode, cgroup: this.cgroup?.path }, 'dyno-started');
+    this.heroku(`Starting process with command \`${s.command}\``);
+  }
+
+  private openGate({ child, tty }: Spawned): void {
+    const { attachment } = this;
+    if (!attachment) return void child.stdin?.end('go\n');
+    // The gate's `read` must get its line before any of the requester's input reaches stdin.
+    child.stdin?.write('go\n');
+    pipeToAttachment(child, attachment);
+    if (tty) attachment.onResize((rows, cols) => void this.resizePty(rows, cols));
+  }
+
+  /** The command runs: memory is watched, and the run is starting (web: until its boot check) or up. */
+  private async started(s: Spawned): Promise<void> {
+    const { ctx, placement: p } = this;
+    this.enter('running');
+    await s.tailing;
+    if (this.phase !== 'exiting') await this.watchMemory();
+    ctx.log.info({ app: p.app, dyno: p.dyno, run: this.id, pid: s.pid, port: this.port, memory: this.guard?.mode, cgroup: this.cgroup?.path }, 'dyno-started');
     if (this.stopRequested) {
       this.stopping ??= this.terminate();
       return;
     }
-    if (this.exiting) return;
+    if (this.phase === 'exiting') return;
     this.setState('starting');
     if (isWeb(p)) void this.bootCheck();
     else this.markUp();
@@ -335,7 +422,7 @@ export class Run {
   private async containerCgroup(): Promise<DynoCgroup | undefined> {
     const base = this.ctx.cgroups!;
     const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline && !this.exiting) {
+    while (Date.now() < deadline && this.phase !== 'exiting') {
       const cg = DynoCgroup.open(base.kind, `${base.dir}/${this.containerId}`);
       if (cg) return cg;
       await sleep(20);
@@ -387,7 +474,7 @@ export class Run {
    */
   private async bootCheck(): Promise<void> {
     const deadline = this.startedAt + this.ctx.bootTimeoutMs;
-    const going = () => this.state === 'starting' && !this.stopRequested && !this.exiting;
+    const going = () => this.state === 'starting' && !this.stopRequested && this.phase !== 'exiting';
     while (going()) {
       if (await accepts(this.ctx.advertise, this.port!, 500)) {
         // An adopted run (agent restart) reads its release's check again.
@@ -410,7 +497,7 @@ export class Run {
 
   /** Up to `attempts` HTTP checks; true once one passes. After the last failure the dyno is stopped (it crashed, and restarts with backoff). */
   private async healthChecks(hc: HealthCheck): Promise<boolean> {
-    const going = () => this.state === 'starting' && !this.stopRequested && !this.exiting;
+    const going = () => this.state === 'starting' && !this.stopRequested && this.phase !== 'exiting';
     if (hc.waitMs) await sleep(hc.waitMs);
     let last = '';
     for (let attempt = 1; attempt <= hc.attempts && going(); attempt++) {
@@ -456,7 +543,7 @@ export class Run {
 
   /** Adopted processes are not our children: notice their exit by polling. */
   private async pollAdopted(): Promise<void> {
-    while (!this.exiting) {
+    while (this.phase !== 'exiting') {
       if (!(await sameProcess(this.rec!.pid, this.rec!.startTime))) return this.leaderExited(null, null);
       await sleep(250);
     }
@@ -489,8 +576,8 @@ export class Run {
   stop(): Promise<RunExit> {
     if (this.exit || this.stopRequested) return this.done;
     this.stopRequested = true;
-    if (this.pid && !this.exiting) this.stopping ??= this.terminate();
-    else if (this.placement.attach && !this.pid) this.ctx.attach?.cancel(this.app, this.dyno);
+    if (this.spawned) this.stopping ??= this.terminate();
+    else if (this.placement.attach && this.beforeSpawn) this.ctx.attach?.cancel(this.app, this.dyno);
     return this.done;
   }
 
@@ -509,8 +596,8 @@ export class Run {
   }
 
   private async leaderExited(code: number | null, signal: NodeJS.Signals | null): Promise<void> {
-    if (this.exiting) return;
-    this.exiting = true;
+    if (this.phase === 'exiting') return;
+    this.phase = 'exiting';
     if (this.stopping) await this.stopping;
     else {
       // A dyno ends as a whole: what its leader left behind goes too.
@@ -532,11 +619,11 @@ export class Run {
   }
 
   private async failed(err: Error): Promise<void> {
-    if (this.stopRequested && !this.pid) return this.finish({ status: null, reason: 'stopped', message: 'Stopped before start' });
+    if (this.stopRequested && this.beforeSpawn) return this.stoppedBeforeStart();
     this.ctx.log.error({ app: this.app, dyno: this.dyno, run: this.id, err: err.message }, 'dyno-start-failed');
     this.heroku(`Failed to start: ${err.message}`);
-    if (this.pid && !this.exiting) {
-      signalGroup(this.pid, 'SIGKILL');
+    if (this.spawned) {
+      signalGroup(this.pid!, 'SIGKILL');
       return; // the leader's exit finishes the run
     }
     await this.finish({ status: null, reason: 'failed', message: `Failed to start: ${err.message}` });
@@ -545,7 +632,7 @@ export class Run {
   private async finish(exit: RunExit): Promise<void> {
     if (this.exit) return;
     this.exit = exit;
-    this.exiting = true;
+    this.phase = 'exiting';
     this.attachment?.exit(exit.status, exit.message);
     this.guard?.stop();
     // Tell the slot first: the endpoint goes before any slow cleanup.
