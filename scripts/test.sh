@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh --addons
 npx tsc --noEmit
+npx tsc --noEmit -p dashboard
 # Daemons started by tests log warnings and errors only, unless asked for more.
 export DYNOMESH_LOG_LEVEL="${DYNOMESH_LOG_LEVEL:-warn}"
 # Every test process refuses to spawn a program install-deps.sh does not install (test/support/spawn-guard.mjs).

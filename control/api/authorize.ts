@@ -58,6 +58,7 @@ export async function authorize(
 ): Promise<Granted> {
   switch (rule.kind) {
     case 'public':
+    case 'static':
     case 'session': // the handler verifies the signed URL and its user's access
       return {};
     case 'node':

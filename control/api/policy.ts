@@ -7,6 +7,8 @@
  * tokens. Rules, checked in `authorize.ts`:
  *
  *   public              anyone, no token
+ *   static              anyone, no token: the dashboard's bundled files (HTML, JS, CSS), never data;
+ *                       the page then calls the API with the user's token like any client
  *   node                the cluster's node token (daemons: slug fetch, log forwarding)
  *   session             a signed log-session URL; its user's access is checked again on connect
  *   account(scopes)     any account whose token has one of `scopes`; the handler acts on that account
@@ -32,6 +34,7 @@ export type AppAction = 'read' | 'protected' | 'write' | 'deploy' | 'manage';
 
 export type Rule =
   | { kind: 'public' }
+  | { kind: 'static' }
   | { kind: 'node' }
   | { kind: 'session' }
   | { kind: 'account'; scopes: readonly TokenScope[]; everyApp?: boolean }
@@ -52,6 +55,7 @@ export const ROLE_ACTIONS: Record<'owner' | 'collaborator' | 'admin', readonly A
 };
 
 const PUBLIC: Rule = { kind: 'public' };
+const STATIC: Rule = { kind: 'static' };
 const NODE: Rule = { kind: 'node' };
 const ADMIN: Rule = { kind: 'admin' };
 const ANY_TOKEN: Rule = { kind: 'account', scopes: ['global', 'write', 'read', 'deploy'] };
@@ -62,6 +66,10 @@ const app = (...actions: AppAction[]): Rule => ({ kind: 'app', actions, from: 'a
 /** `METHOD /pattern` (as registered) → rule. HEAD is served as GET. */
 export const POLICY: Readonly<Record<string, Rule>> = {
   'GET /health': PUBLIC,
+
+  // the web dashboard (dashboard/): `/` redirects to it
+  'GET /': STATIC,
+  'GET /dashboard/*file': STATIC,
 
   // accounts and tokens
   'GET /account': ANY_TOKEN,

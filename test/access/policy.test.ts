@@ -32,6 +32,7 @@ const row = (o: Partial<Record<Who, Outcome>>, base: Outcome = 'ok'): Record<Who
 /** What each principal gets, per kind of rule. A rule shape missing here fails the test. */
 const EXPECT: Record<string, Record<Who, Outcome>> = {
   public: row({ expired: 'ok', none: 'ok' }),
+  static: row({ expired: 'ok', none: 'ok' }),
   node: row({}, 401),
   session: row({ other: 401, deployOther: 401 }),
   admin: row({ admin: 'ok' }, 403),
@@ -83,6 +84,7 @@ async function callFor(route: Route, who: Who): Promise<Call> {
     ':node': () => 'n1',
     ':sha': () => '0'.repeat(64),
     ':token': () => 'not-a-session',
+    '*file': () => 'index.html',
     ':id': async () => {
       if (!route.pattern.startsWith('/oauth/')) return 'b1';
       // a token of the caller's own account, so revoking it is theirs to do

@@ -12,6 +12,7 @@ import { formationRoutes } from './formation.ts';
 import { nodeRoutes } from './nodes.ts';
 import { releaseRoutes } from './releases.ts';
 import { cronRoutes } from './cron.ts';
+import { dashboardRoutes } from './dashboard.ts';
 import { slugRoutes } from './slugs.ts';
 import { tokenRoutes } from './tokens.ts';
 
@@ -38,5 +39,6 @@ export function platformRoutes(
   collaboratorRoutes(r, ctx);
   nodeRoutes(r, ctx);
   slugRoutes(r, ctx, opts.nodeToken, opts.selfId);
+  dashboardRoutes(r);
   return r;
 }
