@@ -3,6 +3,7 @@
 # (`dynomesh up` runs its own for `addons:create`), rsyslog (tests).
 # `--bench` adds nginx, haproxy, caddy and wrk (the bench's anchors and load generator).
 # `--addons` adds the clients psql and redis-cli (the add-on tests' apps run psql).
+# `--browser` adds Debian's chromium (the dashboard's browser test drives it with playwright-core).
 # Uses sudo when not root; says exactly what is missing when it cannot install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,13 +23,14 @@ bins=(etcd etcdctl openssl curl git rsyslogd runc /usr/lib/cni/portmap nft iptab
 # --list / --packages: every binary / Debian package of every group, one per line (the test
 # support refuses to spawn a program from any other package than these and Debian's required set).
 groups=("$@")
-case "${1:-}" in --list|--packages) groups=(--bench --faults --addons) ;; esac
+case "${1:-}" in --list|--packages) groups=(--bench --faults --addons --browser) ;; esac
 for a in "${groups[@]}"; do
   case "$a" in
     --bench) want+=(nginx haproxy caddy wrk); bins+=(nginx haproxy caddy wrk) ;;
     --faults) want+=(iproute2 procps); bins+=(ip pkill) ;;
     # add-on tests start their own PostgreSQL and redis-server (ACL users: Redis >= 6); their apps run psql.
     --addons) want+=(postgresql-client redis-tools); bins+=(psql redis-cli) ;;
+    --browser) want+=(chromium); bins+=(chromium) ;;
   esac
 done
 
