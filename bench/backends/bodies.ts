@@ -16,13 +16,16 @@ export function bodyFor(path: string): Buffer {
 }
 
 /** Parse `--port N --id X` from a backend's argv. */
-export function backendArgs(argv: string[]): { port: number; id: string } {
+/** `--host` is 127.0.0.1 on the host; in its own network namespace the backend listens on 0.0.0.0, as a dyno does. */
+export function backendArgs(argv: string[]): { port: number; id: string; host: string } {
   let port = 0;
   let id = 'backend';
+  let host = '127.0.0.1';
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--port') port = Number(argv[++i]);
     else if (argv[i] === '--id') id = String(argv[++i]);
+    else if (argv[i] === '--host') host = String(argv[++i]);
   }
   if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error('backend: --port <1-65535> is required');
-  return { port, id };
+  return { port, id, host };
 }

@@ -36,7 +36,7 @@ export async function startBackend(kind: BackendKind, core: string | undefined, 
   const hostPort = await freePort();
   const cid = `${id.replace(/[^A-Za-z0-9]/g, '')}${port}`;
   const { netns } = await bn.attach(cid, port, hostPort);
-  const p: Started = startPinned(undefined, 'ip', ['netns', 'exec', netns, ...(core ? ['taskset', '-c', core] : []), ...argv], { logFile });
+  const p: Started = startPinned(undefined, 'ip', ['netns', 'exec', netns, ...(core ? ['taskset', '-c', core] : []), ...argv, '--host', '0.0.0.0'], { logFile });
   try {
     await waitForPort(hostPort, `${kind} backend in ${netns}`, { exited: p.exited, logFile, timeoutMs: 15_000 });
   } catch (err) {

@@ -5,7 +5,7 @@
 import { createServer } from 'node:http';
 import { backendArgs, bodyFor, UPLOAD_PATH } from './bodies.ts';
 
-const { port, id } = backendArgs(process.argv.slice(2));
+const { port, id, host } = backendArgs(process.argv.slice(2));
 
 const server = createServer((req, res) => {
   if (req.method === 'POST' && req.url === UPLOAD_PATH) {
@@ -22,4 +22,4 @@ const server = createServer((req, res) => {
 });
 server.keepAliveTimeout = 60_000;
 server.headersTimeout = 61_000;
-server.listen(port, '127.0.0.1', () => process.stdout.write(`node backend ${id} listening on 127.0.0.1:${port}\n`));
+server.listen(port, host, () => process.stdout.write(`node backend ${id} listening on ${host}:${port}\n`));

@@ -16,7 +16,7 @@ if (!/uws_linux_.*\.node/.test(maps) || !Function.prototype.toString.call(uWS.Ap
   process.exit(2);
 }
 
-const { port, id } = backendArgs(process.argv.slice(2));
+const { port, id, host } = backendArgs(process.argv.slice(2));
 
 uWS
   .App()
@@ -35,10 +35,10 @@ uWS
     if (req.getHeader('connection') === 'close') res.writeHeader('X-Backend', id).writeHeader('Connection', 'close').end(bodyFor(req.getUrl()), true);
     else res.writeHeader('X-Backend', id).end(bodyFor(req.getUrl()));
   })
-  .listen('127.0.0.1', port, (sock) => {
+  .listen(host, port, (sock) => {
     if (!sock) {
-      process.stderr.write(`uws backend: cannot listen on 127.0.0.1:${port}\n`);
+      process.stderr.write(`uws backend: cannot listen on ${host}:${port}\n`);
       process.exit(1);
     }
-    process.stdout.write(`uws backend ${id} listening on 127.0.0.1:${port}\n`);
+    process.stdout.write(`uws backend ${id} listening on ${host}:${port}\n`);
   });
