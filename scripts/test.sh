@@ -16,12 +16,12 @@ if [ $# -gt 0 ]; then exec node --import tsx --import ./test/support/spawn-guard
 
 # Two shards side by side, each one file at a time: the tests mostly wait on the processes they
 # start, so the two cores are not the limit. "host" holds every file that may start containers on
-# the host's default bridges or a whole `dynomesh up` (builds, up, isolation, add-on e2e); "rest"
+# the host's default bridges or a whole `dynomesh up` (builds, up, isolation, add-on e2e, the dashboard in chromium); "rest"
 # runs with DYNOMESH_ISOLATION=off, so nothing in it touches those bridges, tables or state dirs.
 host=(); rest=()
 for f in "${files[@]}"; do
   case "$f" in
-    test/build/*|test/cli/*|test/isolation/*|test/addons/e2e.test.ts|test/access/cli-e2e.test.ts) host+=("$f") ;;
+    test/build/*|test/cli/*|test/isolation/*|test/addons/e2e.test.ts|test/access/cli-e2e.test.ts|test/dashboard/*) host+=("$f") ;;
     *) rest+=("$f") ;;
   esac
 done

@@ -86,6 +86,7 @@ function banner(c: LocalCluster, login: string, flags: UpFlags): string {
     '',
     'dynomesh is up.',
     `  Platform API  ${c.apiUrl}`,
+    `  Dashboard     ${c.apiUrl}/dashboard/  (log in with an API token: \`${cli} auth:token\` prints the CLI's)`,
     `  Router        http://127.0.0.1:${flags.port}  (apps answer at http://<app>.${flags.baseDomain}:${flags.port})`,
     `  HTTPS         https://127.0.0.1:${httpsPortOf(c.o)}  (https://<app>.${flags.baseDomain}:${httpsPortOf(c.o)}; certificates from the development CA ${join(flags.home, 'tls', 'ca.crt')}: trust it, e.g. curl --cacert)`,
     c.adminToken
