@@ -2,6 +2,7 @@
  * Adapters from each producer's own sink interface to a LogShipper. They are
  * shaped structurally, so logplex/ imports neither router/ nor dyno-node/.
  */
+import { METRICS_DYNO } from './metrics.ts';
 import type { LogShipper } from './shipper.ts';
 
 /** router/log-line.ts `LogSink`: one `heroku[router]` line per request. */
@@ -9,6 +10,10 @@ export function routerSink(shipper: LogShipper) {
   return {
     write(app: string, line: string, _isError: boolean): void {
       if (app) shipper.write({ app, source: 'heroku', dyno: 'router', line });
+    },
+    /** router/app-meter.ts samples, already JSON (logplex/metrics.ts). */
+    sample(app: string, line: string): void {
+      shipper.write({ app, source: 'heroku', dyno: METRICS_DYNO, line });
     },
   };
 }

@@ -30,6 +30,8 @@ export interface LogSink {
   write(app: string, line: string, isError: boolean): void;
   /** Write out anything batched (shutdown). */
   flush?(): void;
+  /** A per-app metric sample (router/app-meter.ts) for the app's log owner; sinks that keep no stream ignore it. */
+  sample?(app: string, line: string): void;
 }
 
 const quote = (s: string): string => '"' + (s.indexOf('"') >= 0 || s.indexOf('\\') >= 0 ? s.replace(/[\\"]/g, '\\$&') : s) + '"';
@@ -61,6 +63,9 @@ export function teeSink(sinks: LogSink[]): LogSink {
     },
     flush(): void {
       for (const s of sinks) s.flush?.();
+    },
+    sample(app: string, line: string): void {
+      for (const s of sinks) s.sample?.(app, line);
     },
   };
 }

@@ -2,6 +2,7 @@
  * Router metrics in Prometheus text format, served on the admin port. Plain
  * number fields on the hot path; text is built only when scraped.
  */
+import { AppMeter } from './app-meter.ts';
 import type { RouteTable } from './table/route-table.ts';
 import type { SourceStatus } from './table/source.ts';
 
@@ -28,6 +29,8 @@ export class Metrics {
   /** Responses by status class: index 1..5 for 1xx..5xx (index 0 unused). */
   readonly byClass = [0, 0, 0, 0, 0, 0];
   readonly byCode = new Map<string, number>();
+  /** Per-app counts shipped to the control (issue 19); not part of this router's own /metrics. */
+  readonly apps = new AppMeter();
   readonly durations = [0, 1, 2, 3, 4, 5].map(() => new Array<number>(BUCKETS_MS.length + 1).fill(0));
   readonly durationSumMs = [0, 0, 0, 0, 0, 0];
   inFlight = 0;

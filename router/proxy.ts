@@ -527,6 +527,7 @@ class Exchange implements ConnOwner, ConnectWaiter {
     const serviceMs = Date.now() - this.startMs;
     if (this.status > 0 && !aborted) m.response(this.status, serviceMs);
     if (code !== null) m.error(code);
+    if (this.route !== undefined && this.route !== null) m.apps.record(this.route.name, aborted ? 0 : this.status, serviceMs, code !== null && isHerokuCode(code) ? code : null);
     const conn = this.conn;
     this.conn = null;
     if (conn !== null) {

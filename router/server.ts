@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Cluster } from '../cluster/client.ts';
 import { AccessLog, type LogSink } from './log-line.ts';
 import { Metrics } from './metrics.ts';
+import { shipSamples } from './app-meter.ts';
 import { handleRequest, type ProxyContext, type ProxyOptions } from './proxy.ts';
 import { TableBuilder } from './table/builder.ts';
 import { RouteSource } from './table/source.ts';
@@ -83,6 +84,7 @@ export class Router {
   private admin: HttpServer | undefined;
   private draining = false;
   private sweeper: NodeJS.Timeout | undefined;
+  private readonly stopSampling: () => void;
   port = 0;
   adminPort = 0;
   httpsPort = 0;
@@ -95,6 +97,7 @@ export class Router {
     });
     this.ctx = { table: this.builder.table, opts: { ...opts, port: opts.port, httpsPort: 0 }, metrics: this.metrics, sink: sink ?? new AccessLog(log) };
     if (opts.httpsPort !== undefined) this.tlsCtx = { ...this.ctx, opts: { ...this.ctx.opts, proto: 'https' } };
+    this.stopSampling = shipSamples(this.metrics.apps, this.ctx.sink);
     this.source = new RouteSource(cluster, this.builder, (_d, _rev, t) => {
       if (t) this.swap(t);
     }, log, openKey);
@@ -171,6 +174,7 @@ export class Router {
     this.tls?.close();
     await new Promise<void>((r) => (this.admin ? this.admin.close(() => r()) : r()));
     this.admin?.closeAllConnections();
+    this.stopSampling();
     this.ctx.sink.flush?.();
     this.log.info({ unfinished }, 'router-stopped');
     return { unfinished };

@@ -140,6 +140,7 @@ function upgrade(ctx: ProxyContext, connectTimeoutMs: number, res: HttpResponse,
     ctx.metrics.response(status, serviceMs);
     if (code) ctx.metrics.error(code);
     const heroku = code !== null && isHerokuCode(code);
+    if (route) ctx.metrics.apps.record(route.name, status, serviceMs, heroku ? code : null);
     ctx.sink.write(route?.name ?? '', formatLine({
       app: route?.name ?? '', method: 'GET', path: target, host, requestId: rid, fwd: clientIp, dyno, connectMs: 0,
       serviceMs, status, bytes: 0, code: heroku ? code : null,

@@ -6,9 +6,11 @@
  *   node     a dyno's output and lifecycle lines: app[web.1], heroku[web.1] (never router or api)
  *   control  anything: platform events, forwarded batches (hops > 0), history handoffs
  *   any      heroku[logplex] L10 lines, which every producer writes when its buffer overflowed
+ *   metrics  heroku[metrics] samples (logplex/metrics.ts): a router only its request counts, a node only dyno readings
  */
 import type { ProducerKind } from '../../logplex/credential.ts';
 import type { WireRecord } from '../../logplex/wire.ts';
+import { METRICS_DYNO } from '../../logplex/metrics.ts';
 
 const L10 = /^Error L10 \(output buffer overflow\): \d+ messages dropped since [0-9T:.+-]+\.$/;
 
@@ -16,6 +18,7 @@ export function mayWrite(kind: ProducerKind, w: WireRecord): boolean {
   if (kind === 'control') return true;
   const [, source, dyno, , line] = w;
   if (dyno === 'logplex') return source === 'heroku' && L10.test(line);
+  if (dyno === METRICS_DYNO) return source === 'heroku' && line.startsWith(kind === 'router' ? '{"k":"r",' : '{"k":"d",');
   if (kind === 'router') return source === 'heroku' && dyno === 'router';
   return dyno.includes('.');
 }

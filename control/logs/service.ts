@@ -23,6 +23,9 @@ import { IngestMetrics, type RefusedConnection } from './ingest-metrics.ts';
 import type { KnownApps } from './known-apps.ts';
 import { mayRelay, mayWrite } from './producer-policy.ts';
 import { LogStore } from './store.ts';
+import { METRICS_DYNO } from '../../logplex/metrics.ts';
+
+const isSample = (r: LogRecord): boolean => r.dyno === METRICS_DYNO && r.source === 'heroku';
 
 /** A producer must authenticate within this long after connecting. */
 export const AUTH_TIMEOUT_MS = 5000;
@@ -43,6 +46,8 @@ export class LogService {
   private heldCount = 0;
   private refusedSinceLog = 0;
   private lastRefusalLog = 0;
+  /** Receives the metric samples of the apps this instance owns (control/metrics). */
+  onSample: ((app: string, line: string) => void) | undefined;
   /** `host:port` producers reach us on (advertised in our member record). */
   address = '';
 
@@ -89,8 +94,21 @@ export class LogService {
       if (hops >= MAX_HOPS || this.owns(r.app) || !this.shipper || !this.members.owner(r.app)) (mine ??= []).push(r);
       else (theirs ??= []).push(r);
     }
-    if (mine) this.store.append(mine);
+    if (mine) this.keep(mine);
     if (theirs) this.shipper!.forward(theirs, hops + 1);
+  }
+
+  /** Stores an owned app's lines; metric samples (logplex/metrics.ts) go to the metrics store instead, never into the stream. */
+  private keep(recs: LogRecord[]): void {
+    let lines = recs;
+    if (recs.some(isSample)) {
+      lines = [];
+      for (const r of recs) {
+        if (!isSample(r)) lines.push(r);
+        else this.onSample?.(r.app, r.line);
+      }
+    }
+    if (lines.length) this.store.append(lines);
   }
 
   private hold(r: LogRecord, hops: number): void {

@@ -29,7 +29,7 @@ export type ToWorker =
 
 export type FromWorker =
   | { t: 'listening'; port: number }
-  /** A batch of router log lines: app, line, error flag ('1' or ''), repeated. */
+  /** A batch of router log lines: app, line, error flag ('1' or '', or 'm': a metric sample, router/app-meter.ts), repeated. */
   | { t: 'logs'; lines: string[] }
   | { t: 'metrics'; id: number; snap: MetricsSnapshot }
   | { t: 'stopped'; unfinished: number }

@@ -131,7 +131,10 @@ export class WorkerRouter {
   }
 
   private readonly onLogs = (lines: string[]): void => {
-    for (let i = 0; i + 2 < lines.length; i += 3) this.sink.write(lines[i]!, lines[i + 1]!, lines[i + 2] === '1');
+    for (let i = 0; i + 2 < lines.length; i += 3) {
+      if (lines[i + 2] === 'm') this.sink.sample?.(lines[i]!, lines[i + 1]!);
+      else this.sink.write(lines[i]!, lines[i + 1]!, lines[i + 2] === '1');
+    }
   };
 
   private spawn(index: number, port: number): WorkerHandle {

@@ -9,6 +9,7 @@ import { unpack } from 'msgpackr';
 import { logger } from '../../lib/log.ts';
 import type { LogSink } from '../log-line.ts';
 import { Metrics } from '../metrics.ts';
+import { shipSamples } from '../app-meter.ts';
 import type { ProxyContext } from '../proxy.ts';
 import { closeUws, drainInFlight, listenUws, stopListening } from '../server.ts';
 import type { Delta } from '../table/delta.ts';
@@ -37,6 +38,11 @@ class ThreadSink implements LogSink {
     if (this.lines.length >= 3000) this.flush();
     else if (this.timer === null) this.timer = setTimeout(this.flushNow, 20);
   }
+  /** Metric samples share the batch, flagged 'm' (the pool hands them to its sink's `sample`). */
+  sample(app: string, line: string): void {
+    this.lines.push(app, line, 'm');
+    if (this.timer === null) this.timer = setTimeout(this.flushNow, 20);
+  }
   flush(): void {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
@@ -55,6 +61,7 @@ const builder = new TableBuilder({
 });
 const sink = new ThreadSink();
 const metrics = new Metrics();
+const stopSampling = shipSamples(metrics.apps, sink);
 const httpsFwd = init.httpsPort > 0 ? (o.httpsForwardedPort ?? init.httpsPort) : 0;
 const ctx: ProxyContext = { table: builder.table, opts: { ...o, port: o.forwardedPort ?? init.port, httpsPort: httpsFwd }, metrics, sink };
 /** The HTTPS listener's context: same table, metrics and sink; proto https. */
@@ -101,6 +108,7 @@ async function stop(drainMs: number): Promise<void> {
   for (const b of builder.backends()) b.destroy();
   closeUws(app);
   tls?.close();
+  stopSampling();
   sink.flush();
   post({ t: 'stopped', unfinished });
   port.close();
