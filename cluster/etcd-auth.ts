@@ -40,6 +40,9 @@ export function grantsFor(prefix: string): { control: Grant[]; router: Grant[]; 
       ['readwrite', `${p}dynos/${id}/`, true],
       ['readwrite', `${p}status/`, true],
       ['readwrite', `${p}routing/endpoints/`, true],
+      // dyno usage: its own open runs, and the closed intervals of any app it ran (cluster/usage.ts)
+      ['readwrite', `${p}usage-open/${id}/`, true],
+      ['readwrite', `${p}usage/`, true],
       ['read', `${p}releases/`, true],
       ['read', `${p}control/members/`, true],
     ],

@@ -26,6 +26,9 @@ import type { SchedulerOptions } from './scheduler/scheduler.ts';
 import { sweepSlugs } from './slugs/gc.ts';
 import { DirSlugStore, type SlugStore } from './slugs/store.ts';
 import { ensureAdminToken } from './tokens.ts';
+import { MetricsStore, type MetricsStoreOptions } from './metrics/store.ts';
+import { UsageCloser } from './usage/closer.ts';
+import { usageRoutes } from './usage/routes.ts';
 import { advertisableHost } from '../lib/address.ts';
 import { Egress, type EgressOptions } from '../lib/egress.ts';
 
@@ -39,6 +42,8 @@ export interface ControlOptions {
   /** How others reach this instance's API; defaults to http://<listen address>. */
   advertiseUrl?: string;
   dataDir: string;
+  /** Metrics store tuning (tests flush sooner). */
+  metrics?: MetricsStoreOptions;
   clusterKeyPath: string;
   baseDomain: string;
   routerPort: number;
@@ -91,6 +96,10 @@ export class ControlPlane {
   leadership: Leadership | undefined;
   /** Automatic certificates (control/certs/acm.ts): runs while this instance leads. */
   acm: AcmManager | undefined;
+  /** Per-app metrics of the apps whose logs this instance owns (control/metrics). */
+  metrics: MetricsStore | undefined;
+  /** Closes lost hosts' dyno usage while this instance leads (control/usage). */
+  usageCloser: UsageCloser | undefined;
   private apiRoute: ApiRoute | undefined;
   /** The log service (control/logs): producers' listener, per-app buffers, tails, drains. */
   logs: Logs | undefined;
@@ -134,6 +143,10 @@ export class ControlPlane {
     this.logs = new Logs(this.cluster, { id: o.id, listen: logsListen, clusterKey, egress: this.ctx.egress! }, this.log.child({ component: 'logs' }));
     this.ctx.events = this.logs.events;
     this.logs.routes(this.router, this.ctx, token);
+    const metrics = (this.metrics = new MetricsStore(this.cluster, this.log.child({ component: 'metrics' }), o.metrics));
+    this.logs.service.onSample = (app, line) => metrics.add(app, line);
+    metrics.start();
+    usageRoutes(this.router, this.ctx, metrics);
     this.deploys = await startDeploys(this.router, this.ctx, { dataDir: o.dataDir, memberId: o.id, ...o.builds });
     this.server = new ApiServer(this.router, this.cluster, token, this.log.child({ component: 'api' }));
     serveAttach(this.server.server, this.ctx, token);
@@ -158,6 +171,8 @@ export class ControlPlane {
       const acm = (this.acm = new AcmManager(this.cluster, clusterKey, o.acme, this.log.child({ component: 'acm' })));
       this.leadership.on('leader', (on) => (on ? acm.start() : void acm.stop()));
     }
+    const closer = (this.usageCloser = new UsageCloser(this.cluster, this.log.child({ component: 'usage' })));
+    this.leadership.on('leader', (on) => (on ? closer.start() : void closer.stop()));
     await this.leadership.start();
     void this.releasePhase.recover().then(
       (n) => n && this.log.warn({ releases: n }, 'orphaned-release-phases-failed'),
@@ -177,7 +192,9 @@ export class ControlPlane {
     await this.apiRoute?.stop();
     await this.acm?.stop();
     await this.leadership?.stop();
+    await this.usageCloser?.stop();
     await this.logs?.stop();
+    await this.metrics?.close();
     await this.server?.close();
     await this.ctx?.egress?.close();
     this.cluster.close();

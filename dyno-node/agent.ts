@@ -29,6 +29,8 @@ import { watchAddonServers } from './addon-servers.ts';
 import { slugPool, type SlugPool } from './slug-pool.ts';
 import { SlugCache } from './slugs.ts';
 import { DynoUsers } from './users.ts';
+import { UsageMeter } from './usage.ts';
+import { DynoSampler } from './dyno-metrics.ts';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -79,6 +81,8 @@ export interface AgentOptions {
   };
   sink?: LogSink;
   log?: Logger;
+  /** How often dyno memory/CPU samples are shipped for app metrics (default 10 s). */
+  metricsSampleMs?: number;
 }
 
 const slotKey = (app: string, dyno: string) => `${app}/${dyno}`;
@@ -108,15 +112,21 @@ export class Agent {
   private readonly deadEndpoints = new Set<string>();
   private readonly startedAt = Date.now();
   private readonly sink: LogSink;
+  /** The sampler sees dyno lines (it counts R14 events) once it exists. */
+  private readonly samplerTap: LogSink & { target?: LogSink } = { write(rec) { this.target?.write(rec); } };
   /** app@version -> slug sha256, learned when releases are read; decides what the cache keeps. */
   private readonly releaseSlugs = new Map<string, string>();
   private pruneTimer: NodeJS.Timeout | undefined;
   isolation: Isolation | undefined;
+  /** Dyno-seconds of this node's runs (issue 19). */
+  usage: UsageMeter | undefined;
+  /** Memory and CPU of this node's dynos, for their apps' metrics. */
+  private sampler: DynoSampler | undefined;
 
   constructor(readonly opts: AgentOptions) {
     this.nodeId = opts.nodeId ?? hostname();
     this.log = opts.log ?? logger('dyno-node', { node: this.nodeId });
-    this.sink = fanOut(this.ring, opts.sink ?? new PinoSink(this.log));
+    this.sink = fanOut(this.ring, opts.sink ?? new PinoSink(this.log), this.samplerTap);
     this.publisher = new Publisher(opts.cluster, this.nodeId, this.log);
   }
 
@@ -160,6 +170,14 @@ export class Agent {
       diskBytes: this.isolation ? this.diskBytes(o) : undefined,
     };
     await this.sweepLeftovers(store);
+    this.usage = new UsageMeter(o.cluster, this.nodeId, `${o.dataDir}/usage-alive`, this.log);
+    // Open usage of runs that ended while no agent ran is closed before anything new starts.
+    await this.usage.sweep(new Set(this.leftovers.map((r) => r.run))).catch((err: Error) => this.log.warn({ err: err.message }, 'usage-sweep-failed'));
+    if (o.sink) {
+      this.sampler = new DynoSampler(store, o.sink, this.log, o.metricsSampleMs ?? 10_000);
+      this.samplerTap.target = this.sampler;
+      this.sampler.start();
+    }
     if (this.isolation) {
       // Namespaces, address leases, bundles and runtime state no live run owns (a SIGKILLed agent's half-made starts).
       const live = new Set(this.leftovers.map((r) => r.container).filter((c): c is string => !!c));
@@ -264,6 +282,8 @@ export class Agent {
         await this.register();
         this.publisher.setLease(s.id);
         this.log.info({ lease: s.hex }, 'node-registered');
+        // Runs the control closed while this node's lease was gone count again from now.
+        this.usage?.resync();
         this.resolveFirst();
         delay = 200;
         const err = await s.done;
@@ -319,7 +339,10 @@ export class Agent {
         publisher: this.publisher, drainMs: this.opts.drainMs ?? 1000,
         cycleMs: this.opts.cycleMs ?? 24 * 3_600_000, cycleJitterMs: this.opts.cycleJitterMs ?? 216 * 60_000,
         newPolicy: () => new CrashPolicy(this.opts.coolOffsMs ?? HEROKU_COOL_OFFS_MS, this.opts.goodRunMs ?? 10 * 60_000),
-        startRun: (p, onChange) => Run.start(this.ctx, p, onChange),
+        startRun: (p, onChange) => Run.start(this.ctx, p, (r) => {
+          this.usage?.onChange(r);
+          onChange(r);
+        }),
         oneOffs: this.oneOffs,
         idle: (sl) => {
           if (this.slots.get(k) === sl) this.slots.delete(k);
@@ -365,7 +388,11 @@ export class Agent {
         size: want?.size ?? 'standard-1x', memoryMb: rec.memoryMb, createdAt: want?.createdAt ?? rec.startedAt,
         ...(rec.oneOff && want?.command ? { command: want.command } : {}),
       };
-      const run = await Run.adopt(this.ctx, rec, placement, () => slot.kick());
+      const run = await Run.adopt(this.ctx, rec, placement, (r) => {
+        this.usage?.onChange(r);
+        slot.kick();
+      });
+      this.usage?.adopt(run);
       if (rec.attached) {
         // Its requester was connected to the previous agent process; that connection is gone.
         this.log.info({ app: rec.app, dyno: rec.dyno, run: rec.run }, 'attached-one-off-requester-gone');
@@ -420,6 +447,8 @@ export class Agent {
     await this.addonWatch?.close();
     await this.queue;
     if (stopDynos) await Promise.all([...this.slots.values()].map((s) => s.stopAll()));
+    this.sampler?.stop();
+    await this.usage?.stop();
     await this.publisher.flush();
     this.publisher.close();
     if (stopDynos) await this.session?.close();

@@ -163,6 +163,12 @@ export const POLICY: Readonly<Record<string, Rule>> = {
   'PATCH /apps/:app/addons/:addon': app('write'),
   'DELETE /apps/:app/addons/:addon': app('write'),
 
+  // metrics and usage (control/metrics, control/usage)
+  'GET /apps/:app/metrics': app('read'),
+  'GET /apps/:app/usage': app('read'),
+  'GET /account/usage': ADMIN,
+  'GET /metrics/apps': ADMIN,
+
   // cluster
   'GET /nodes': ADMIN,
   'GET /nodes/:node': ADMIN,
