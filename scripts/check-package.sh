@@ -28,7 +28,7 @@ fi
 echo "==> npm install -g --omit=dev (prefix $work/prefix)"
 npm install -g --omit=dev --no-audit --no-fund --prefix "$work/prefix" "$work/$tgz" >/dev/null
 pkg="$work/prefix/lib/node_modules/dynomesh"
-for dev in tsx typescript hdr-histogram-js; do
+for dev in tsx typescript hdr-histogram-js esbuild; do
   if [ -e "$pkg/node_modules/$dev" ]; then echo "the installed package has the devDependency $dev" >&2; exit 1; fi
 done
 "$work/prefix/bin/dynomesh" --version
@@ -62,6 +62,8 @@ rss_tsx=$RSS
 echo "==> dynomesh up from the installed package"
 start_up "$work/prefix/bin/dynomesh"
 rss_dist=$RSS
+# The dashboard comes from the package's prebuilt bundle (dist/dashboard/public/): no esbuild here.
+curl -fsS -o /dev/null "http://127.0.0.1:$DYNOMESH_API_PORT/dashboard/app.js" || { echo "the installed package does not serve the dashboard" >&2; exit 1; }
 echo "==> deploying examples/node-hello with the package's scripts/up.sh"
 PATH="$work/prefix/bin:$PATH" DYNOMESH_SKIP_INSTALL=1 bash "$pkg/scripts/up.sh" | tail -n 12
 "$work/prefix/bin/dynomesh" down >/dev/null
