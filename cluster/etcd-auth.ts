@@ -6,7 +6,8 @@
  *   dynomesh-router        read routing/ and control/members/ (log service addresses)
  *   dynomesh-node-<id>     readwrite nodes/<id> and dynos/<id>/ (its own placements);
  *                          readwrite status/ and routing/endpoints/ (app-keyed: see below);
- *                          read releases/ and control/members/
+ *                          read control/members/ (releases come from a control, limited to
+ *                          those placed on the node: control/node-access.ts)
  *   root                   etcd's own administrator (needed to turn auth on); `up` keeps its cert
  *
  * Every role may also read the prefix key itself (Cluster.revision() reads it).

@@ -413,6 +413,19 @@ export interface Cordon {
 }
 
 /**
+ * A node's enrolment (`dynomesh nodes:enroll`): the secret its credential file
+ * holds, sealed with the cluster key so only controls open it. Deleting it
+ * revokes the node (`nodes:revoke`).
+ */
+export interface NodeCredential {
+  node: string;
+  /** `{secret: hex}` sealed with the cluster key (sealed.ts). */
+  secret: Uint8Array;
+  by: string;
+  createdAt: number;
+}
+
+/**
  * One minute of an app's metrics (control/metrics): routers' request counts and
  * response-time histogram added up, dyno-nodes' samples kept at their maximum.
  */
@@ -459,6 +472,7 @@ export interface RecordOf {
   formation: Formation;
   config: ConfigVars;
   node: Node;
+  nodeCredential: NodeCredential;
   placement: Placement;
   status: DynoStatus;
   routingApp: RoutingApp;
@@ -504,6 +518,7 @@ export const SCHEMAS: { [K in RecordKind]: { version: number; fields: Record<str
     version: 1,
     fields: { id: 'string', address: 'string', memoryMb: 'number', labels: 'object', slugs: 'array', startedAt: 'number', agentVersion: 'string' },
   },
+  nodeCredential: { version: 1, fields: { node: 'string', secret: 'bytes', by: 'string', createdAt: 'number' } },
   placement: {
     version: 1,
     fields: {

@@ -1,7 +1,8 @@
 /**
  * Config vars at rest: AES-256-GCM with the cluster key, so `etcdctl get` shows
  * ciphertext. Layout: 1 byte format (1) | 12 bytes IV | 16 bytes tag | ciphertext.
- * Control and dyno-nodes share the key file; nothing else needs it.
+ * Only control hosts hold the key file: dyno-nodes get per-node credentials
+ * (node-credential.ts), routers a derived certificates key (certs-key.ts).
  */
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -33,7 +34,7 @@ export function unseal(key: Buffer, sealed: Uint8Array): Record<string, string> 
 /** Reads the 32-byte cluster key (hex), creating it with mode 0600 when `create` is set and it is missing. */
 export function loadClusterKey(path: string, create = false): Buffer {
   if (!existsSync(path)) {
-    if (!create) throw new ClusterError('DM_CLUSTER_KEY', `cluster key file ${path} does not exist; copy it from a control host or set DYNOMESH_CLUSTER_KEY`);
+    if (!create) throw new ClusterError('DM_CLUSTER_KEY', `cluster key file ${path} does not exist; copy it from a control host or set DYNOMESH_CLUSTER_KEY (control hosts only: dyno-nodes use a node credential)`);
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
   }
@@ -44,9 +45,10 @@ export function loadClusterKey(path: string, create = false): Buffer {
 }
 
 /**
- * The bearer token dyno-nodes present to the slug store: derived from the cluster
- * key, so every host holding the key file can fetch slugs and nothing else can.
+ * The bearer token control instances present to each other (slug copies, log
+ * streams): derived from the cluster key, which only controls hold. Dyno-nodes
+ * sign with their own credential instead (node-credential.ts).
  */
-export function nodeToken(key: Buffer): string {
-  return createHmac('sha256', key).update('dynomesh-node-token-v1').digest('hex');
+export function peerToken(key: Buffer): string {
+  return createHmac('sha256', key).update('dynomesh-control-peer-v1').digest('hex');
 }

@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cluster, type ClusterOptions } from '../cluster/client.ts';
-import { loadClusterKey, nodeToken } from '../cluster/sealed.ts';
+import { loadClusterKey, peerToken } from '../cluster/sealed.ts';
 import { logger, type Logger } from '../lib/log.ts';
 import { ApiServer } from './api/server.ts';
 import { serveAttach } from './api/attach.ts';
@@ -121,7 +121,7 @@ export class ControlPlane {
   async start(): Promise<{ adminToken?: string }> {
     const o = this.opts;
     const clusterKey = loadClusterKey(o.clusterKeyPath, true);
-    const token = nodeToken(clusterKey);
+    const token = peerToken(clusterKey);
     this.ctx = {
       cluster: this.cluster,
       clusterKey,
@@ -135,7 +135,7 @@ export class ControlPlane {
     };
     this.releasePhase = new ReleasePhaseRunner(this.ctx, { memberId: o.id, timeoutMs: o.releasePhaseTimeoutMs ?? DEFAULT_RELEASE_PHASE_TIMEOUT_MS });
     this.ctx.releasePhase = this.releasePhase;
-    this.router = platformRoutes(this.ctx, { nodeToken: token, selfId: o.id, isLeader: () => this.leadership?.isLeader ?? false, isReady: () => this.ready });
+    this.router = platformRoutes(this.ctx, { peerToken: token, selfId: o.id, isLeader: () => this.leadership?.isLeader ?? false, isReady: () => this.ready });
     this.ctx.addonProviders = AddonProviders.fromConfig(o.addons ?? {}, clusterKey);
     addonRoutes(this.router, this.ctx, this.ctx.addonProviders);
     o.routes?.(this.router, this.ctx);
@@ -148,7 +148,7 @@ export class ControlPlane {
     metrics.start();
     usageRoutes(this.router, this.ctx, metrics);
     this.deploys = await startDeploys(this.router, this.ctx, { dataDir: o.dataDir, memberId: o.id, ...o.builds });
-    this.server = new ApiServer(this.router, this.cluster, token, this.log.child({ component: 'api' }));
+    this.server = new ApiServer(this.router, this.cluster, clusterKey, token, this.log.child({ component: 'api' }));
     serveAttach(this.server.server, this.ctx, token);
     const addr = await this.server.listen(o.listen.host, o.listen.port);
     // Listening on a wildcard without --advertise-url: advertise this host's own address, which peers can reach.

@@ -1,12 +1,13 @@
 /**
  * A one-off dyno this control instance runs for itself (the release phase, app.json
- * postdeploy): placed like `dynomesh run`, attached to on its node with the node
- * token, so the output and the exit status come here first-hand. Closing the socket
+ * postdeploy): placed like `dynomesh run`, attached to on its node with a request
+ * signed with that node's credential, so the output and the exit status come here first-hand. Closing the socket
  * (a time limit, an abort, this process dying) kills the dyno. No stdin: the command
  * sees EOF at once.
  */
 import { WebSocket } from 'ws';
-import { nodeToken } from '../cluster/sealed.ts';
+import { attachPath } from '../cluster/node-credential.ts';
+import { attachAuthorization } from './api/attach.ts';
 import type { ControlContext } from './context.ts';
 import { runOneOff } from './one-off.ts';
 
@@ -41,8 +42,10 @@ export async function runAttached(ctx: ControlContext, r: AttachedRun): Promise<
   log.info({ app: r.app, release: r.release, dyno, node }, 'attached-one-off-started');
   const rec = (await cluster.get(cluster.keys.node(node)))?.value;
   if (!rec?.agentUrl) return { dyno, exitCode: null, error: `node ${node} serves no attach endpoint` };
-  const ws = new WebSocket(`${rec.agentUrl.replace(/^http/, 'ws').replace(/\/$/, '')}/dynos/${r.app}/${dyno}/attach`, {
-    headers: { authorization: `Bearer ${nodeToken(ctx.clusterKey)}` },
+  const authorization = await attachAuthorization(ctx, node, r.app, dyno).catch((err: Error) => err);
+  if (authorization instanceof Error) return { dyno, exitCode: null, error: authorization.message };
+  const ws = new WebSocket(`${rec.agentUrl.replace(/^http/, 'ws').replace(/\/$/, '')}${attachPath(r.app, dyno)}`, {
+    headers: { authorization },
     handshakeTimeout: 15_000,
   });
   return await new Promise<AttachedOutcome>((resolve) => {

@@ -9,7 +9,7 @@ import { chmod, mkdir, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Cluster } from '../cluster/client.ts';
 import type { Node, Placement } from '../cluster/records.ts';
-import { nodeToken, unseal } from '../cluster/sealed.ts';
+import { parseSignature, verifySignature, type NodeCredentialFile } from '../cluster/node-credential.ts';
 import type { AllowRule } from '../container/firewall.ts';
 import { Isolation, type IsolationMode } from '../container/isolation.ts';
 import { mountsUnder, Volume } from '../container/volume.ts';
@@ -28,6 +28,7 @@ import { AttachServer } from './attach.ts';
 import { watchAddonServers } from './addon-servers.ts';
 import { slugPool, type SlugPool } from './slug-pool.ts';
 import { SlugCache } from './slugs.ts';
+import { ReleaseSource } from './releases.ts';
 import { DynoUsers } from './users.ts';
 import { UsageMeter } from './usage.ts';
 import { DynoSampler } from './dyno-metrics.ts';
@@ -36,7 +37,9 @@ export const AGENT_VERSION = '0.1.0';
 
 export interface AgentOptions {
   cluster: Cluster;
-  clusterKey: Buffer;
+  /** This node's own credential (`nodes:enroll`): fetches its releases and slugs, admits controls to attach. */
+  credential: NodeCredentialFile;
+  /** Defaults to the credential's node id; must match it. */
   nodeId?: string;
   /** Address routers reach this node's dynos on. */
   advertise?: string;
@@ -123,8 +126,12 @@ export class Agent {
   /** Memory and CPU of this node's dynos, for their apps' metrics. */
   private sampler: DynoSampler | undefined;
 
+  private readonly releases: ReleaseSource;
+
   constructor(readonly opts: AgentOptions) {
-    this.nodeId = opts.nodeId ?? hostname();
+    this.nodeId = opts.nodeId ?? opts.credential.node;
+    if (this.nodeId !== opts.credential.node) throw new Error(`the node credential is for node ${opts.credential.node}, not ${this.nodeId}; enrol this node as ${this.nodeId} or run it as --node-id ${opts.credential.node}`);
+    this.releases = new ReleaseSource(opts.cluster, opts.credential);
     this.log = opts.log ?? logger('dyno-node', { node: this.nodeId });
     this.sink = fanOut(this.ring, opts.sink ?? new PinoSink(this.log), this.samplerTap);
     this.publisher = new Publisher(opts.cluster, this.nodeId, this.log);
@@ -151,14 +158,18 @@ export class Agent {
     if (this.isolation && !this.cgroups) throw new Error('isolated dynos need a cgroup hierarchy (v1 memory or v2) this agent can write; none found');
     this.log.info({ memory: this.cgroups ? `cgroup ${this.cgroups.kind} ${this.cgroups.dir}` : 'rss polling' }, 'memory-enforcement');
     this.pool = slugPool();
-    this.slugs = new SlugCache(o.cluster, dirs.slugs, nodeToken(o.clusterKey), this.pool, this.log);
+    this.slugs = new SlugCache(o.cluster, dirs.slugs, (method, path) => this.releases.sign(method, path), this.pool, this.log);
     this.slugs.onCached = () => void this.register().catch(() => undefined);
     const store = new RunStore(dirs.state);
     this.oneOffs = new OneOffLedger(`${o.dataDir}/oneoffs`);
     const advertise = o.advertise ?? '127.0.0.1';
     if (o.attachListen !== false) {
       const listen = o.attachListen ?? { host: advertise, port: 0 };
-      this.attach = new AttachServer(nodeToken(o.clusterKey), this.log);
+      const { secret, node } = o.credential;
+      this.attach = new AttachServer((authorization, path) => {
+        const s = parseSignature(authorization);
+        return !!s && s.node === node && verifySignature(secret, s, 'control', 'GET', path);
+      }, this.log);
       this.agentUrl = await this.attach.start(listen.host, listen.port, advertise);
     }
     this.ctx = {
@@ -316,18 +327,16 @@ export class Agent {
     await s.put(this.keys.node(this.nodeId), node);
   }
 
+  /** The release of a placement, from a control (which serves only releases placed here). */
   private async resolve(p: Placement): Promise<RunSpec> {
-    const e = await this.opts.cluster.get(this.keys.release(p.app, p.release));
-    if (!e) throw new Error(`release v${p.release} of ${p.app} is not in etcd`);
-    const rel = e.value;
+    const rel = await this.releases.get(p.app, p.release);
     if (rel.slug) this.releaseSlugs.set(`${p.app}@${p.release}`, rel.slug.sha256);
     const command = p.command ?? rel.processTypes[p.type];
     if (!command) {
       const known = Object.keys(rel.processTypes).join(', ') || 'none';
       throw new Error(`release v${p.release} of ${p.app} has no process type "${p.type}" (has: ${known})`);
     }
-    const config = rel.config.length > 0 ? unseal(this.opts.clusterKey, rel.config) : {};
-    return { command, config, slug: rel.slug, ...(rel.healthcheck && p.type === 'web' && !p.command ? { healthcheck: rel.healthcheck } : {}) };
+    return { command, config: rel.config, slug: rel.slug, ...(rel.healthcheck && p.type === 'web' && !p.command ? { healthcheck: rel.healthcheck } : {}) };
   }
 
   private slot(app: string, dyno: string): Slot {

@@ -1,8 +1,9 @@
 /**
  * One-off dynos attached to their requester (`heroku run`): the node serves a
  * WebSocket at `{agentUrl}/dynos/{app}/{dyno}/attach`, advertised in its node
- * record. The caller (control proxying a user, or anything holding the node
- * token) presents `Authorization: Bearer <nodeToken>`.
+ * record. The caller, a control proxying a user or running a release phase,
+ * signs the request with this node's credential (cluster/node-credential.ts,
+ * direction `control`); nothing else is let in.
  *
  * Rendezvous: the dyno starts only once its requester is attached, so no output
  * is lost; a requester that arrives before the placement reached this node waits
@@ -13,7 +14,6 @@
  *                   {"type":"resize","rows":N,"cols":N} resizes a tty run's terminal
  * Closing the socket kills the dyno.
  */
-import { timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { ChildProcess } from 'node:child_process';
 import type { Duplex } from 'node:stream';
@@ -105,7 +105,8 @@ export class AttachServer {
   url = '';
 
   constructor(
-    private readonly token: string,
+    /** Whether the Authorization header signs a request for this path (the agent checks it with its credential). */
+    private readonly authorized: (authorization: string | undefined, path: string) => boolean,
     private readonly log: Logger,
     private readonly offerWaitMs = 10_000,
   ) {}
@@ -122,19 +123,14 @@ export class AttachServer {
     return this.url;
   }
 
-  private authorized(header: string | undefined): boolean {
-    const want = Buffer.from(`Bearer ${this.token}`);
-    const got = Buffer.from(header ?? '');
-    return got.length === want.length && timingSafeEqual(got, want);
-  }
-
   private upgrade(req: import('node:http').IncomingMessage, socket: Duplex, head: Buffer): void {
     const refuse = (code: number, why: string) => {
       socket.end(`HTTP/1.1 ${code} ${why}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     };
-    const m = PATH.exec(new URL(req.url ?? '/', 'http://x').pathname);
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const m = PATH.exec(path);
     if (!m) return refuse(404, 'Not Found');
-    if (!this.authorized(req.headers.authorization)) return refuse(401, 'Unauthorized');
+    if (!this.authorized(req.headers.authorization, path)) return refuse(401, 'Unauthorized');
     const key = `${m[1]}/${m[2]}`;
     if (this.offers.has(key)) return refuse(409, 'Conflict');
     this.wss.handleUpgrade(req, socket, head, (ws) => {

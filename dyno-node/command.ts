@@ -7,10 +7,9 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { Cluster } from '../cluster/client.ts';
 import { addClusterOptions, clusterOptionsFrom, type ClusterFlags } from '../cluster/config.ts';
 import { isHostname } from '../cluster/keys.ts';
-import { loadClusterKey } from '../cluster/sealed.ts';
+import { loadNodeCredential, type NodeCredentialFile } from '../cluster/node-credential.ts';
 import { logger } from '../lib/log.ts';
 import { ensureStateDir } from '../lib/state-dir.ts';
-import { deriveCredential } from '../logplex/credential.ts';
 import { LogShipper } from '../logplex/shipper.ts';
 import { dynoSink } from '../logplex/sinks.ts';
 import { parseAllowList, parseDuration, parseHostPort, parsePositiveInt, parseSize } from '../lib/options.ts';
@@ -24,7 +23,7 @@ interface Flags extends ClusterFlags {
   advertise: string;
   dataDir: string;
   memory: number;
-  clusterKey: string;
+  nodeCredential?: string;
   leaseTtl: number;
   bootTimeout: number;
   stopTimeout: number;
@@ -85,7 +84,7 @@ export function dynoNodeCommand(): Command {
     .addOption(new Option('--advertise <addr>', 'address routers reach this host\'s dynos on').env('DYNOMESH_ADVERTISE').default('127.0.0.1').argParser(parseAddress))
     .addOption(new Option('--data-dir <dir>', 'slug cache, dyno directories and run state').env('DYNOMESH_NODE_DIR').default(defaultDataDir()))
     .addOption(new Option('--memory <mb>', 'memory offered to dynos (MB)').env('DYNOMESH_NODE_MEMORY').default(Math.floor(totalmem() / 1048576)).argParser(parsePositiveInt))
-    .addOption(new Option('--cluster-key <file>', 'cluster key file (unseals config vars, authenticates slug fetches)').env('DYNOMESH_CLUSTER_KEY').default(`${homedir()}/.dynomesh/cluster.key`))
+    .addOption(new Option('--node-credential <file>', 'this node\'s credential, mode 0600 (`dynomesh nodes:enroll <id> --out FILE` on a control host)').env('DYNOMESH_NODE_CREDENTIAL').default(undefined, '<data-dir>/node.credential'))
     .addOption(new Option('--lease-ttl <seconds>', 'node lease TTL: a dead host\'s endpoints vanish after this').env('DYNOMESH_LEASE_TTL').default(10).argParser(parsePositiveInt))
     .addOption(new Option('--boot-timeout <duration>', 'time a web dyno has to accept on $PORT (R10)').env('DYNOMESH_BOOT_TIMEOUT').default(60_000, '60s').argParser(parseDuration))
     .addOption(new Option('--stop-timeout <duration>', 'SIGTERM to SIGKILL grace (R12)').env('DYNOMESH_STOP_TIMEOUT').default(30_000, '30s').argParser(parseDuration))
@@ -105,6 +104,16 @@ export function dynoNodeCommand(): Command {
     .addOption(new Option('--dyno-disk <size>', 'writable disk of each isolated dyno (/app, the slug included); writes past it get ENOSPC').env('DYNOMESH_DYNO_DISK').default(2 * 1024 ** 3, '2g').argParser(parseSize))
     .addOption(new Option('--label <key=value>', 'node label for the scheduler (repeatable)').argParser(parseLabel).default({}))
     .action(async (flags: Flags) => {
+      // Its own credential, never the cluster key: a stolen host opens only the dynos placed on it.
+      let credential: NodeCredentialFile;
+      try {
+        credential = loadNodeCredential(flags.nodeCredential ?? `${flags.dataDir}/node.credential`);
+        if (cmd.getOptionValueSource('nodeId') === 'default') flags.nodeId = credential.node;
+        if (credential.node !== flags.nodeId) throw new Error(`the node credential is for node ${credential.node}, not ${flags.nodeId}; run with --node-id ${credential.node} or enrol ${flags.nodeId}`);
+      } catch (err) {
+        process.stderr.write(`dynomesh dyno-node: ${(err as Error).message}\n`);
+        process.exit(2);
+      }
       const log = logger('dyno-node', { node: flags.nodeId });
       // A loopback advertise address on a multi-host cluster makes this host's dynos unreachable from every router.
       const loopback = (h: string) => /^(127\.|localhost$|::1$)/.test(h);
@@ -118,13 +127,11 @@ export function dynoNodeCommand(): Command {
         process.stderr.write(`dynomesh dyno-node: ${(err as Error).message}\n`);
         process.exit(2);
       }
-      const clusterKey = loadClusterKey(flags.clusterKey);
       const cluster = new Cluster(clusterOptionsFrom(flags));
-      // Dyno output and lifecycle lines go to each app's log stream (control/logs).
-      // Its log credential comes from the cluster key it holds (until nodes get their own credentials).
-      const shipper = LogShipper.forCluster(cluster, logger('dyno-node', { node: flags.nodeId, component: 'logplex' }), { credential: deriveCredential(clusterKey, `node:${flags.nodeId}`) });
+      // Dyno output and lifecycle lines go to each app's log stream (control/logs), as producer node:<id>.
+      const shipper = LogShipper.forCluster(cluster, logger('dyno-node', { node: flags.nodeId, component: 'logplex' }), { credential: { id: `node:${flags.nodeId}`, secret: credential.log } });
       const agent = new Agent({
-        cluster, clusterKey, nodeId: flags.nodeId, advertise: flags.advertise, dataDir: flags.dataDir, memoryMb: flags.memory,
+        cluster, credential, nodeId: flags.nodeId, advertise: flags.advertise, dataDir: flags.dataDir, memoryMb: flags.memory,
         labels: flags.label, leaseTtlSeconds: flags.leaseTtl, bootTimeoutMs: flags.bootTimeout, stopTimeoutMs: flags.stopTimeout,
         drainMs: flags.drain, ...(flags.coolOff ? { coolOffsMs: flags.coolOff } : {}), goodRunMs: flags.goodRun,
         memoryMode: flags.memoryEnforcement, memoryPollMs: flags.memoryPoll, log, sink: dynoSink(shipper),

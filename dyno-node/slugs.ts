@@ -1,6 +1,7 @@
 /**
  * Slug cache: fetches a release's slug from the slug store (any control member
- * found under `keys.members()`), verifies its sha256 and keeps it on disk by
+ * found under `keys.members()`, the request signed with this node's credential;
+ * a control serves only slugs of releases placed here), verifies its sha256 and keeps it on disk by
  * hash, so every dyno of a release on this host shares one download.
  */
 import { randomBytes } from 'node:crypto';
@@ -27,7 +28,8 @@ export class SlugCache {
   constructor(
     private readonly cluster: Cluster,
     private readonly dir: string,
-    private readonly token: string,
+    /** Signs a request to a control with this node's credential: (method, path) -> Authorization. */
+    private readonly sign: (method: string, path: string) => string,
     private readonly pool: SlugPool,
     private readonly log: Logger,
     private readonly fetchTimeoutMs = 120_000,
@@ -82,9 +84,10 @@ export class SlugCache {
   }
 
   private async download(api: string, sha: string, to: string): Promise<void> {
-    const url = `${api.replace(/\/+$/, '')}/internal/slugs/${sha}`;
+    const path = `/internal/slugs/${sha}`;
+    const url = `${api.replace(/\/+$/, '')}${path}`;
     const res = await request(url, {
-      headers: { authorization: `Bearer ${this.token}` },
+      headers: { authorization: this.sign('GET', path) },
       headersTimeout: 10_000,
       bodyTimeout: this.fetchTimeoutMs,
     });

@@ -1,11 +1,15 @@
 /**
  * `nodes`, `nodes:drain <node>`, `nodes:uncordon <node>` (admin): the dyno hosts.
+ * `nodes:enroll <node> --out FILE` issues a node its own credential (the file its
+ * dyno-node reads; the cluster key never leaves the control hosts);
+ * `nodes:revoke <node>` refuses it from the next request and cordons it.
  * Draining cordons the node (the scheduler places nothing new there) and waits
  * until its dynos have moved to other hosts, web ones new-first (preboot), so
  * the host can be stopped or upgraded without a failed request.
  */
 import { Option, type Command } from 'commander';
 import { parseDuration } from '../../lib/options.ts';
+import { writeNodeCredential } from '../../cluster/node-credential.ts';
 import { CliError } from '../errors.ts';
 import { json, print, table } from '../output.ts';
 import { api, ProgressLine, step, withJson, type JsonFlags } from '../shared.ts';
@@ -54,6 +58,21 @@ export function registerNodes(program: Command): void {
         line.done(`${node} is drained: no dynos left on it. Stop its dyno-node now (systemctl stop dynomesh-dyno-node).`);
       }
       if (flags.json) print(json(n));
+    });
+
+  program.command('nodes:enroll <node>').description('issue a dyno host its own credential file (admin); enrolling again replaces it')
+    .requiredOption('--out <file>', 'where to write it (mode 0600); copy it to the node as <data-dir>/node.credential')
+    .action(async (node: string, flags: { out: string }) => {
+      const c = await step(`Enrolling node ${node}`, () => api().post<{ node: string; secret: string; log: string }>(`${nodePath(node)}/credential`, {}));
+      writeNodeCredential(flags.out, { node: c.node, secret: Buffer.from(c.secret, 'hex'), log: Buffer.from(c.log, 'hex') });
+      print(`Wrote ${flags.out}. Install it on ${node} as /var/lib/dynomesh/node/node.credential (owner root, mode 0600), or point DYNOMESH_NODE_CREDENTIAL at it.\n`);
+    });
+
+  withJson(program.command('nodes:revoke <node>').description('refuse a node\'s credential from now on and move its dynos off it (admin)'))
+    .action(async (node: string, flags: JsonFlags) => {
+      const r = await step(`Revoking node ${node}`, () => api().delete<{ node: string; revoked: boolean; was_enrolled: boolean }>(`${nodePath(node)}/credential`));
+      if (flags.json) return print(json(r));
+      print(`${node} is refused by every control and cordoned. Delete its etcd user too (deploy/README.md); enrol and uncordon it to bring it back.\n`);
     });
 
   withJson(program.command('nodes:uncordon <node>').description('let the scheduler place dynos on a node again (admin)'))

@@ -11,7 +11,8 @@ import { etcdHealthy } from '../../cluster/etcd-server.ts';
 import { freePort } from '../../lib/ports.ts';
 import { CONTROL_USER, nodeUser, ROUTER_USER, setupEtcdAuth } from '../../cluster/etcd-auth.ts';
 import { clientCert, ensurePki } from '../../cluster/pki.ts';
-import type { ClusterOptions } from '../../cluster/client.ts';
+import { Cluster, type ClusterOptions } from '../../cluster/client.ts';
+import { enrolNode, writeNodeCredential } from '../../cluster/node-credential.ts';
 import { loadClusterKey } from '../../cluster/sealed.ts';
 import { deriveCredential, writeCredential } from '../../logplex/credential.ts';
 import { deriveCertsKey, writeCertsKey } from '../../cluster/certs-key.ts';
@@ -205,7 +206,15 @@ export class LocalCluster {
 
     // As root the node keeps dynos under /var/lib (dyno users must traverse it; a home is 0700).
     const nodeDir = process.env.DYNOMESH_NODE_DIR || process.getuid?.() === 0 ? [] : ['--data-dir', join(o.home, 'node')];
-    const node = this.spawn('dyno-node', ['dyno-node', '--cluster-key', join(o.home, 'cluster.key'), '--node-id', 'local', ...nodeDir, ...this.etcdFlags(nodeUser('local'))]);
+    // The node gets its own credential, enrolled afresh each start; it never holds the cluster key.
+    const nodeCredential = join(o.home, 'node.credential');
+    const etcd = new Cluster(this.clusterOptions(o.prefix));
+    try {
+      writeNodeCredential(nodeCredential, await enrolNode(etcd, loadClusterKey(join(o.home, 'cluster.key')), 'local', 'dynomesh up'));
+    } finally {
+      etcd.close();
+    }
+    const node = this.spawn('dyno-node', ['dyno-node', '--node-credential', nodeCredential, '--node-id', 'local', ...nodeDir, ...this.etcdFlags(nodeUser('local'))]);
     let nodeUp = false;
     const watchNode = (n: string, line: string) => {
       if (n === 'dyno-node' && line.includes('"dyno-node-started"')) nodeUp = true;

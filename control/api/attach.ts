@@ -1,7 +1,8 @@
 /**
  * `dynomesh run` attach: the user opens a WebSocket to control at
  * `/apps/{app}/dynos/{dyno}/attach` (API token), control opens one to the
- * dyno's node at `{agentUrl}/dynos/{app}/{dyno}/attach` (node token) and relays
+ * dyno's node at `{agentUrl}/dynos/{app}/{dyno}/attach` (signed with that node's
+ * credential, cluster/node-credential.ts) and relays
  * frames both ways unchanged (binary: 1 byte channel + data; text: control
  * messages). Either side closing closes the other; a slow reader pauses the
  * other side instead of buffering without bound.
@@ -11,6 +12,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { EntryOf } from '../../cluster/client.ts';
 import { isAppName, isDynoName } from '../../cluster/keys.ts';
+import { attachPath, nodeSecret, signRequest } from '../../cluster/node-credential.ts';
 import type { ControlContext } from '../context.ts';
 import { ControlError } from '../errors.ts';
 import { authorize } from './authorize.ts';
@@ -58,7 +60,14 @@ export function attachRouter(): ApiRouter {
   return new ApiRouter().get('/apps/:app/dynos/:dyno/attach', async () => undefined);
 }
 
-export function serveAttach(server: Server, ctx: ControlContext, nodeToken: string): void {
+/** What a control presents to a node's attach endpoint: a request signed with that node's secret. */
+export async function attachAuthorization(ctx: ControlContext, node: string, app: string, dyno: string): Promise<string> {
+  const secret = await nodeSecret(ctx.cluster, ctx.clusterKey, node);
+  if (!secret) throw new ControlError(503, 'unavailable', `node ${node} is not enrolled (revoked?); its dynos cannot be attached to`);
+  return signRequest(secret, node, 'control', 'GET', attachPath(app, dyno));
+}
+
+export function serveAttach(server: Server, ctx: ControlContext, peerToken: string): void {
   const wss = new WebSocketServer({ noServer: true });
   const routes = attachRouter();
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -71,7 +80,7 @@ export function serveAttach(server: Server, ctx: ControlContext, nodeToken: stri
       }
       const { app, dyno } = m.params as { app: string; dyno: string };
       try {
-        await authorize({ cluster: ctx.cluster, nodeToken, log: ctx.log }, m.route.rule, req, url, m.params, async () => ({}));
+        await authorize({ cluster: ctx.cluster, clusterKey: ctx.clusterKey, peerToken, log: ctx.log }, m.route.rule, req, url, m.params, async () => ({}));
       } catch (err) {
         if (!(err instanceof ControlError)) throw err;
         return refuse(socket, err.status, err.id, err.message, err.headers);
@@ -81,8 +90,15 @@ export function serveAttach(server: Server, ctx: ControlContext, nodeToken: stri
       if (!p || !p.value.attach) return refuse(socket, 404, 'not_found', `no attachable one-off dyno ${dyno} in ${app}; start one with \`dynomesh run\``);
       const node = await ctx.cluster.get(ctx.cluster.keys.node(p.ref.node));
       if (!node?.value.agentUrl) return refuse(socket, 503, 'unavailable', `node ${p.ref.node} serves no attach endpoint`);
-      const upstream = new WebSocket(`${node.value.agentUrl.replace(/^http/, 'ws').replace(/\/$/, '')}/dynos/${app}/${dyno}/attach`, {
-        headers: { authorization: `Bearer ${nodeToken}` },
+      let authorization: string;
+      try {
+        authorization = await attachAuthorization(ctx, p.ref.node, app, dyno);
+      } catch (err) {
+        if (!(err instanceof ControlError)) throw err;
+        return refuse(socket, err.status, err.id, err.message);
+      }
+      const upstream = new WebSocket(`${node.value.agentUrl.replace(/^http/, 'ws').replace(/\/$/, '')}${attachPath(app, dyno)}`, {
+        headers: { authorization },
         handshakeTimeout: 10_000,
       });
       // Frames can arrive with the handshake response, before the user's side is ready: keep them.

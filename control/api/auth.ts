@@ -1,12 +1,15 @@
 /**
  * Who is calling: a bearer token (`Authorization: Bearer dm_...`) or HTTP basic
- * with the token as password (git and the Heroku CLI send that). Dyno-nodes and
- * other control instances present the cluster's node token. Failures are
+ * with the token as password (git and the Heroku CLI send that). Other control
+ * instances present the peer token; a dyno-node signs each request with its own
+ * credential (cluster/node-credential.ts), checked against its enrolment in etcd
+ * on every request, so a revoked node is refused at its next request. Failures are
  * counted per client address (`auth-limiter.ts`) and logged without the token.
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Cluster } from '../../cluster/client.ts';
+import { nodeSecret, parseSignature, verifySignature } from '../../cluster/node-credential.ts';
 import type { Logger } from '../../lib/log.ts';
 import { principalOf, type Principal } from '../access/principal.ts';
 import { ControlError, unauthorized } from '../errors.ts';
@@ -38,11 +41,12 @@ function sameSecret(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-const MESSAGES: Record<TokenRefusal | 'node', string> = {
+const MESSAGES: Record<TokenRefusal | 'node' | 'peer', string> = {
   unknown: 'invalid or revoked API token; run `dynomesh login` with a valid token',
   expired: 'this API token has expired; create a new one with `dynomesh authorizations:create`',
   'no-account': 'the account of this API token was removed; ask an admin for an account',
-  node: 'this route needs the node token derived from the cluster key',
+  node: 'this route needs a request signed with an enrolled node\'s credential (`dynomesh nodes:enroll`)',
+  peer: 'this route is for other control instances (the peer token derived from the cluster key)',
 };
 
 /** The path for logs: log-session URLs carry a capability in the path, so it is cut. */
@@ -53,7 +57,9 @@ export const loggablePath = (url: string | undefined): string => {
 
 export interface AuthDeps {
   cluster: Cluster;
-  nodeToken: string;
+  /** Opens nodes' enrolments (node-credentials/). */
+  clusterKey: Buffer;
+  peerToken: string;
   log: Logger;
 }
 
@@ -63,7 +69,7 @@ function checkLimit(deps: AuthDeps, req: IncomingMessage): void {
   if (wait > 0) throw new ControlError(429, 'rate_limited', `too many failed logins from your address; try again in ${wait} s`, { 'retry-after': String(wait) });
 }
 
-function failed(deps: AuthDeps, req: IncomingMessage, reason: TokenRefusal | 'node'): ControlError {
+function failed(deps: AuthDeps, req: IncomingMessage, reason: TokenRefusal | 'node' | 'peer'): ControlError {
   const address = clientAddress(req);
   authLimiter(deps.cluster).fail(address);
   deps.log.warn({ address, reason, method: req.method, path: loggablePath(req.url) }, 'auth-failed');
@@ -82,10 +88,29 @@ export async function authenticateUser(deps: AuthDeps, req: IncomingMessage): Pr
   return principalOf(found.token, found.user);
 }
 
-/** The node token (daemon-to-daemon routes). */
-export function authenticateNode(deps: AuthDeps, req: IncomingMessage): void {
+/** Another control instance (its peer token); 401 otherwise. */
+export function authenticatePeer(deps: AuthDeps, req: IncomingMessage): void {
   const presented = presentedToken(req);
-  if (!presented) throw unauthorized(MESSAGES.node);
+  if (!presented) throw unauthorized(MESSAGES.peer);
   checkLimit(deps, req);
-  if (!sameSecret(presented, deps.nodeToken)) throw failed(deps, req, 'node');
+  if (!sameSecret(presented, deps.peerToken)) throw failed(deps, req, 'peer');
+}
+
+/**
+ * An enrolled dyno-node (its id) or, where `peers` allows, another control
+ * instance (undefined). The node's enrolment is read from etcd every time.
+ */
+export async function authenticateNode(deps: AuthDeps, req: IncomingMessage, peers: boolean): Promise<string | undefined> {
+  const signed = parseSignature(req.headers.authorization);
+  if (!signed) {
+    if (peers && presentedToken(req)) {
+      authenticatePeer(deps, req);
+      return undefined;
+    }
+    throw unauthorized(MESSAGES.node);
+  }
+  checkLimit(deps, req);
+  const secret = await nodeSecret(deps.cluster, deps.clusterKey, signed.node);
+  if (!secret || !verifySignature(secret, signed, 'node', req.method ?? 'GET', req.url ?? '/')) throw failed(deps, req, 'node');
+  return signed.node;
 }

@@ -9,12 +9,14 @@ import type { Cluster } from '../../cluster/client.ts';
 import { roleOn, type Role } from '../access/members.ts';
 import { isAdmin, type Principal } from '../access/principal.ts';
 import { appNotFound, forbidden } from '../errors.ts';
-import { authenticateNode, authenticateUser, type AuthDeps } from './auth.ts';
+import { authenticateNode, authenticatePeer, authenticateUser, type AuthDeps } from './auth.ts';
 import { ROLE_ACTIONS, SCOPE_ACTIONS, type AppAction, type Rule } from './policy.ts';
 
 export interface Granted {
   principal?: Principal;
   role?: Role;
+  /** The enrolled dyno-node that signed the request (node routes; absent for a control peer). */
+  node?: string;
 }
 
 /** The app a rule names: a path param, the git repo (`<app>.git`) or the JSON body's `app`. */
@@ -61,8 +63,12 @@ export async function authorize(
     case 'static':
     case 'session': // the handler verifies the signed URL and its user's access
       return {};
-    case 'node':
-      authenticateNode(deps, req);
+    case 'node': {
+      const node = await authenticateNode(deps, req, rule.peers ?? false);
+      return node ? { node } : {};
+    }
+    case 'peer':
+      authenticatePeer(deps, req);
       return {};
     case 'admin': {
       const principal = await authenticateUser(deps, req);

@@ -9,7 +9,9 @@
  *   public              anyone, no token
  *   static              anyone, no token: the dashboard's bundled files (HTML, JS, CSS), never data;
  *                       the page then calls the API with the user's token like any client
- *   node                the cluster's node token (daemons: slug fetch, log forwarding)
+ *   node                a request signed by an enrolled dyno-node (cluster/node-credential.ts); the
+ *                       handler limits it to the releases placed on that node. `peers`: or another control
+ *   peer                another control instance (the peer token derived from the cluster key)
  *   session             a signed log-session URL; its user's access is checked again on connect
  *   account(scopes)     any account whose token has one of `scopes`; the handler acts on that account
  *   admin               an admin account through a global token for every app (else 403)
@@ -35,7 +37,8 @@ export type AppAction = 'read' | 'protected' | 'write' | 'deploy' | 'manage';
 export type Rule =
   | { kind: 'public' }
   | { kind: 'static' }
-  | { kind: 'node' }
+  | { kind: 'node'; peers?: boolean }
+  | { kind: 'peer' }
   | { kind: 'session' }
   | { kind: 'account'; scopes: readonly TokenScope[]; everyApp?: boolean }
   | { kind: 'admin' }
@@ -57,6 +60,8 @@ export const ROLE_ACTIONS: Record<'owner' | 'collaborator' | 'admin', readonly A
 const PUBLIC: Rule = { kind: 'public' };
 const STATIC: Rule = { kind: 'static' };
 const NODE: Rule = { kind: 'node' };
+const NODE_OR_PEER: Rule = { kind: 'node', peers: true };
+const PEER: Rule = { kind: 'peer' };
 const ADMIN: Rule = { kind: 'admin' };
 const ANY_TOKEN: Rule = { kind: 'account', scopes: ['global', 'write', 'read', 'deploy'] };
 const LOOKING: Rule = { kind: 'account', scopes: ['global', 'write', 'read'] };
@@ -174,8 +179,11 @@ export const POLICY: Readonly<Record<string, Rule>> = {
   'GET /nodes/:node': ADMIN,
   'POST /nodes/:node/cordon': ADMIN,
   'DELETE /nodes/:node/cordon': ADMIN,
-  'GET /internal/slugs/:sha': NODE,
-  'GET /internal/logs/:app': NODE,
+  'POST /nodes/:node/credential': ADMIN,
+  'DELETE /nodes/:node/credential': ADMIN,
+  'GET /internal/slugs/:sha': NODE_OR_PEER,
+  'GET /internal/releases/:app/:version': NODE,
+  'GET /internal/logs/:app': PEER,
   'GET /metrics': ADMIN,
 };
 

@@ -22,6 +22,8 @@ export interface RequestContext {
   principal: Principal | undefined;
   /** The caller's role on the route's app, for app routes. */
   role: Role | undefined;
+  /** The enrolled dyno-node that signed the request (node routes; absent for a control peer). */
+  node?: string | undefined;
   /** The parsed JSON body (`{}` when empty); 400 when it is not JSON. */
   body(): Promise<unknown>;
   log: Logger;

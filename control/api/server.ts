@@ -40,10 +40,11 @@ export class ApiServer {
   constructor(
     private readonly router: ApiRouter,
     cluster: Cluster,
-    nodeToken: string,
+    clusterKey: Buffer,
+    peerToken: string,
     private readonly log: Logger,
   ) {
-    this.auth = { cluster, nodeToken, log };
+    this.auth = { cluster, clusterKey, peerToken, log };
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 65_000;
   }
@@ -70,7 +71,7 @@ export class ApiServer {
       const granted = await authorize(this.auth, m.route.rule, req, url, m.params, readBody);
       const ctx: RequestContext = {
         req, res, url, params: m.params, log: this.log, body: readBody,
-        token: granted.principal?.token, principal: granted.principal, role: granted.role,
+        token: granted.principal?.token, principal: granted.principal, role: granted.role, node: granted.node,
       };
       const reply = await m.route.handler(ctx);
       if (reply) sendJson(res, reply.status ?? 200, reply.body, reply.headers);

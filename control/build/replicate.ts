@@ -6,7 +6,7 @@
  * dying, as long as one other member took the copy.
  */
 import type { EntryOf } from '../../cluster/client.ts';
-import { nodeToken } from '../../cluster/sealed.ts';
+import { peerToken } from '../../cluster/sealed.ts';
 import type { ControlContext } from '../context.ts';
 
 export interface Replication {
@@ -17,7 +17,7 @@ export interface Replication {
 
 export async function replicateSlug(ctx: ControlContext, sha256: string, selfId: string, signal: AbortSignal, timeoutMs = 120_000): Promise<Replication> {
   const members = (await ctx.cluster.list(ctx.cluster.keys.members())).entries.filter((e): e is EntryOf<'member'> => e.kind === 'member' && e.value.id !== selfId);
-  const token = nodeToken(ctx.clusterKey);
+  const token = peerToken(ctx.clusterKey);
   const failed: string[] = [];
   const results = await Promise.all(members.map(async (m) => {
     try {

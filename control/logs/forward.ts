@@ -13,10 +13,10 @@ import type { LogMember } from '../../logplex/owners.ts';
 import { ControlError } from '../errors.ts';
 import { toSearch, type LogQuery } from './filter.ts';
 
-export function forwardStream(owner: LogMember, app: string, q: LogQuery, nodeToken: string, res: ServerResponse): Promise<void> {
+export function forwardStream(owner: LogMember, app: string, q: LogQuery, peerToken: string, res: ServerResponse): Promise<void> {
   const url = new URL(`${owner.api.replace(/\/$/, '')}/internal/logs/${encodeURIComponent(app)}?${toSearch(q)}`);
   return new Promise((resolve, reject) => {
-    const req = (url.protocol === 'https:' ? httpsRequest : request)(url, { headers: { authorization: `Bearer ${nodeToken}` } }, (up) => {
+    const req = (url.protocol === 'https:' ? httpsRequest : request)(url, { headers: { authorization: `Bearer ${peerToken}` } }, (up) => {
       const headers: Record<string, string> = {};
       for (const h of ['content-type', 'cache-control', 'x-accel-buffering', 'dynomesh-log-owner', 'dynomesh-api-peers']) {
         const v = up.headers[h];

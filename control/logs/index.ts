@@ -78,8 +78,8 @@ export class Logs {
     return gone;
   }
 
-  routes(r: ApiRouter, ctx: ControlContext, nodeToken: string): void {
-    logRoutes(r, ctx, { service: this.service, nodeToken, ...(this.opts.maxBehindBytes ? { maxBehindBytes: this.opts.maxBehindBytes } : {}) });
+  routes(r: ApiRouter, ctx: ControlContext, peerToken: string): void {
+    logRoutes(r, ctx, { service: this.service, peerToken, ...(this.opts.maxBehindBytes ? { maxBehindBytes: this.opts.maxBehindBytes } : {}) });
   }
 
   /** Call after the member key is gone (leadership stopped): our apps and their history go to their next owners first. */

@@ -33,7 +33,7 @@ export const MAX_DRAINS = 5;
 
 export interface LogRouteDeps {
   service: LogService;
-  nodeToken: string;
+  peerToken: string;
   /** How many bytes a tail may fall behind before it is cut off (L11). */
   maxBehindBytes?: number;
 }
@@ -70,7 +70,7 @@ export function logRoutes(r: ApiRouter, ctx: ControlContext, deps: LogRouteDeps)
       startStream(service.store, app, q, res, { owner: service.id, peers }, deps.maxBehindBytes);
       return undefined;
     }
-    await forwardStream(owner, app, q, deps.nodeToken, res);
+    await forwardStream(owner, app, q, deps.peerToken, res);
     return undefined;
   };
 

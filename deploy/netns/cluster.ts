@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Cluster } from '../../cluster/client.ts';
+import { enrolNode, writeNodeCredential } from '../../cluster/node-credential.ts';
 import { loadClusterKey } from '../../cluster/sealed.ts';
 import { CONTROL_USER, nodeUser, ROUTER_USER, setupEtcdAuth } from '../../cluster/etcd-auth.ts';
 import { etcdHealthy } from '../../cluster/etcd-server.ts';
@@ -159,12 +160,24 @@ export class NetnsCluster {
       for (const h of this.hosts) this.daemons.set(h.name, this.daemonFor(h));
       await this.startRole('etcd');
       await setupEtcdAuth(this.etcdEndpoints[0]!, clientCert(this.pki, 'root'), '/dynomesh/', this.ofRole('node').map((h) => h.name));
+      await this.enrolNodes();
       await this.startRole('control');
       await this.startRole('node');
       await this.startRole('router');
     } catch (err) {
       await this.destroy();
       throw err;
+    }
+  }
+
+  /** Each node its own credential, as an operator runs `dynomesh nodes:enroll`: nodes never hold the cluster key. */
+  private async enrolNodes(): Promise<void> {
+    const c = this.client();
+    try {
+      const key = loadClusterKey(join(this.dir, 'cluster.key'));
+      for (const h of this.ofRole('node')) writeNodeCredential(join(this.dir, h.name, 'node.credential'), await enrolNode(c, key, h.name, 'netns'));
+    } finally {
+      c.close();
     }
   }
 
@@ -208,9 +221,9 @@ export class NetnsCluster {
       DYNOMESH_ETCD_CA: this.etcdCert(h).ca,
       DYNOMESH_ETCD_CERT: this.etcdCert(h).cert,
       DYNOMESH_ETCD_KEY: this.etcdCert(h).key,
-      DYNOMESH_CLUSTER_KEY: join(this.dir, 'cluster.key'),
       DYNOMESH_BASE_DOMAIN: this.baseDomain,
     };
+    if (h.role !== 'node') env.DYNOMESH_CLUSTER_KEY = join(this.dir, 'cluster.key');
     const extra = this.o.extraArgs?.[h.role] ?? [];
     const node = [process.execPath, BIN];
     let argv: string[];
@@ -242,7 +255,7 @@ export class NetnsCluster {
       ];
     } else {
       argv = [
-        ...node, 'dyno-node', '--node-id', h.name, '--advertise', h.addr, '--data-dir', join(dataDir, 'node'),
+        ...node, 'dyno-node', '--node-id', h.name, '--node-credential', join(dataDir, 'node.credential'), '--advertise', h.addr, '--data-dir', join(dataDir, 'node'),
         '--memory', '2048', '--memory-enforcement', 'rss', '--lease-ttl', String(this.o.nodeLeaseTtl ?? 3), ...extra,
       ];
     }

@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
 import type { Cluster } from '../../cluster/client.ts';
-import { nodeToken } from '../../cluster/sealed.ts';
+import { peerToken } from '../../cluster/sealed.ts';
 import { authLimiter } from '../../control/api/auth-limiter.ts';
 import { attachRouter } from '../../control/api/attach.ts';
 import { POLICY, type Rule } from '../../control/api/policy.ts';
@@ -34,6 +34,7 @@ const EXPECT: Record<string, Record<Who, Outcome>> = {
   public: row({ expired: 'ok', none: 'ok' }),
   static: row({ expired: 'ok', none: 'ok' }),
   node: row({}, 401),
+  peer: row({}, 401),
   session: row({ other: 401, deployOther: 401 }),
   admin: row({ admin: 'ok' }, 403),
   'account:global,write,read,deploy': row({}),
@@ -209,10 +210,11 @@ describe('access policy over every route', () => {
     });
   });
 
-  test('the node token reaches node routes and nothing else', async () => {
-    const node = client(p.ctl.control.url, nodeToken(p.ctl.control.ctx.clusterKey));
-    assert.equal((await node('GET', `/internal/slugs/${'0'.repeat(64)}`)).status, 404);
-    assert.equal((await node('GET', '/apps')).status, 401);
+  test('the peer token reaches peer routes and nothing else', async () => {
+    const peer = client(p.ctl.control.url, peerToken(p.ctl.control.ctx.clusterKey));
+    assert.equal((await peer('GET', `/internal/slugs/${'0'.repeat(64)}`)).status, 404);
+    assert.equal((await peer('GET', '/internal/releases/alpha/1')).status, 401, 'release data is for the node it is placed on');
+    assert.equal((await peer('GET', '/apps')).status, 401);
     assert.equal((await client(p.ctl.control.url, ADMIN)('GET', `/internal/slugs/${'0'.repeat(64)}`)).status, 401);
   });
 });

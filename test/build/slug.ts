@@ -6,11 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tar from 'tar';
 import { freePort } from '../../lib/ports.ts';
-import { loadClusterKey, nodeToken } from '../../cluster/sealed.ts';
+import { loadClusterKey, peerToken } from '../../cluster/sealed.ts';
 import { eventually } from '../support/etcd.ts';
 
 export async function downloadSlug(base: string, clusterKeyPath: string, sha256: string): Promise<{ body: Buffer; sha256: string; status: number }> {
-  const res = await fetch(`${base}/internal/slugs/${sha256}`, { headers: { authorization: `Bearer ${nodeToken(loadClusterKey(clusterKeyPath))}` } });
+  const res = await fetch(`${base}/internal/slugs/${sha256}`, { headers: { authorization: `Bearer ${peerToken(loadClusterKey(clusterKeyPath))}` } });
   const body = Buffer.from(await res.arrayBuffer());
   return { body, status: res.status, sha256: createHash('sha256').update(body).digest('hex') };
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadClusterKey, nodeToken, seal, unseal } from '../../cluster/sealed.ts';
+import { loadClusterKey, peerToken, seal, unseal } from '../../cluster/sealed.ts';
 import { parseDuration, parsePort, parseUrlList } from '../../lib/options.ts';
 
 describe('sealed config', () => {
@@ -32,9 +32,9 @@ describe('sealed config', () => {
     writeFileSync(join(dir, 'short.key'), 'abcd');
     assert.throws(() => loadClusterKey(join(dir, 'short.key')), /64 hex characters/);
   });
-  test('the node token is stable per key and differs across keys', () => {
-    assert.equal(nodeToken(Buffer.alloc(32, 1)), nodeToken(Buffer.alloc(32, 1)));
-    assert.notEqual(nodeToken(Buffer.alloc(32, 1)), nodeToken(Buffer.alloc(32, 2)));
+  test('the peer token is stable per key and differs across keys', () => {
+    assert.equal(peerToken(Buffer.alloc(32, 1)), peerToken(Buffer.alloc(32, 1)));
+    assert.notEqual(peerToken(Buffer.alloc(32, 1)), peerToken(Buffer.alloc(32, 2)));
   });
 });
 

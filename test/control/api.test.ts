@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
 import type { Cluster } from '../../cluster/client.ts';
-import { nodeToken, unseal } from '../../cluster/sealed.ts';
+import { peerToken, unseal } from '../../cluster/sealed.ts';
+import { enrolNode, parseSignature, verifySignature } from '../../cluster/node-credential.ts';
 import { WebSocket, WebSocketServer } from 'ws';
 import { Session } from '../../cluster/session.ts';
 import { deployRelease } from '../../control/releases.ts';
@@ -293,7 +294,7 @@ describe('auth', () => {
 
 describe('one-off dynos', () => {
   test('run creates a run.N placement, attach relays both ways through control, finished runs are removed', async () => {
-    const node = nodeToken(ctl.control.ctx.clusterKey);
+    const cred = await enrolNode(cluster, ctl.control.ctx.clusterKey, 'node-run', 'test');
     const seen: { auth?: string; path?: string; got?: string } = {};
     const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
     await new Promise((r) => wss.once('listening', r));
@@ -352,7 +353,8 @@ describe('one-off dynos', () => {
         });
         assert.equal(await closed, 1000);
         assert.deepEqual(frames, ['bin:hello from the dyno', 'text:{"type":"exit","status":0,"message":"done"}']);
-        assert.equal(seen.auth, `Bearer ${node}`);
+        const sig = parseSignature(seen.auth);
+        assert.ok(sig && sig.node === 'node-run' && verifySignature(cred.secret, sig, 'control', 'GET', seen.path!), 'signed with the node\'s own credential');
         assert.equal(seen.path, `/dynos/shop/${r.body.name}/attach`);
         assert.equal(seen.got, 'typed input');
       }
@@ -370,10 +372,10 @@ describe('one-off dynos', () => {
 });
 
 describe('slug store and destroy', () => {
-  test('slugs are served to dyno-nodes with the node token only', async () => {
+  test('slugs are served to other controls with the peer token (nodes: test/control/node-credential.test.ts)', async () => {
     const stored = await ctl.control.ctx.slugs.put(Readable.from([Buffer.from('a slug body')]));
     const url = `${ctl.control.url}/internal/slugs/${stored.sha256}`;
-    const node = nodeToken(ctl.control.ctx.clusterKey);
+    const node = peerToken(ctl.control.ctx.clusterKey);
     const ok = await fetch(url, { headers: { authorization: `Bearer ${node}` } });
     assert.equal(ok.status, 200);
     assert.equal(ok.headers.get('content-type'), 'application/gzip');

@@ -4,6 +4,7 @@
  * placement the scheduler wrote with the unsealed config, and a config change
  * rolls the web dyno with preboot (a routable dyno at every moment).
  */
+import { enrolNode } from '../../cluster/node-credential.ts';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
@@ -36,7 +37,7 @@ describe('control with a real dyno-node', () => {
     dir = mkdtempSync(join(tmpdir(), 'dm-ctl-node-'));
     chmodSync(dir, 0o711);
     agent = new Agent({
-      cluster, clusterKey: ctl.control.ctx.clusterKey, nodeId: 'real-node', dataDir: join(dir, 'node'), leaseTtlSeconds: 3,
+      cluster, credential: await enrolNode(cluster, ctl.control.ctx.clusterKey, 'real-node', 'test'), nodeId: 'real-node', dataDir: join(dir, 'node'), leaseTtlSeconds: 3,
       bootTimeoutMs: 15_000, stopTimeoutMs: 3000, drainMs: 100, attachListen: false,
       log: pino({ level: process.env.DYNOMESH_LOG_LEVEL ?? 'silent' }), sink: { write: () => undefined },
     });

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import type { Cluster, EntryOf } from '../../cluster/client.ts';
-import { nodeToken } from '../../cluster/sealed.ts';
+import { peerToken } from '../../cluster/sealed.ts';
 import { deployRelease } from '../../control/releases.ts';
 import { eventually, useEtcd } from '../support/etcd.ts';
 import { TcpProxy } from '../support/tcp-proxy.ts';
@@ -76,7 +76,7 @@ describe('leader partitioned from etcd', () => {
   test('a slug stored on one member is served by any member (fetched from its peer once, then kept)', async () => {
     const stored = await a.control.ctx.slugs.put(Readable.from([Buffer.from('slug built on a')]));
     assert.equal(await b.control.ctx.slugs.has(stored.sha256), false);
-    const headers = { authorization: `Bearer ${nodeToken(b.control.ctx.clusterKey)}` };
+    const headers = { authorization: `Bearer ${peerToken(b.control.ctx.clusterKey)}` };
     const res = await fetch(`${b.control.url}/internal/slugs/${stored.sha256}`, { headers });
     assert.equal(res.status, 200);
     assert.equal(await res.text(), 'slug built on a');

@@ -10,7 +10,10 @@ import { gzipSync } from 'node:zlib';
 import * as tar from 'tar';
 import type { Cluster } from '../../cluster/client.ts';
 import type { Placement, Slug } from '../../cluster/records.ts';
-import { nodeToken, seal } from '../../cluster/sealed.ts';
+import { seal } from '../../cluster/sealed.ts';
+import { enrolNode, nodeSecret, parseSignature, verifySignature, writeNodeCredential } from '../../cluster/node-credential.ts';
+import { NodeAccess } from '../../control/node-access.ts';
+import type { ControlContext } from '../../control/context.ts';
 
 export interface BuiltSlug {
   slug: Slug;
@@ -77,7 +80,10 @@ export function slugOf(body: Buffer): BuiltSlug {
   return { slug: { id: h, sha256: h, size: body.length }, body };
 }
 
-/** Serves slugs like control's slug store and registers as a control member. */
+/**
+ * Serves slugs and release data like a control (the same NodeAccess: only what
+ * is placed on the signing node) and registers as a control member.
+ */
 export class SlugServer {
   readonly slugs = new Map<string, Buffer>();
   requests = 0;
@@ -91,15 +97,23 @@ export class SlugServer {
   }
 
   async start(cluster: Cluster, id = `slugs-${randomBytes(3).toString('hex')}`): Promise<void> {
-    const token = nodeToken(this.clusterKey);
-    this.server = createServer((req, res) => {
+    const access = new NodeAccess({ cluster, clusterKey: this.clusterKey } as ControlContext);
+    this.server = createServer((req, res) => void (async () => {
+      const url = req.url ?? '';
+      const sig = parseSignature(req.headers.authorization);
+      const secret = sig && (await nodeSecret(cluster, this.clusterKey, sig.node));
+      if (!sig || !secret || !verifySignature(secret, sig, 'node', req.method ?? 'GET', url)) return res.writeHead(401).end('unauthorized');
+      const rel = /^\/internal\/releases\/([^/]+)\/(\d+)$/.exec(url);
+      if (rel) {
+        const r = await access.release(sig.node, rel[1]!, Number(rel[2]));
+        return r ? res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(r)) : res.writeHead(404).end('not placed here');
+      }
       this.requests++;
-      const m = /^\/internal\/slugs\/([0-9a-f]{64})$/.exec(req.url ?? '');
-      if (req.headers.authorization !== `Bearer ${token}`) return res.writeHead(401).end('unauthorized');
-      const body = m ? this.slugs.get(m[1]!) : undefined;
+      const m = /^\/internal\/slugs\/([0-9a-f]{64})$/.exec(url);
+      const body = m && (await access.maySlug(sig.node, m[1]!)) ? this.slugs.get(m[1]!) : undefined;
       if (!body) return res.writeHead(404).end('no such slug');
       res.writeHead(200, { 'content-type': 'application/gzip', 'content-length': body.length }).end(body);
-    });
+    })().catch(() => res.writeHead(500).end()));
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
     this.url = `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
     await cluster.put(cluster.keys.member(id), { id, api: this.url, startedAt: Date.now() });
@@ -172,3 +186,9 @@ setInterval(() => {
   console.log('rss=' + Math.round(process.memoryUsage().rss / 1048576) + 'M');
 }, 50);
 `;
+
+/** Enrols a node with the test's cluster key and writes its credential file (0600) for a `dynomesh dyno-node` process. */
+export async function credentialFile(cluster: Cluster, clusterKey: Buffer, node: string, path: string): Promise<string> {
+  writeNodeCredential(path, await enrolNode(cluster, clusterKey, node, 'test'));
+  return path;
+}

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import type { Cluster } from '../../cluster/client.ts';
 import { Agent, type AgentOptions } from '../../dyno-node/agent.ts';
+import { enrolNode, type NodeCredentialFile } from '../../cluster/node-credential.ts';
 import type { LogRecord } from '../../dyno-node/output.ts';
 import { eventually } from '../support/etcd.ts';
 import { dataDir, SlugServer } from './fixtures.ts';
@@ -12,7 +13,9 @@ export interface Harness {
   agent: Agent;
   nodeId: string;
   slugs: SlugServer;
+  /** The cluster key the test's fake control holds (the agent never gets it). */
   key: Buffer;
+  credential: NodeCredentialFile;
   dir: string;
   stop(): Promise<void>;
   /** Lines of one dyno (heroku + app), as the ring holds them. */
@@ -20,21 +23,23 @@ export interface Harness {
   waitLine(app: string, dyno: string, re: RegExp, ms?: number): Promise<LogRecord>;
 }
 
-export async function startAgent(cluster: Cluster, opts: Partial<AgentOptions> = {}): Promise<Harness> {
-  const key = opts.clusterKey ?? randomBytes(32);
+export async function startAgent(cluster: Cluster, opts: Partial<AgentOptions> & { clusterKey?: Buffer } = {}): Promise<Harness> {
+  const { clusterKey, ...agentOpts } = opts;
+  const key = clusterKey ?? randomBytes(32);
   const slugs = new SlugServer(key);
   await slugs.start(cluster);
   const dir = opts.dataDir ?? (await dataDir());
   const nodeId = opts.nodeId ?? `node-${randomBytes(3).toString('hex')}`;
+  const credential = opts.credential ?? (await enrolNode(cluster, key, nodeId, 'test'));
   const agent = new Agent({
-    cluster, clusterKey: key, nodeId, dataDir: dir, leaseTtlSeconds: 3, bootTimeoutMs: 10_000, stopTimeoutMs: 3000,
+    cluster, credential, nodeId, dataDir: dir, leaseTtlSeconds: 3, bootTimeoutMs: 10_000, stopTimeoutMs: 3000,
     drainMs: 100, coolOffsMs: [400, 800, 1600], goodRunMs: 60_000, memoryPollMs: 100,
     log: pino({ level: process.env.DYNOMESH_LOG_LEVEL ?? 'silent' }), sink: { write: () => undefined },
-    ...opts,
+    ...agentOpts,
   });
   await agent.start();
   const h: Harness = {
-    agent, nodeId, slugs, key, dir,
+    agent, nodeId, slugs, key, credential, dir,
     async stop() {
       await agent.shutdown();
       await slugs.stop();

@@ -7,7 +7,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import type { Cluster } from '../../cluster/client.ts';
-import { nodeToken } from '../../cluster/sealed.ts';
+import { attachPath, signRequest } from '../../cluster/node-credential.ts';
 import { groupAlive } from '../../dyno-node/procfs.ts';
 import { useEtcd, eventually } from '../support/etcd.ts';
 import { makeSlug, place, putRelease } from './fixtures.ts';
@@ -22,8 +22,9 @@ async function setup(cluster: Cluster, h: Harness, app: string) {
   await putRelease(cluster, h.key, app, 1, s.slug, { web: 'node server.js' }, { GREETING: 'hello' });
 }
 
-function attach(h: Harness, app: string, dyno: string, token = nodeToken(h.key)) {
-  const ws = new WebSocket(`${h.agent.agentUrl!.replace('http', 'ws')}/dynos/${app}/${dyno}/attach`, { headers: { authorization: `Bearer ${token}` } });
+/** As a control attaches: the request signed with the node's own credential. */
+function attach(h: Harness, app: string, dyno: string, authorization = signRequest(h.credential.secret, h.nodeId, 'control', 'GET', attachPath(app, dyno))) {
+  const ws = new WebSocket(`${h.agent.agentUrl!.replace('http', 'ws')}${attachPath(app, dyno)}`, { headers: { authorization } });
   const out = { stdout: '', stderr: '', exit: undefined as { status: number | null; message: string } | undefined, closed: false, error: '' };
   ws.on('message', (data, binary) => {
     const b = data as Buffer;
@@ -160,7 +161,7 @@ describe('one-off dynos', () => {
 
       // A restarted agent on the same host does not run the finished one-off again.
       await h.agent.shutdown();
-      const again = await startAgent(cluster, { nodeId: h.nodeId, dataDir: h.dir, clusterKey: h.key });
+      const again = await startAgent(cluster, { nodeId: h.nodeId, dataDir: h.dir, clusterKey: h.key, credential: h.credential });
       try {
         await eventually(async () => (await cluster.get(cluster.keys.status('ops4', 'run.2')))?.value.state === 'down', 10_000, 'down again');
         await new Promise((r) => setTimeout(r, 700));

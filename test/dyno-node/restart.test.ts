@@ -12,7 +12,7 @@ import { readdir, readlink, rm, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Cluster } from '../../cluster/client.ts';
 import { useEtcd, eventually } from '../support/etcd.ts';
-import { dataDir, makeSlug, place, putRelease, SlugServer, WEB_APP } from './fixtures.ts';
+import { credentialFile, dataDir, makeSlug, place, putRelease, SlugServer, WEB_APP } from './fixtures.ts';
 
 const etcd = useEtcd();
 const BIN = fileURLToPath(new URL('../../bin/dynomesh.js', import.meta.url));
@@ -67,14 +67,13 @@ function startAgentProcess(args: string[]): { child: ChildProcess; output: () =>
 async function agentSetup(cluster: Cluster, bootTimeout: string, extra: string[] = []) {
   const key = randomBytes(32);
   const dir = await dataDir();
-  const keyFile = `${dir}/cluster.key`;
-  await writeFile(keyFile, key.toString('hex') + '\n', { mode: 0o600 });
   const slugs = new SlugServer(key);
   await slugs.start(cluster);
   const node = `node-${randomBytes(3).toString('hex')}`;
+  const credential = await credentialFile(cluster, key, node, `${dir}/node.credential`);
   const args = [
     '--etcd', etcd.server.endpoint, '--etcd-prefix', cluster.keys.prefix, '--node-id', node, '--data-dir', dir,
-    '--cluster-key', keyFile, '--lease-ttl', '2', '--boot-timeout', bootTimeout, '--stop-timeout', '2s', '--drain', '100ms',
+    '--node-credential', credential, '--lease-ttl', '2', '--boot-timeout', bootTimeout, '--stop-timeout', '2s', '--drain', '100ms',
     // Adoption of host processes (found by their cwd); isolated dynos are adopted in test/isolation/lifecycle.test.ts.
     '--isolation', 'off',
     ...extra,

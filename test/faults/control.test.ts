@@ -10,7 +10,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { NetnsCluster } from '../../deploy/netns/cluster.ts';
-import { loadClusterKey, nodeToken } from '../../cluster/sealed.ts';
+import { loadClusterKey, peerToken } from '../../cluster/sealed.ts';
 import { eventually } from '../support/etcd.ts';
 import { git } from '../support/git.ts';
 import { Load, api, deployedApp, remote, sleep, summary, waitEndpoints, type Repo } from './support.ts';
@@ -146,7 +146,7 @@ describe('etcd and control faults under load through both routers', () => {
     // No half release: current names a release whose slug the surviving instance serves.
     const cur = after.versions.find((v) => v.version === after.current);
     assert.ok(cur?.slug, `current v${after.current} exists with a slug`);
-    const token = nodeToken(loadClusterKey(join(c.dir, 'cluster.key')));
+    const token = peerToken(loadClusterKey(join(c.dir, 'cluster.key')));
     const slug = await fetch(`${c.apiUrls[c.ofRole('control').indexOf(other)]}/internal/slugs/${cur.slug.sha256}`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(slug.status, 200, `the slug of v${after.current} is served by ${other.name}`);
     await slug.arrayBuffer();

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { useEtcd, eventually } from '../support/etcd.ts';
-import { dataDir, makeSlug, place, putRelease, SlugServer, WEB_APP } from '../dyno-node/fixtures.ts';
+import { credentialFile, dataDir, makeSlug, place, putRelease, SlugServer, WEB_APP } from '../dyno-node/fixtures.ts';
 import { startAgent } from '../dyno-node/harness.ts';
 import type { Isolation } from '../../container/isolation.ts';
 import { mountsUnder, Volume } from '../../container/volume.ts';
@@ -67,13 +67,13 @@ describe('isolated dyno lifecycle', { skip: !root && 'needs root (runc, CNI, nft
     const cluster = etcd.cluster();
     const key = randomBytes(32);
     const dir = await dataDir();
-    await writeFile(`${dir}/cluster.key`, key.toString('hex') + '\n', { mode: 0o600 });
     const slugs = new SlugServer(key);
     await slugs.start(cluster);
     const node = `node-${randomBytes(3).toString('hex')}`;
+    const credential = await credentialFile(cluster, key, node, `${dir}/node.credential`);
     const args = [
       'dyno-node', '--etcd', etcd.server.endpoint, '--etcd-prefix', cluster.keys.prefix, '--node-id', node, '--data-dir', dir,
-      '--cluster-key', `${dir}/cluster.key`, '--lease-ttl', '2', '--stop-timeout', '2s', '--drain', '100ms',
+      '--node-credential', credential, '--lease-ttl', '2', '--stop-timeout', '2s', '--drain', '100ms',
       '--isolation', 'runc', '--dyno-subnet', '10.236.0.0/16',
     ];
     const agents: { child: ChildProcess; out: string }[] = [];

@@ -18,7 +18,7 @@ import { tokenRoutes } from './tokens.ts';
 
 export function platformRoutes(
   ctx: ControlContext,
-  opts: { nodeToken: string; selfId: string; isLeader: () => boolean; isReady: () => boolean },
+  opts: { peerToken: string; selfId: string; isLeader: () => boolean; isReady: () => boolean },
 ): ApiRouter {
   const r = new ApiRouter();
   // For load balancers and `dynomesh up`: 503 until this instance is registered as a member.
@@ -38,7 +38,7 @@ export function platformRoutes(
   userRoutes(r, ctx);
   collaboratorRoutes(r, ctx);
   nodeRoutes(r, ctx);
-  slugRoutes(r, ctx, opts.nodeToken, opts.selfId);
+  slugRoutes(r, ctx, opts.peerToken, opts.selfId);
   dashboardRoutes(r);
   return r;
 }

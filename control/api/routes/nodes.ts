@@ -1,10 +1,12 @@
 /**
- * /nodes (admin): the dyno hosts, and cordoning for `dynomesh nodes:drain`.
+ * /nodes (admin): the dyno hosts, their credentials (`nodes:enroll`, `nodes:revoke`)
+ * and cordoning for `dynomesh nodes:drain`.
  * A cordon is a `cordons/{node}` key with no lease: the scheduler places nothing
  * new on the node and moves its dynos off (web ones with preboot), and it stays
  * cordoned across agent restarts until `DELETE /nodes/:node/cordon` (set by `POST`).
  */
 import type { Cluster, EntryOf } from '../../../cluster/client.ts';
+import { enrolNode } from '../../../cluster/node-credential.ts';
 import type { Cordon } from '../../../cluster/records.ts';
 import type { ControlContext } from '../../context.ts';
 import { invalid, notFound } from '../../errors.ts';
@@ -76,6 +78,30 @@ export function nodeRoutes(r: ApiRouter, ctx: ControlContext): void {
     if (!(await ctx.cluster.get(k))) await ctx.cluster.put(k, cordon);
     ctx.log.info({ node, user: c.token!.user, reason: cordon.reason }, 'node-cordoned');
     return { body: await findNode(ctx.cluster, node) };
+  });
+
+  // A node gets its credential file from this answer once; a second enrolment replaces the first.
+  r.post('/nodes/:node/credential', async (c) => {
+    const node = c.params.node!;
+    if (!NODE_ID.test(node)) throw invalid(`"${node}" is not a node id (letters, digits, . _ : -)`);
+    const cred = await enrolNode(ctx.cluster, ctx.clusterKey, node, c.token!.user);
+    ctx.log.info({ node, user: c.token!.user }, 'node-enrolled');
+    return { status: 201, body: { node, secret: cred.secret.toString('hex'), log: cred.log.toString('hex') } };
+  });
+
+  // Revoked at once (every node request reads its enrolment), and cordoned so its dynos move elsewhere.
+  r.delete('/nodes/:node/credential', async (c) => {
+    const node = c.params.node!;
+    if (!NODE_ID.test(node)) throw invalid(`"${node}" is not a node id (letters, digits, . _ : -)`);
+    const k = ctx.cluster.keys;
+    const had = await ctx.cluster.get(k.nodeCredential(node));
+    await ctx.cluster.delete(k.nodeCredential(node));
+    if (!(await ctx.cluster.get(k.cordon(node)))) {
+      const cordon: Cordon = { node, by: c.token!.user, reason: 'revoked', createdAt: Date.now() };
+      await ctx.cluster.put(k.cordon(node), cordon);
+    }
+    ctx.log.info({ node, user: c.token!.user, wasEnrolled: !!had }, 'node-revoked');
+    return { body: { node, revoked: true, was_enrolled: !!had } };
   });
 
   r.delete('/nodes/:node/cordon', async (c) => {
