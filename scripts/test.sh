@@ -21,7 +21,7 @@ if [ $# -gt 0 ]; then exec node --import tsx --import ./test/support/spawn-guard
 host=(); rest=()
 for f in "${files[@]}"; do
   case "$f" in
-    test/build/*|test/cli/*|test/isolation/*|test/addons/e2e.test.ts|test/access/cli-e2e.test.ts|test/dashboard/*) host+=("$f") ;;
+    test/build/*|test/cli/*|test/isolation/*|test/addons/e2e.test.ts|test/access/cli-e2e.test.ts|test/dashboard/browser.test.ts) host+=("$f") ;;
     *) rest+=("$f") ;;
   esac
 done

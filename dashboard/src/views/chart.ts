@@ -7,11 +7,7 @@ import { html } from 'htm/preact';
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 
-export interface Series {
-  label: string;
-  stroke: string;
-  dash?: number[];
-}
+import type { Series } from '../metrics-data.ts';
 
 export function Chart({ id, title, summary, unit, series, data }: { id: string; title: string; summary: string; unit: string; series: Series[]; data: uPlot.AlignedData }) {
   const box = useRef<HTMLDivElement>(null);

@@ -72,15 +72,15 @@ export function Overview({ app }: { app: string }) {
         ? html`<p>No dynos running.</p>`
         : html`
           <div class="scroll"><table aria-label="Dynos">
-            <thead><tr><th scope="col">Dyno</th><th scope="col">State</th><th scope="col">Release</th><th scope="col">Since</th><th scope="col">Restarts</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
+            <thead><tr><th scope="col">Dyno</th><th scope="col">State</th><th scope="col">Release</th><th scope="col">Since</th><th scope="col" class="wide-only">Restarts</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
             <tbody>${[...list].sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true })).map((d) => html`
               <tr key=${d.name} data-dyno=${d.name}>
                 <th scope="row">${d.name}</th>
                 <td><span class=${`state state-${d.state}`}>${d.state}</span>${d.message ? html` <span class="muted">${d.message}</span>` : ''}</td>
                 <td>v${d.release.version}</td>
                 <td><${Time} iso=${d.since} /></td>
-                <td>${d.restarts ?? 0}</td>
-                <td><button type="button" class="small" onClick=${() => void restart.run(() => api('DELETE', appPath(app, `/dynos/${encodeURIComponent(d.name)}`))).then(() => dynos.reload())}>Restart ${d.name}</button></td>
+                <td class="wide-only">${d.restarts ?? 0}</td>
+                <td><button type="button" class="small" onClick=${() => void restart.run(() => api('DELETE', appPath(app, `/dynos/${encodeURIComponent(d.name)}`))).then(() => dynos.reload())}>Restart<span class="sr-only"> ${d.name}</span></button></td>
               </tr>`)}
             </tbody>
           </table></div>
