@@ -42,6 +42,7 @@ export class Election extends EventEmitter<{ leader: [string | undefined]; error
   async campaign(value: string): Promise<void> {
     this.resigned = false;
     const key = this.prefix + this.session.hex;
+    // keys: control/election/{lease}; compare: it does not exist; result: our candidacy on the session lease.
     const r = await this.cluster.txn(
       [{ key, target: 'create', op: '==', value: 0 }],
       [{ put: key, value: Buffer.from(value), lease: this.session.id }],
@@ -81,6 +82,7 @@ export class Election extends EventEmitter<{ leader: [string | undefined]; error
     if (!this.myKey) return;
     const key = this.myKey;
     this.myKey = undefined;
+    // keys: our candidate key; compare: its create revision is our campaign's; result: deleted (a newer campaign's is kept).
     await this.cluster.txn([{ key, target: 'create', op: '==', value: this.myCreateRevision }], [{ del: key }]).catch(() => undefined);
   }
 

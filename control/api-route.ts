@@ -38,6 +38,13 @@ export class ApiRoute {
     this.loop = this.keep();
   }
 
+  /**
+   * The API's own route, two put-if-absent transactions:
+   *
+   *   keys:    routing/apps/{api app}, then routing/domains/{--api-domain}
+   *   compare: the key does not exist (another instance may have written it first: kept)
+   *   result:  both exist; the domain must point at the API app, else start fails
+   */
   private async ensureRoute(): Promise<void> {
     const k = this.cluster.keys;
     await this.cluster.txn([{ key: k.routingApp(API_APP), target: 'create', op: '==', value: 0 }],

@@ -5,6 +5,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Cluster, Op } from '../cluster/client.ts';
+import { retryTxn } from '../cluster/retry-txn.ts';
 import { isAppName } from '../cluster/keys.ts';
 import { API_APP } from './api-route.ts';
 import type { App, Release, RoutingApp } from '../cluster/records.ts';
@@ -23,12 +24,20 @@ export function randomAppName(): string {
 
 export const DEFAULT_ROUTING: Omit<RoutingApp, 'app'> = { affinity: 'ip', balanceFactor: 1.25, maintenance: false };
 
-/** `owner` is the creating account's email; it owns the app (see access/members.ts). */
+/**
+ * A new app, `owner` (the creating account's email) owning it (see access/members.ts):
+ *
+ *   keys:    apps/{app}, releases/{app}/1, current/{app}, config/{app}, formation/{app}, routing/apps/{app}
+ *   compare: apps/{app} does not exist
+ *   result:  the app with v1 "Initial release"; a taken random name is drawn again, a taken
+ *            explicit name is refused (409).
+ */
 export async function createApp(ctx: ReleaseContext, name: string | undefined, owner: string): Promise<{ app: App; release: Release }> {
   const { cluster } = ctx;
   const k = cluster.keys;
   const explicit = name !== undefined;
-  for (let attempt = 0; attempt < 5; attempt++) {
+  const made = await retryTxn(cluster, 'could not find a free random app name; pass a name', async (attempt) => {
+    if (explicit && attempt > 0) throw conflict(`the name ${name} is already taken; pick another`);
     const n = name ?? randomAppName();
     if (!isAppName(n)) {
       throw invalid(`app name ${JSON.stringify(n)} is invalid: start with a lowercase letter, then up to 29 lowercase letters, digits or dashes`);
@@ -49,20 +58,21 @@ export async function createApp(ctx: ReleaseContext, name: string | undefined, o
       { put: k.formation(n), value: cluster.value(k.formation(n), { types: {} }) },
       { put: k.routingApp(n), value: cluster.value(k.routingApp(n), { app: n, ...DEFAULT_ROUTING }) },
     ];
-    const r = await cluster.txn([{ key: k.app(n), target: 'create', op: '==', value: 0 }], ops);
-    if (r.succeeded) {
-      ctx.events?.release(release); // "Initial release by ...", "Release v1 created by ..."
-      return { app, release };
-    }
-    if (explicit) throw conflict(`the name ${n} is already taken; pick another`);
-  }
-  throw conflict('could not find a free random app name; pass a name');
+    return { compares: [{ key: k.app(n), target: 'create', op: '==', value: 0 }], ops, result: { app, release } };
+  });
+  ctx.events?.release(made.release); // "Initial release by ...", "Release v1 created by ..."
+  return made;
 }
 
 /**
  * Deletes every key of the app: app record, releases, current, config, formation,
  * routing record, endpoints, statuses, builds, add-ons, its custom domains and its
  * placements (dyno-nodes stop those dynos). Returns the slug ids its releases used.
+ *
+ *   keys:    apps/{app}, routing/apps/{app}, current, config, formation, cron, acm, the app's
+ *            prefixes, then its placements and domains (the rest in further txns of 100 ops)
+ *   compare: apps/{app}'s create revision is what we read (not recreated meanwhile)
+ *   result:  the app is gone and unroutable after the first txn; 404 when it already was
  */
 export async function destroyApp(cluster: Cluster, name: string): Promise<{ slugs: string[] }> {
   const k = cluster.keys;
@@ -122,20 +132,26 @@ export function parseRouting(raw: unknown): Partial<Pick<RoutingApp, 'affinity' 
   return out;
 }
 
-/** Changes the app's routing record (what routers read) in one compare-and-swap. */
+/**
+ * Changes the app's routing record (what routers read):
+ *
+ *   keys:    routing/apps/{app}; apps/{app} compare only
+ *   compare: the app's create revision and the routing record's mod revision are what we read
+ *   result:  the routing record with `patch` applied
+ */
 export async function updateRouting(cluster: Cluster, name: string, patch: Partial<Omit<RoutingApp, 'app'>>): Promise<RoutingApp> {
   const k = cluster.keys;
-  for (;;) {
+  return retryTxn(cluster, `${name}'s routing kept changing; try again`, async () => {
     const [a, r] = await Promise.all([cluster.get(k.app(name)), cluster.get(k.routingApp(name))]);
     if (!a) throw appNotFound(name);
     const next: RoutingApp = { ...(r?.value ?? { app: name, ...DEFAULT_ROUTING }), ...patch };
-    const t = await cluster.txn(
-      [
+    return {
+      compares: [
         { key: k.app(name), target: 'create', op: '==', value: a.createRevision },
         { key: k.routingApp(name), target: 'mod', op: '==', value: r?.modRevision ?? 0 },
       ],
-      [{ put: k.routingApp(name), value: cluster.value(k.routingApp(name), next) }],
-    );
-    if (t.succeeded) return next;
-  }
+      ops: [{ put: k.routingApp(name), value: cluster.value(k.routingApp(name), next) }],
+      result: next,
+    };
+  });
 }

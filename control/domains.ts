@@ -38,6 +38,13 @@ export async function listDomains(cluster: Cluster, app: string, baseDomain: str
   return [{ hostname: `${app}.${baseDomain}`, kind: 'default', app, createdAt: a.value.createdAt }, ...custom];
 }
 
+/**
+ * A custom domain for the app:
+ *
+ *   keys:    routing/domains/{host}
+ *   compare: the app's create revision is what we read, the domain does not exist
+ *   result:  the domain; 409 naming who has it, 404 when the app went
+ */
 export async function addDomain(cluster: Cluster, app: string, host: string): Promise<DomainInfo> {
   const k = cluster.keys;
   const a = await cluster.get(k.app(app));
@@ -57,6 +64,11 @@ export async function addDomain(cluster: Cluster, app: string, host: string): Pr
   return { hostname: host, kind: 'custom', app, createdAt: Date.now() };
 }
 
+/**
+ *   keys:    routing/domains/{host}
+ *   compare: its mod revision is what we read (it is this app's)
+ *   result:  deleted; 409 when it changed meanwhile
+ */
 export async function removeDomain(cluster: Cluster, app: string, host: string): Promise<DomainInfo> {
   const k = cluster.keys;
   if (!isHostname(host)) throw notFound(`${host} is not a domain of ${app}`);

@@ -6,6 +6,7 @@
  * Both are compare-and-swap on the placement, so they never clobber the leader.
  */
 import type { Cluster, EntryOf } from '../cluster/client.ts';
+import { retryTxn } from '../cluster/retry-txn.ts';
 import type { DynoState } from '../cluster/records.ts';
 import { appNotFound, notFound } from './errors.ts';
 
@@ -66,30 +67,43 @@ export async function listDynos(cluster: Cluster, app: string): Promise<DynoInfo
     .sort((x, y) => x.type.localeCompare(y.type) || Number(x.name.split('.')[1]) - Number(y.name.split('.')[1]));
 }
 
-/** Restarts every dyno of the app, of one process type (`web`), or one dyno (`web.2`). Returns how many. */
+/**
+ * Restarts every dyno of the app, of one process type (`web`), or one dyno (`web.2`). Returns how many.
+ * One transaction per placement:
+ *
+ *   keys:    dynos/{node}/{app}/{dyno}
+ *   compare: its mod revision is what we read
+ *   result:  restartNonce + 1 (the dyno-node replaces the process); a placement the leader
+ *            rewrote meanwhile is read again, one it removed is not counted
+ */
 export async function restartDynos(cluster: Cluster, app: string, which?: string): Promise<number> {
   if (!(await cluster.get(cluster.keys.app(app)))) throw appNotFound(app);
+  const targets = (await placementsOf(cluster, app)).filter((p) => matches(p, which));
+  if (targets.length === 0) {
+    if (which !== undefined) throw notFound(`no dyno or process type ${which} is running in ${app}; see \`dynomesh ps -a ${app}\``);
+    return 0;
+  }
   let done = 0;
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const targets = (await placementsOf(cluster, app)).filter((p) => matches(p, which));
-    if (targets.length === 0 && done === 0) {
-      if (which !== undefined) throw notFound(`no dyno or process type ${which} is running in ${app}; see \`dynomesh ps -a ${app}\``);
-      return 0;
-    }
-    let lost = false;
-    for (const p of targets) {
-      const next = { ...p.value, restartNonce: p.value.restartNonce + 1 };
-      const key = cluster.keys.placement(p.ref.node, p.ref.app, p.ref.dyno);
-      const r = await cluster.txn([{ key, target: 'mod', op: '==', value: p.modRevision }], [{ put: key, value: cluster.value(key, next) }]);
-      if (r.succeeded) done++;
-      else lost = true;
-    }
-    if (!lost) return done;
+  for (const p of targets) {
+    const key = cluster.keys.placement(p.ref.node, p.ref.app, p.ref.dyno);
+    const restarted = await retryTxn(cluster, `${app}'s dynos kept changing; try again`, async (attempt) => {
+      const e = attempt === 0 ? p : await cluster.get(key);
+      if (!e) return { done: false };
+      const next = { ...e.value, restartNonce: e.value.restartNonce + 1 };
+      return { compares: [{ key, target: 'mod', op: '==', value: e.modRevision }], ops: [{ put: key, value: cluster.value(key, next) }], result: true };
+    });
+    if (restarted) done++;
   }
   return done;
 }
 
-/** Stops one dyno or every dyno of a type. Formation dynos come back fresh, one-off dynos do not. */
+/**
+ * Stops one dyno or every dyno of a type. Formation dynos come back fresh, one-off dynos do not.
+ *
+ *   keys:    dynos/{node}/{app}/{dyno}, one txn each
+ *   compare: its mod revision is what we read
+ *   result:  the placement is deleted; one the leader changed meanwhile is left (not counted)
+ */
 export async function stopDynos(cluster: Cluster, app: string, which: string): Promise<number> {
   if (!(await cluster.get(cluster.keys.app(app)))) throw appNotFound(app);
   const targets = (await placementsOf(cluster, app)).filter((p) => matches(p, which));

@@ -4,6 +4,7 @@
  * keeps the size; scaling to 0 stops that type.
  */
 import type { Cluster } from '../cluster/client.ts';
+import { retryTxn } from '../cluster/retry-txn.ts';
 import { DYNO_SIZES, type Formation, type ProcessFormation } from '../cluster/records.ts';
 import { appNotFound, invalid } from './errors.ts';
 
@@ -69,10 +70,16 @@ function entries(processTypes: Record<string, string>, formation: Formation): Fo
   }));
 }
 
-/** Applies updates in one transaction guarded on the formation and the current release. */
+/**
+ * Applies updates in one transaction guarded on the formation and the current release:
+ *
+ *   keys:    formation/{app}; apps/{app} and current/{app} compare only
+ *   compare: the app's create revision, current's and formation's mod revisions are what we read
+ *   result:  the formation entries after the updates (each type must be in the current release)
+ */
 export async function updateFormation(cluster: Cluster, app: string, updates: FormationUpdate[]): Promise<FormationEntry[]> {
   const k = cluster.keys;
-  for (;;) {
+  return retryTxn(cluster, `${app}'s formation kept changing; try again`, async () => {
     const [a, cur, form] = await Promise.all([cluster.get(k.app(app)), cluster.get(k.current(app)), cluster.get(k.formation(app))]);
     if (!a) throw appNotFound(app);
     const release = cur ? (await cluster.get(k.release(app, cur.value.version)))?.value : undefined;
@@ -90,14 +97,14 @@ export async function updateFormation(cluster: Cluster, app: string, updates: Fo
       types[u.type] = { quantity: u.quantity ?? prev.quantity, size: u.size ?? prev.size };
     }
     const next: Formation = { types };
-    const r = await cluster.txn(
-      [
+    return {
+      compares: [
         { key: k.app(app), target: 'create', op: '==', value: a.createRevision },
         { key: k.current(app), target: 'mod', op: '==', value: cur?.modRevision ?? 0 },
         { key: k.formation(app), target: 'mod', op: '==', value: form?.modRevision ?? 0 },
       ],
-      [{ put: k.formation(app), value: cluster.value(k.formation(app), next) }],
-    );
-    if (r.succeeded) return entries(processTypes, next);
-  }
+      ops: [{ put: k.formation(app), value: cluster.value(k.formation(app), next) }],
+      result: entries(processTypes, next),
+    };
+  });
 }

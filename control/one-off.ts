@@ -8,9 +8,10 @@
  */
 import { randomInt } from 'node:crypto';
 import type { Cluster } from '../cluster/client.ts';
+import { retryTxn } from '../cluster/retry-txn.ts';
 import { isProcessType } from '../cluster/names.ts';
 import type { Placement } from '../cluster/records.ts';
-import { appNotFound, conflict, ControlError, invalid } from './errors.ts';
+import { appNotFound, ControlError, invalid } from './errors.ts';
 import { normalizeSize } from './formation.ts';
 import { nodeForOneOff, sizeMb } from './scheduler/plan.ts';
 import { readWorld } from './scheduler/snapshot.ts';
@@ -55,13 +56,21 @@ export function parseOneOff(body: unknown): OneOffRequest {
   };
 }
 
+/**
+ * Places a one-off dyno on a node with room for it:
+ *
+ *   keys:    dynos/{node}/{app}/{type}.{NNNN}
+ *   compare: the placement and the dyno's status key do not exist (a fresh random name),
+ *            the chosen node is still registered
+ *   result:  the node and the placement; on a lost race the world is read again
+ */
 export async function runOneOff(cluster: Cluster, app: string, req: OneOffRequest): Promise<{ node: string; placement: Placement }> {
   const k = cluster.keys;
   if (!(await cluster.get(k.app(app)))) throw appNotFound(app);
   const size = req.size ?? 'standard-1x';
   const mb = sizeMb(size);
   const type = req.type ?? 'run';
-  for (let attempt = 0; attempt < 5; attempt++) {
+  return retryTxn(cluster, 'could not place the one-off dyno (nodes changed meanwhile); try again', async () => {
     const world = await readWorld(cluster);
     const release = req.release === undefined ? world.apps.find((a) => a.name === app)?.release : (await cluster.get(k.release(app, req.release)))?.value;
     if (!release?.slug) throw invalid(`${app} has no code yet; deploy with \`git push\` before running commands`);
@@ -73,15 +82,14 @@ export async function runOneOff(cluster: Cluster, app: string, req: OneOffReques
       command: req.command, attach: req.attach, ...(req.tty ? { tty: req.tty } : {}),
     };
     const key = k.placement(node, app, dyno);
-    const r = await cluster.txn(
-      [
+    return {
+      compares: [
         { key, target: 'create', op: '==', value: 0 },
         { key: k.node(node), target: 'create', op: '!=', value: 0 },
         { key: k.status(app, dyno), target: 'create', op: '==', value: 0 },
       ],
-      [{ put: key, value: cluster.value(key, placement) }],
-    );
-    if (r.succeeded) return { node, placement };
-  }
-  throw conflict('could not place the one-off dyno (nodes changed meanwhile); try again');
+      ops: [{ put: key, value: cluster.value(key, placement) }],
+      result: { node, placement },
+    };
+  });
 }

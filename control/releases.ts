@@ -21,6 +21,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Compare, EntryOf, Op } from '../cluster/client.ts';
+import { retryTxn } from '../cluster/retry-txn.ts';
 import { isProcessType } from '../cluster/names.ts';
 import { seal, unseal } from '../cluster/sealed.ts';
 import type { CronEntry, Current, Formation, HealthCheck, ProcessFormation, Release, ReleasePhaseInfo, Slug } from '../cluster/records.ts';
@@ -91,7 +92,6 @@ export interface ReleaseManifest {
 /** Whether a release with these process types runs a release phase. */
 export const hasReleasePhase = (processTypes: Record<string, string>): boolean => typeof processTypes.release === 'string' && processTypes.release.trim() !== '';
 
-const ATTEMPTS = 100;
 const appLocks = new Map<string, Promise<unknown>>();
 
 /** Runs `fn` after the previous release write of this app in this process (fewer lost races; etcd still decides). */
@@ -114,19 +114,18 @@ export function appendRelease(
   return serialized(app, async () => {
     const { cluster } = ctx;
     const k = cluster.keys;
-    for (let attempt = 0; ; attempt++) {
-      const [appEntry, cur, cfg, form] = await Promise.all([
+    return retryTxn(cluster, `too many concurrent changes to ${app}; try again`, async () => {
+      const [appEntry, first, cfg, form] = await Promise.all([
         cluster.get(k.app(app)),
         cluster.get(k.current(app)),
         cluster.get(k.config(app)),
         cluster.get(k.formation(app)),
       ]);
       if (!appEntry) throw appNotFound(app);
-      if (cur?.value.pending) {
-        // One release command at a time; one whose runner died or overran is failed here, then we go on.
-        if (await failAbandoned(ctx, app, cur.value.pending)) continue;
-        throw new ReleasePendingError(app, cur.value.pending);
-      }
+      let cur = first;
+      // One release command at a time; one whose runner died or overran is failed here, then we go on.
+      if (cur?.value.pending && (await failAbandoned(ctx, app, cur.value.pending))) cur = await cluster.get(k.current(app));
+      if (cur?.value.pending) throw new ReleasePendingError(app, cur.value.pending);
       const current = cur ? (await cluster.get(k.release(app, cur.value.version)))?.value : undefined;
       const inputs: ReleaseInputs = {
         app: appEntry,
@@ -135,7 +134,7 @@ export function appendRelease(
         formation: form?.value ?? { types: {} },
       };
       const change = make(inputs);
-      if (!change) return null;
+      if (!change) return { done: null };
       const version = (cur ? Math.max(cur.value.version, cur.value.latest ?? 0) : 0) + 1;
       const phased = change.releasePhase !== false && hasReleasePhase(change.processTypes);
       if (phased && !ctx.releasePhase) throw new ControlError(503, 'unavailable', 'this control instance cannot run release phases; try another one');
@@ -168,15 +167,13 @@ export function appendRelease(
       if (change.formation) ops.push({ put: k.formation(app), value: cluster.value(k.formation(app), change.formation) });
       if (change.ops) ops.push(...change.ops);
       if (change.compares) compares.push(...change.compares);
-      const r = await cluster.txn(compares, ops);
-      if (r.succeeded) {
-        if (phased) ctx.releasePhase!.start(release);
-        else ctx.events?.release(release);
-        return release;
-      }
-      if (attempt + 1 >= ATTEMPTS) throw new ControlError(409, 'conflict', `too many concurrent changes to ${app}; try again`);
-      await new Promise((res) => setTimeout(res, Math.random() * Math.min(100, 5 * 2 ** Math.min(attempt, 5))));
-    }
+      return { compares, ops, result: { release, phased } };
+    }).then((made) => {
+      if (!made) return null;
+      if (made.phased) ctx.releasePhase!.start(made.release);
+      else ctx.events?.release(made.release);
+      return made.release;
+    });
   });
 }
 
@@ -220,11 +217,11 @@ export interface PhaseOutcome {
 export async function settleRelease(ctx: ReleaseContext, app: string, version: number, outcome: PhaseOutcome): Promise<Release | undefined> {
   const { cluster } = ctx;
   const k = cluster.keys;
-  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+  const r = await retryTxn(cluster, `too many concurrent changes to ${app}; try again`, async () => {
     const [cur, relEntry] = await Promise.all([cluster.get(k.current(app)), cluster.get(k.release(app, version))]);
-    if (!cur || !relEntry) return undefined;
+    if (!cur || !relEntry) return { done: undefined };
     const rel = relEntry.value;
-    if (rel.status !== 'pending') return rel;
+    if (rel.status !== 'pending') return { done: { release: rel, settled: false } };
     const phase: ReleasePhaseInfo = {
       ...(rel.phase ?? { runner: '', startedAt: rel.createdAt }),
       finishedAt: Date.now(),
@@ -239,24 +236,24 @@ export async function settleRelease(ctx: ReleaseContext, app: string, version: n
       latest: Math.max(c.latest ?? c.version, version),
       ...(c.pending !== undefined && c.pending !== version ? { pending: c.pending } : {}),
     };
-    const r = await cluster.txn(
-      [
+    return {
+      compares: [
         { key: k.current(app), target: 'mod', op: '==', value: cur.modRevision },
         { key: k.release(app, version), target: 'mod', op: '==', value: relEntry.modRevision },
       ],
-      [
+      ops: [
         { put: k.release(app, version), value: cluster.value(k.release(app, version), settled) },
         { put: k.current(app), value: cluster.value(k.current(app), pointer) },
       ],
-    );
-    if (r.succeeded) {
-      if (outcome.ok) ctx.events?.release(settled);
-      else ctx.events?.emit(app, `Release v${version} command failed${rel.author ? ` by ${rel.author}` : ''}`);
-      return settled;
-    }
-    await new Promise((res) => setTimeout(res, Math.random() * 50));
+      result: { release: settled, settled: true },
+    };
+  });
+  if (!r) return undefined;
+  if (r.settled) {
+    if (outcome.ok) ctx.events?.release(r.release);
+    else ctx.events?.emit(app, `Release v${version} command failed${r.release.author ? ` by ${r.release.author}` : ''}`);
   }
-  throw new ControlError(409, 'conflict', `too many concurrent changes to ${app}; try again`);
+  return r.release;
 }
 
 export interface Deploy {

@@ -60,7 +60,13 @@ export function tokenRecord(cluster: Cluster, opts: NewToken): { token: string; 
   return { token, record, key: cluster.keys.token(hashToken(token)) };
 }
 
-/** Creates a token for an existing account (the txn checks the account is still there). */
+/**
+ * Creates a token for an existing account:
+ *
+ *   keys:    tokens/{sha256}
+ *   compare: the token does not exist, users/{user} does
+ *   result:  the token's plaintext and record; 422 when it exists, 404 without the account
+ */
 export async function createToken(cluster: Cluster, opts: NewToken): Promise<{ token: string; record: Token }> {
   const { token, record, key } = tokenRecord(cluster, opts);
   const r = await cluster.txn(
@@ -100,7 +106,8 @@ export async function ensureAdminToken(cluster: Cluster, bootstrap?: string): Pr
   const k = cluster.keys;
   const { token, record, key } = tokenRecord(cluster, { name: 'admin (created on first start)', user: ADMIN_USER, admin: true, ...(bootstrap ? { value: bootstrap } : {}) });
   const user: User = { email: ADMIN_USER, id: randomUUID(), admin: true, createdAt: Date.now(), createdBy: 'bootstrap' };
-  // Another instance may have created the same bootstrap token or the admin first.
+  // keys: tokens/{sha256}, users/admin; compare: neither exists (another instance may have
+  // created the same bootstrap token or the admin first); result: the plaintext, or undefined.
   const r = await cluster.txn(
     [{ key, target: 'create', op: '==', value: 0 }, { key: k.user(ADMIN_USER), target: 'create', op: '==', value: 0 }],
     [{ put: key, value: cluster.value(key, record) }, { put: k.user(ADMIN_USER), value: cluster.value(k.user(ADMIN_USER), user) }],

@@ -91,6 +91,7 @@ export class Publisher {
       } else {
         const cur = await this.cluster.get(key);
         if (cur && (cur.value as { node?: string }).node === this.nodeId) {
+          // keys: the status or endpoint key; compare: its mod revision is what we read (still ours); result: deleted.
           await this.cluster.txn([{ key, target: 'mod', op: '==', value: cur.modRevision }], [{ del: key }]);
         }
       }

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Cluster, EntryOf } from '../../cluster/client.ts';
+import { retryTxn } from '../../cluster/retry-txn.ts';
 import { isAppName, isUserName } from '../../cluster/keys.ts';
 import type { App, Collaborator } from '../../cluster/records.ts';
 import { appNotFound, conflict, invalid, notFound } from '../errors.ts';
@@ -63,7 +64,13 @@ export async function listMembers(cluster: Cluster, appName: string): Promise<Me
   return [owner, ...rest];
 }
 
-/** Adds a collaborator; the app and the account must exist, and the owner is not added twice. */
+/**
+ * Adds a collaborator; the app and the account must exist, and the owner is not added twice.
+ *
+ *   keys:    collaborators/{app}/{email}
+ *   compare: the app's create revision is what we read, users/{email} exists, the collaborator does not
+ *   result:  the collaborator; 409 when it exists or the app or account changed
+ */
 export async function addCollaborator(cluster: Cluster, appName: string, email: string, by: string): Promise<Collaborator> {
   const k = cluster.keys;
   const [a, u] = await Promise.all([cluster.get(k.app(appName)), findUser(cluster, email)]);
@@ -98,10 +105,14 @@ export async function removeCollaborator(cluster: Cluster, appName: string, emai
 /**
  * Gives the app to another account in one transaction: the new owner stops being
  * a collaborator, the old owner becomes one (as Heroku does), so nobody is locked out.
+ *
+ *   keys:    apps/{app}, collaborators/{app}/{recipient} (deleted), collaborators/{app}/{old owner} (put)
+ *   compare: the app's mod revision is what we read, users/{recipient} exists
+ *   result:  the old and new owner; on a lost race it is read again
  */
 export async function transferApp(cluster: Cluster, appName: string, recipient: string, by: string): Promise<{ from: string; to: string; id: string }> {
   const k = cluster.keys;
-  for (let attempt = 0; attempt < 5; attempt++) {
+  return retryTxn(cluster, `${appName} kept changing while transferring it; try again`, async () => {
     const [a, u] = await Promise.all([cluster.get(k.app(appName)), findUser(cluster, recipient)]);
     if (!a) throw appNotFound(appName);
     if (!u) throw notFound(`no user ${recipient}; an admin adds accounts with \`dynomesh users:add ${recipient}\``);
@@ -116,11 +127,10 @@ export async function transferApp(cluster: Cluster, appName: string, recipient: 
       const key = k.collaborator(appName, from);
       ops.push({ put: key, value: cluster.value(key, { app: appName, user: from, createdAt: Date.now(), by }) });
     }
-    const r = await cluster.txn(
-      [{ key: a.key, target: 'mod', op: '==', value: a.modRevision }, { key: k.user(recipient), target: 'create', op: '!=', value: 0 }],
+    return {
+      compares: [{ key: a.key, target: 'mod', op: '==', value: a.modRevision }, { key: k.user(recipient), target: 'create', op: '!=', value: 0 }],
       ops,
-    );
-    if (r.succeeded) return { from, to: recipient, id: randomUUID() };
-  }
-  throw conflict(`${appName} kept changing while transferring it; try again`);
+      result: { from, to: recipient, id: randomUUID() },
+    };
+  });
 }

@@ -39,6 +39,7 @@ export async function migrateAccounts(cluster: Cluster, by: string, log: Logger)
     const admin = tokens.some((x) => x.value.user.toLowerCase() === email && x.value.admin);
     const user: User = { email, id: randomUUID(), admin, createdAt: t.value.createdAt, createdBy: 'migration' };
     const key = k.user(email);
+    // keys: users/{email}; compare: it does not exist (another leader's pass may have made it); result: the account.
     await cluster.txn([{ key, target: 'create', op: '==', value: 0 }], [{ put: key, value: cluster.value(key, user) }]);
     existing.add(email);
     created++;
@@ -47,6 +48,7 @@ export async function migrateAccounts(cluster: Cluster, by: string, log: Logger)
   let admin = users.find((u) => u.admin)?.email;
   if (!admin) {
     const user: User = { email: ADMIN_USER, id: randomUUID(), admin: true, createdAt: Date.now(), createdBy: 'migration' };
+    // keys: users/admin; compare: it does not exist; result: the account apps without one go to.
     await cluster.txn([{ key: k.user(ADMIN_USER), target: 'create', op: '==', value: 0 }], [{ put: k.user(ADMIN_USER), value: cluster.value(k.user(ADMIN_USER), user) }]);
     admin = ADMIN_USER;
   }
@@ -57,6 +59,7 @@ export async function migrateAccounts(cluster: Cluster, by: string, log: Logger)
   for (const e of apps) {
     if (e.kind !== 'app' || e.value.ownerIsUser) continue;
     const next: App = { ...e.value, owner: admin, ownerIsUser: true };
+    // keys: apps/{app}; compare: its mod revision is what we listed; result: owned by the admin.
     const r = await cluster.txn([{ key: e.key, target: 'mod', op: '==', value: e.modRevision }], [{ put: e.key, value: cluster.value(k.app(e.value.name), next) }]);
     if (r.succeeded) {
       given++;
@@ -68,6 +71,7 @@ export async function migrateAccounts(cluster: Cluster, by: string, log: Logger)
   // 3. done, once
   const summary = `accounts created: ${created}; apps given to ${admin}: ${given}`;
   const key = k.migration(ACCOUNTS_MIGRATION);
+  // keys: migrations/accounts; compare: it does not exist; result: the migration never runs again.
   await cluster.txn([{ key, target: 'create', op: '==', value: 0 }], [{ put: key, value: cluster.value(key, { name: ACCOUNTS_MIGRATION, doneAt: Date.now(), by, summary }) }]);
   log.info({ migration: ACCOUNTS_MIGRATION, summary }, 'migration-done');
   return summary;

@@ -27,7 +27,13 @@ export async function listUsers(cluster: Cluster): Promise<User[]> {
   return (all.entries as EntryOf<'user'>[]).filter((e) => e.kind === 'user').map((e) => e.value).sort((a, b) => a.createdAt - b.createdAt);
 }
 
-/** Creates the account; 409 when it exists. `ops` are written in the same transaction (the first token). */
+/**
+ * Creates the account; `ops` are written in the same transaction (the first token).
+ *
+ *   keys:    users/{email} (+ `ops`)
+ *   compare: users/{email} does not exist
+ *   result:  the user; 409 when it exists
+ */
 export async function createUser(cluster: Cluster, email: string, opts: { admin: boolean; by: string }, ops: Op[] = []): Promise<User> {
   const key = cluster.keys.user(email);
   const user: User = { email, id: randomUUID(), admin: opts.admin, createdAt: Date.now(), createdBy: opts.by };
@@ -39,6 +45,10 @@ export async function createUser(cluster: Cluster, email: string, opts: { admin:
 /**
  * Deletes the account with its tokens and collaborations. Refused while the user
  * owns apps (someone must: transfer or destroy them first) and for the last admin.
+ *
+ *   keys:    users/{email}, its tokens/{hash} and collaborators/{app}/{email} (100 ops a txn)
+ *   compare: the first txn: users/{email}'s mod revision is what we read; the rest none
+ *   result:  the removed user; 409 when it changed meanwhile
  */
 export async function removeUser(cluster: Cluster, email: string): Promise<User> {
   const k = cluster.keys;

@@ -78,6 +78,14 @@ function rename(provider: AddonProvider, name: string, config: Record<string, st
   return out;
 }
 
+/**
+ * Reserves an attachment name, provisions, then attaches with a release (appendRelease).
+ * The reservation, one txn per candidate name:
+ *
+ *   keys:    addons/{app}/{name}, written `provisioning`
+ *   compare: the app's create revision is what we read, the name is free
+ *   result:  the first free name; a taken one tries the next (or 409 with --as)
+ */
 export async function createAddon(ctx: ReleaseContext, providers: AddonProviders, app: string, req: CreateAddon): Promise<{ addon: Addon; release: Release; message?: string }> {
   const { cluster } = ctx;
   const k = cluster.keys;
@@ -167,6 +175,7 @@ export async function createAddon(ctx: ReleaseContext, providers: AddonProviders
 /** Undoes a create that will not be attached: the provider's resource (best effort) and the reservation. */
 async function abandon(ctx: ReleaseContext, provider: AddonProvider, key: ReturnType<ReleaseContext['cluster']['keys']['addon']>, rev: number, id: string, cause: unknown): Promise<void> {
   // Only the request that still holds the reservation cleans up: a concurrent retry may have attached it.
+  // keys: addons/{app}/{name}; compare: its mod revision is the reservation's; result: deleted.
   const r = await ctx.cluster.txn([{ key, target: 'mod', op: '==', value: rev }], [{ del: key }]).catch(() => undefined);
   if (!r?.succeeded) return;
   // An unreachable server created nothing; anything else may have left a half-made resource.
@@ -185,6 +194,11 @@ async function currentRelease(ctx: ReleaseContext, app: string): Promise<Release
  * Detaches (a release removing the add-on's config vars), then deprovisions and
  * forgets it. When the provider fails the add-on stays `deprovisioning` with its
  * config vars already gone; running destroy again finishes it.
+ *
+ *   keys:    addons/{app}/{name}: put `deprovisioning` (in the release's txn, or alone
+ *            when no var is left to remove), then deleted after the provider
+ *   compare: its mod revision is what we read before each write
+ *   result:  the add-on and the release that removed its vars (null when none did)
  */
 export async function destroyAddon(ctx: ReleaseContext, providers: AddonProviders, app: string, ref: string, author: string): Promise<{ addon: Addon; release: Release | null }> {
   const { cluster } = ctx;
@@ -228,7 +242,13 @@ export async function destroyAddon(ctx: ReleaseContext, providers: AddonProvider
   return { addon: { ...rec, state: 'deprovisioning' }, release };
 }
 
-/** Changes the plan in place (`addons:upgrade`); the config vars stay the same. */
+/**
+ * Changes the plan in place (`addons:upgrade`); the config vars stay the same.
+ *
+ *   keys:    addons/{app}/{name}
+ *   compare: its mod revision is what we read before asking the provider
+ *   result:  the add-on with its new plan; 409 when it changed meanwhile
+ */
 export async function changeAddonPlan(ctx: ReleaseContext, providers: AddonProviders, app: string, ref: string, plan: string): Promise<Addon> {
   const entry = await findAddon(ctx, app, ref);
   const rec = entry.value;

@@ -5,7 +5,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { KeyError } from '../../cluster/keys.ts';
-import { ClusterError, UnavailableError } from '../../cluster/errors.ts';
+import { ClusterError, ConflictError, UnavailableError } from '../../cluster/errors.ts';
 import type { Logger } from '../../lib/log.ts';
 import { ControlError, type ErrorId } from '../errors.ts';
 
@@ -13,6 +13,8 @@ export function toApiError(err: unknown, requestId: string, log: Logger): { stat
   if (err instanceof ControlError) return { status: err.status, id: err.id, message: err.message, headers: err.headers };
   // A path segment that can never name anything (e.g. an app name with capitals): nothing by that name.
   if (err instanceof KeyError) return { status: 404, id: 'not_found', message: `not found: ${err.message.replace(/ for an etcd key$/, '')}` };
+  // A read-modify-write that kept losing to concurrent writers (cluster/retry-txn.ts).
+  if (err instanceof ConflictError) return { status: 409, id: 'conflict', message: err.message };
   if (err instanceof UnavailableError) {
     log.error({ err: (err as Error).message, requestId }, 'etcd-unavailable');
     return { status: 503, id: 'unavailable', message: 'the cluster store (etcd) is unreachable; nothing was changed, try again shortly' };

@@ -30,7 +30,14 @@ export async function saveBuild(cluster: Cluster, build: Build): Promise<void> {
   await cluster.put(cluster.keys.build(build.app, build.id), build);
 }
 
-/** Writes the pending record; returns the build that is already running when we must not. */
+/**
+ * Writes the pending record; returns the build that is already running when we must not.
+ *
+ *   keys:    builds/{app}/{id} (put-if-absent); then stale pending builds of the app
+ *   compare: the new id does not exist; a stale build's mod revision is what we listed
+ *   result:  undefined (ours runs), or the older pending build (ours is deleted again);
+ *            stale ones (their control stopped, or too old) are marked failed
+ */
 export async function claimBuild(cluster: Cluster, build: Build, staleAfterMs: number): Promise<Build | undefined> {
   const k = cluster.keys.build(build.app, build.id);
   const put = await cluster.txn([{ key: k, target: 'create', op: '==', value: 0 }], [{ put: k, value: cluster.value(k, build) }]);
@@ -72,6 +79,7 @@ export async function failOrphanedBuilds(cluster: Cluster, memberId: string): Pr
       const b = e.value;
       if (b.status !== 'pending' || b.control !== memberId) continue;
       const bk = cluster.keys.build(b.app, b.id);
+      // keys: builds/{app}/{id}; compare: its mod revision is what we listed; result: failed (else someone else settled it).
       const r = await cluster.txn([{ key: bk, target: 'mod', op: '==', value: e.modRevision }], [
         { put: bk, value: cluster.value(bk, { ...b, status: 'failed', finishedAt: Date.now(), error: 'the control instance running this build restarted' }) },
       ]);
@@ -84,7 +92,10 @@ export async function failOrphanedBuilds(cluster: Cluster, memberId: string): Pr
 /** Builds kept per app; older finished ones go (record and output), as build history does on Heroku. */
 export const KEEP_BUILDS = 100;
 
-/** Deletes the oldest finished builds beyond `keep`; returns their ids so their output files can go too. */
+/**
+ * Deletes the oldest finished builds beyond `keep`; returns their ids so their output files can go too.
+ * keys: builds/{app}/{id}, one txn each; compare: its mod revision is what we listed; result: deleted.
+ */
 export async function pruneBuilds(cluster: Cluster, app: string, keep = KEEP_BUILDS): Promise<Build[]> {
   const builds = await listBuilds(cluster, app);
   const excess = builds.length - keep;

@@ -13,6 +13,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { EntryOf } from '../../cluster/client.ts';
+import { retryTxn } from '../../cluster/retry-txn.ts';
 import type { App, Build } from '../../cluster/records.ts';
 import type { ControlContext } from '../context.ts';
 import { appNotFound, conflict, invalid, notFound } from '../errors.ts';
@@ -169,16 +170,14 @@ export function buildRoutes(r: ApiRouter, ctx: ControlContext, builder: Builder,
       if (problem) throw invalid(`updates[${i}]: ${problem}`);
     }
     const list = (refs as string[]).map((s) => s.trim());
-    for (let attempt = 0; attempt < 20; attempt++) {
+    // keys: apps/{app}; compare: its mod revision is what we read; result: the app with `buildpacks` replaced.
+    const next = await retryTxn(ctx.cluster, `${c.params.app} changed concurrently; try again`, async () => {
       const e = await appEntry(ctx, c.params.app!);
       const next: App = { ...e.value, buildpacks: list };
       const k = ctx.cluster.keys.app(next.name);
-      const t = await ctx.cluster.txn([{ key: k, target: 'mod', op: '==', value: e.modRevision }], [{ put: k, value: ctx.cluster.value(k, next) }]);
-      if (t.succeeded) {
-        ctx.log.info({ app: next.name, buildpacks: list, user: c.token?.user }, 'buildpacks-set');
-        return { body: installations(next) };
-      }
-    }
-    throw conflict(`${c.params.app} changed concurrently; try again`);
+      return { compares: [{ key: k, target: 'mod', op: '==', value: e.modRevision }], ops: [{ put: k, value: ctx.cluster.value(k, next) }], result: next };
+    });
+    ctx.log.info({ app: next.name, buildpacks: list, user: c.token?.user }, 'buildpacks-set');
+    return { body: installations(next) };
   });
 }

@@ -6,6 +6,7 @@
  * mod revision, retried on conflict.
  */
 import type { Cluster, EntryOf } from '../../cluster/client.ts';
+import { retryTxn } from '../../cluster/retry-txn.ts';
 import type { Acm } from '../../cluster/records.ts';
 import { appNotFound } from '../errors.ts';
 
@@ -21,27 +22,29 @@ export async function getAcm(cluster: Cluster, app: string): Promise<Acm> {
 }
 
 /**
- * Applies `change` to the app's ACM record in one compare-and-swap (retried on conflict).
- * `change` returns null to write nothing. Fails with 404 when the app is gone.
+ * Applies `change` to the app's ACM record (`change` returns null to write nothing):
+ *
+ *   keys:    acm/{app}; apps/{app} compare only
+ *   compare: the app's create revision and acm's mod revision are what we read
+ *   result:  the new record; 404 when the app is gone
  */
 export async function changeAcm(cluster: Cluster, app: string, change: (cur: Acm, entry: EntryOf<'acm'> | undefined) => Acm | null): Promise<Acm> {
   const k = cluster.keys;
-  for (let i = 0; ; i++) {
+  return retryTxn<Acm>(cluster, `${app}'s certificate state kept changing; try again`, async () => {
     const [a, s] = await Promise.all([cluster.get(k.app(app)), cluster.get(k.acm(app))]);
     if (!a) throw appNotFound(app);
     const next = change(s?.value ?? emptyAcm(app), s);
-    if (next === null) return s?.value ?? emptyAcm(app);
+    if (next === null) return { done: s?.value ?? emptyAcm(app) };
     next.updatedAt = Date.now();
-    const r = await cluster.txn(
-      [
+    return {
+      compares: [
         { key: k.app(app), target: 'create', op: '==', value: a.createRevision },
         { key: k.acm(app), target: 'mod', op: '==', value: s?.modRevision ?? 0 },
       ],
-      [{ put: k.acm(app), value: cluster.value(k.acm(app), next) }],
-    );
-    if (r.succeeded) return next;
-    await new Promise((res) => setTimeout(res, 10 + Math.random() * 40 * Math.min(i + 1, 10)));
-  }
+      ops: [{ put: k.acm(app), value: cluster.value(k.acm(app), next) }],
+      result: next,
+    };
+  });
 }
 
 /** Heroku's words for a domain's ACM status. */

@@ -152,7 +152,10 @@ export class AcmManager {
     return null;
   }
 
-  /** ACM certificates of hosts that are no longer the app's domains go. */
+  /**
+   * ACM certificates of hosts that are no longer the app's domains go, one txn each:
+   * keys: routing/certs/{app}/{name}; compare: its mod revision is what we listed; result: deleted (else left for the next pass).
+   */
   private async removeStale(app: string, hosts: string[], acmCerts: Map<string, EntryOf<'cert'>>): Promise<void> {
     const want = new Set(hosts.map(acmCertName));
     for (const [key, c] of acmCerts) {

@@ -52,6 +52,11 @@ export async function findCert(cluster: Cluster, app: string, nameOrDomain: stri
   return hit;
 }
 
+/**
+ *   keys:    routing/certs/{app}/{name}
+ *   compare: the app's create revision is what we read, the name is free
+ *   result:  the record; 409 when the name is taken, 404 when the app went
+ */
 export async function addCert(cluster: Cluster, clusterKey: Buffer, app: string, f: CertFacts, source: Cert['source'] = 'manual', name = newCertName()): Promise<Cert> {
   const k = cluster.keys;
   const a = await cluster.get(k.app(app));
@@ -71,6 +76,11 @@ export async function addCert(cluster: Cluster, clusterKey: Buffer, app: string,
   return rec;
 }
 
+/**
+ *   keys:    routing/certs/{app}/{name}
+ *   compare: the app's create revision and the cert's mod revision are what we read
+ *   result:  the new record; 409 when it changed meanwhile
+ */
 export async function updateCert(cluster: Cluster, clusterKey: Buffer, app: string, current: EntryOf<'cert'>, f: CertFacts, source: Cert['source'] = current.value.source): Promise<Cert> {
   const k = cluster.keys;
   const a = await cluster.get(k.app(app));
@@ -88,6 +98,11 @@ export async function updateCert(cluster: Cluster, clusterKey: Buffer, app: stri
   return rec;
 }
 
+/**
+ *   keys:    routing/certs/{app}/{name}
+ *   compare: its mod revision is what we read
+ *   result:  deleted; 409 when it changed meanwhile
+ */
 export async function removeCert(cluster: Cluster, current: EntryOf<'cert'>): Promise<void> {
   const key = current.key;
   const r = await cluster.txn([{ key, target: 'mod', op: '==', value: current.modRevision }], [{ del: key }]);

@@ -21,6 +21,7 @@ import { createHash, randomInt } from 'node:crypto';
 import type { Watcher } from 'etcd3';
 import type { Cluster, Compare, EntryOf, Op, RawKv } from '../../cluster/client.ts';
 import type { CronEntry, CronJobState, CronState, DynoStatus, Placement } from '../../cluster/records.ts';
+import { retryTxn } from '../../cluster/retry-txn.ts';
 import { dropWatcher } from '../../cluster/watch.ts';
 import type { Logger } from '../../lib/log.ts';
 import { nodeForOneOff, sizeMb } from '../scheduler/plan.ts';
@@ -118,6 +119,14 @@ export class CronRunner {
     }
   }
 
+  /**
+   * One app's due jobs, started in one transaction:
+   *
+   *   keys:    cron/{app}, dynos/{node}/{app}/scheduler.{NNNN} for each job that runs
+   *   compare: the leader's fence, cron/{app}'s mod revision is what we read, each placement
+   *            and its status key do not exist, each chosen node is registered
+   *   result:  the jobs' new state; a lost compare writes nothing (the next pass reads again)
+   */
   private async app(app: string, entries: CronEntry[], state: EntryOf<'cron'> | undefined): Promise<void> {
     const k = this.cluster.keys;
     const now = this.now();
@@ -180,20 +189,27 @@ export class CronRunner {
     for (const p of placed) this.log.info({ app, job: p.id, dyno: p.dyno, node: p.node, command: jobs[p.id]!.command }, 'cron-job-started');
   }
 
-  /** A `scheduler.N` dyno ended: its exit status goes on the job that ran it. */
+  /**
+   * A `scheduler.N` dyno ended: its exit status goes on the job that ran it.
+   *
+   *   keys:    cron/{app}
+   *   compare: the leader's fence, cron/{app}'s mod revision is what we read
+   *   result:  the job's lastExit is set (once); nothing when this runner stopped
+   */
   private async recordExit(st: DynoStatus): Promise<void> {
     const k = this.cluster.keys;
-    for (let attempt = 0; attempt < 5 && !this.stopped; attempt++) {
+    await retryTxn(this.cluster, `cron state of ${st.app} kept changing`, async () => {
+      if (this.stopped) return { done: undefined };
       const state = await this.cluster.get(k.cron(st.app));
       const id = state && Object.keys(state.value.jobs).find((j) => state.value.jobs[j]!.lastDyno === st.dyno);
-      if (!state || !id || state.value.jobs[id]!.lastExit !== undefined) return;
+      if (!state || !id || state.value.jobs[id]!.lastExit !== undefined) return { done: undefined };
       const next: CronState = { ...state.value, jobs: { ...state.value.jobs, [id]: { ...state.value.jobs[id]!, lastExit: st.exitCode } } };
-      const r = await this.cluster.txn(
-        [this.fence(), { key: k.cron(st.app), target: 'mod', op: '==', value: state.modRevision }],
-        [{ put: k.cron(st.app), value: this.cluster.value(k.cron(st.app), next) }],
-      );
-      if (r.succeeded) return;
-    }
+      return {
+        compares: [this.fence(), { key: k.cron(st.app), target: 'mod', op: '==', value: state.modRevision }],
+        ops: [{ put: k.cron(st.app), value: this.cluster.value(k.cron(st.app), next) }],
+        result: undefined,
+      };
+    });
   }
 }
 

@@ -188,7 +188,8 @@ function drainRoutes(r: ApiRouter, ctx: ControlContext): void {
     if (drains.length >= MAX_DRAINS) throw invalid(`${app} already has ${MAX_DRAINS} drains, the limit; remove one first`);
     const d: Drain = { id: randomUUID(), app, url, token: `d.${randomUUID()}`, createdAt: Date.now() };
     const key = k.drain(app, d.id);
-    // Guarded on the app still existing (not destroyed meanwhile).
+    // keys: drains/{app}/{id}; compare: the app's create revision is what we read (not destroyed
+    // meanwhile); result: the drain, 404 when the app went.
     const a = await ctx.cluster.get(k.app(app));
     if (!a) throw appNotFound(app);
     const ok = await ctx.cluster.txn([{ key: k.app(app), target: 'create', op: '==', value: a.createRevision }], [{ put: key, value: ctx.cluster.value(key, d) }]);

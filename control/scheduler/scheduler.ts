@@ -106,7 +106,14 @@ export class Scheduler extends EventEmitter<{ deposed: []; reconciled: [Action[]
     }
   }
 
-  /** One pass: read, plan, apply in fenced transactions. */
+  /**
+   * One pass: read, plan, apply in fenced transactions of up to MAX_OPS actions:
+   *
+   *   keys:    dynos/{node}/{app}/{dyno} (puts and deletes)
+   *   compare: the leader's fence (its election key), each new placement does not exist
+   *   result:  the applied actions; a lost compare ends the pass (the next one reads again),
+   *            a lost fence stops the scheduler
+   */
   async reconcile(): Promise<Action[]> {
     const world = await readWorld(this.cluster);
     if (this.stopped) return [];
