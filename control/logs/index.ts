@@ -13,6 +13,7 @@ import type { ApiRouter } from '../api/router.ts';
 import type { ControlContext } from '../context.ts';
 import { DrainManager } from './drains/manager.ts';
 import { AppEvents } from './events.ts';
+import { EnrolledNodes } from './enrolled-nodes.ts';
 import { KnownApps } from './known-apps.ts';
 import { logRoutes } from './routes.ts';
 import { LogService } from './service.ts';
@@ -34,12 +35,14 @@ export class Logs {
   readonly drains: DrainManager;
   readonly events: AppEvents;
   readonly apps: KnownApps;
+  readonly nodes: EnrolledNodes;
   private sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly cluster: Cluster, private readonly opts: LogsOptions, private readonly log: Logger) {
     this.members = new LogMembers(cluster, log);
     this.apps = new KnownApps(cluster, log);
-    this.service = new LogService(opts.id, this.members, log, { clusterKey: opts.clusterKey, apps: this.apps });
+    this.nodes = new EnrolledNodes(cluster, log);
+    this.service = new LogService(opts.id, this.members, log, { clusterKey: opts.clusterKey, apps: this.apps, nodes: this.nodes });
     this.shipper = new LogShipper(this.members, log, {
       credential: deriveCredential(opts.clusterKey, `control:${opts.id}`),
       local: { id: opts.id, deliver: (recs, hops) => this.service.ingest(recs, hops) },
@@ -54,6 +57,7 @@ export class Logs {
   /** Listens for producers; returns the `host:port` to advertise in the member record. */
   async start(advertiseHost?: string): Promise<string> {
     await this.apps.start();
+    await this.nodes.start();
     const addr = await this.service.listen(this.opts.listen.host, this.opts.listen.port, advertiseHost);
     await this.members.start();
     await this.drains.start();
@@ -92,5 +96,6 @@ export class Logs {
     await this.service.close();
     await this.members.close();
     await this.apps.close();
+    await this.nodes.close();
   }
 }

@@ -20,6 +20,7 @@ import type { LogRecord } from '../../logplex/record.ts';
 import type { LogShipper } from '../../logplex/shipper.ts';
 import { ACK, AUTH, BATCH, chunkWire, encodeFrame, FrameReader, fromWire, HANDOFF, HELLO, MAX_AUTH_FRAME, MAX_FRAME, MAX_HOPS, validWire, type Frame, type WireRecord } from '../../logplex/wire.ts';
 import { IngestMetrics, type RefusedConnection } from './ingest-metrics.ts';
+import type { EnrolledNodes } from './enrolled-nodes.ts';
 import type { KnownApps } from './known-apps.ts';
 import { mayRelay, mayWrite } from './producer-policy.ts';
 import { LogStore } from './store.ts';
@@ -39,6 +40,8 @@ export class LogService {
   readonly metrics = new IngestMetrics();
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
+  /** Authenticated connections per producer id (so revoking a node closes its own). */
+  private readonly byProducer = new Map<string, Set<Socket>>();
   private shipper: LogShipper | undefined;
   private unwatch: (() => void) | undefined;
   /** Records for apps etcd is being asked about, per app, in arrival order. */
@@ -55,8 +58,13 @@ export class LogService {
     readonly id: string,
     readonly members: LogMembers,
     private readonly log: Logger,
-    private readonly auth: { clusterKey: Buffer; apps: KnownApps },
-  ) {}
+    private readonly auth: { clusterKey: Buffer; apps: KnownApps; nodes?: EnrolledNodes },
+  ) {
+    // A revoked node's open connections go at once, not at its next connect.
+    auth.nodes?.onRevoked((node) => {
+      for (const s of this.byProducer.get(`node:${node}`) ?? []) s.destroy();
+    });
+  }
 
   /** The shipper that forwards non-owned records and hands history over (the instance's own producer). */
   attach(shipper: LogShipper): void {
@@ -156,6 +164,7 @@ export class LogService {
     const nonce = randomBytes(16);
     const reader = new FrameReader(MAX_AUTH_FRAME);
     let kind: ProducerKind | undefined;
+    let producer: string | undefined;
     const timer = setTimeout(() => this.refuse(s, 'auth-timeout'), AUTH_TIMEOUT_MS);
     timer.unref();
     s.write(encodeFrame([HELLO, nonce]));
@@ -170,8 +179,13 @@ export class LogService {
           if (f[0] !== AUTH) return this.refuse(s, 'no-credential');
           const [, id, presented] = f;
           if (typeof id !== 'string' || !verifyProof(this.auth.clusterKey, nonce, id, presented)) return this.refuse(s, 'bad-credential', id);
-          clearTimeout(timer);
           kind = kindOf(id);
+          // A node's log secret is derived from its id: whether it may still log is its enrolment.
+          if (kind === 'node' && this.auth.nodes && !this.auth.nodes.has(id.slice('node:'.length))) return this.refuse(s, 'bad-credential', id);
+          clearTimeout(timer);
+          producer = id;
+          if (!this.byProducer.has(id)) this.byProducer.set(id, new Set());
+          this.byProducer.get(id)!.add(s);
           reader.max = MAX_FRAME;
           this.metrics.connections++;
         }
@@ -190,6 +204,9 @@ export class LogService {
     s.on('close', () => {
       clearTimeout(timer);
       this.sockets.delete(s);
+      const mine = producer ? this.byProducer.get(producer) : undefined;
+      mine?.delete(s);
+      if (mine?.size === 0) this.byProducer.delete(producer!);
     });
   }
 

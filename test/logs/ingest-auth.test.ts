@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import type { Cluster } from '../../cluster/client.ts';
 import { deriveCredential } from '../../logplex/credential.ts';
 import type { LogShipper } from '../../logplex/shipper.ts';
+import { enrolNode } from '../../cluster/node-credential.ts';
 import { AUTH, BATCH, HANDOFF, MAX_FRAME, type Frame } from '../../logplex/wire.ts';
 import type { LogService } from '../../control/logs/service.ts';
 import { useEtcd } from '../support/etcd.ts';
@@ -33,6 +34,9 @@ describe('log ingestion', () => {
     service = ctls[0]!.control.logs!.service;
     key = ctls[0]!.control.ctx.clusterKey;
     assert.equal((await ctls[0]!.api('POST', '/apps', { name: app })).status, 201);
+    // Node producers log only while enrolled (nodes:enroll).
+    assert.equal((await ctls[0]!.api('POST', '/nodes/n1/credential', {})).status, 201);
+    await waitFor(() => ctls[0]!.control.logs!.nodes.has('n1'), 5000, 'n1 enrolled');
   });
   after(async () => {
     for (const c of ctls ?? []) await c.stop();
@@ -163,5 +167,18 @@ describe('log ingestion', () => {
     assert.notDeepEqual(a.secret, deriveCredential(key, 'router:r2').secret);
     assert.notDeepEqual(a.secret, deriveCredential(randomBytes(32), 'router:r1').secret);
     assert.throws(() => deriveCredential(key, 'admin:root'), /not a producer id/);
+  });
+  test('a node logs only while enrolled: a revoked node is closed at once and refused after', async () => {
+    await enrolNode(cluster, key, 'n7', 'test');
+    await waitFor(() => ctls[0]!.control.logs!.nodes.has('n7'), 5000, 'n7 enrolled');
+    const live = await rawProducer(service.address, key, 'node:n7');
+    const refused = service.metrics.refusedConnections['bad-credential'];
+    assert.equal((await ctls[0]!.api('DELETE', '/nodes/n7/credential')).status, 200);
+    await waitFor(() => live.closed, 5000, 'the revoked node\'s open connection closed');
+    const again = await rawProducer(service.address, key, 'node:n7');
+    await waitFor(() => again.closed, 5000, 'a new connection refused');
+    assert.equal(service.metrics.refusedConnections['bad-credential'], refused + 1);
+    const never = await rawProducer(service.address, key, 'node:never-enrolled');
+    await waitFor(() => never.closed, 5000, 'a node never enrolled is refused');
   });
 });

@@ -9,6 +9,7 @@
  *   node --import tsx test/logs/tail-throughput.ts [--rate 10000] [--seconds 5]
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { enrolNode } from '../../cluster/node-credential.ts';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,6 +50,8 @@ try {
     }
   }
   await fetch(`${ctls[0]!.url}/apps`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: APP }) });
+  // Node producers log only while enrolled.
+  await enrolNode(cluster, loadClusterKey(key), 'measure', 'tail-throughput');
   const ship = LogShipper.forCluster(cluster, pino({ level: 'warn' }), { credential: deriveCredential(loadClusterKey(key), 'node:measure') });
   await ship.members.start();
   while (ship.members.list().length < 2) await new Promise((r) => setTimeout(r, 50));
