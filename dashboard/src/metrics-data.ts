@@ -9,6 +9,8 @@ export interface Series {
   label: string;
   stroke: string;
   dash?: number[];
+  /** Dots on each value: for series with gaps, where a lone minute would otherwise draw nothing. */
+  dots?: boolean;
 }
 
 export type Classes = Record<'1xx' | '2xx' | '3xx' | '4xx' | '5xx', number>;

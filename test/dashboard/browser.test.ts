@@ -161,6 +161,11 @@ describe('the web dashboard in a real browser', { skip }, () => {
     await until('the request in the live log', async () => (await textOf(log)).includes(`path="${path}"`) || (await textOf(log)).includes(`GET ${path} -> 200`), 30_000);
     await shot('logs');
 
+    // Resources: this month's dyno hours count the web dynos that ran.
+    await tab('Resources');
+    await page.getByRole('table', { name: /^Dyno usage in \d{4}-\d\d$/ }).getByRole('rowheader', { name: 'web' }).waitFor({ timeout: 30_000 });
+    await shot('resources');
+
     // At a phone's width the app's page fits without sideways scrolling.
     await tab('Overview');
     await page.setViewportSize({ width: 390, height: 844 });

@@ -19,7 +19,7 @@ export function Chart({ id, title, summary, unit, series, data }: { id: string; 
     const u = new uPlot({
       width: width(),
       height: 200,
-      series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.stroke, width: 2, spanGaps: false, ...(s.dash ? { dash: s.dash } : {}) }))],
+      series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.stroke, width: 2, spanGaps: false, ...(s.dash ? { dash: s.dash } : {}), ...(s.dots ? { points: { show: true, size: 5 } } : {}) }))],
       axes: [{ stroke: 'currentColor', grid: { stroke: 'rgba(128,128,128,0.2)' } }, { stroke: 'currentColor', grid: { stroke: 'rgba(128,128,128,0.2)' }, values: (_u, vals) => vals.map((v) => `${v}${unit}`), size: 60 }],
       scales: { x: { time: true } },
       legend: { live: false },

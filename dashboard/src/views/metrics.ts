@@ -18,10 +18,10 @@ const RANGES = [
   { label: 'Last 24 hours', since: 24 * 3600, step: 900 },
 ];
 
-const RESPONSE: Series[] = [{ label: 'p50', stroke: '#0e7490' }, { label: 'p95', stroke: '#7c3aed' }, { label: 'p99', stroke: '#be123c' }];
+const RESPONSE: Series[] = [{ label: 'p50', stroke: '#0e7490', dots: true }, { label: 'p95', stroke: '#7c3aed', dots: true }, { label: 'p99', stroke: '#be123c', dots: true }];
 const THROUGHPUT: Series[] = [{ label: 'requests', stroke: '#1d4ed8' }, { label: '2xx/3xx', stroke: '#4d7c0f', dash: [6, 3] }];
-const MEMORY: Series[] = [{ label: 'RSS', stroke: '#0e7490' }, { label: 'swap', stroke: '#b45309' }, { label: 'quota', stroke: '#be123c', dash: [6, 3] }];
-const CPU: Series[] = [{ label: 'CPU', stroke: '#7c3aed' }];
+const MEMORY: Series[] = [{ label: 'RSS', stroke: '#0e7490', dots: true }, { label: 'swap', stroke: '#b45309', dots: true }, { label: 'quota', stroke: '#be123c', dash: [6, 3], dots: true }];
+const CPU: Series[] = [{ label: 'CPU', stroke: '#7c3aed', dots: true }];
 
 export function Metrics({ app }: { app: string }) {
   const [range, setRange] = useState(0);

@@ -1,4 +1,4 @@
-/** The app's add-ons (`GET /apps/:app/addons`). */
+/** The app's add-ons (`GET /apps/:app/addons`) and its dyno usage this month (`GET /apps/:app/usage`). */
 import { html } from 'htm/preact';
 import { appPath, get } from '../api.ts';
 import { useResource } from '../hooks.ts';
@@ -15,9 +15,30 @@ interface Addon {
   created_at: string;
 }
 
+interface Usage {
+  month: string;
+  lines: { type: string; size: string; seconds: number; dynoHours: number }[];
+  totalSeconds: number;
+}
+
+function DynoUsage({ app }: { app: string }) {
+  const usage = useResource(() => get<Usage>(appPath(app, '/usage')), [app], 30_000);
+  if (!usage.data && usage.status === 404 && /no such API resource/.test(usage.error ?? '')) return html`<p>This control plane does not meter dyno usage.</p>`;
+  return html`<${Status} r=${usage}>${(u: Usage) =>
+    u.lines.length === 0
+      ? html`<p>No dyno time in ${u.month} yet.</p>`
+      : html`
+        <div class="scroll"><table aria-label=${`Dyno usage in ${u.month}`}>
+          <thead><tr><th scope="col">Process type</th><th scope="col">Size</th><th scope="col">Dyno hours</th></tr></thead>
+          <tbody>${u.lines.map((l) => html`<tr key=${`${l.type}:${l.size}`}><th scope="row">${l.type}</th><td>${l.size}</td><td>${l.dynoHours.toFixed(2)}</td></tr>`)}</tbody>
+          <tfoot><tr><th scope="row" colspan="2">Total in ${u.month}</th><td>${(u.totalSeconds / 3600).toFixed(2)}</td></tr></tfoot>
+        </table></div>`}<//>`;
+}
+
 export function Resources({ app }: { app: string }) {
   const addons = useResource(() => get<Addon[]>(appPath(app, '/addons')), [app], 10_000);
   return html`
+    <h3>Add-ons</h3>
     <${Status} r=${addons}>${(list: Addon[]) =>
       list.length === 0
         ? html`<p>No add-ons. Attach one with <code>dynomesh addons:create postgresql -a ${app}</code>.</p>`
@@ -33,5 +54,7 @@ export function Resources({ app }: { app: string }) {
                 <td><${Time} iso=${a.created_at} /></td>
               </tr>`)}
             </tbody>
-          </table></div>`}<//>`;
+          </table></div>`}<//>
+    <h3>Dyno usage this month</h3>
+    <${DynoUsage} app=${app} />`;
 }
