@@ -20,7 +20,14 @@ export function useResource<T>(load: () => Promise<T>, deps: unknown[], pollMs?:
   useEffect(() => {
     let live = true;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let first = true;
     const run = async () => {
+      // A hidden tab skips its polls (and catches up when shown: the next poll is at most pollMs away).
+      if (!first && document.hidden) {
+        timer = setTimeout(run, pollMs);
+        return;
+      }
+      first = false;
       try {
         const d = await loadRef.current();
         if (!live) return;
