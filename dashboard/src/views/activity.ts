@@ -1,4 +1,4 @@
-/** Releases, newest first, with a rollback button on each earlier one that served (`POST /apps/:app/releases {release}`). */
+/** Releases, newest first, with a rollback button on each earlier one that served code (`POST /apps/:app/releases {release}`). */
 import { html } from 'htm/preact';
 import { api, appPath, get } from '../api.ts';
 import { useAction, useResource } from '../hooks.ts';
@@ -12,6 +12,7 @@ interface Release {
   current: boolean;
   created_at: string;
   user: { email: string };
+  slug: { id: string } | null;
 }
 
 export function Activity({ app }: { app: string }) {
@@ -33,7 +34,7 @@ export function Activity({ app }: { app: string }) {
                   ${r.current ? html`<span class="badge">current</span>` : ''}
                   ${r.status !== 'succeeded' ? html`<span class=${`state state-${r.status}`}>${r.status}</span>` : ''}
                   <span class="muted">${r.user.email}, <${Time} iso=${r.created_at} /></span>
-                  ${!r.current && r.status === 'succeeded'
+                  ${!r.current && r.status === 'succeeded' && r.slug
                     ? html`<button type="button" class="small" disabled=${act.busy} onClick=${() => rollback(r.version)}>Roll back to v${r.version}</button>`
                     : ''}
                 </div>
