@@ -117,8 +117,9 @@ export class Cluster {
     } as Entry;
   }
 
-  async get<K extends RecordKind>(key: Key<K>): Promise<EntryOf<K> | undefined> {
-    const res = await this.call(() => this.etcd.kv.range({ key: Buffer.from(key) }));
+  /** The entry now, or as it was at `revision` (for reads that must agree with a `list` at that revision). */
+  async get<K extends RecordKind>(key: Key<K>, revision?: number): Promise<EntryOf<K> | undefined> {
+    const res = await this.call(() => this.etcd.kv.range({ key: Buffer.from(key), ...(revision ? { revision } : {}) }));
     const kv = res.kvs[0];
     return kv ? (this.entry(kv) as EntryOf<K>) : undefined;
   }

@@ -101,15 +101,28 @@ async function readInside(root: string, name: string): Promise<string | undefine
   return readFile(path, 'utf8');
 }
 
+/**
+ * A build, stage by stage: check out the source (with .slugignore and ENV_DIR), choose the
+ * buildpacks, run them (compile, then release for default process types), and discover
+ * the process types from the Procfile and those defaults.
+ */
 export async function compile(input: CompileInput): Promise<Compiled> {
-  const { emit, signal } = input;
   const buildDir = join(input.workDir, 'app');
   const envDir = join(input.workDir, 'env');
   const env = stepEnv(input);
   await mkdir(input.workDir, { recursive: true, mode: 0o700 });
   await mkdir(env.HOME!, { recursive: true });
   await mkdir(input.cacheDir, { recursive: true, mode: 0o700 });
+  const buildpacks = await checkout(input, buildDir, envDir);
+  const chosen = await chooseBuildpacks(input, buildpacks, buildDir, env);
+  const defaults = await runBuildpacks(input, chosen, buildDir, envDir, env);
+  const processTypes = await discoverProcessTypes(input.emit, buildDir, defaults);
+  return { buildDir, processTypes, detected: chosen.map((c) => c.name), buildpacks: chosen.map((c) => c.bp.url) };
+}
 
+/** The source in `buildDir`, .slugignore applied, config vars in ENV_DIR; returns the buildpack list to use. */
+async function checkout(input: CompileInput, buildDir: string, envDir: string): Promise<string[]> {
+  const { emit, signal } = input;
   try {
     await fetchSource(input.source, buildDir, input.workDir, signal, input.egress);
   } catch (err) {
@@ -119,7 +132,6 @@ export async function compile(input: CompileInput): Promise<Compiled> {
   }
   const prepared = (await input.prepare?.(buildDir)) ?? {};
   const config = { ...input.config, ...prepared.config };
-  const buildpacks = prepared.buildpacks ?? input.buildpacks;
   const ignored = await slugignore(buildDir);
   for (const w of ignored.warnings) emit(warn(w));
   if (ignored.removed.length) emit(info(`.slugignore removed ${ignored.removed.length} path${ignored.removed.length === 1 ? '' : 's'}: ${ignored.removed.slice(0, 5).join(', ')}${ignored.removed.length > 5 ? ', ...' : ''}`));
@@ -127,8 +139,18 @@ export async function compile(input: CompileInput): Promise<Compiled> {
   // ENV_DIR: one file per config var, as the buildpack API says; readable by the build only.
   await mkdir(envDir, { recursive: true, mode: 0o700 });
   for (const [k, v] of Object.entries(config)) await writeFile(join(envDir, k), v, { mode: 0o600 });
+  return prepared.buildpacks ?? input.buildpacks;
+}
 
-  // Which buildpacks run: the app's list (each must detect), or the first built-in that detects.
+interface Chosen {
+  bp: Buildpack;
+  /** What its bin/detect printed. */
+  name: string;
+}
+
+/** Which buildpacks run: the app's list (each must detect), or the first built-in that detects. */
+async function chooseBuildpacks(input: CompileInput, buildpacks: string[], buildDir: string, env: Record<string, string>): Promise<Chosen[]> {
+  const { emit, signal } = input;
   const candidates: Buildpack[] = [];
   const refs = buildpacks.length ? buildpacks : [...BUILTIN_ORDER];
   // Custom buildpacks are copied or cloned as the build user: a path or file:// URL reaches only what that user may read.
@@ -144,7 +166,7 @@ export async function compile(input: CompileInput): Promise<Compiled> {
   }
   // Everything the steps touch now belongs to the build user.
   await input.give(input.workDir, input.cacheDir);
-  const chosen: { bp: Buildpack; name: string }[] = [];
+  const chosen: Chosen[] = [];
   if (buildpacks.length) {
     for (const bp of candidates) {
       const name = await detect(bp, buildDir, env, signal, input.user, input.jail);
@@ -152,22 +174,21 @@ export async function compile(input: CompileInput): Promise<Compiled> {
       chosen.push({ bp, name });
     }
     emit(step(`Using buildpack${chosen.length > 1 ? 's' : ''}: ${chosen.map((c) => c.bp.url).join(', ')}`));
-  } else {
-    for (const bp of candidates) {
-      const detected = await detect(bp, buildDir, env, signal, input.user, input.jail);
-      if (detected) {
-        chosen.push({ bp, name: detected });
-        break;
-      }
-    }
-    if (!chosen.length) {
-      throw new BuildFailure(
-        'No default language could be detected for this app: add a package.json (Node.js), requirements.txt or pyproject.toml (Python), ' +
-        'static.json or index.html (static site) or a Procfile, or set a buildpack with PUT /apps/<app>/buildpack-installations',
-      );
-    }
+    return chosen;
   }
+  for (const bp of candidates) {
+    const detected = await detect(bp, buildDir, env, signal, input.user, input.jail);
+    if (detected) return [{ bp, name: detected }];
+  }
+  throw new BuildFailure(
+    'No default language could be detected for this app: add a package.json (Node.js), requirements.txt or pyproject.toml (Python), ' +
+    'static.json or index.html (static site) or a Procfile, or set a buildpack with PUT /apps/<app>/buildpack-installations',
+  );
+}
 
+/** Each chosen buildpack's bin/compile, then its bin/release; returns the default process types they declared. */
+async function runBuildpacks(input: CompileInput, chosen: Chosen[], buildDir: string, envDir: string, env: Record<string, string>): Promise<Record<string, string>> {
+  const { emit, signal } = input;
   const defaults: Record<string, string> = {};
   const exports: string[] = [];
   for (const { bp, name } of chosen) {
@@ -191,7 +212,11 @@ export async function compile(input: CompileInput): Promise<Compiled> {
       throw new BuildFailure(`${bp.url}: bin/release printed YAML dynomesh cannot read: ${(err as Error).message}`);
     }
   }
+  return defaults;
+}
 
+/** The Procfile's types over the buildpacks' defaults. */
+async function discoverProcessTypes(emit: CompileInput['emit'], buildDir: string, defaults: Record<string, string>): Promise<Record<string, string>> {
   emit(step('Discovering process types'));
   const procfileText = await readInside(buildDir, 'Procfile');
   const procfile = procfileText === undefined ? { types: {}, problems: [] } : parseProcfile(procfileText);
@@ -203,5 +228,5 @@ export async function compile(input: CompileInput): Promise<Compiled> {
   const fromDefaults = Object.keys(defaults).filter((t) => !(t in procfile.types));
   if (fromDefaults.length) emit(info(`Default types for buildpack -> ${fromDefaults.join(', ')}`));
   if (!processTypes.web) emit(warn('No web process type: add a Procfile with "web: <command>" to receive HTTP traffic'));
-  return { buildDir, processTypes, detected: chosen.map((c) => c.name), buildpacks: chosen.map((c) => c.bp.url) };
+  return processTypes;
 }

@@ -88,76 +88,104 @@ export function plan(world: World, now = Date.now()): Plan {
 
   for (const app of [...apps.values()].sort((a, b) => a.name.localeCompare(b.name))) {
     const mine = live.filter((d) => d.placement.app === app.name);
-    const names = new Set(mine.map((d) => d.placement.dyno));
     const onNode = new Map<string, number>();
     for (const d of mine) onNode.set(d.node, (onNode.get(d.node) ?? 0) + 1);
-    const drop = (d: PlacedDyno, reason: string) => {
-      remove(d, reason);
-      onNode.set(d.node, (onNode.get(d.node) ?? 1) - 1);
+    const pass: AppPass = {
+      app, world, nodes, used, onNode, actions, unplaced, now,
+      names: new Set(mine.map((d) => d.placement.dyno)),
+      drop: (d, reason) => {
+        remove(d, reason);
+        onNode.set(d.node, (onNode.get(d.node) ?? 1) - 1);
+      },
     };
-
     const managed = mine.filter((d) => d.placement.command === undefined);
     const types = new Set([...Object.keys(app.formation.types), ...managed.map((d) => d.placement.type)]);
-    for (const type of [...types].sort()) {
-      const defined = app.release?.processTypes[type] !== undefined;
-      const want = defined ? (app.formation.types[type]?.quantity ?? 0) : 0;
-      const size = app.formation.types[type]?.size ?? 'standard-1x';
-      const ofType = managed.filter((d) => d.placement.type === type);
-      const isCurrent = (d: PlacedDyno) =>
-        d.placement.release === app.release?.version && d.placement.size === size && !nodes.get(d.node)?.draining;
-      const current = ofType.filter(isCurrent);
-      const stale = ofType.filter((d) => !isCurrent(d));
-
-      // Too many current dynos: stop the not-ready and highest-numbered first.
-      current.sort((a, b) => Number(a.ready) - Number(b.ready) || indexOf(b.placement.dyno) - indexOf(a.placement.dyno));
-      while (current.length > want) drop(current.shift()!, 'scale-down');
-
-      let missing = want - current.length;
-      let staleDropped = false;
-      while (missing > 0) {
-        const mb = sizeMb(size);
-        const node = pickNode(world.nodes, used, onNode, mb, app.release?.slug ?? null);
-        if (!node) {
-          unplaced[`${app.name}/${type}`] = missing;
-          // Nothing fits: make room by stopping one stale dyno, once every placed current dyno is ready.
-          // (Only a dyno on a node that takes new dynos frees useful room; a draining node's dynos stay.)
-          const roomy = stale.filter((d) => !nodes.get(d.node)?.draining);
-          const candidate = roomy.filter((d) => !d.ready)[0] ?? roomy[0];
-          if (candidate && !staleDropped && current.every((d) => d.ready)) {
-            stale.splice(stale.indexOf(candidate), 1);
-            drop(candidate, 'make-room');
-            staleDropped = true;
-          }
-          break;
-        }
-        let i = 1;
-        while (names.has(`${type}.${i}`)) i++;
-        const placement: Placement = {
-          app: app.name, dyno: `${type}.${i}`, type, release: app.release!.version, size, memoryMb: mb, restartNonce: 0, createdAt: now,
-        };
-        names.add(placement.dyno);
-        used.set(node, used.get(node)! + mb);
-        onNode.set(node, (onNode.get(node) ?? 0) + 1);
-        actions.push({ op: 'put', node, placement, reason: stale.length ? 'roll' : 'scale-up' });
-        current.push({ node, placement, ready: false });
-        missing--;
-      }
-
-      if (type === 'web' && want > 0) {
-        // Preboot: keep ready stale web dynos until the current ones can carry the formation.
-        // A not-ready old dyno carries no traffic, so it goes, unless it is only stale because its
-        // node drains (it may still come up, and there may be nowhere else to run).
-        const movingOnly = (d: PlacedDyno) => d.placement.release === app.release?.version && d.placement.size === size;
-        for (const d of stale.filter((s) => !s.ready && !movingOnly(s))) drop(d, 'replaced');
-        const ready = stale.filter((s) => s.ready || movingOnly(s)).sort((a, b) => Number(a.ready) - Number(b.ready) || indexOf(b.placement.dyno) - indexOf(a.placement.dyno));
-        const keep = Math.max(0, want - current.filter((d) => d.ready).length);
-        for (const d of ready.slice(0, Math.max(0, ready.length - keep))) drop(d, 'replaced');
-      } else {
-        for (const d of stale) drop(d, want > 0 ? 'replaced' : 'scale-down');
-      }
-    }
+    for (const type of [...types].sort()) planType(pass, type, managed.filter((d) => d.placement.type === type));
   }
   return { actions, unplaced };
+}
+
+/** What the process types of one app share in a pass: the cluster's memory and the app's spread and names. */
+interface AppPass {
+  app: AppState;
+  world: World;
+  nodes: Map<string, NodeState>;
+  /** Memory placed per node, including this pass's actions. */
+  used: Map<string, number>;
+  /** This app's dynos per node. */
+  onNode: Map<string, number>;
+  /** This app's dyno names, taken ones included. */
+  names: Set<string>;
+  actions: Action[];
+  unplaced: Record<string, number>;
+  drop(d: PlacedDyno, reason: string): void;
+  now: number;
+}
+
+/** One process type of one app: scale down, place what is missing (making room in a roll), then retire stale dynos. */
+function planType(pass: AppPass, type: string, ofType: PlacedDyno[]): void {
+  const { app, nodes, drop } = pass;
+  const defined = app.release?.processTypes[type] !== undefined;
+  const want = defined ? (app.formation.types[type]?.quantity ?? 0) : 0;
+  const size = app.formation.types[type]?.size ?? 'standard-1x';
+  const isCurrent = (d: PlacedDyno) =>
+    d.placement.release === app.release?.version && d.placement.size === size && !nodes.get(d.node)?.draining;
+  const current = ofType.filter(isCurrent);
+  const stale = ofType.filter((d) => !isCurrent(d));
+
+  // Too many current dynos: stop the not-ready and highest-numbered first.
+  current.sort((a, b) => Number(a.ready) - Number(b.ready) || indexOf(b.placement.dyno) - indexOf(a.placement.dyno));
+  while (current.length > want) drop(current.shift()!, 'scale-down');
+
+  placeMissing(pass, type, size, want - current.length, current, stale);
+
+  if (type === 'web' && want > 0) {
+    // Preboot: keep ready stale web dynos until the current ones can carry the formation.
+    // A not-ready old dyno carries no traffic, so it goes, unless it is only stale because its
+    // node drains (it may still come up, and there may be nowhere else to run).
+    const movingOnly = (d: PlacedDyno) => d.placement.release === app.release?.version && d.placement.size === size;
+    for (const d of stale.filter((s) => !s.ready && !movingOnly(s))) drop(d, 'replaced');
+    const ready = stale.filter((s) => s.ready || movingOnly(s)).sort((a, b) => Number(a.ready) - Number(b.ready) || indexOf(b.placement.dyno) - indexOf(a.placement.dyno));
+    const keep = Math.max(0, want - current.filter((d) => d.ready).length);
+    for (const d of ready.slice(0, Math.max(0, ready.length - keep))) drop(d, 'replaced');
+  } else {
+    for (const d of stale) drop(d, want > 0 ? 'replaced' : 'scale-down');
+  }
+}
+
+/**
+ * Places `missing` dynos of `type` (added to `current`); when nothing fits, records them as
+ * unplaced and stops one stale dyno (removed from `stale`) to make room for the next pass.
+ */
+function placeMissing(pass: AppPass, type: string, size: string, missing: number, current: PlacedDyno[], stale: PlacedDyno[]): void {
+  const { app, nodes, used, onNode, names } = pass;
+  const mb = sizeMb(size);
+  while (missing > 0) {
+    const node = pickNode(pass.world.nodes, used, onNode, mb, app.release?.slug ?? null);
+    if (!node) {
+      pass.unplaced[`${app.name}/${type}`] = missing;
+      // Nothing fits: make room by stopping one stale dyno, once every placed current dyno is ready.
+      // (Only a dyno on a node that takes new dynos frees useful room; a draining node's dynos stay.)
+      const roomy = stale.filter((d) => !nodes.get(d.node)?.draining);
+      const candidate = roomy.filter((d) => !d.ready)[0] ?? roomy[0];
+      if (candidate && current.every((d) => d.ready)) {
+        stale.splice(stale.indexOf(candidate), 1);
+        pass.drop(candidate, 'make-room');
+      }
+      return;
+    }
+    let i = 1;
+    while (names.has(`${type}.${i}`)) i++;
+    const placement: Placement = {
+      app: app.name, dyno: `${type}.${i}`, type, release: app.release!.version, size, memoryMb: mb, restartNonce: 0, createdAt: pass.now,
+    };
+    names.add(placement.dyno);
+    used.set(node, used.get(node)! + mb);
+    onNode.set(node, (onNode.get(node) ?? 0) + 1);
+    pass.actions.push({ op: 'put', node, placement, reason: stale.length ? 'roll' : 'scale-up' });
+    current.push({ node, placement, ready: false });
+    missing--;
+  }
 }
 
 /** A node for a one-off dyno of `app` (the same rules as formation dynos), or undefined when none fits. */

@@ -2,31 +2,34 @@
  * Reads what the scheduler decides from, straight from etcd: apps with their
  * current release and formation, live nodes, placements, and which dynos are
  * ready (status `up` or a published endpoint, on the release and node placed).
+ * Every read is at the revision of the first, so the world is one moment of etcd
+ * (a release and its `current` pointer, a placement and its status, always agree).
  */
 import type { Cluster, EntryOf } from '../../cluster/client.ts';
 import type { World } from './plan.ts';
 
 export async function readWorld(cluster: Cluster): Promise<World> {
   const k = cluster.keys;
-  const [apps, nodes, placements, statuses, cordons] = await Promise.all([
-    cluster.list(k.apps()),
-    cluster.list(k.nodes()),
-    cluster.list(k.placements()),
-    cluster.list(k.statuses()),
-    cluster.list(k.cordons()),
+  const apps = await cluster.list(k.apps());
+  const at = apps.revision;
+  const [nodes, placements, statuses, cordons, endpoints] = await Promise.all([
+    cluster.list(k.nodes(), at),
+    cluster.list(k.placements(), at),
+    cluster.list(k.statuses(), at),
+    cluster.list(k.cordons(), at),
+    cluster.list(k.endpoints(), at),
   ]);
   // Cordoned by `nodes:drain` (an etcd key, so it outlives agent restarts) or started with the label drain=true.
   const cordoned = new Set(cordons.entries.filter((e) => e.kind === 'cordon').map((e) => (e as EntryOf<'cordon'>).value.node));
   const appNames = apps.entries.filter((e) => e.kind === 'app').map((e) => (e as EntryOf<'app'>).value.name);
   const perApp = await Promise.all(
     appNames.map(async (name) => {
-      const [cur, form, endpoints] = await Promise.all([
-        cluster.get(k.current(name)),
-        cluster.get(k.formation(name)),
-        cluster.list(k.endpointsOf(name)),
+      const [cur, form] = await Promise.all([
+        cluster.get(k.current(name), at),
+        cluster.get(k.formation(name), at),
       ]);
-      const release = cur ? (await cluster.get(k.release(name, cur.value.version)))?.value : undefined;
-      return { name, release, formation: form?.value ?? { types: {} }, endpoints: endpoints.entries as EntryOf<'endpoint'>[] };
+      const release = cur ? (await cluster.get(k.release(name, cur.value.version), at))?.value : undefined;
+      return { name, release, formation: form?.value ?? { types: {} } };
     }),
   );
 
@@ -38,9 +41,8 @@ export async function readWorld(cluster: Cluster): Promise<World> {
     if (e.value.state === 'up') ready.add(id);
     else if (e.value.state === 'down') down.add(id);
   }
-  for (const a of perApp) {
-    for (const e of a.endpoints) if (e.kind === 'endpoint') ready.add(`${e.value.app}/${e.value.dyno}@${e.value.node}#${e.value.release}`);
-  }
+  // Endpoints are keyed by node (routing/endpoints/{node}/...): one list for every app.
+  for (const e of endpoints.entries) if (e.kind === 'endpoint') ready.add(`${e.value.app}/${e.value.dyno}@${e.value.node}#${e.value.release}`);
 
   return {
     apps: perApp.map((a) => ({
