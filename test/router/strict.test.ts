@@ -5,7 +5,7 @@
  * the build (measured with uwebsockets 3.0.6): uWS itself closes the connection at
  * once for CR/LF/NUL in a header line and answers 505 for a target that is not
  * `/...` (absolute-form, `*`, even `OPTIONS *`); the router's own check
- * (limits.ts `checkHead`, unit-tested in units.test.ts) answers 400 for whatever a
+ * (limits.ts `checkHead`, unit-tested in head-checks.test.ts) answers 400 for whatever a
  * build lets through.
  */
 import { after, before, describe, test } from 'node:test';
