@@ -14,6 +14,7 @@ import { registerFeatures } from './features.ts';
 import { registerLogin } from './login.ts';
 import { registerLogs } from './logs.ts';
 import { registerMaintenance } from './maintenance.ts';
+import { registerMetrics } from './metrics.ts';
 import { registerNodes } from './nodes.ts';
 import { registerPs } from './ps.ts';
 import { registerReleases } from './releases.ts';
@@ -30,6 +31,7 @@ export function registerUserCommands(program: Command): void {
   registerReleases(program);
   registerPs(program);
   registerLogs(program);
+  registerMetrics(program);
   registerDrains(program);
   registerRun(program);
   registerCron(program);
