@@ -4,8 +4,9 @@
  * out of the URL), see the app, scale web to 2 and see both dynos up, set a config var, roll back,
  * see a live log line of a request the test made, and (where the control serves per-app metrics)
  * see the charts move after traffic. Also: the CSP has no 'unsafe-inline' and the page breaks no
- * CSP rule, and the app's page fits a phone's width. A screenshot per step goes to a directory the
- * test prints (test/support/browser.ts). Skipped, saying why, where chromium is not installed.
+ * CSP rule; over plain HTTP from another host the login asks before sending the token; the app's
+ * page fits a phone's width. A screenshot per step goes to a directory the test prints
+ * (test/support/browser.ts). Skipped, saying why, where chromium is not installed.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,6 +21,8 @@ const APP = 'dash-hello';
 const DYNO_SUBNET = '10.248.0.0/16';
 const BUILD_SUBNET = '10.249.0.0/16';
 const skip = browserSkipReason();
+/** A name Chromium resolves to loopback: the dashboard as if served by another machine. */
+const ELSEWHERE = 'control.dashboard.test';
 
 /** Polls `fn` every 250 ms until it returns something truthy. */
 async function until<T>(what: string, fn: () => Promise<T>, timeoutMs = 30_000): Promise<NonNullable<T>> {
@@ -75,7 +78,7 @@ describe('the web dashboard in a real browser', { skip }, () => {
     const push = await u().git(work, ['push', 'dynomesh', 'main']);
     assert.equal(push.code, 0, `git push: ${push.stderr}`);
     token = (await u().ok('auth:token')).stdout.trim();
-    browser = await launchChromium();
+    browser = await launchChromium([ELSEWHERE]);
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on('console', (m) => {
       if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) cspErrors.push(m.text());
@@ -103,6 +106,22 @@ describe('the web dashboard in a real browser', { skip }, () => {
     assert.match(await page0.text(), /<script type="module" src="\/dashboard\/app\.js">/);
     assert.equal((await fetch(`${base()}/dashboard/app.js`)).headers.get('content-type'), 'text/javascript; charset=utf-8');
     assert.equal((await fetch(`${base()}/dashboard/nope.js`)).status, 404);
+  });
+
+  test('over plain HTTP from another machine the token is sent only once the user says the network is trusted', { timeout: 60_000 }, async () => {
+    const p = await browser!.newPage();
+    try {
+      await p.goto(`http://${ELSEWHERE}:${u().apiPort}/dashboard/`);
+      await p.getByLabel('API token').fill(token);
+      await p.getByRole('button', { name: 'Log in' }).click();
+      await p.getByRole('alert').filter({ hasText: /Refusing to send your token over plain HTTP/ }).waitFor();
+      assert.equal(await p.evaluate(() => sessionStorage.getItem('dynomesh.token')), null);
+      await p.getByLabel(/This network is trusted/).check();
+      await p.getByRole('button', { name: 'Log in' }).click();
+      await p.getByRole('heading', { name: 'Apps' }).waitFor();
+    } finally {
+      await p.close();
+    }
   });
 
   test('a user logs in, scales, sets a config var, rolls back and tails the log', { timeout: 240_000 }, async () => {

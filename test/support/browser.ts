@@ -24,9 +24,11 @@ export function browserSkipReason(): string | undefined {
   return chromiumPath() ? undefined : 'chromium is not installed: run `bash scripts/install-deps.sh --browser` (CI does)';
 }
 
-export function launchChromium(): Promise<Browser> {
-  // As root there is no user namespace sandbox to drop into; the pages are our own, on loopback.
-  return chromium.launch({ executablePath: chromiumPath()!, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+/** `hosts` maps made-up names to loopback, so a page can come from "another machine" that is this one. */
+export function launchChromium(hosts: string[] = []): Promise<Browser> {
+  const args = ['--no-sandbox', '--disable-dev-shm-usage']; // as root there is no sandbox to drop into; the pages are our own
+  if (hosts.length) args.push(`--host-resolver-rules=${hosts.map((h) => `MAP ${h} 127.0.0.1`).join(', ')}`);
+  return chromium.launch({ executablePath: chromiumPath()!, headless: true, args });
 }
 
 /** Where screenshots of `name` go; made now. */
