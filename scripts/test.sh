@@ -10,7 +10,11 @@ npx tsc --noEmit -p dashboard
 export DYNOMESH_LOG_LEVEL="${DYNOMESH_LOG_LEVEL:-warn}"
 # Every test process refuses to spawn a program install-deps.sh does not install (test/support/spawn-guard.mjs).
 mapfile -t files < <(find test -name '*.test.ts' -not -path '*/faults/*' | sort)
-run() { node --import tsx --import ./test/support/spawn-guard.mjs --test --test-concurrency=1 --test-timeout=300000 "$@"; }
+# Each shard runs its files in an order shuffled by one seed (scripts/run-tests.mjs), printed here;
+# DYNOMESH_TEST_SEED=N replays an order.
+seed="${DYNOMESH_TEST_SEED:-$(( $(od -An -N4 -tu4 /dev/urandom) % 2147483648 ))}"
+echo "# test order seed: $seed (replay: DYNOMESH_TEST_SEED=$seed npm test)"
+run() { node --import tsx --import ./test/support/spawn-guard.mjs scripts/run-tests.mjs "$seed" "$@"; }
 # With arguments (a pattern, some files): one runner, as asked.
 if [ $# -gt 0 ]; then exec node --import tsx --import ./test/support/spawn-guard.mjs --test --test-concurrency=1 --test-timeout=300000 "$@" "${files[@]}"; fi
 
@@ -35,5 +39,5 @@ host_code=0
 wait "$host_pid" || host_code=$?
 echo "# ---- the host shard (${#host[@]} files) ----"
 cat "$out"
-echo "# test shards: rest exit $rest_code (${#rest[@]} files), host exit $host_code (${#host[@]} files)"
+echo "# test shards: rest exit $rest_code (${#rest[@]} files), host exit $host_code (${#host[@]} files), order seed $seed"
 [ "$rest_code" -eq 0 ] && [ "$host_code" -eq 0 ]
