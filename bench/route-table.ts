@@ -52,7 +52,7 @@ export function* syntheticRoutes(env: RouterEnv, apps: number, perApp: number): 
     yield { put: c.keys.routingApp(app), value: c.value(c.keys.routingApp(app), rec) };
     for (let d = 1; d <= perApp; d++) {
       const ep: Endpoint = { app, dyno: `web.${d}`, node: `node-${i % 20}`, host: `10.${(i >> 8) & 255}.${i & 255}.${d}`, port: 5000 + d, release: 1 };
-      const k = c.keys.endpoint(app, `web.${d}`);
+      const k = c.keys.endpoint(ep.node, app, `web.${d}`);
       yield { put: k, value: c.value(k, ep) };
     }
   }

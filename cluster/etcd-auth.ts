@@ -4,15 +4,14 @@
  *
  *   dynomesh-control       readwrite on the whole prefix
  *   dynomesh-router        read routing/ and control/members/ (log service addresses)
- *   dynomesh-node-<id>     readwrite nodes/<id> and dynos/<id>/ (its own placements);
- *                          readwrite status/ and routing/endpoints/ (app-keyed: see below);
+ *   dynomesh-node-<id>     readwrite nodes/<id>; read dynos/<id>/ (its placements: only controls
+ *                          write them, and a control serves a node what they name);
+ *                          readwrite status/<id>/ and routing/endpoints/<id>/ (its dynos' state and endpoints);
  *                          read control/members/ (releases come from a control, limited to
  *                          those placed on the node: control/node-access.ts)
  *   root                   etcd's own administrator (needed to turn auth on); `up` keeps its cert
  *
  * Every role may also read the prefix key itself (Cluster.revision() reads it).
- * Not yet narrower: status/ and routing/endpoints/ are keyed by app, not node, so
- * a node's role can write other apps' endpoints; a node-keyed layout would close it.
  *
  * Applied with etcdctl as root, idempotently: an existing role, user or grant is kept.
  */
@@ -38,13 +37,12 @@ export function grantsFor(prefix: string): { control: Grant[]; router: Grant[]; 
     node: (id) => [
       base,
       ['readwrite', `${p}nodes/${id}`, false],
-      ['readwrite', `${p}dynos/${id}/`, true],
-      ['readwrite', `${p}status/`, true],
-      ['readwrite', `${p}routing/endpoints/`, true],
+      ['read', `${p}dynos/${id}/`, true],
+      ['readwrite', `${p}status/${id}/`, true],
+      ['readwrite', `${p}routing/endpoints/${id}/`, true],
       // dyno usage: its own open runs, and the closed intervals of any app it ran (cluster/usage.ts)
       ['readwrite', `${p}usage-open/${id}/`, true],
       ['readwrite', `${p}usage/`, true],
-      ['read', `${p}releases/`, true],
       ['read', `${p}control/members/`, true],
     ],
   };

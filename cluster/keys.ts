@@ -14,10 +14,10 @@
  *   nodes/{node}                       Node         host record, on the node's lease
  *   node-credentials/{node}            NodeCredential  the node's enrolment: its secret sealed with the cluster key (deleted = revoked)
  *   dynos/{node}/{app}/{dyno}          Placement    desired dyno on a node (scheduler leader writes)
- *   status/{app}/{dyno}                DynoStatus   observed state, on the node's lease
+ *   status/{node}/{app}/{dyno}         DynoStatus   observed state, on the node's lease
  *   routing/apps/{app}                 RoutingApp   what the router needs of an app (affinity, maintenance)
  *   routing/domains/{host}             Domain       hostname -> app
- *   routing/endpoints/{app}/{dyno}     Endpoint     a routable web dyno, on the node's lease
+ *   routing/endpoints/{node}/{app}/{dyno}  Endpoint  a routable web dyno, on the node's lease (the API's: {control member id}/dynomesh-api/control.N)
  *   routing/certs/{app}/{name}         Cert         a TLS certificate + sealed key the routers serve by SNI
  *   routing/acme/{token}               AcmeChallenge an ACME HTTP-01 answer, on the control leader's lease
  *   acm/{app}                          Acm          automatic certificates: enabled, each domain's status
@@ -37,6 +37,15 @@
  *
  * Placements are grouped by node so a dyno-node watches only its own prefix;
  * routing keys are grouped under one prefix so a router watches only that.
+ * What a node writes (status, endpoints) is grouped by node too, so its etcd role
+ * covers its own keys only (cluster/etcd-auth.ts). During a move two nodes may
+ * hold the same app/dyno for a moment: readers take the latest write, and a
+ * node's delete removes only its own (router/table/delta.ts).
+ *
+ * Migration (status/ and routing/endpoints/ were keyed {app}/{dyno} before issue 21):
+ * both live on node leases, so nothing is copied. Upgrade controls and routers
+ * first, then each dyno-node: an old agent's keys are not read by new routers and
+ * vanish with its lease when it restarts; new nodes need the new etcd grants.
  */
 
 export type KeyRef =
@@ -50,10 +59,10 @@ export type KeyRef =
   | { kind: 'node'; node: string }
   | { kind: 'nodeCredential'; node: string }
   | { kind: 'placement'; node: string; app: string; dyno: string }
-  | { kind: 'status'; app: string; dyno: string }
+  | { kind: 'status'; node: string; app: string; dyno: string }
   | { kind: 'routingApp'; app: string }
   | { kind: 'domain'; host: string }
-  | { kind: 'endpoint'; app: string; dyno: string }
+  | { kind: 'endpoint'; node: string; app: string; dyno: string }
   | { kind: 'cert'; app: string; name: string }
   | { kind: 'acmeChallenge'; token: string }
   | { kind: 'acm'; app: string }
@@ -143,15 +152,16 @@ export function keyspace(prefix = '/dynomesh/') {
     placement: (n: string, a: string, d: string) => `${p}dynos/${seg('node id', n)}/${app(a)}/${check(DYNO, 'dyno name', d)}` as Key<'placement'>,
     placementsOf: (n: string) => `${p}dynos/${seg('node id', n)}/` as Prefix<'placement'>,
     placements: () => `${p}dynos/` as Prefix<'placement'>,
-    status: (a: string, d: string) => `${p}status/${app(a)}/${check(DYNO, 'dyno name', d)}` as Key<'status'>,
-    statusesOf: (a: string) => `${p}status/${app(a)}/` as Prefix<'status'>,
+    status: (n: string, a: string, d: string) => `${p}status/${seg('node id', n)}/${app(a)}/${check(DYNO, 'dyno name', d)}` as Key<'status'>,
+    statusesOn: (n: string) => `${p}status/${seg('node id', n)}/` as Prefix<'status'>,
     statuses: () => `${p}status/` as Prefix<'status'>,
     routing: () => `${p}routing/`,
     routingApp: (a: string) => `${p}routing/apps/${app(a)}` as Key<'routingApp'>,
     domain: (h: string) => `${p}routing/domains/${check(HOST, 'hostname', h.toLowerCase())}` as Key<'domain'>,
     domains: () => `${p}routing/domains/` as Prefix<'domain'>,
-    endpoint: (a: string, d: string) => `${p}routing/endpoints/${app(a)}/${check(DYNO, 'dyno name', d)}` as Key<'endpoint'>,
-    endpointsOf: (a: string) => `${p}routing/endpoints/${app(a)}/` as Prefix<'endpoint'>,
+    endpoint: (n: string, a: string, d: string) => `${p}routing/endpoints/${seg('node id', n)}/${app(a)}/${check(DYNO, 'dyno name', d)}` as Key<'endpoint'>,
+    endpointsOn: (n: string) => `${p}routing/endpoints/${seg('node id', n)}/` as Prefix<'endpoint'>,
+    endpoints: () => `${p}routing/endpoints/` as Prefix<'endpoint'>,
     cert: (a: string, name: string) => `${p}routing/certs/${app(a)}/${check(CERT, 'certificate name', name)}` as Key<'cert'>,
     certsOf: (a: string) => `${p}routing/certs/${app(a)}/` as Prefix<'cert'>,
     certs: () => `${p}routing/certs/` as Prefix<'cert'>,
@@ -189,12 +199,13 @@ export function keyspace(prefix = '/dynomesh/') {
     usageOfMonth: (a: string, month: string) => `${p}usage/${app(a)}/${check(MONTH, 'month', month)}/` as Prefix<'usageInterval'>,
     usage: () => `${p}usage/` as Prefix<'usageInterval'>,
 
-    /** Every key that belongs to an app, for destroy. Placements are per node and go through the scheduler. */
+    /**
+     * Every key prefix that belongs to an app, for destroy. Placements are per node and go
+     * through the scheduler; status and endpoints are per node and go with the app's dynos.
+     */
     appPrefixes: (a: string) => [
       `${p}releases/${app(a)}/`,
       `${p}release-output/${app(a)}/`,
-      `${p}status/${app(a)}/`,
-      `${p}routing/endpoints/${app(a)}/`,
       `${p}routing/certs/${app(a)}/`,
       `${p}builds/${app(a)}/`,
       `${p}addons/${app(a)}/`,
@@ -218,7 +229,7 @@ export function keyspace(prefix = '/dynomesh/') {
         case 'nodes': return s.length === 2 ? { kind: 'node', node: s[1]! } : undefined;
         case 'node-credentials': return s.length === 2 ? { kind: 'nodeCredential', node: s[1]! } : undefined;
         case 'dynos': return s.length === 4 ? { kind: 'placement', node: s[1]!, app: s[2]!, dyno: s[3]! } : undefined;
-        case 'status': return s.length === 3 ? { kind: 'status', app: s[1]!, dyno: s[2]! } : undefined;
+        case 'status': return s.length === 4 ? { kind: 'status', node: s[1]!, app: s[2]!, dyno: s[3]! } : undefined;
         case 'tokens': return s.length === 2 ? { kind: 'token', hash: s[1]! } : undefined;
         case 'builds': return s.length === 3 ? { kind: 'build', app: s[1]!, id: s[2]! } : undefined;
         case 'addons': return s.length === 3 ? { kind: 'addon', app: s[1]!, name: s[2]! } : undefined;
@@ -234,7 +245,7 @@ export function keyspace(prefix = '/dynomesh/') {
         case 'routing':
           if (s[1] === 'apps' && s.length === 3) return { kind: 'routingApp', app: s[2]! };
           if (s[1] === 'domains' && s.length === 3) return { kind: 'domain', host: s[2]! };
-          if (s[1] === 'endpoints' && s.length === 4) return { kind: 'endpoint', app: s[2]!, dyno: s[3]! };
+          if (s[1] === 'endpoints' && s.length === 5) return { kind: 'endpoint', node: s[2]!, app: s[3]!, dyno: s[4]! };
           if (s[1] === 'certs' && s.length === 4) return { kind: 'cert', app: s[2]!, name: s[3]! };
           if (s[1] === 'acme' && s.length === 3) return { kind: 'acmeChallenge', token: s[2]! };
           return undefined;

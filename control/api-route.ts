@@ -10,7 +10,7 @@
  * Keys (routers read them like any app's):
  *   routing/apps/dynomesh-api                  created if absent (affinity random)
  *   routing/domains/{api-domain}               created if absent (a user's domain of that name wins: refused at start)
- *   routing/endpoints/dynomesh-api/control.N   this instance's API host:port, on its lease (N from its member id)
+ *   routing/endpoints/{member id}/dynomesh-api/control.N   this instance's API host:port, on its lease (N from its member id)
  * `dynomesh-api` is reserved: no app may take the name (control/apps.ts).
  */
 import { createHash } from 'node:crypto';
@@ -60,7 +60,7 @@ export class ApiRoute {
     this.session = session;
     const n = parseInt(createHash('sha256').update(this.o.memberId).digest('hex').slice(0, 7), 16);
     const dyno = `control.${n}`;
-    await session.put(this.cluster.keys.endpoint(API_APP, dyno), { app: API_APP, dyno, node: this.o.memberId, host: this.o.host, port: this.o.port, release: 0 });
+    await session.put(this.cluster.keys.endpoint(this.o.memberId, API_APP, dyno), { app: API_APP, dyno, node: this.o.memberId, host: this.o.host, port: this.o.port, release: 0 });
     this.log.info({ domain: this.o.domain, endpoint: `${this.o.host}:${this.o.port}` }, 'api-route-registered');
   }
 

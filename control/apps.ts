@@ -70,7 +70,8 @@ export async function createApp(ctx: ReleaseContext, name: string | undefined, o
  * placements (dyno-nodes stop those dynos). Returns the slug ids its releases used.
  *
  *   keys:    apps/{app}, routing/apps/{app}, current, config, formation, cron, acm, the app's
- *            prefixes, then its placements and domains (the rest in further txns of 100 ops)
+ *            prefixes, then its endpoints, statuses, placements and domains (the rest in
+ *            further txns of 100 ops)
  *   compare: apps/{app}'s create revision is what we read (not recreated meanwhile)
  *   result:  the app is gone and unroutable after the first txn; 404 when it already was
  */
@@ -78,14 +79,20 @@ export async function destroyApp(cluster: Cluster, name: string): Promise<{ slug
   const k = cluster.keys;
   const appEntry = await cluster.get(k.app(name));
   if (!appEntry) throw appNotFound(name);
-  const [releases, placements, domains] = await Promise.all([
+  const [releases, placements, domains, endpoints, statuses] = await Promise.all([
     cluster.list(k.releases(name)),
     cluster.list(k.placements()),
     cluster.list(k.domains()),
+    cluster.list(k.endpoints()),
+    cluster.list(k.statuses()),
   ]);
   const slugs = new Set<string>();
   for (const e of releases.entries) if (e.kind === 'release' && e.value.slug) slugs.add(e.value.slug.sha256);
+  // Endpoints and statuses are keyed by node (their nodes would remove them as the dynos stop).
+  const ofApp = (e: { kind: string; ref: unknown }) => (e.kind === 'endpoint' || e.kind === 'status') && (e.ref as { app: string }).app === name;
   const extra: Op[] = [
+    ...endpoints.entries.filter(ofApp).map((e) => ({ del: e.key })),
+    ...statuses.entries.filter(ofApp).map((e) => ({ del: e.key })),
     ...placements.entries.filter((e) => e.kind === 'placement' && e.value.app === name).map((e) => ({ del: e.key })),
     ...domains.entries.filter((e) => e.kind === 'domain' && e.value.app === name).map((e) => ({ del: e.key })),
   ];

@@ -36,18 +36,19 @@ function matches(p: EntryOf<'placement'>, which: string | undefined): boolean {
 
 export async function listDynos(cluster: Cluster, app: string): Promise<DynoInfo[]> {
   const k = cluster.keys;
-  const [a, placements, statuses, nodes] = await Promise.all([
+  const [a, placements, nodes] = await Promise.all([
     cluster.get(k.app(app)),
     placementsOf(cluster, app),
-    cluster.list(k.statusesOf(app)),
     cluster.list(k.nodes()),
   ]);
   if (!a) throw appNotFound(app);
-  const status = new Map(statuses.entries.filter((e) => e.kind === 'status').map((e) => [(e as EntryOf<'status'>).value.dyno, (e as EntryOf<'status'>).value]));
+  // Statuses are keyed by node: read those of the nodes the app's dynos are placed on.
+  const onNodes = await Promise.all([...new Set(placements.map((p) => p.ref.node))].map((n) => cluster.list(k.statusesOn(n))));
+  const status = new Map(onNodes.flatMap((l) => l.entries as EntryOf<'status'>[]).filter((e) => e.kind === 'status' && e.value.app === app).map((e) => [`${e.ref.node}/${e.value.dyno}`, e.value]));
   const address = new Map(nodes.entries.filter((e) => e.kind === 'node').map((e) => [(e as EntryOf<'node'>).value.id, (e as EntryOf<'node'>).value.address]));
   return placements
     .map((p) => {
-      const s = status.get(p.value.dyno);
+      const s = status.get(`${p.ref.node}/${p.value.dyno}`);
       const fresh = s && s.node === p.ref.node && s.release === p.value.release;
       return {
         name: p.value.dyno,

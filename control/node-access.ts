@@ -1,7 +1,8 @@
 /**
  * What an enrolled dyno-node may fetch from a control: the slugs and release
  * data of releases placed on it (`dynos/{node}/`), read from etcd on every
- * request. Config vars leave here sealed for that node alone
+ * request. Only controls write placements (a node's etcd role reads its own,
+ * cluster/etcd-auth.ts), so a node cannot grant itself another app. Config vars leave here sealed for that node alone
  * (cluster/node-credential.ts), so a node never holds a key that opens every app.
  *
  * A placement that just went (a dyno moved to another node, a one-off ended)

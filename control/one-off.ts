@@ -86,7 +86,7 @@ export async function runOneOff(cluster: Cluster, app: string, req: OneOffReques
       compares: [
         { key, target: 'create', op: '==', value: 0 },
         { key: k.node(node), target: 'create', op: '!=', value: 0 },
-        { key: k.status(app, dyno), target: 'create', op: '==', value: 0 },
+        { key: k.status(node, app, dyno), target: 'create', op: '==', value: 0 },
       ],
       ops: [{ put: key, value: cluster.value(key, placement) }],
       result: { node, placement },

@@ -207,7 +207,7 @@ export class Agent {
     await this.firstSession;
     for (const k of this.deadEndpoints) {
       const [app, dyno] = k.split('/') as [string, string];
-      if (!this.leftovers.some((r) => r.app === app && r.dyno === dyno)) void this.publisher.remove(this.keys.endpoint(app, dyno));
+      if (!this.leftovers.some((r) => r.app === app && r.dyno === dyno)) void this.publisher.remove(this.keys.endpoint(this.nodeId, app, dyno));
     }
     this.watch = watchPrefix(o.cluster, this.keys.placementsOf(this.nodeId), {
       onChanges: (changes, _rev, initial) => {
@@ -410,7 +410,7 @@ export class Agent {
         continue;
       }
       this.log.info({ app: rec.app, dyno: rec.dyno, run: rec.run, pid: rec.pid, desired: !!want }, want ? 'run-adopted' : 'run-orphaned-stopping');
-      if (!want) void this.publisher.remove(this.keys.endpoint(rec.app, rec.dyno));
+      if (!want) void this.publisher.remove(this.keys.endpoint(this.nodeId, rec.app, rec.dyno));
       slot.adopt(run);
     }
   }

@@ -136,7 +136,7 @@ export class Slot {
       this.current = this.pending = undefined;
       this.cancelTimer();
       if (!want && this.retiring.size === 0) {
-        void this.ctx.publisher.remove(this.ctx.keys.status(this.app, this.dyno));
+        void this.ctx.publisher.remove(this.ctx.keys.status(this.ctx.nodeId, this.app, this.dyno));
         // Only a removed placement forgets its one-offs; an agent shutting down keeps them.
         if (!this.leaving) this.ctx.oneOffs.forget(this.app, this.dyno);
         this.ctx.idle(this);
@@ -243,7 +243,7 @@ export class Slot {
 
   private dropEndpoint(): void {
     this.endpointRun = undefined;
-    void this.ctx.publisher.remove(this.ctx.keys.endpoint(this.app, this.dyno));
+    void this.ctx.publisher.remove(this.ctx.keys.endpoint(this.ctx.nodeId, this.app, this.dyno));
   }
 
   private setShown(state: DynoState, release: number, run?: string): void {
@@ -260,7 +260,7 @@ export class Slot {
       restarts: this.restarts, exitCode: state === 'up' || state === 'starting' ? null : this.lastExit?.status ?? null,
       message: this.message(state), nextRestartAt: state === 'crashed' ? this.restartAt : null,
     };
-    void this.ctx.publisher.status(this.ctx.keys.status(this.app, this.dyno), value);
+    void this.ctx.publisher.status(this.ctx.keys.status(this.ctx.nodeId, this.app, this.dyno), value);
   }
 
   private message(state: DynoState): string {
@@ -286,7 +286,7 @@ export class Slot {
     if (state === 'up') this.scheduleCycle(r);
     if (state === 'up' && r.placement.type === 'web' && this.endpointRun !== r && r.port) {
       this.endpointRun = r;
-      this.endpointWrite = this.ctx.publisher.endpoint(this.ctx.keys.endpoint(this.app, this.dyno), {
+      this.endpointWrite = this.ctx.publisher.endpoint(this.ctx.keys.endpoint(this.ctx.nodeId, this.app, this.dyno), {
         app: this.app, dyno: this.dyno, node: this.ctx.nodeId, host: this.ctx.advertise, port: r.port, release: r.placement.release,
       });
     }

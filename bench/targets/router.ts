@@ -91,11 +91,11 @@ export class RouterEnv {
 
   async putEndpoint(dyno: string, port: number, app = BENCH_APP, release = 1): Promise<void> {
     const rec: Endpoint = { app, dyno, node: 'bench', host: '127.0.0.1', port, release };
-    await this.cluster.put(this.cluster.keys.endpoint(app, dyno), rec);
+    await this.cluster.put(this.cluster.keys.endpoint(rec.node, app, dyno), rec);
   }
 
   async deleteEndpoint(dyno: string, app = BENCH_APP): Promise<void> {
-    await this.cluster.delete(this.cluster.keys.endpoint(app, dyno));
+    await this.cluster.delete(this.cluster.keys.endpoint('bench', app, dyno));
   }
 
   async close(): Promise<void> {

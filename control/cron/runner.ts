@@ -172,7 +172,7 @@ export class CronRunner {
         const key = k.placement(node, app, dyno);
         compares.push(
           { key, target: 'create', op: '==', value: 0 },
-          { key: k.status(app, dyno), target: 'create', op: '==', value: 0 },
+          { key: k.status(node, app, dyno), target: 'create', op: '==', value: 0 },
           { key: k.node(node), target: 'create', op: '!=', value: 0 },
         );
         ops.push({ put: key, value: this.cluster.value(key, placement) });

@@ -61,7 +61,7 @@ export class TableBuilder {
         else this.domains.delete(d.host);
         this.dirtyDomains.add(d.host);
       } else if (d.t === 'ep') {
-        this.setEndpoint(d.app, d.dyno, d.v);
+        this.setEndpoint(d.app, d.dyno, d.v, d.node);
         this.dirty.add(d.app);
       } else if (d.t === 'cert') {
         const id = d.app + '/' + d.name;
@@ -76,10 +76,15 @@ export class TableBuilder {
     }
   }
 
-  private setEndpoint(app: string, dyno: string, v: EndpointAddr | null): void {
+  /**
+   * Endpoints are keyed by node, so while a dyno moves two nodes may hold the same
+   * name: the latest write serves, and the old node's delete (`node`) leaves the new one.
+   */
+  private setEndpoint(app: string, dyno: string, v: EndpointAddr | null, node?: string): void {
     const eps = this.endpoints.get(app);
     const i = eps ? eps.findIndex((b) => b.dyno === dyno) : -1;
     const old = i >= 0 ? eps![i]! : undefined;
+    if (!v && old && node !== undefined && old.node !== node) return;
     if (v && old && old.host === v.host && old.port === v.port && old.release === v.release) return;
     old?.retire();
     if (!v) {

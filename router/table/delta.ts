@@ -28,7 +28,8 @@ export interface TlsMaterial {
 export type Delta =
   | { t: 'app'; app: string; v: Pick<RoutingApp, 'affinity' | 'balanceFactor' | 'maintenance' | 'httpsRedirect' | 'hsts'> | null }
   | { t: 'domain'; host: string; v: string | null }
-  | { t: 'ep'; app: string; dyno: string; v: EndpointAddr | null }
+  /** `node`: whose key went (deletes only): a node's delete never removes another node's endpoint of the same dyno. */
+  | { t: 'ep'; app: string; dyno: string; node?: string; v: EndpointAddr | null }
   | { t: 'cert'; app: string; name: string; v: TlsMaterial | null }
   | { t: 'acme'; token: string; v: string | null };
 
@@ -65,7 +66,7 @@ export function deltasFrom(changes: readonly Change[], openKey?: KeyOpener): Del
       if (!r) continue;
       if (r.kind === 'routingApp') out.push({ t: 'app', app: r.app, v: null });
       else if (r.kind === 'domain') out.push({ t: 'domain', host: r.host, v: null });
-      else if (r.kind === 'endpoint') out.push({ t: 'ep', app: r.app, dyno: r.dyno, v: null });
+      else if (r.kind === 'endpoint') out.push({ t: 'ep', app: r.app, dyno: r.dyno, node: r.node, v: null });
       else if (r.kind === 'cert') out.push({ t: 'cert', app: r.app, name: r.name, v: null });
       else if (r.kind === 'acmeChallenge') out.push({ t: 'acme', token: r.token, v: null });
     }

@@ -26,6 +26,7 @@ import { appRepo, git, remote } from '../build/support.ts';
 import { BIN, Daemon } from '../logs/procs.ts';
 import { startPostgres, startRedis, type TestPostgres, type TestRedis } from './servers.ts';
 import { addonHost } from '../support/host.ts';
+import { listEndpointsOf } from '../support/dyno-keys.ts';
 
 const etcd = useEtcd();
 const APPS = ['counter-a', 'counter-b'] as const;
@@ -64,7 +65,7 @@ describe('add-ons end to end: addons:create postgresql, through the router', () 
   /** The app runs exactly one web dyno, of its latest release (a release roll is over). */
   const settled = (app: string) => eventually(async () => {
     const cur = await cluster.get(cluster.keys.current(app));
-    const eps = (await cluster.list(cluster.keys.endpointsOf(app))).entries.map((e) => e.value as { release: number });
+    const eps = (await listEndpointsOf(cluster, app)).entries.map((e) => e.value as { release: number });
     return eps.length === 1 && eps[0]!.release === cur?.value.version;
   }, 60_000, `${app} rolled to its latest release`).catch((err: Error) => { throw new Error(`${err.message}\n${dump()}`); });
   const releases = async (app: string) => (JSON.parse((await cli('releases', '-a', app, '--json')).stdout) as { version: number; description: string }[]).sort((x, y) => x.version - y.version);

@@ -13,6 +13,7 @@ import { Cluster } from '../../cluster/client.ts';
 import { CONTROL_USER, nodeUser, ROUTER_USER, setupEtcdAuth } from '../../cluster/etcd-auth.ts';
 import { EtcdServer } from '../../cluster/etcd-server.ts';
 import { clientCert, ensurePki } from '../../cluster/pki.ts';
+import type { DynoStatus } from '../../cluster/records.ts';
 
 const PREFIX = '/authtest/';
 
@@ -72,7 +73,32 @@ describe('etcd with client certificates and per-daemon roles', () => {
     await assert.rejects(n1.put(n1.keys.node('n2'), { ...node, id: 'n2' } as never), /permission denied/i);
     await assert.rejects(n1.list(n1.keys.placementsOf('n2')), /permission denied/i);
     await n1.list(n1.keys.placementsOf('n1'));
+    // Placements name what a control serves the node (slugs, config): only controls write them.
+    const placement = { app: 'blog', dyno: 'web.1', type: 'web', release: 1, size: 'standard-1x', memoryMb: 512, restartNonce: 0, createdAt: 1 };
+    await assert.rejects(n1.put(n1.keys.placement('n1', 'blog', 'web.1'), placement), /permission denied/i, 'a node cannot place another app on itself');
     await assert.rejects(n1.list(n1.keys.tokens()), /permission denied/i);
     await assert.rejects(n1.list(n1.keys.apps()), /permission denied/i);
+    await assert.rejects(n1.list(n1.keys.releases('shop')), /permission denied/i, 'release data comes from a control, for placed releases only');
+    await assert.rejects(n1.list(n1.keys.nodeCredentials()), /permission denied/i);
+  });
+
+  test('a node writes status and endpoints under its own id only, for any app it runs, never under another node\'s', async () => {
+    const n1 = as(nodeUser('n1'));
+    const n2 = as(nodeUser('n2'));
+    const status = (node: string): DynoStatus => ({ app: 'shop', dyno: 'web.1', node, release: 1, state: 'up', since: 1, restarts: 0, exitCode: null, message: '', nextRestartAt: null });
+    const ep = (node: string) => ({ app: 'shop', dyno: 'web.1', node, host: '10.0.0.1', port: 5000, release: 1 });
+    await n1.put(n1.keys.status('n1', 'shop', 'web.1'), status('n1'));
+    await n1.put(n1.keys.endpoint('n1', 'shop', 'web.1'), ep('n1'));
+    await n2.put(n2.keys.endpoint('n2', 'shop', 'web.1'), ep('n2'));
+    // n1 cannot write, overwrite or delete n2's keys, whatever the app
+    await assert.rejects(n1.put(n1.keys.status('n2', 'shop', 'web.1'), status('n1')), /permission denied/i);
+    await assert.rejects(n1.put(n1.keys.endpoint('n2', 'shop', 'web.1'), ep('n1')), /permission denied/i);
+    await assert.rejects(n1.put(n1.keys.endpoint('n2', 'blog', 'web.1'), { ...ep('n1'), app: 'blog' }), /permission denied/i);
+    await assert.rejects(n1.delete(n1.keys.endpoint('n2', 'shop', 'web.1')), /permission denied/i);
+    // nor a node whose id starts with its own (prefix grants end with a slash)
+    await assert.rejects(n1.put(n1.keys.endpoint('n10', 'shop', 'web.1'), ep('n1')), /permission denied/i);
+    const router = as(ROUTER_USER);
+    assert.equal((await router.get(router.keys.endpoint('n2', 'shop', 'web.1')))?.value.node, 'n2', 'n2\'s endpoint is intact');
+    await n1.delete(n1.keys.endpoint('n1', 'shop', 'web.1'));
   });
 });

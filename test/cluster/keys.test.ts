@@ -14,10 +14,10 @@ describe('key layout', () => {
       [k.config('shop'), { kind: 'config', app: 'shop' }],
       [k.node('host-1'), { kind: 'node', node: 'host-1' }],
       [k.placement('host-1', 'shop', 'web.2'), { kind: 'placement', node: 'host-1', app: 'shop', dyno: 'web.2' }],
-      [k.status('shop', 'worker.1'), { kind: 'status', app: 'shop', dyno: 'worker.1' }],
+      [k.status('n1', 'shop', 'worker.1'), { kind: 'status', node: 'n1', app: 'shop', dyno: 'worker.1' }],
       [k.routingApp('shop'), { kind: 'routingApp', app: 'shop' }],
       [k.domain('WWW.Example.com'), { kind: 'domain', host: 'www.example.com' }],
-      [k.endpoint('shop', 'web.1'), { kind: 'endpoint', app: 'shop', dyno: 'web.1' }],
+      [k.endpoint('n1', 'shop', 'web.1'), { kind: 'endpoint', node: 'n1', app: 'shop', dyno: 'web.1' }],
       [k.member('c1'), { kind: 'member', id: 'c1' }],
       [k.token('a'.repeat(64)), { kind: 'token', hash: 'a'.repeat(64) }],
       [k.build('shop', 'b-1'), { kind: 'build', app: 'shop', id: 'b-1' }],
@@ -36,7 +36,7 @@ describe('key layout', () => {
   });
 
   test('routing keys all live under one prefix the router can watch', () => {
-    for (const key of [k.routingApp('a'), k.domain('a.example.com'), k.endpoint('a', 'web.1')]) {
+    for (const key of [k.routingApp('a'), k.domain('a.example.com'), k.endpoint('n1', 'a', 'web.1')]) {
       assert.ok(key.startsWith(k.routing()));
     }
     assert.ok(!k.placement('n', 'a', 'web.1').startsWith(k.routing()));
@@ -49,13 +49,14 @@ describe('key layout', () => {
 
   test('an app named like a prefix does not see another app\'s keys', () => {
     assert.ok(!k.release('ab', 1).startsWith(k.releases('a')));
-    assert.ok(!k.endpoint('ab', 'web.1').startsWith(k.endpointsOf('a')));
+    assert.ok(!k.endpoint('n10', 'a', 'web.1').startsWith(k.endpointsOn('n1')));
   });
 
   test('names that would break the layout are refused', () => {
     assert.throws(() => k.app('a/b'), KeyError);
     assert.throws(() => k.app('Upper'), KeyError);
-    assert.throws(() => k.status('a', '../x'), KeyError);
+    assert.throws(() => k.status('n1', 'a', '../x'), KeyError);
+    assert.throws(() => k.endpoint('../n2', 'a', 'web.1'), KeyError);
     assert.throws(() => k.node('a/b'), KeyError);
     assert.throws(() => k.release('a', 0), KeyError);
     assert.throws(() => k.domain('bad host'), KeyError);

@@ -66,12 +66,12 @@ describe('watch with resume', () => {
     const writing = (async () => {
       while (n < 400) {
         try {
-          await writer.put(k.endpoint('a', `web.${n % 7}`), ep('a', `web.${n % 7}`, 1000 + n));
+          await writer.put(k.endpoint('n1', 'a', `web.${n % 7}`), ep('a', `web.${n % 7}`, 1000 + n));
         } catch {
           /* etcd is down */
         }
         n++;
-        if (n % 50 === 0) await writer.delete(k.endpoint('a', 'web.3')).catch(() => undefined);
+        if (n % 50 === 0) await writer.delete(k.endpoint('n1', 'a', 'web.3')).catch(() => undefined);
       }
     })();
     await eventually(() => n > 100, 10_000, 'writes before the kill');
@@ -96,7 +96,7 @@ describe('watch with resume', () => {
     const proxy = await new TcpProxy('127.0.0.1', etcd.server.clientPort).start();
     const reader = new Cluster({ endpoints: [proxy.url], prefix: writer.keys.prefix, callTimeoutMs: 1000 });
     const k = writer.keys;
-    for (let i = 1; i <= 5; i++) await writer.put(k.endpoint('b', `web.${i}`), ep('b', `web.${i}`, i));
+    for (let i = 1; i <= 5; i++) await writer.put(k.endpoint('n1', 'b', `web.${i}`), ep('b', `web.${i}`, i));
     const rec = recorder();
     const { log, lines } = captureLog();
     let disconnects = 0;
@@ -106,25 +106,25 @@ describe('watch with resume', () => {
 
     proxy.cut();
     await eventually(() => disconnects > 0, 10_000, 'the watch to notice the partition');
-    await writer.delete(k.endpoint('b', 'web.1'));
-    await writer.put(k.endpoint('b', 'web.2'), ep('b', 'web.2', 222));
-    await writer.put(k.endpoint('b', 'web.9'), ep('b', 'web.9', 9));
+    await writer.delete(k.endpoint('n1', 'b', 'web.1'));
+    await writer.put(k.endpoint('n1', 'b', 'web.2'), ep('b', 'web.2', 222));
+    await writer.put(k.endpoint('n1', 'b', 'web.9'), ep('b', 'web.9', 9));
     await writer.put(k.domain('shop.example.com'), { app: 'b' });
-    await writer.delete(k.endpoint('b', 'web.9')); // created and gone while we were away: never seen
+    await writer.delete(k.endpoint('n1', 'b', 'web.9')); // created and gone while we were away: never seen
     await writer.compact(await writer.revision());
     proxy.heal();
 
     const truth = async () => new Map((await writer.list(k.routing())).entries.map((e) => [e.key, e.value]));
     const want = await truth();
     await eventually(() => rec.state.size === want.size && [...want].every(([key, v]) => JSON.stringify(rec.state.get(key)) === JSON.stringify(v)), 20_000, 'the re-listed state');
-    assert.ok(!rec.state.has(k.endpoint('b', 'web.1')));
-    assert.equal((rec.state.get(k.endpoint('b', 'web.2')) as Endpoint).port, 222);
+    assert.ok(!rec.state.has(k.endpoint('n1', 'b', 'web.1')));
+    assert.equal((rec.state.get(k.endpoint('n1', 'b', 'web.2')) as Endpoint).port, 222);
     assert.ok(!rec.seen.some((s) => s.includes('web.9')), 'a key that came and went during the partition is not emitted');
     assert.ok(lines.some((l) => l.msg === 'watch-canceled-relisting'), 'the compaction was detected');
 
     // And the watch is live again afterwards.
-    await writer.put(k.endpoint('b', 'web.4'), ep('b', 'web.4', 444));
-    await eventually(() => (rec.state.get(k.endpoint('b', 'web.4')) as Endpoint | undefined)?.port === 444, 10_000, 'a live event');
+    await writer.put(k.endpoint('n1', 'b', 'web.4'), ep('b', 'web.4', 444));
+    await eventually(() => (rec.state.get(k.endpoint('n1', 'b', 'web.4')) as Endpoint | undefined)?.port === 444, 10_000, 'a live event');
     await w.close();
     reader.close();
     await proxy.close();
@@ -139,7 +139,7 @@ describe('watch with resume', () => {
       for (let i = from; i < to; i += 128) {
         const ops = [];
         for (let j = i; j < Math.min(to, i + 128); j++) {
-          const key = k.endpoint(`p${j}`, 'web.1');
+          const key = k.endpoint('n1', `p${j}`, 'web.1');
           ops.push({ put: key, value: writer.value(key, ep(`p${j}`, 'web.1', port)) });
         }
         await writer.txn([], ops);
@@ -171,7 +171,7 @@ describe('watch with resume', () => {
     await eventually(() => disconnects > 0, 10_000, 'the watch to notice the partition');
     batches.length = 0;
     await putMany(0, 1500, 2);
-    for (const j of [5, 1700, 2499]) await writer.delete(k.endpoint(`p${j}`, 'web.1'));
+    for (const j of [5, 1700, 2499]) await writer.delete(k.endpoint('n1', `p${j}`, 'web.1'));
     await writer.compact(await writer.revision());
     proxy.heal();
     await eventually(() => batches.some((b) => b.complete), 20_000, 'the re-list');
@@ -194,12 +194,12 @@ describe('watch with resume', () => {
     const { log, lines } = captureLog();
     const w = watchPrefix(c, k.routing(), rec.handler, log);
     await w.ready;
-    const bad = k.endpoint('c', 'web.1');
+    const bad = k.endpoint('n1', 'c', 'web.1');
     await c.put(bad, ep('c', 'web.1', 1));
     await eventually(() => rec.state.has(bad), 5000, 'the valid value');
     await c.etcd.put(bad).value(Buffer.from([0xc1, 0x00, 0xff]));
-    await c.put(k.endpoint('c', 'web.2'), ep('c', 'web.2', 2));
-    await eventually(() => rec.state.has(k.endpoint('c', 'web.2')), 5000, 'the next valid value');
+    await c.put(k.endpoint('n1', 'c', 'web.2'), ep('c', 'web.2', 2));
+    await eventually(() => rec.state.has(k.endpoint('n1', 'c', 'web.2')), 5000, 'the next valid value');
 
     const errors = lines.filter((l) => l.level === 50);
     assert.equal(errors.length, 1);

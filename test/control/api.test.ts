@@ -182,7 +182,7 @@ describe('formation, dynos, domains', () => {
       assert.equal(d[0].state, 'starting');
       assert.equal(d[0].release.version, p.release);
       assert.equal(d[0].host, '127.0.0.1');
-      await cluster.put(cluster.keys.status('shop', p.dyno), {
+      await cluster.put(cluster.keys.status('node-a', 'shop', p.dyno), {
         app: 'shop', dyno: p.dyno, node: 'node-a', release: p.release, state: 'up', since: Date.now(), restarts: 2, exitCode: null, message: '', nextRestartAt: null,
       });
       d = (await api('GET', '/apps/shop/dynos')).body;
@@ -360,7 +360,7 @@ describe('one-off dynos', () => {
       }
 
       // the node reports the run ended: the leader removes the placement
-      await cluster.put(cluster.keys.status('shop', r.body.name), {
+      await cluster.put(cluster.keys.status(nodeId, 'shop', r.body.name), {
         app: 'shop', dyno: r.body.name, node: nodeId, release: placed.value.release, state: 'down', since: Date.now(), restarts: 0, exitCode: 0, message: 'done', nextRestartAt: null,
       });
       await eventually(async () => !(await cluster.get(cluster.keys.placement(nodeId, 'shop', r.body.name))), 10_000, 'finished one-off removed');
@@ -392,7 +392,7 @@ describe('slug store and destroy', () => {
     const n = await fakeNode(cluster, 'node-d');
     try {
       await eventually(async () => (await cluster.list(cluster.keys.placementsOf('node-d'))).entries.some((e) => e.kind === 'placement' && e.value.app === 'doomed'), 10_000, 'doomed placed');
-      await cluster.put(cluster.keys.endpoint('doomed', 'web.1'), { app: 'doomed', dyno: 'web.1', node: 'node-d', host: '127.0.0.1', port: 1, release: rel.version });
+      await cluster.put(cluster.keys.endpoint('node-d', 'doomed', 'web.1'), { app: 'doomed', dyno: 'web.1', node: 'node-d', host: '127.0.0.1', port: 1, release: rel.version });
       const hooked: string[] = [];
       ctl.control.ctx.beforeAppDestroy = [async (app) => void hooked.push(app)];
       const del = await api('DELETE', '/apps/doomed');

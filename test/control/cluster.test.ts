@@ -17,6 +17,7 @@ import { loadClusterKey, unseal } from '../../cluster/sealed.ts';
 import { deployRelease, type ReleaseContext } from '../../control/releases.ts';
 import { eventually, useEtcd } from '../support/etcd.ts';
 import { ADMIN, client, SimNode } from './support.ts';
+import { listEndpointsOf } from '../support/dyno-keys.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const etcd = useEtcd();
@@ -176,13 +177,13 @@ describe('two control processes', () => {
 
   test('a new release rolls web dynos with preboot: routable dynos never drop below the formation', async () => {
     const q = 4;
-    await eventually(async () => (await cluster.list(cluster.keys.endpointsOf('web-app'))).entries.length === q, 10_000, 'all routable');
+    await eventually(async () => (await listEndpointsOf(cluster, 'web-app')).entries.length === q, 10_000, 'all routable');
     let min = Infinity;
     let samples = 0;
     let stop = false;
     const sampler = (async () => {
       while (!stop) {
-        const eps = await cluster.list(cluster.keys.endpointsOf('web-app'));
+        const eps = await listEndpointsOf(cluster, 'web-app');
         min = Math.min(min, eps.entries.length);
         samples++;
         await new Promise((r) => setTimeout(r, 10));
@@ -192,7 +193,7 @@ describe('two control processes', () => {
     const rel = await deployRelease(rctx, 'web-app', { slug: { id: 'c'.repeat(64), sha256: 'c'.repeat(64), size: 10 }, processTypes: { web: 'node c.js' }, author: 'test' });
     const done = await eventually(async () => {
       const l = await placementsOf('web-app');
-      const eps = (await cluster.list(cluster.keys.endpointsOf('web-app'))).entries as EntryOf<'endpoint'>[];
+      const eps = (await listEndpointsOf(cluster, 'web-app')).entries as EntryOf<'endpoint'>[];
       return l.length === q && l.every((p) => p.value.release === rel.version) && eps.length === q && eps.every((e) => e.value.release === rel.version) ? l : undefined;
     }, 15_000, 'roll finished');
     stop = true;

@@ -17,6 +17,7 @@ import { Agent } from '../../dyno-node/agent.ts';
 import { deployRelease } from '../../control/releases.ts';
 import { eventually, useEtcd } from '../support/etcd.ts';
 import { startControl } from './support.ts';
+import { listEndpointsOf, listStatusesOf } from '../support/dyno-keys.ts';
 
 const etcd = useEtcd();
 
@@ -50,7 +51,7 @@ describe('control with a real dyno-node', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const endpoints = async () => (await cluster.list(cluster.keys.endpointsOf('greet'))).entries as EntryOf<'endpoint'>[];
+  const endpoints = async () => (await listEndpointsOf(cluster, 'greet')).entries as EntryOf<'endpoint'>[];
   const get = async (e: EntryOf<'endpoint'>) => (await fetch(`http://${e.value.host}:${e.value.port}/`)).text();
 
   test('deploy, config change with preboot, scale to zero', async () => {
@@ -100,7 +101,7 @@ describe('control with a real dyno-node', () => {
     await eventually(async () => (await cluster.list(cluster.keys.placementsOf('real-node'))).entries.length === 1, 10_000, 'old dyno gone');
 
     await ctl.api('PATCH', '/apps/greet/formation/web', { quantity: 0 });
-    await eventually(async () => (await endpoints()).length === 0 && (await cluster.list(cluster.keys.statusesOf('greet'))).entries.length === 0, 15_000, 'scaled to zero');
+    await eventually(async () => (await endpoints()).length === 0 && (await listStatusesOf(cluster, 'greet')).entries.length === 0, 15_000, 'scaled to zero');
     await assert.rejects(fetch(`http://${rolled.value.host}:${rolled.value.port}/`), 'the process is gone');
   });
 });

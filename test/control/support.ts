@@ -112,20 +112,20 @@ export class SimNode {
               clearTimeout(self!.timers.get(key));
               self!.timers.set(key, setTimeout(() => {
                 void (async () => {
-                  await session.put(k.status(p.app, p.dyno), {
+                  await session.put(k.status(id, p.app, p.dyno), {
                     app: p.app, dyno: p.dyno, node: id, release: p.release, state: 'up', since: Date.now(), restarts: 0, exitCode: null, message: '', nextRestartAt: null,
                   });
-                  if (p.type === 'web') await session.put(k.endpoint(p.app, p.dyno), { app: p.app, dyno: p.dyno, node: id, host: '127.0.0.1', port: 1, release: p.release });
+                  if (p.type === 'web') await session.put(k.endpoint(id, p.app, p.dyno), { app: p.app, dyno: p.dyno, node: id, host: '127.0.0.1', port: 1, release: p.release });
                 })().catch(() => undefined);
               }, opts.bootMs ?? 150));
             } else if (c.type === 'delete' && c.ref?.kind === 'placement') {
               const { app, dyno } = c.ref;
               clearTimeout(self!.timers.get(`${app}/${dyno}`));
               void (async () => {
-                const ep = await cluster.get(k.endpoint(app, dyno));
-                if (ep?.value.node === id) await cluster.delete(k.endpoint(app, dyno));
-                const st = await cluster.get(k.status(app, dyno));
-                if (st?.value.node === id) await cluster.delete(k.status(app, dyno));
+                const ep = await cluster.get(k.endpoint(id, app, dyno));
+                if (ep?.value.node === id) await cluster.delete(k.endpoint(id, app, dyno));
+                const st = await cluster.get(k.status(id, app, dyno));
+                if (st?.value.node === id) await cluster.delete(k.status(id, app, dyno));
               })().catch(() => undefined);
             }
           };

@@ -12,6 +12,7 @@ import { userName } from '../../dyno-node/users.ts';
 import { groupAlive } from '../../dyno-node/procfs.ts';
 import { craftTarball, makeSlug, markDir, place, putRelease, slugOf, WEB_APP } from './fixtures.ts';
 import { startAgent } from './harness.ts';
+import { endpointOf, statusOf } from '../support/dyno-keys.ts';
 
 const etcd = useEtcd();
 
@@ -43,7 +44,7 @@ describe('dyno-node agent', () => {
       await putRelease(cluster, h.key, 'shop', 1, s.slug, { web: 'node server.js' }, { DATABASE_URL: 'postgres://db/shop', PORT: '1' });
       await place(cluster, h.nodeId, { app: 'shop', dyno: 'web.1', release: 1 });
 
-      const ep = await eventually(() => cluster.get(cluster.keys.endpoint('shop', 'web.1')), 20_000, 'endpoint');
+      const ep = await eventually(() => endpointOf(cluster, 'shop', 'web.1'), 20_000, 'endpoint');
       assert.equal(ep.value.node, h.nodeId);
       assert.equal(ep.value.release, 1);
       assert.equal(ep.value.host, '127.0.0.1');
@@ -64,7 +65,7 @@ describe('dyno-node agent', () => {
         assert.equal(body.uid, uid, 'runs as the app user');
       }
 
-      const st = await cluster.get(cluster.keys.status('shop', 'web.1'));
+      const st = await statusOf(cluster, 'shop', 'web.1');
       assert.equal(st?.value.state, 'up');
       assert.equal(st?.value.release, 1);
       assert.equal(h.slugs.requests, 1);
@@ -73,15 +74,15 @@ describe('dyno-node agent', () => {
 
       // A second dyno of the same release reuses the cached slug.
       await place(cluster, h.nodeId, { app: 'shop', dyno: 'web.2', release: 1 });
-      await eventually(() => cluster.get(cluster.keys.endpoint('shop', 'web.2')), 20_000, 'endpoint web.2');
+      await eventually(() => endpointOf(cluster, 'shop', 'web.2'), 20_000, 'endpoint web.2');
       assert.equal(h.slugs.requests, 1, 'slug fetched once');
 
       // Removing the placement: endpoint first, then SIGTERM, then the status goes.
       const pid = body.pid;
       await cluster.delete(cluster.keys.placement(h.nodeId, 'shop', 'web.1'));
-      await eventually(async () => !(await cluster.get(cluster.keys.endpoint('shop', 'web.1'))), 5000, 'endpoint removed');
+      await eventually(async () => !(await endpointOf(cluster, 'shop', 'web.1')), 5000, 'endpoint removed');
       await eventually(async () => !(await groupAlive(pid)), 10_000, 'process gone');
-      await eventually(async () => !(await cluster.get(cluster.keys.status('shop', 'web.1'))), 5000, 'status removed');
+      await eventually(async () => !(await statusOf(cluster, 'shop', 'web.1')), 5000, 'status removed');
       assert.ok(h.lines('shop', 'web.1').some((l) => l.line === 'Stopping all processes with SIGTERM'));
 
       // The node advertises its cached slugs; unused ones are pruned.
@@ -107,7 +108,7 @@ describe('dyno-node agent', () => {
       await place(cluster, h.nodeId, { app: 'crashy', dyno: 'worker.1', release: 1 });
 
       const st = await eventually(async () => {
-        const e = await cluster.get(cluster.keys.status('crashy', 'worker.1'));
+        const e = await statusOf(cluster, 'crashy', 'worker.1');
         return e && e.value.restarts >= 4 && e.value.state === 'crashed' ? e : undefined;
       }, 20_000, 'four restarts');
       assert.equal(st.value.exitCode, 0, 'exit 0 counts as a crash');
@@ -138,12 +139,12 @@ describe('dyno-node agent', () => {
       await place(cluster, h.nodeId, { app: 'slow', dyno: 'web.1', release: 1 });
       await h.waitLine('slow', 'web.1', /^Error R10 \(Boot timeout\) -> Web process failed to bind to \$PORT within 1 seconds of launch$/);
       const st = await eventually(async () => {
-        const e = await cluster.get(cluster.keys.status('slow', 'web.1'));
+        const e = await statusOf(cluster, 'slow', 'web.1');
         return e?.value.state === 'crashed' && e.value.restarts >= 2 ? e : undefined;
       }, 10_000, 'crashed twice');
       assert.equal(st.value.exitCode, 137);
       assert.ok(st.value.nextRestartAt! > Date.now() + 30_000, 'second crash waits the cool-off');
-      assert.equal(await cluster.get(cluster.keys.endpoint('slow', 'web.1')), undefined, 'never published');
+      assert.equal(await endpointOf(cluster, 'slow', 'web.1'), undefined, 'never published');
     } finally {
       await h.stop();
     }
@@ -160,26 +161,26 @@ describe('dyno-node agent', () => {
         await putRelease(cluster, h.key, 'roll', v, s.slug, { web: 'node server.js' }, { MARK: `v${v}`, TERM_LOG: `${marks}/term.log` });
       }
       await place(cluster, h.nodeId, { app: 'roll', dyno: 'web.1', release: 1 });
-      const ep1 = await eventually(() => cluster.get(cluster.keys.endpoint('roll', 'web.1')), 20_000, 'v1 endpoint');
+      const ep1 = await eventually(() => endpointOf(cluster, 'roll', 'web.1'), 20_000, 'v1 endpoint');
       const old = await getJson('127.0.0.1', ep1.value.port);
 
       // Watch the endpoint key to time the switch.
       let switchedAt = 0;
       const poll = setInterval(async () => {
-        const e = await cluster.get(cluster.keys.endpoint('roll', 'web.1')).catch(() => undefined);
+        const e = await endpointOf(cluster, 'roll', 'web.1').catch(() => undefined);
         if (!switchedAt && e?.value.release === 2) switchedAt = Date.now();
       }, 10);
       await place(cluster, h.nodeId, { app: 'roll', dyno: 'web.1', release: 2 });
       const term = await eventually(async () => (await readFile(`${marks}/term.log`, 'utf8').catch(() => '')).match(/web\.1 v1 sigterm (\d+)/), 20_000, 'old SIGTERM');
       clearInterval(poll);
-      const ep2 = (await cluster.get(cluster.keys.endpoint('roll', 'web.1')))!;
+      const ep2 = (await endpointOf(cluster, 'roll', 'web.1'))!;
       assert.equal(ep2.value.release, 2);
       assert.notEqual(ep2.value.port, ep1.value.port);
       assert.ok(switchedAt > 0 && switchedAt <= Number(term[1]), `endpoint v2 at ${switchedAt}, old SIGTERM at ${term[1]}`);
       const fresh = await getJson('127.0.0.1', ep2.value.port);
       assert.equal(fresh.env.MARK, 'v2');
       await eventually(async () => !(await groupAlive(old.pid)), 10_000, 'old process gone');
-      const st = await cluster.get(cluster.keys.status('roll', 'web.1'));
+      const st = await statusOf(cluster, 'roll', 'web.1');
       assert.equal(st?.value.state, 'up');
       assert.equal(st?.value.release, 2);
 
@@ -187,14 +188,14 @@ describe('dyno-node agent', () => {
       const sinceBefore = st!.value.since;
       await place(cluster, h.nodeId, { app: 'roll', dyno: 'web.1', release: 2, restartNonce: 1 });
       const ep3 = await eventually(async () => {
-        const e = await cluster.get(cluster.keys.endpoint('roll', 'web.1'));
+        const e = await endpointOf(cluster, 'roll', 'web.1');
         return e && e.value.port !== ep2.value.port ? e : undefined;
       }, 20_000, 'restarted endpoint');
       assert.equal(ep3.value.release, 2);
       await eventually(async () => !(await groupAlive(fresh.pid)), 10_000, 'previous process gone');
       assert.notEqual((await getJson('127.0.0.1', ep3.value.port)).pid, fresh.pid);
       const restarted = await eventually(async () => {
-        const e = await cluster.get(cluster.keys.status('roll', 'web.1'));
+        const e = await statusOf(cluster, 'roll', 'web.1');
         return e && e.value.since > sinceBefore ? e : undefined;
       }, 10_000, '`since` to follow the restarted process');
       assert.equal(restarted.value.state, 'up');
@@ -219,11 +220,11 @@ describe('dyno-node agent', () => {
 
       for (const [app, why] of [['evil', /slug refused: \.\.\/\.\.\/escaped: path contains "\.\."/], ['tamper', /sha256 mismatch/]] as const) {
         const st = await eventually(async () => {
-          const e = await cluster.get(cluster.keys.status(app, 'web.1'));
+          const e = await statusOf(cluster, app, 'web.1');
           return e?.value.state === 'crashed' && e.value.restarts >= 2 ? e : undefined;
         }, 15_000, `${app} crashed`);
         assert.match(st.value.message, why);
-        assert.equal(await cluster.get(cluster.keys.endpoint(app, 'web.1')), undefined);
+        assert.equal(await endpointOf(cluster, app, 'web.1'), undefined);
       }
       // The dyno dir is dynos/evil/web.1.<run>: ../../escaped would land in dynos/.
       for (const p of [`${h.dir}/dynos/escaped`, `${h.dir}/dynos/evil/escaped`, `${h.dir}/escaped`]) assert.equal(existsSync(p), false, p);
@@ -240,14 +241,14 @@ describe('dyno-node agent', () => {
       h.slugs.add(s);
       await putRelease(cluster, h.key, 'cyc', 1, s.slug, { web: 'node server.js' });
       await place(cluster, h.nodeId, { app: 'cyc', dyno: 'web.1', release: 1 });
-      const ep = await eventually(() => cluster.get(cluster.keys.endpoint('cyc', 'web.1')), 20_000, 'endpoint');
+      const ep = await eventually(() => endpointOf(cluster, 'cyc', 'web.1'), 20_000, 'endpoint');
       await h.waitLine('cyc', 'web.1', /^Cycling$/, 10_000);
       const next = await eventually(async () => {
-        const e = await cluster.get(cluster.keys.endpoint('cyc', 'web.1'));
+        const e = await endpointOf(cluster, 'cyc', 'web.1');
         return e && e.value.port !== ep.value.port ? e : undefined;
       }, 15_000, 'cycled endpoint');
       assert.equal(next.value.release, 1);
-      const st = await cluster.get(cluster.keys.status('cyc', 'web.1'));
+      const st = await statusOf(cluster, 'cyc', 'web.1');
       assert.equal(st?.value.state, 'up');
       assert.equal(st?.value.restarts, 0, 'cycling is not a crash');
     } finally {
@@ -266,7 +267,7 @@ describe('dyno-node agent', () => {
       await place(cluster, h.nodeId, { app: 'escape', dyno: 'web.1', release: 1 });
       const line = await h.waitLine('escape', 'web.1', /^escapee \d+$/);
       const escapee = Number(line.line.split(' ')[1]);
-      await eventually(() => cluster.get(cluster.keys.endpoint('escape', 'web.1')), 20_000, 'endpoint');
+      await eventually(() => endpointOf(cluster, 'escape', 'web.1'), 20_000, 'endpoint');
       assert.notEqual(readFileSafe(`/proc/${escapee}/stat`), '', 'escapee running');
       await cluster.delete(cluster.keys.placement(h.nodeId, 'escape', 'web.1'));
       await eventually(() => !existsSync(`/proc/${escapee}`) || /\) Z /.test(readFileSafe(`/proc/${escapee}/stat`)), 10_000, 'escapee killed');
@@ -283,7 +284,7 @@ describe('dyno-node agent', () => {
       h.slugs.add(s);
       await putRelease(cluster, h.key, 'stubborn', 1, s.slug, { web: 'node server.js' }, { IGNORE_TERM: '1' });
       await place(cluster, h.nodeId, { app: 'stubborn', dyno: 'web.1', release: 1 });
-      const ep = await eventually(() => cluster.get(cluster.keys.endpoint('stubborn', 'web.1')), 20_000, 'endpoint');
+      const ep = await eventually(() => endpointOf(cluster, 'stubborn', 'web.1'), 20_000, 'endpoint');
       const { pid } = await getJson('127.0.0.1', ep.value.port);
       const t0 = Date.now();
       await cluster.delete(cluster.keys.placement(h.nodeId, 'stubborn', 'web.1'));

@@ -13,6 +13,7 @@ import { detectCgroups } from '../../dyno-node/memory.ts';
 import type { MemoryMode } from '../../dyno-node/memory.ts';
 import { HOG_APP, makeSlug, place, putRelease } from './fixtures.ts';
 import { startAgent } from './harness.ts';
+import { statusOf } from '../support/dyno-keys.ts';
 
 const etcd = useEtcd();
 
@@ -28,7 +29,7 @@ async function hog(mode: MemoryMode) {
     await h.waitLine('hog', 'worker.1', /^Error R14 \(Memory quota exceeded\)$/, 20_000);
     await h.waitLine('hog', 'worker.1', /^Error R15 \(Memory quota vastly exceeded\)$/, 20_000);
     const st = await eventually(async () => {
-      const e = await cluster.get(cluster.keys.status('hog', 'worker.1'));
+      const e = await statusOf(cluster, 'hog', 'worker.1');
       return e?.value.state === 'crashed' ? e : undefined;
     }, 20_000, 'crashed');
     assert.equal(st.value.exitCode, 137, 'SIGKILL');

@@ -13,6 +13,7 @@ import { useEtcd, eventually } from '../support/etcd.ts';
 import { makeSlug, place, putRelease } from './fixtures.ts';
 import { startAgent, type Harness } from './harness.ts';
 import { rm } from 'node:fs/promises';
+import { statusOf } from '../support/dyno-keys.ts';
 
 const etcd = useEtcd();
 
@@ -59,7 +60,7 @@ describe('one-off dynos', () => {
       assert.equal(out.stderr, 'oops\n');
       assert.equal(out.exit?.status, 3);
       const st = await eventually(async () => {
-        const e = await cluster.get(cluster.keys.status('ops', 'run.1'));
+        const e = await statusOf(cluster, 'ops', 'run.1');
         return e?.value.state === 'down' ? e : undefined;
       }, 5000, 'status down');
       assert.equal(st.value.exitCode, 3);
@@ -100,7 +101,7 @@ describe('one-off dynos', () => {
       assert.ok(await groupAlive(pid));
       ws.close();
       await eventually(async () => !(await groupAlive(pid)), 10_000, 'killed after disconnect');
-      await eventually(async () => (await cluster.get(cluster.keys.status('ops2', 'run.7')))?.value.state === 'down', 5000, 'down');
+      await eventually(async () => (await statusOf(cluster, 'ops2', 'run.7'))?.value.state === 'down', 5000, 'down');
       assert.ok(h.lines('ops2', 'run.7').some((l) => /Client disconnected/.test(l.line)));
     } finally {
       await h.stop();
@@ -117,7 +118,7 @@ describe('one-off dynos', () => {
       assert.equal(bad.out.error, 'HTTP 401');
       await place(cluster, h.nodeId, { app: 'ops3', dyno: 'run.1', type: 'run', release: 1, attach: true, command: 'echo never' });
       const st = await eventually(async () => {
-        const e = await cluster.get(cluster.keys.status('ops3', 'run.1'));
+        const e = await statusOf(cluster, 'ops3', 'run.1');
         return e?.value.state === 'down' ? e : undefined;
       }, 10_000, 'down');
       assert.match(st.value.message, /R13 \(Attach error\)/);
@@ -138,7 +139,7 @@ describe('one-off dynos', () => {
       await cluster.delete(cluster.keys.placement(h.nodeId, 'ops5', 'run.3'));
       await eventually(() => h.agent.slots.size === 0, 5000, 'slot gone');
       assert.ok(Date.now() - t0 < 5000);
-      assert.equal(await cluster.get(cluster.keys.status('ops5', 'run.3')), undefined);
+      assert.equal(await statusOf(cluster, 'ops5', 'run.3'), undefined);
     } finally {
       await h.stop();
     }
@@ -152,7 +153,7 @@ describe('one-off dynos', () => {
       await place(cluster, h.nodeId, { app: 'ops4', dyno: 'run.2', type: 'run', release: 1, command: 'echo "migrating with $GREETING"; exit 0' });
       await h.waitLine('ops4', 'run.2', /^migrating with hello$/);
       const st = await eventually(async () => {
-        const e = await cluster.get(cluster.keys.status('ops4', 'run.2'));
+        const e = await statusOf(cluster, 'ops4', 'run.2');
         return e?.value.state === 'down' ? e : undefined;
       }, 10_000, 'down');
       assert.equal(st.value.exitCode, 0);
@@ -163,7 +164,7 @@ describe('one-off dynos', () => {
       await h.agent.shutdown();
       const again = await startAgent(cluster, { nodeId: h.nodeId, dataDir: h.dir, clusterKey: h.key, credential: h.credential });
       try {
-        await eventually(async () => (await cluster.get(cluster.keys.status('ops4', 'run.2')))?.value.state === 'down', 10_000, 'down again');
+        await eventually(async () => (await statusOf(cluster, 'ops4', 'run.2'))?.value.state === 'down', 10_000, 'down again');
         await new Promise((r) => setTimeout(r, 700));
         assert.equal(again.lines('ops4', 'run.2').filter((l) => l.line.startsWith('Starting process')).length, 0, 'not run twice');
       } finally {

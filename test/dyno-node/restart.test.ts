@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { Cluster } from '../../cluster/client.ts';
 import { useEtcd, eventually } from '../support/etcd.ts';
 import { credentialFile, dataDir, makeSlug, place, putRelease, SlugServer, WEB_APP } from './fixtures.ts';
+import { endpointOf, statusOf } from '../support/dyno-keys.ts';
 
 const etcd = useEtcd();
 const BIN = fileURLToPath(new URL('../../bin/dynomesh.js', import.meta.url));
@@ -93,9 +94,9 @@ test('SIGKILL of the agent and a restart neither duplicate nor orphan dynos', { 
     for (const dyno of ['web.1', 'web.2', 'worker.1']) await place(cluster, node, { app: 'keep', dyno, release: 1 });
 
     a = startAgentProcess(args);
-    const ep1 = await eventually(() => cluster.get(cluster.keys.endpoint('keep', 'web.1')), 30_000, 'web.1 endpoint');
-    await eventually(() => cluster.get(cluster.keys.endpoint('keep', 'web.2')), 30_000, 'web.2 endpoint');
-    await eventually(async () => (await cluster.get(cluster.keys.status('keep', 'worker.1')))?.value.state === 'up', 30_000, 'worker up');
+    const ep1 = await eventually(() => endpointOf(cluster, 'keep', 'web.1'), 30_000, 'web.1 endpoint');
+    await eventually(() => endpointOf(cluster, 'keep', 'web.2'), 30_000, 'web.2 endpoint');
+    await eventually(async () => (await statusOf(cluster, 'keep', 'worker.1'))?.value.state === 'up', 30_000, 'worker up');
     const web1 = (await (await fetch(`http://127.0.0.1:${ep1.value.port}/`)).json()) as { pid: number };
     const before = await dynoProcesses(dir);
     const workerPids = [...before].filter(([, d]) => d.startsWith('keep/worker.1.')).map(([p]) => p);
@@ -117,24 +118,24 @@ test('SIGKILL of the agent and a restart neither duplicate nor orphan dynos', { 
       return n && n.lease !== ep1.lease ? n : undefined;
     }, 30_000, 'node re-registered on a new lease');
     const ep1b = await eventually(async () => {
-      const e = await cluster.get(cluster.keys.endpoint('keep', 'web.1'));
+      const e = await endpointOf(cluster, 'keep', 'web.1');
       return e?.lease === nodeRec.lease ? e : undefined;
     }, 30_000, 'web.1 endpoint on the new lease');
     assert.equal(ep1b.value.port, ep1.value.port);
     assert.equal(((await (await fetch(`http://127.0.0.1:${ep1b.value.port}/`)).json()) as { pid: number }).pid, web1.pid, 'adopted, not restarted');
     // web.2 stopped and its endpoint removed; worker.1 started again.
-    await eventually(async () => !(await cluster.get(cluster.keys.endpoint('keep', 'web.2'))), 30_000, 'web.2 endpoint removed');
+    await eventually(async () => !(await endpointOf(cluster, 'keep', 'web.2')), 30_000, 'web.2 endpoint removed');
     await eventually(async () => {
       const g = await groupsPerDyno(dir);
       return g['keep/web.1'] === 1 && g['keep/worker.1'] === 1 && !g['keep/web.2'];
     }, 30_000, 'exactly web.1 and worker.1 running');
-    await eventually(async () => (await cluster.get(cluster.keys.status('keep', 'worker.1')))?.value.state === 'up', 30_000, 'worker up again');
+    await eventually(async () => (await statusOf(cluster, 'keep', 'worker.1'))?.value.state === 'up', 30_000, 'worker up again');
     assert.match(b.output(), /run-adopted/);
 
     // The adopted dyno is replaced like any other on a release change.
     await place(cluster, node, { app: 'keep', dyno: 'web.1', release: 2 });
     const ep2 = await eventually(async () => {
-      const e = await cluster.get(cluster.keys.endpoint('keep', 'web.1'));
+      const e = await endpointOf(cluster, 'keep', 'web.1');
       return e?.value.release === 2 ? e : undefined;
     }, 30_000, 'web.1 v2');
     await eventually(async () => ![...(await dynoProcesses(dir)).keys()].includes(web1.pid), 30_000, 'adopted v1 process stopped');
@@ -146,7 +147,7 @@ test('SIGKILL of the agent and a restart neither duplicate nor orphan dynos', { 
     assert.equal(code, 0);
     assert.equal((await dynoProcesses(dir)).size, 0, 'no dyno left running');
     assert.equal(await cluster.get(cluster.keys.node(node)), undefined);
-    assert.equal(await cluster.get(cluster.keys.endpoint('keep', 'web.1')), undefined);
+    assert.equal(await endpointOf(cluster, 'keep', 'web.1'), undefined);
   } catch (err) {
     process.stderr.write(`agent A output:\n${a?.output().slice(-4000)}\nagent B output:\n${b?.output().slice(-6000)}\n`);
     throw err;
@@ -168,7 +169,7 @@ test('an agent killed in the middle of a release roll finishes it after restart,
     await putRelease(cluster, key, 'roll', 2, s.slug, { web: 'node server.js' }, { MARK: 'v2', LISTEN_DELAY: '2500' });
     await place(cluster, node, { app: 'roll', dyno: 'web.1', release: 1 });
     a = startAgentProcess(args);
-    const ep1 = await eventually(() => cluster.get(cluster.keys.endpoint('roll', 'web.1')), 30_000, 'v1 endpoint');
+    const ep1 = await eventually(() => endpointOf(cluster, 'roll', 'web.1'), 30_000, 'v1 endpoint');
 
     // v2 starts beside v1 (slow to bind); the agent dies while both run.
     await place(cluster, node, { app: 'roll', dyno: 'web.1', release: 2 });
@@ -178,7 +179,7 @@ test('an agent killed in the middle of a release roll finishes it after restart,
 
     b = startAgentProcess(args);
     const ep2 = await eventually(async () => {
-      const e = await cluster.get(cluster.keys.endpoint('roll', 'web.1'));
+      const e = await endpointOf(cluster, 'roll', 'web.1');
       return e?.value.release === 2 ? e : undefined;
     }, 30_000, 'v2 endpoint');
     assert.notEqual(ep2.value.port, ep1.value.port);

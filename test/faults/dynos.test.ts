@@ -17,6 +17,7 @@ import { containerPids, nsName, pidsIn } from '../../deploy/netns/net.ts';
 import { eventually } from '../support/etcd.ts';
 import { git } from '../support/git.ts';
 import { Load, ROOT, deployedApp, remote, sleep, summary, waitEndpoints, type Repo } from './support.ts';
+import { listEndpointsOf, statusOf as statusEntryOf } from '../support/dyno-keys.ts';
 
 const APP = 'faulty';
 let c: NetnsCluster;
@@ -37,7 +38,7 @@ function dynoPids(host: string, dyno: string): number[] {
 async function statusOf(dyno: string) {
   const cl = c.client();
   try {
-    return (await cl.get(cl.keys.status(APP, dyno)))?.value;
+    return (await statusEntryOf(cl, APP, dyno))?.value;
   } finally {
     cl.close();
   }
@@ -152,12 +153,12 @@ describe('dyno faults under load through both routers', () => {
     // Its endpoints go with its lease (3 s TTL), then the scheduler places the dynos elsewhere.
     const cl = c.client();
     await eventually(async () => {
-      const l = await cl.list(cl.keys.endpointsOf(APP));
+      const l = await listEndpointsOf(cl, APP);
       return l.entries.every((e) => (e.value as { node: string }).node !== dead);
     }, 15_000, `endpoints of ${dead} gone`);
     const goneMs = Date.now() - t0;
     const now = await eventually(async () => {
-      const l = await cl.list(cl.keys.endpointsOf(APP));
+      const l = await listEndpointsOf(cl, APP);
       const e = l.entries.map((x) => x.value as { node: string; dyno: string });
       return e.length === 3 && e.every((x) => x.node !== dead) ? e : undefined;
     }, 90_000, 'dynos rescheduled off the dead host');

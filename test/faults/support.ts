@@ -13,6 +13,7 @@ import { API_PORT, NetnsCluster, ROUTER_PORT } from '../../deploy/netns/cluster.
 import { eventually } from '../support/etcd.ts';
 import { apiCall } from '../support/api.ts';
 import { git } from '../support/git.ts';
+import { listEndpointsOf } from '../support/dyno-keys.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -98,7 +99,7 @@ export async function waitEndpoints(c: NetnsCluster, app: string, n: number, rel
   const cl = c.client();
   try {
     return await eventually(async () => {
-      const l = await cl.list(cl.keys.endpointsOf(app));
+      const l = await listEndpointsOf(cl, app);
       const eps = l.entries.map((e) => e.value as { dyno: string; node: string; host: string; port: number; release: number });
       return eps.length === n && (release === undefined || eps.every((e) => e.release === release)) ? eps : undefined;
     }, ms, `${n} endpoints of ${app}${release ? ` on v${release}` : ''}`);

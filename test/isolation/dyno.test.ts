@@ -14,6 +14,7 @@ import { startAgent, type Harness } from '../dyno-node/harness.ts';
 import { PROBE_APP } from './probe-app.ts';
 import { hostAddress, hostListeningPorts } from '../support/host.ts';
 import { startPostgres } from '../addons/servers.ts';
+import { endpointOf } from '../support/dyno-keys.ts';
 
 const root = process.getuid?.() === 0;
 /** What a connect the firewall refused ends in (a closed port would give ECONNREFUSED). */
@@ -27,7 +28,7 @@ describe('isolated dynos', { skip: !root && 'needs root (runc, CNI, nftables)' }
   const cluster = () => clusterRef!;
   let clusterRef: ReturnType<typeof etcd.cluster> | undefined;
   const get = async <T>(app: string, path: string): Promise<T> => {
-    const ep = await eventually(() => cluster().get(cluster().keys.endpoint(app, 'web.1')), 30_000, `${app} endpoint`);
+    const ep = await eventually(() => endpointOf(cluster(), app, 'web.1'), 30_000, `${app} endpoint`);
     const res = await fetch(`http://${ep.value.host}:${ep.value.port}${path}`, { signal: AbortSignal.timeout(60_000) });
     assert.equal(res.status, 200, `${app} ${path}`);
     return (await res.json()) as T;
@@ -59,7 +60,7 @@ describe('isolated dynos', { skip: !root && 'needs root (runc, CNI, nftables)' }
   test('no port of the host answers it: not through the gateway, the host address, or metadata', async () => {
     const ports = hostListeningPorts();
     assert.ok(ports.length > 3, `host listens on ${ports.length} ports`);
-    const victim = await eventually(() => cluster().get(cluster().keys.endpoint('victim', 'web.1')), 30_000, 'victim endpoint');
+    const victim = await eventually(() => endpointOf(cluster(), 'victim', 'web.1'), 30_000, 'victim endpoint');
     const targets = [
       ...ports.map((p) => `${GATEWAY}:${p}`),
       ...ports.map((p) => `${hostAddress()}:${p}`),
@@ -82,7 +83,7 @@ describe('isolated dynos', { skip: !root && 'needs root (runc, CNI, nftables)' }
       for (const f of await readdir(leases).catch(() => [] as string[])) if ((await readFile(`${leases}/${f}`, 'utf8').catch(() => '')).startsWith('victim.')) return f;
       return undefined;
     }, 10_000, 'victim container address');
-    const victim = await eventually(() => cluster().get(cluster().keys.endpoint('victim', 'web.1')), 30_000, 'victim endpoint');
+    const victim = await eventually(() => endpointOf(cluster(), 'victim', 'web.1'), 30_000, 'victim endpoint');
     const r = await get<{ ok: boolean; code?: string }[]>('evil', `/tcp?ms=800&targets=${victimIp}:${victim.value.port}`);
     assert.equal(r[0]!.ok, false, `reached ${victimIp}`);
     assert.ok(byFirewall(r[0]!.code), r[0]!.code);

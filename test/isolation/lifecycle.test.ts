@@ -15,6 +15,7 @@ import { credentialFile, dataDir, makeSlug, place, putRelease, SlugServer, WEB_A
 import { startAgent } from '../dyno-node/harness.ts';
 import type { Isolation } from '../../container/isolation.ts';
 import { mountsUnder, Volume } from '../../container/volume.ts';
+import { endpointOf, statusOf } from '../support/dyno-keys.ts';
 
 const root = process.getuid?.() === 0;
 const etcd = useEtcd();
@@ -48,14 +49,14 @@ describe('isolated dyno lifecycle', { skip: !root && 'needs root (runc, CNI, nft
       await putRelease(cluster, h.key, 'cyc', 1, s.slug, { web: 'node server.js' });
       for (let i = 0; i < 20; i++) {
         await place(cluster, h.nodeId, { app: 'cyc', dyno: 'web.1', release: 1 });
-        const ep = await eventually(() => cluster.get(cluster.keys.endpoint('cyc', 'web.1')), 30_000, `endpoint, cycle ${i}`);
+        const ep = await eventually(() => endpointOf(cluster, 'cyc', 'web.1'), 30_000, `endpoint, cycle ${i}`);
         assert.equal((await fetch(`http://${ep.value.host}:${ep.value.port}/`)).status, 200);
         const during = await leftovers(iso, `${h.dir}/containers`, `${h.dir}/dynos`);
         assert.equal(during.containers.length, 1, `cycle ${i}: one container while it runs`);
         assert.equal(during.portmaps.length > 0, true, `cycle ${i}: its port is published`);
         assert.equal(during.volumes.length, 1, `cycle ${i}: its /app volume is mounted`);
         await cluster.delete(cluster.keys.placement(h.nodeId, 'cyc', 'web.1'));
-        await eventually(async () => !(await cluster.get(cluster.keys.status('cyc', 'web.1'))), 30_000, `stopped, cycle ${i}`);
+        await eventually(async () => !(await statusOf(cluster, 'cyc', 'web.1')), 30_000, `stopped, cycle ${i}`);
       }
       await eventually(async () => JSON.stringify(await leftovers(iso, `${h.dir}/containers`, `${h.dir}/dynos`)) === JSON.stringify(nothing), 10_000, 'nothing left');
     } finally {
@@ -90,7 +91,7 @@ describe('isolated dyno lifecycle', { skip: !root && 'needs root (runc, CNI, nft
       await putRelease(cluster, key, 'kept', 1, s.slug, { web: 'node server.js' }, { MARK: 'first' });
       await place(cluster, node, { app: 'kept', dyno: 'web.1', release: 1 });
       const a = start();
-      const ep = await eventually(() => cluster.get(cluster.keys.endpoint('kept', 'web.1')), 30_000, 'endpoint');
+      const ep = await eventually(() => endpointOf(cluster, 'kept', 'web.1'), 30_000, 'endpoint');
       const pid1 = ((await (await fetch(`http://${ep.value.host}:${ep.value.port}/`)).json()) as { pid: number }).pid;
       a.child.kill('SIGKILL');
       await new Promise((r) => a.child.once('exit', r));
@@ -109,7 +110,7 @@ describe('isolated dyno lifecycle', { skip: !root && 'needs root (runc, CNI, nft
       const b = start();
       await eventually(() => /"run-adopted"/.test(b.out), 30_000, 'run adopted');
       await eventually(async () => {
-        const e = await cluster.get(cluster.keys.endpoint('kept', 'web.1'));
+        const e = await endpointOf(cluster, 'kept', 'web.1');
         return e && e.lease !== ep.lease ? e : undefined;
       }, 30_000, 'endpoint on the new lease');
       assert.equal(((await (await fetch(`http://${ep.value.host}:${ep.value.port}/`)).json()) as { pid: number }).pid, pid1, 'the same process, adopted');

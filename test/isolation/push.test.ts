@@ -20,6 +20,7 @@ import { eventually } from '../support/etcd.ts';
 import { hostAddress, hostListeningPorts } from '../support/host.ts';
 import { ROOT, run, Up, type Run } from '../support/up.ts';
 import { PROBE_APP } from './probe-app.ts';
+import { endpointOf } from '../support/dyno-keys.ts';
 
 const root = process.getuid?.() === 0;
 const EVIL = 'push-evil';
@@ -292,7 +293,7 @@ describe('a hostile app pushed to `dynomesh up`', { skip: !root && 'needs root: 
   async function dynoOf(app: string): Promise<{ port: number; ip: string }> {
     const etcd = u().etcd();
     try {
-      const ep = await eventually(() => etcd.get(etcd.keys.endpoint(app, 'web.1')), 30_000, `${app} endpoint`);
+      const ep = await eventually(() => endpointOf(etcd, app, 'web.1'), 30_000, `${app} endpoint`);
       const ipam = join(u().nodeDir, 'containers/ipam');
       const ip = await eventually(() => {
         for (const net of readdirSync(ipam)) {

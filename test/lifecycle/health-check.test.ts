@@ -10,6 +10,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { eventually, useEtcd } from '../support/etcd.ts';
 import { Stack, type AppRepo } from './stack.ts';
+import { listEndpointsOf } from '../support/dyno-keys.ts';
 
 const etcd = useEtcd();
 const APP = 'checked';
@@ -72,7 +73,7 @@ describe('health checks gate the cut-over', () => {
     const bad = answers.filter((a) => a.status !== 200 || a.body !== '1');
     assert.deepEqual(bad, [], 'every request answered by the old release');
     assert.ok(answers.filter((a) => a.path === '/slow').length >= 4, 'slow requests were in flight throughout');
-    const eps = (await s.cluster.list(s.cluster.keys.endpointsOf(APP))).entries.map((e) => (e.value as { release: number }).release);
+    const eps = (await listEndpointsOf(s.cluster, APP)).entries.map((e) => (e.value as { release: number }).release);
     assert.deepEqual(eps, [v - 1], 'only the old dyno is routable');
   });
 

@@ -15,6 +15,7 @@ import { freePort } from '../../lib/ports.ts';
 import { ADMIN, git, remote } from '../build/support.ts';
 import { BIN, Daemon } from '../logs/procs.ts';
 import { eventually, type TestEtcd } from '../support/etcd.ts';
+import { listEndpointsOf } from '../support/dyno-keys.ts';
 
 export interface StackOptions {
   controls?: number;
@@ -140,7 +141,7 @@ export class Stack {
   settled(app: string, web = 1): Promise<true> {
     return eventually(async () => {
       const cur = await this.cluster.get(this.cluster.keys.current(app));
-      const eps = (await this.cluster.list(this.cluster.keys.endpointsOf(app))).entries.map((e) => e.value as { release: number });
+      const eps = (await listEndpointsOf(this.cluster, app)).entries.map((e) => e.value as { release: number });
       return eps.length === web && eps.every((e) => e.release === cur?.value.version) || undefined;
     }, 60_000, `${app} rolled to its current release`).catch((err: Error) => {
       throw new Error(`${err.message}\n${this.dump()}`);

@@ -80,7 +80,7 @@ describe('consistent hashing with bounded loads', () => {
     assert.ok(m.get('dynomesh_router_upstream_connect_errors_total')! >= 1, 'the failed connect is counted');
     assert.ok(m.get('dynomesh_router_retries_total')! >= 1, 'and retried');
     // The endpoint record is still in etcd (its node lease would remove it): the router keeps it quarantined.
-    await cluster.delete(cluster.keys.endpoint('shop', 'web.4'));
+    await cluster.delete(cluster.keys.endpoint('n1', 'shop', 'web.4'));
     await eventually(async () => (await metrics(r1.adminPort)).get('dynomesh_router_route_table_endpoints') === 6, 5000, 'endpoint removal');
   });
 

@@ -113,7 +113,7 @@ export async function addApp(cluster: Cluster, app: string, opts: { affinity?: A
 }
 
 export async function addEndpoint(cluster: Cluster, app: string, dyno: string, port: number): Promise<void> {
-  await cluster.put(cluster.keys.endpoint(app, dyno), { app, dyno, node: 'n1', host: '127.0.0.1', port, release: 1 });
+  await cluster.put(cluster.keys.endpoint('n1', app, dyno), { app, dyno, node: 'n1', host: '127.0.0.1', port, release: 1 });
 }
 
 export interface Reply {

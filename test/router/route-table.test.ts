@@ -45,6 +45,18 @@ describe('route table', () => {
     assert.equal(t2.lookup('www.shop.com'), undefined);
     assert.equal(t2.revision, 6);
   });
+
+  test('a dyno moving between nodes: the latest write serves, the old node\'s delete leaves the new one', () => {
+    const b = new TableBuilder({ baseDomain: 'apps.test', defaultBalanceFactor: 1.25 });
+    b.apply(app('shop', 0));
+    b.apply([{ t: 'ep', app: 'shop', dyno: 'web.1', v: { host: '10.0.0.1', port: 5001, node: 'n1', release: 1 } }]);
+    b.apply([{ t: 'ep', app: 'shop', dyno: 'web.1', v: { host: '10.0.0.2', port: 5002, node: 'n2', release: 1 } }]);
+    b.apply([{ t: 'ep', app: 'shop', dyno: 'web.1', node: 'n1', v: null }]);
+    const moved = b.build(7).lookup('shop.apps.test')!.backends;
+    assert.deepEqual(moved.map((x) => [x.dyno, x.node, x.port]), [['web.1', 'n2', 5002]]);
+    b.apply([{ t: 'ep', app: 'shop', dyno: 'web.1', node: 'n2', v: null }]);
+    assert.equal(b.build(8).lookup('shop.apps.test')!.backends.length, 0);
+  });
 });
 
 describe('copy-on-write map', () => {

@@ -62,7 +62,7 @@ describe('routing by Host', () => {
       for (let i = 0; i < 20; i++) seen.add(nameOf(await get(router.port, 'beta.apps.test')));
       return seen.has('b2') && seen.has('b1');
     }, 10_000, 'web.2 to get traffic');
-    await cluster.delete(cluster.keys.endpoint('beta', 'web.1'));
+    await cluster.delete(cluster.keys.endpoint('n1', 'beta', 'web.1'));
     await eventually(async () => {
       for (let i = 0; i < 5; i++) if (nameOf(await get(router.port, 'beta.apps.test')) !== 'b2') return false;
       return true;
