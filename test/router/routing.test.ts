@@ -133,11 +133,20 @@ describe('routing by Host', () => {
   });
 
   test('metrics on the admin port', async () => {
+    // Its own traffic, whatever ran before: one answered request, and one H14 from an app of its own without web dynos.
+    await addApp(cluster, 'metered');
+    await eventually(async () => (await get(router.port, 'metered.apps.test')).status === 503, 5000, 'H14 for metered');
+    assert.equal((await get(router.port, 'www.alpha.test')).status, 200);
+    const before = await metrics(router.adminPort);
+    assert.equal((await get(router.port, 'metered.apps.test')).status, 503);
+    assert.equal((await get(router.port, 'www.alpha.test')).status, 200);
     const m = await metrics(router.adminPort);
-    assert.ok(m.get('dynomesh_router_requests_total{class="2xx"}')! > 0);
-    assert.ok(m.get('dynomesh_router_requests_total{class="5xx"}')! > 0);
+    const grew = (name: string) => m.get(name)! - (before.get(name) ?? 0);
+    assert.equal(grew('dynomesh_router_requests_total{class="2xx"}'), 1);
+    assert.equal(grew('dynomesh_router_requests_total{class="5xx"}'), 1);
     assert.equal(m.get('dynomesh_router_etcd_connected'), 1);
-    assert.equal(m.get('dynomesh_router_route_table_apps'), 3);
+    const routable = (await cluster.list(cluster.keys.routing())).entries.filter((e) => e.kind === 'routingApp').length;
+    assert.equal(m.get('dynomesh_router_route_table_apps'), routable);
     assert.equal(m.get('dynomesh_router_in_flight'), 0);
     assert.ok(m.has('dynomesh_router_route_table_age_seconds'));
     assert.ok(m.has('dynomesh_router_retries_total'));
