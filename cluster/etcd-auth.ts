@@ -58,10 +58,17 @@ async function etcdctl(endpoint: string, root: ClientCert, args: string[]): Prom
     const e = err as NodeJS.ErrnoException & { stderr?: string };
     if (e.code === 'ENOENT') throw new ClusterError('DM_ETCD_AUTH', 'etcdctl is not installed (apt-get install -y etcd-client); it sets up the etcd roles');
     const msg = (e.stderr ?? e.message).trim().split('\n').pop() ?? '';
-    if (/already exists|role is already granted|user is already granted/i.test(msg)) return '';
+    if (/already exists|role is already granted|user is already granted|permission is not granted/i.test(msg)) return '';
     throw new ClusterError('DM_ETCD_AUTH', `etcdctl ${args.slice(0, 2).join(' ')} failed: ${msg}`);
   }
 }
+
+/**
+ * What older versions granted a node and this one does not: status/ and routing/endpoints/ of
+ * every app (before they were keyed by node) and releases/. Revoked on every setup, so a second
+ * `up` narrows an existing role (its placements go from readwrite to read by the grant itself).
+ */
+const legacyNodeGrants = (prefix: string): string[] => ['status/', 'routing/endpoints/', 'releases/'].map((k) => prefix + k);
 
 async function ensureUser(endpoint: string, root: ClientCert, user: string, grants: Grant[]): Promise<void> {
   await etcdctl(endpoint, root, ['role', 'add', user]);
@@ -77,6 +84,10 @@ export async function setupEtcdAuth(endpoint: string, root: ClientCert, prefix: 
   await etcdctl(endpoint, root, ['user', 'grant-role', 'root', 'root']);
   await ensureUser(endpoint, root, CONTROL_USER, g.control);
   await ensureUser(endpoint, root, ROUTER_USER, g.router);
-  for (const id of nodeIds) await ensureUser(endpoint, root, nodeUser(id), g.node(id));
+  const p = prefix.endsWith('/') ? prefix : prefix + '/';
+  for (const id of nodeIds) {
+    await ensureUser(endpoint, root, nodeUser(id), g.node(id));
+    for (const key of legacyNodeGrants(p)) await etcdctl(endpoint, root, ['role', 'revoke-permission', nodeUser(id), key, '--prefix=true']);
+  }
   if (!/Authentication Status: true/.test(await etcdctl(endpoint, root, ['auth', 'status']))) await etcdctl(endpoint, root, ['auth', 'enable']);
 }

@@ -5,6 +5,8 @@
  * keys and not another node's; control's writes everything.
  */
 import { after, before, describe, test } from 'node:test';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +18,7 @@ import { clientCert, ensurePki } from '../../cluster/pki.ts';
 import type { DynoStatus } from '../../cluster/records.ts';
 
 const PREFIX = '/authtest/';
+const run = promisify(execFile);
 
 describe('etcd with client certificates and per-daemon roles', () => {
   let dir: string;
@@ -100,5 +103,19 @@ describe('etcd with client certificates and per-daemon roles', () => {
     const router = as(ROUTER_USER);
     assert.equal((await router.get(router.keys.endpoint('n2', 'shop', 'web.1')))?.value.node, 'n2', 'n2\'s endpoint is intact');
     await n1.delete(n1.keys.endpoint('n1', 'shop', 'web.1'));
+  });
+
+  test('a second setup narrows a node role an older version made (app-keyed status and endpoints, releases)', async () => {
+    const root = clientCert(pki, 'root');
+    const etcdctl = (...args: string[]) => run('etcdctl', ['--endpoints', etcd.endpoint, '--cacert', root.ca, '--cert', root.cert, '--key', root.key, ...args], { env: { ...process.env, ETCDCTL_API: '3' } });
+    for (const k of ['status/', 'routing/endpoints/', 'dynos/n1/']) await etcdctl('role', 'grant-permission', nodeUser('n1'), 'readwrite', PREFIX + k, '--prefix=true');
+    const n1 = as(nodeUser('n1'));
+    const ep = { app: 'shop', dyno: 'web.9', node: 'n1', host: '10.0.0.1', port: 5000, release: 1 };
+    await n1.put(n1.keys.endpoint('n2', 'shop', 'web.9'), ep);
+    await setupEtcdAuth(etcd.endpoint, root, PREFIX, ['n1', 'n2']);
+    await assert.rejects(n1.put(n1.keys.endpoint('n2', 'shop', 'web.9'), ep), /permission denied/i);
+    await assert.rejects(n1.put(n1.keys.placement('n1', 'shop', 'web.9'), { app: 'shop', dyno: 'web.9', type: 'web', release: 1, size: 'standard-1x', memoryMb: 512, restartNonce: 0, createdAt: 1 }), /permission denied/i);
+    await n1.put(n1.keys.endpoint('n1', 'shop', 'web.9'), ep);
+    await as(CONTROL_USER).delete(n1.keys.endpoint('n2', 'shop', 'web.9'));
   });
 });
