@@ -141,7 +141,9 @@ describe('the web dashboard in a real browser', { skip }, () => {
     await page.getByRole('link', { name: new RegExp(APP) }).click();
     await page.getByRole('heading', { name: APP }).waitFor();
     const upRows = (type: string) => page.locator(`tr[data-dyno^="${type}."]`).filter({ has: page.locator('.state-up') });
-    await until('web.1 up', async () => (await upRows('web').count()) === 1);
+    await until('web.1 up', async () => (await upRows('web').count()) === 1, 90_000).catch(async (err: Error) => {
+      throw new Error(`${err.message}\n${(await u().cli('ps', '-a', APP)).stdout}\n${u().output.slice(-3000)}`);
+    });
 
     // Scale web to 2: both dynos up, and the formation says 2.
     await page.getByLabel('Quantity of web').fill('2');
@@ -208,7 +210,7 @@ describe('the web dashboard in a real browser', { skip }, () => {
       console.log('# metrics: the control serves no /apps/:app/metrics yet; checked the page says so');
       return;
     }
-    assert.equal(probe.status, 200, await probe.text());
+    assert.equal(probe.status, 200, `GET /apps/${APP}/metrics: ${probe.status} ${await probe.text()}`);
     const summary = page.locator('#chart-throughput [data-summary]');
     await summary.waitFor();
     const total = async () => Number(/^([\d,]+) requests/.exec(await textOf(summary))?.[1]?.replace(/,/g, '') ?? NaN);
