@@ -187,6 +187,12 @@ describe('the web dashboard in a real browser', { skip }, () => {
     await page.getByRole('table', { name: /^Dyno usage in \d{4}-\d\d$/ }).getByRole('rowheader', { name: 'web' }).waitFor({ timeout: 30_000 });
     await shot('resources');
 
+    // An admin (as this token is) also sees every app's dyno hours on the apps page.
+    await page.getByRole('link', { name: 'Apps', exact: true }).click();
+    await page.getByRole('table', { name: /^Dyno hours of every app in \d{4}-\d\d$/ }).getByRole('rowheader', { name: APP }).waitFor({ timeout: 30_000 });
+    await shot('account-usage');
+    await page.getByRole('link', { name: new RegExp(APP) }).first().click();
+
     // At a phone's width the app's page fits without sideways scrolling.
     await tab('Overview');
     await page.setViewportSize({ width: 390, height: 844 });
