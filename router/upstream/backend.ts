@@ -26,7 +26,7 @@ export const DEFAULT_POOL: PoolOptions = { maxIdle: 1024, idleTimeoutMs: 4_000, 
 
 /** Receives the outcome of `acquire`; exactly one of the two is called. */
 export interface ConnectWaiter {
-  onConnected(conn: Conn, reused: boolean): void;
+  onConnected(conn: Conn): void;
   onConnectFailed(err: Error & { code?: string }, backend: Backend): void;
 }
 
@@ -76,7 +76,7 @@ export class Backend {
         conn.destroy();
         continue;
       }
-      w.onConnected(conn, true);
+      w.onConnected(conn);
       return;
     }
     // One read buffer per connection, reused for every read (no allocation per read); Conn.onData explains the rule.
@@ -109,7 +109,7 @@ export class Backend {
       socket.off('error', fail);
       const conn = (reader = new Conn(socket, (c) => this.free(c), (c) => this.forget(c)));
       (this.pool ??= { idle: [], idleSince: [], all: new Set() }).all.add(conn);
-      w.onConnected(conn, false);
+      w.onConnected(conn);
     });
   }
 
