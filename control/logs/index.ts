@@ -14,6 +14,7 @@ import type { ControlContext } from '../context.ts';
 import { DrainManager } from './drains/manager.ts';
 import { AppEvents } from './events.ts';
 import { EnrolledNodes } from './enrolled-nodes.ts';
+import { PlacedApps } from './placed-apps.ts';
 import { KnownApps } from './known-apps.ts';
 import { logRoutes } from './routes.ts';
 import { LogService } from './service.ts';
@@ -36,13 +37,15 @@ export class Logs {
   readonly events: AppEvents;
   readonly apps: KnownApps;
   readonly nodes: EnrolledNodes;
+  readonly placed: PlacedApps;
   private sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly cluster: Cluster, private readonly opts: LogsOptions, private readonly log: Logger) {
     this.members = new LogMembers(cluster, log);
     this.apps = new KnownApps(cluster, log);
     this.nodes = new EnrolledNodes(cluster, log);
-    this.service = new LogService(opts.id, this.members, log, { clusterKey: opts.clusterKey, apps: this.apps, nodes: this.nodes });
+    this.placed = new PlacedApps(cluster, log);
+    this.service = new LogService(opts.id, this.members, log, { clusterKey: opts.clusterKey, apps: this.apps, nodes: this.nodes, placed: this.placed });
     this.shipper = new LogShipper(this.members, log, {
       credential: deriveCredential(opts.clusterKey, `control:${opts.id}`),
       local: { id: opts.id, deliver: (recs, hops) => this.service.ingest(recs, hops) },
@@ -58,6 +61,7 @@ export class Logs {
   async start(advertiseHost?: string): Promise<string> {
     await this.apps.start();
     await this.nodes.start();
+    await this.placed.start();
     const addr = await this.service.listen(this.opts.listen.host, this.opts.listen.port, advertiseHost);
     await this.members.start();
     await this.drains.start();
@@ -97,5 +101,6 @@ export class Logs {
     await this.members.close();
     await this.apps.close();
     await this.nodes.close();
+    await this.placed.close();
   }
 }

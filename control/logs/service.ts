@@ -7,7 +7,8 @@
  * a handshake (HELLO nonce -> AUTH id + HMAC proof, logplex/credential.ts) and
  * nothing else is read before it. After it: records must be well formed
  * (10,000-byte lines), allowed for the producer's kind (producer-policy.ts) and
- * name an app that exists (known-apps.ts); others are dropped and counted
+ * name an app that exists (known-apps.ts); a node writes only for apps placed
+ * on it (placed-apps.ts) and only while enrolled (enrolled-nodes.ts); others are dropped and counted
  * (ingest-metrics.ts). A connection holds at most one frame (MAX_FRAME) and
  * stops being read while its producer leaves acks unread.
  */
@@ -21,6 +22,7 @@ import type { LogShipper } from '../../logplex/shipper.ts';
 import { ACK, AUTH, BATCH, chunkWire, encodeFrame, FrameReader, fromWire, HANDOFF, HELLO, MAX_AUTH_FRAME, MAX_FRAME, MAX_HOPS, validWire, type Frame, type WireRecord } from '../../logplex/wire.ts';
 import { IngestMetrics, type RefusedConnection } from './ingest-metrics.ts';
 import type { EnrolledNodes } from './enrolled-nodes.ts';
+import type { PlacedApps } from './placed-apps.ts';
 import type { KnownApps } from './known-apps.ts';
 import { mayRelay, mayWrite } from './producer-policy.ts';
 import { LogStore } from './store.ts';
@@ -58,7 +60,7 @@ export class LogService {
     readonly id: string,
     readonly members: LogMembers,
     private readonly log: Logger,
-    private readonly auth: { clusterKey: Buffer; apps: KnownApps; nodes?: EnrolledNodes },
+    private readonly auth: { clusterKey: Buffer; apps: KnownApps; nodes?: EnrolledNodes; placed?: PlacedApps },
   ) {
     // A revoked node's open connections go at once, not at its next connect.
     auth.nodes?.onRevoked((node) => {
@@ -173,7 +175,7 @@ export class LogService {
       try {
         for (let f = reader.next(); f; f = reader.next()) {
           if (kind) {
-            this.frame(s, kind, f);
+            this.frame(s, kind, f, producer!);
             continue;
           }
           if (f[0] !== AUTH) return this.refuse(s, 'no-credential');
@@ -222,8 +224,10 @@ export class LogService {
     this.refusedSinceLog = 0;
   }
 
-  private frame(s: Socket, kind: ProducerKind, f: Frame): void {
+  private frame(s: Socket, kind: ProducerKind, f: Frame, producer: string): void {
     const m = this.metrics.refusedRecords;
+    // A node writes only into the streams of apps placed on it.
+    const node = kind === 'node' && this.auth.placed ? producer.slice('node:'.length) : undefined;
     if (f[0] === BATCH) {
       const [, seq, hops, wire] = f;
       const relayed = typeof hops === 'number' && hops > 0;
@@ -235,6 +239,7 @@ export class LogService {
           if (!validWire(w)) m.invalid++;
           else if (!mayWrite(kind, w)) m['not-allowed']++;
           else if (kind !== 'control' && !this.auth.apps.has(w[0])) m['unknown-app']++;
+          else if (node !== undefined && !this.auth.placed!.has(node, w[0])) m['not-allowed']++;
           else recs.push(fromWire(w));
         }
       }

@@ -20,6 +20,7 @@ import { producer, rawProducer, startControls, waitFor } from './support.ts';
 
 const etcd = useEtcd();
 const now = () => Date.now() * 1000;
+const oneOff = (app: string) => ({ app, dyno: 'run.1', type: 'run', release: 1, size: 'standard-1x', memoryMb: 512, restartNonce: 0, createdAt: Date.now(), command: 'true' });
 
 describe('log ingestion', () => {
   let cluster: Cluster;
@@ -37,6 +38,9 @@ describe('log ingestion', () => {
     // Node producers log only while enrolled (nodes:enroll).
     assert.equal((await ctls[0]!.api('POST', '/nodes/n1/credential', {})).status, 201);
     await waitFor(() => ctls[0]!.control.logs!.nodes.has('n1'), 5000, 'n1 enrolled');
+    // ...and write only for apps placed on them (a one-off placement, which the scheduler leaves alone).
+    await cluster.put(cluster.keys.placement('n1', app, 'run.1'), oneOff(app));
+    await waitFor(() => ctls[0]!.control.logs!.placed.has('n1', app), 5000, 'placed on n1');
   });
   after(async () => {
     for (const c of ctls ?? []) await c.stop();
@@ -180,5 +184,16 @@ describe('log ingestion', () => {
     assert.equal(service.metrics.refusedConnections['bad-credential'], refused + 1);
     const never = await rawProducer(service.address, key, 'node:never-enrolled');
     await waitFor(() => never.closed, 5000, 'a node never enrolled is refused');
+  });
+  test('a node writes only into the streams of apps placed on it', async () => {
+    assert.equal((await ctls[0]!.api('POST', '/apps', { name: 'elsewhere' })).status, 201);
+    await waitFor(() => ctls[0]!.control.logs!.apps.has('elsewhere'), 5000, 'app known');
+    const before = service.metrics.refusedRecords['not-allowed'];
+    const node = await rawProducer(service.address, key, 'node:n1');
+    node.send([BATCH, 1, 0, [['elsewhere', 'app', 'web.1', now(), 'forged into another app']]]);
+    await waitFor(() => node.acks.includes(1) || undefined, 5000, 'ack');
+    assert.equal(service.metrics.refusedRecords['not-allowed'], before + 1);
+    assert.ok(!lines('elsewhere').includes('forged into another app'));
+    node.sock.destroy();
   });
 });

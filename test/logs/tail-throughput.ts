@@ -52,6 +52,8 @@ try {
   await fetch(`${ctls[0]!.url}/apps`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: APP }) });
   // Node producers log only while enrolled.
   await enrolNode(cluster, loadClusterKey(key), 'measure', 'tail-throughput');
+  // ...and write only for apps placed on them: a one-off placement the scheduler leaves alone.
+  await cluster.put(cluster.keys.placement('measure', APP, 'run.1'), { app: APP, dyno: 'run.1', type: 'run', release: 1, size: 'standard-1x', memoryMb: 512, restartNonce: 0, createdAt: Date.now(), command: 'true' });
   const ship = LogShipper.forCluster(cluster, pino({ level: 'warn' }), { credential: deriveCredential(loadClusterKey(key), 'node:measure') });
   await ship.members.start();
   while (ship.members.list().length < 2) await new Promise((r) => setTimeout(r, 50));
