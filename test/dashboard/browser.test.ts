@@ -138,7 +138,7 @@ describe('the web dashboard in a real browser', { skip }, () => {
     await shot('apps');
 
     // The app, and its dyno running.
-    await page.getByRole('link', { name: new RegExp(APP) }).click();
+    await page.getByRole('list', { name: 'Apps' }).getByRole('link', { name: new RegExp(APP) }).click();
     await page.getByRole('heading', { name: APP }).waitFor();
     const upRows = (type: string) => page.locator(`tr[data-dyno^="${type}."]`).filter({ has: page.locator('.state-up') });
     await until('web.1 up', async () => (await upRows('web').count()) === 1, 90_000).catch(async (err: Error) => {
@@ -191,7 +191,7 @@ describe('the web dashboard in a real browser', { skip }, () => {
     await page.getByRole('link', { name: 'Apps', exact: true }).click();
     await page.getByRole('table', { name: /^Dyno hours of every app in \d{4}-\d\d$/ }).getByRole('rowheader', { name: APP }).waitFor({ timeout: 30_000 });
     await shot('account-usage');
-    await page.getByRole('link', { name: new RegExp(APP) }).first().click();
+    await page.getByRole('list', { name: 'Apps' }).getByRole('link', { name: new RegExp(APP) }).click();
 
     // At a phone's width the app's page fits without sideways scrolling.
     await tab('Overview');
