@@ -1,7 +1,6 @@
 /** What a dyno process gets: its environment and argv (config + platform vars, the gate, .profile), and its per-app user name. */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { commandArgv, dynoEnv, gatedArgv, stackPath } from '../../dyno-node/environment.ts';
 import { userName } from '../../dyno-node/users.ts';
