@@ -167,6 +167,20 @@ export class Cluster {
     }
   }
 
+  /** Entries with keys in [from, to), in key order (a time range of keys that sort by time); undecodable ones skipped. */
+  async range<K extends RecordKind>(from: Key<K>, to: Key<K>): Promise<EntryOf<K>[]> {
+    const res = await this.call(() => this.etcd.kv.range({ key: Buffer.from(from), range_end: Buffer.from(to) }));
+    const out: EntryOf<K>[] = [];
+    for (const kv of res.kvs) {
+      try {
+        out.push(this.entry(kv) as EntryOf<K>);
+      } catch (err) {
+        if (!(err instanceof DecodeError)) throw err;
+      }
+    }
+    return out;
+  }
+
   /** Raw keys and values under a prefix, for code that handles non-record keys (elections). */
   async rawList(prefix: string, opts: { maxCreateRevision?: number; lastCreated?: boolean } = {}) {
     const res = await this.call(() =>

@@ -40,9 +40,8 @@ export function grantsFor(prefix: string): { control: Grant[]; router: Grant[]; 
       ['read', `${p}dynos/${id}/`, true],
       ['readwrite', `${p}status/${id}/`, true],
       ['readwrite', `${p}routing/endpoints/${id}/`, true],
-      // dyno usage: its own open runs, and the closed intervals of any app it ran (cluster/usage.ts)
+      // dyno usage: its own runs, open and ended (the leader moves ended ones into usage/: cluster/usage.ts)
       ['readwrite', `${p}usage-open/${id}/`, true],
-      ['readwrite', `${p}usage/`, true],
       ['read', `${p}control/members/`, true],
     ],
   };

@@ -444,7 +444,10 @@ export interface AppMinute {
   dynos: Record<string, number[]>;
 }
 
-/** A dyno process running now on `node`, since `start` (ms): written when it starts, removed when closed. */
+/**
+ * A dyno process on `node` since `start` (ms), written by its node when it starts; `end` set by
+ * the node when it exits. The leader moves it into `usage/` intervals (cluster/usage.ts).
+ */
 export interface UsageOpen {
   app: string;
   dyno: string;
@@ -453,6 +456,7 @@ export interface UsageOpen {
   node: string;
   run: string;
   start: number;
+  end?: number;
 }
 
 /** Run `run` of a dyno ran from `start` to `end` (ms), within one calendar month (UTC). */

@@ -1,13 +1,14 @@
 /**
  * Dyno usage, as this node sees it (issue 19; cluster/usage.ts has the rules).
- * Every run (formation dynos, one-offs, release phase) is opened in etcd when it
- * starts (`usage-open/{node}/{run}`, start = the run's start) and closed into
- * month intervals when it ends. Both are idempotent per run id, so an agent
- * restart does not count anything twice:
+ * Every run (formation dynos, one-offs, release phase) is opened in etcd when its
+ * process starts (`usage-open/{node}/{run}`) and marked ended (`end`) when it exits;
+ * the control's leader then moves it into month intervals. Both writes stay in
+ * this node's own prefix and are idempotent per run id, so an agent restart does
+ * not count anything twice:
  *
  *   - a run the restarted agent adopts keeps its open record (same run id);
  *   - an open record of a run that is not alive any more (it ended while no agent
- *     ran, or the agent died between its end and the close) is closed at the
+ *     ran, or the agent died between its end and the write) is ended at the
  *     last time this agent was known alive (`usage-alive` in the data dir, written
  *     every few seconds), never later;
  *   - a run whose open record is gone while it still runs (the control closed it
@@ -19,7 +20,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Cluster } from '../cluster/client.ts';
 import type { UsageOpen } from '../cluster/records.ts';
-import { closeRun } from '../cluster/usage.ts';
+import { endRun } from '../cluster/usage.ts';
 import type { Logger } from '../lib/log.ts';
 
 /** What usage needs of a run (dyno-node/run.ts `Run`). */
@@ -97,10 +98,10 @@ export class UsageMeter {
   async sweep(alive: Set<string>): Promise<void> {
     const { entries } = await this.cluster.list(this.cluster.keys.usageOpenOf(this.nodeId));
     for (const e of entries) {
-      if (e.kind !== 'usageOpen' || alive.has(e.value.run)) continue;
+      if (e.kind !== 'usageOpen' || alive.has(e.value.run) || e.value.end !== undefined) continue;
       const end = Math.min(Date.now(), Math.max(e.value.start, this.lastAlive));
-      const ok = await closeRun(this.cluster, e.value, e.modRevision, end, 'node');
-      this.log.info({ app: e.value.app, dyno: e.value.dyno, run: e.value.run, end, ok }, 'usage-dead-run-closed');
+      const ok = await endRun(this.cluster, e.value, e.modRevision, end);
+      this.log.info({ app: e.value.app, dyno: e.value.dyno, run: e.value.run, end, ok }, 'usage-dead-run-ended');
     }
     this.beat();
   }
@@ -113,8 +114,8 @@ export class UsageMeter {
 
   private async close(run: string, end: number): Promise<void> {
     const e = await this.cluster.get(this.cluster.keys.usageOpen(this.nodeId, run));
-    if (!e) return; // closed by the control (lease expiry) and not reopened: nothing more to count
-    if (!(await closeRun(this.cluster, e.value, e.modRevision, end, 'node'))) throw new Error('open record changed while closing');
+    if (!e || e.value.end !== undefined) return; // closed by the control (lease expiry) and not reopened: nothing more to count
+    if (!(await endRun(this.cluster, e.value, e.modRevision, end))) throw new Error('open record changed while ending it');
   }
 
   /** Runs `fn` after everything queued before it, retrying it (every 2 s) until it succeeds or the meter closes. */

@@ -17,7 +17,7 @@
  * hour's lease expires (no sweeper). Samples acked but not yet flushed are lost
  * if the instance dies (at most `flushMs` of them).
  */
-import type { Cluster, RawKv } from '../../cluster/client.ts';
+import type { Cluster } from '../../cluster/client.ts';
 import type { AppMinute } from '../../cluster/records.ts';
 import type { Logger } from '../../lib/log.ts';
 import { parseSample } from '../../logplex/metrics.ts';
@@ -134,12 +134,8 @@ export class MetricsStore {
   async minutes(app: string, fromS: number, toS: number): Promise<AppMinute[]> {
     const start = this.cluster.keys.appMinute(app, Math.max(0, fromS));
     const end = this.cluster.keys.appMinute(app, Math.max(0, toS));
-    const res = await this.cluster.etcd.kv.range({ key: Buffer.from(start), range_end: Buffer.from(end) });
     const out = new Map<number, AppMinute>();
-    for (const kv of res.kvs as unknown as RawKv[]) {
-      const e = this.cluster.entry(kv);
-      if (e.kind === 'appMinute') out.set(e.value.minute, e.value);
-    }
+    for (const e of await this.cluster.range(start, end)) out.set(e.value.minute, e.value);
     for (const m of this.pending.values()) {
       if (m.app !== app || m.minute < fromS || m.minute >= toS) continue;
       const have = out.get(m.minute);

@@ -1,11 +1,12 @@
 /**
  * A month's usage: dyno-seconds per app, process type and size, from the closed
- * intervals of that month (`usage/{app}/{month}/`) plus the time the open runs
- * (`usage-open/`) have been running in it so far.
+ * intervals of that month (`usage/{app}/{month}/`) plus the open runs'
+ * (`usage-open/`) time in it: until their end when their node marked one and the
+ * leader has not moved them yet, else until now.
  */
 import type { Cluster } from '../../cluster/client.ts';
 import type { UsageOpen } from '../../cluster/records.ts';
-import { monthRange, overlapSeconds } from '../../cluster/usage.ts';
+import { monthRange, runSeconds } from '../../cluster/usage.ts';
 
 export interface UsageLine {
   type: string;
@@ -59,7 +60,7 @@ async function openRuns(cluster: Cluster): Promise<UsageOpen[]> {
 
 function addOpen(t: Tally, opens: UsageOpen[], month: string, now: number, app?: string): void {
   const [from, to] = monthRange(month);
-  for (const o of opens) if (!app || o.app === app) t.add(o.app, o.type, o.size, overlapSeconds(o.start, now, from, to));
+  for (const o of opens) if (!app || o.app === app) t.add(o.app, o.type, o.size, runSeconds(o, now, from, to));
 }
 
 export async function appUsage(cluster: Cluster, app: string, month: string, now = Date.now()): Promise<AppUsage> {

@@ -12,6 +12,8 @@
  *   (SIGKILL of the agent, its dyno left running and adopted) is billed once;
  *   one on a host killed with its dynos (SIGKILL of the agent and the dyno's
  *   process group) stops counting within the node's lease TTL.
+ * Intervals are read from etcd (`usage/`), where the control's leader moves a
+ * run once its node marked it ended (or its lease expired).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -94,6 +96,8 @@ describe('metrics and usage end to end', () => {
     env = {
       PATH: process.env.PATH, HOME: dir, DYNOMESH_LOG_LEVEL: 'warn', DYNOMESH_BOOTSTRAP_TOKEN: ADMIN,
       DYNOMESH_ETCD: etcd.server.endpoint, DYNOMESH_PREFIX: cluster.keys.prefix, DYNOMESH_CLUSTER_KEY: key,
+      // The shard's isolation (npm test's "rest" shard: off, dynos as host processes); containers are not what this tests.
+      ...(process.env.DYNOMESH_ISOLATION ? { DYNOMESH_ISOLATION: process.env.DYNOMESH_ISOLATION } : {}),
     };
     for (const id of ['ctl-a', 'ctl-b']) {
       const port = await freePort();
@@ -103,9 +107,12 @@ describe('metrics and usage end to end', () => {
     }
     writeCredential(join(dir, 'router.credential'), deriveCredential(loadClusterKey(key), 'router:r1'));
     daemons.push(new Daemon('router', ['router', '--port', String(routerPort), '--admin-port', 'off', '--workers', '2', '--log-credential', join(dir, 'router.credential')], env));
-    startNode();
     try {
       for (const c of controls) await eventually(async () => (await fetch(`${c.url}/health`).catch(() => undefined))?.status === 200, 60_000, `${c.id} healthy`);
+      // The host gets its own credential the way an operator enrols one.
+      const cliEnv = { PATH: process.env.PATH, HOME: dir, DYNOMESH_API_URL: controls[0]!.url, DYNOMESH_API_KEY: ADMIN, DYNOMESH_CONFIG: join(dir, 'cli.json') };
+      await promisify(execFile)(process.execPath, [BIN, 'nodes:enroll', 'n1', '--out', join(dir, 'node', 'node.credential')], { env: cliEnv });
+      startNode();
       await eventually(async () => (await cluster.list(cluster.keys.members())).entries.filter((e) => (e.value as Member).logs).length === 2, 10_000, 'two log members');
       await eventually(async () => (await cluster.list(cluster.keys.nodes())).entries.length === 1, 60_000, 'dyno-node registered');
     } catch (err) {

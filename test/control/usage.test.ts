@@ -1,8 +1,9 @@
 /**
  * Dyno usage on real etcd, without daemons: month splitting, the agent's meter
- * (open at start, close at exit, idempotent across an agent restart, dead runs
- * closed at the last beat), the leader's closer (a lost node's runs stop at
- * its lease expiry, not if the node came back) and the monthly sums.
+ * (open at start, end at exit, idempotent across an agent restart, dead runs
+ * ended at the last beat), the leader's closer (ended runs become intervals; a
+ * lost node's runs stop at its lease expiry, not if the node came back) and
+ * the monthly sums.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -64,7 +65,13 @@ describe('usage', () => {
     assert.ok(Math.abs(o!.start - t0) < 100, 'the start is kept');
     move(m2, r, 'exited');
     const t1 = Date.now();
+    const ended = await eventually(async () => (await opens(c)).find((x) => x.end !== undefined), 5000, 'ended');
+    assert.ok(Math.abs((ended.end! - ended.start) - (t1 - t0)) < 150);
+    // The leader moves it into the month's intervals.
+    const closer = new UsageCloser(c, log);
+    closer.start();
     await eventually(async () => (await opens(c)).length === 0, 5000, 'closed');
+    await closer.stop();
     const ivs = await intervals(c);
     assert.equal(ivs.length, 1);
     assert.ok(Math.abs((ivs[0]!.end - ivs[0]!.start) - (t1 - t0)) < 150, `billed ${ivs[0]!.end - ivs[0]!.start} ms of ${t1 - t0}`);
@@ -81,9 +88,8 @@ describe('usage', () => {
     writeFileSync(join(dir, 'alive'), String(start + 20_000));
     const m = new UsageMeter(c, 'n1', join(dir, 'alive'), log);
     await m.sweep(new Set());
-    const [iv] = await intervals(c);
-    assert.equal(iv!.end - iv!.start, 20_000);
-    assert.equal((await opens(c)).length, 0);
+    const [o] = await opens(c);
+    assert.equal(o!.end! - o!.start, 20_000);
     await m.stop();
   });
 
@@ -105,9 +111,14 @@ describe('usage', () => {
     const [iv] = await intervals(c);
     assert.equal(iv!.closedBy, 'lease');
     assert.ok(iv!.end <= expiredBy, 'closed at the expiry');
-    // n2 is alive: a sweep leaves it alone.
+    // n2 is alive: a sweep leaves its running run alone, and closes the one its agent ended.
+    const endedRev = await c.put(c.keys.usageOpen('n2', 'v1-ended'), { app: 'hello', dyno: 'run.1', type: 'run', size: 'standard-1x', node: 'n2', run: 'v1-ended', start, end: start + 4000 });
+    assert.ok(endedRev > 0);
     await closer.sweep();
-    assert.deepEqual((await opens(c)).map((o) => o.node), ['n2']);
+    assert.deepEqual((await opens(c)).map((o) => o.run), ['v1-back']);
+    const ended = (await intervals(c)).find((i) => i.run === 'v1-ended')!;
+    assert.equal(ended.end - ended.start, 4000);
+    assert.equal(ended.closedBy, 'node');
     // The closer and an agent race on the same open run: exactly one closes it.
     const e = (await c.list(c.keys.usageOpens())).entries[0]!;
     const results = await Promise.all([closeRun(c, e.value as UsageOpen, e.modRevision, Date.now(), 'node'), closeRun(c, e.value as UsageOpen, e.modRevision, Date.now(), 'lease')]);
@@ -126,6 +137,8 @@ describe('usage', () => {
     }
     await c.put(c.keys.usageOpen('n1', 'v1-open'), { ...base, app: 'hello', dyno: 'web.2', type: 'web', run: 'v1-open', start: now - 600_000 });
     await c.put(c.keys.usageOpen('n1', 'v1-other'), { ...base, app: 'other', dyno: 'web.1', type: 'web', run: 'v1-other', start: now - 60_000 });
+    // Ended by its node, not moved yet: counted until its end.
+    await c.put(c.keys.usageOpen('n1', 'v1-ended'), { ...base, app: 'other', dyno: 'run.1', type: 'run', run: 'v1-ended', start: now - 60_000, end: now - 30_000 });
     const u = await appUsage(c, 'hello', '2026-12', now);
     assert.deepEqual(u.lines, [
       { type: 'web', size: 'standard-1x', seconds: 3600 + 3600 + 600, dynoHours: 2.17 },
@@ -134,6 +147,6 @@ describe('usage', () => {
     assert.equal(u.totalSeconds, 8700);
     assert.equal((await appUsage(c, 'hello', '2026-11', now)).totalSeconds, 3600);
     const all = await accountUsage(c, '2026-12', now);
-    assert.deepEqual(all.apps.map((a) => [a.app, a.totalSeconds]), [['hello', 8700], ['other', 60]]);
+    assert.deepEqual(all.apps.map((a) => [a.app, a.totalSeconds]), [['hello', 8700], ['other', 90]]);
   });
 });
