@@ -96,7 +96,6 @@ describe('usage', () => {
   test('a lost node\'s runs stop counting when its node record goes (lease expiry), not if the node is back', async () => {
     const c = etcd.cluster();
     const closer = new UsageCloser(c, log);
-    closer.start();
     const start = Date.now() - 10_000;
     for (const [node, id] of [['n1', 'v1-lost'], ['n2', 'v1-back']] as const) {
       await c.put(c.keys.usageOpen(node, id), { app: 'hello', dyno: 'web.1', type: 'web', size: 'standard-1x', node, run: id, start });
@@ -105,6 +104,8 @@ describe('usage', () => {
     const leaseId = String(await lease.grant());
     await c.put(c.keys.node('n1'), { id: 'n1', address: '127.0.0.1', memoryMb: 1, labels: {}, slugs: [], startedAt: 0, agentVersion: 't' }, leaseId);
     await c.put(c.keys.node('n2'), { id: 'n2', address: '127.0.0.1', memoryMb: 1, labels: {}, slugs: [], startedAt: 0, agentVersion: 't' });
+    // Started once the nodes are registered (as an agent registers before it opens runs): its first sweep must not see n2 gone.
+    closer.start();
     await sleep(200);
     const expiredBy = Date.now() + 3000; // TTL 1 s; etcd expires leases within about a second after
     await eventually(async () => (await opens(c)).every((o) => o.node !== 'n1'), 10_000, 'n1 closed');
