@@ -18,6 +18,7 @@
  * if the instance dies (at most `flushMs` of them).
  */
 import type { Cluster } from '../../cluster/client.ts';
+import { retryTxn } from '../../cluster/retry-txn.ts';
 import type { AppMinute } from '../../cluster/records.ts';
 import type { Logger } from '../../lib/log.ts';
 import { parseSample } from '../../logplex/metrics.ts';
@@ -93,22 +94,22 @@ export class MetricsStore {
     }
   }
 
-  /** delta + what etcd holds, compare-and-swapped on the key's mod revision. */
+  /**
+   * delta + what etcd holds.
+   * Keys: metrics/{app}/{minute}. Compares: that key's mod revision (create revision 0 when
+   * absent). Result: the key holds the sum, on its hour's lease.
+   */
   private async addToEtcd(delta: AppMinute): Promise<void> {
     const key = this.cluster.keys.appMinute(delta.app, delta.minute);
     const lease = await this.leaseFor(delta.minute);
-    for (let attempt = 0; attempt < 8; attempt++) {
+    await retryTxn(this.cluster, 'the metrics minute kept changing under us', async (attempt) => {
+      if (attempt > 0) this.counters.conflicts++;
       const cur = await this.cluster.get(key);
       const merged = cur ? mergeMinutes(cur.value, delta) : delta;
       const guard = cur ? { key, target: 'mod' as const, op: '==' as const, value: cur.modRevision } : { key, target: 'create' as const, op: '==' as const, value: 0 };
-      const r = await this.cluster.txn([guard], [{ put: key, value: this.cluster.value(key, merged), lease }]);
-      if (r.succeeded) {
-        this.counters.writes++;
-        return;
-      }
-      this.counters.conflicts++;
-    }
-    throw new Error('metrics minute kept changing under us');
+      return { compares: [guard], ops: [{ put: key, value: this.cluster.value(key, merged), lease }], result: undefined };
+    });
+    this.counters.writes++;
   }
 
   /** The lease of a minute's hour: it expires retentionHours after the hour ends. */

@@ -17,7 +17,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request, Agent as HttpAgent } from 'node:http';
@@ -31,6 +31,7 @@ import { ownerOf } from '../../logplex/owners.ts';
 import { deriveCredential, writeCredential } from '../../logplex/credential.ts';
 import { loadClusterKey } from '../../cluster/sealed.ts';
 import { eventually, useEtcd } from '../support/etcd.ts';
+import { pushFiles } from '../support/git.ts';
 import { ADMIN, client } from './support.ts';
 import { BIN, Daemon } from '../logs/procs.ts';
 
@@ -120,16 +121,8 @@ describe('metrics and usage end to end', () => {
     }
     const api = client(controls[0]!.url);
     assert.equal((await api('POST', '/apps', { name: APP })).status, 201);
-    const repo = join(dir, 'app');
-    mkdirSync(repo);
-    writeFileSync(join(repo, 'Procfile'), 'web: node server.js\n');
-    writeFileSync(join(repo, 'server.js'), SERVER_JS);
-    const genv = { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' };
-    execFileSync('git', ['init', '-q', '-b', 'main'], { cwd: repo, env: genv });
-    execFileSync('git', ['add', '.'], { cwd: repo, env: genv });
-    execFileSync('git', ['commit', '-qm', 'metered'], { cwd: repo, env: genv });
     const remote = controls[0]!.url.replace('http://', `http://admin:${ADMIN}@`) + `/${APP}.git`;
-    await promisify(execFile)('git', ['push', '-q', remote, 'main'], { cwd: repo, env: genv });
+    await pushFiles(join(dir, 'app'), { Procfile: 'web: node server.js\n', 'server.js': SERVER_JS }, remote, 'metered');
   });
 
   after(async () => {

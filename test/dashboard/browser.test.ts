@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { browserSkipReason, launchChromium, outputDir } from '../support/browser.ts';
 import { ROOT, Up } from '../support/up.ts';
+import { eventually } from '../support/etcd.ts';
 
 const APP = 'dash-hello';
 /** This file's own bridges, so it shares no addresses with other clusters on the host. */
@@ -24,21 +25,8 @@ const skip = browserSkipReason();
 /** A name Chromium resolves to loopback: the dashboard as if served by another machine. */
 const ELSEWHERE = 'control.dashboard.test';
 
-/** Polls `fn` every 250 ms until it returns something truthy. */
-async function until<T>(what: string, fn: () => Promise<T>, timeoutMs = 30_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+/** Polls `fn` every 250 ms (a page is not worth asking more often) until it returns something truthy. */
+const until = <T>(what: string, fn: () => Promise<T>, timeoutMs = 30_000) => eventually(fn, timeoutMs, what, 250);
 
 const textOf = async (l: Locator) => ((await l.count()) ? ((await l.first().textContent()) ?? '') : '');
 

@@ -11,7 +11,7 @@ import { deriveCredential, writeCredential } from '../../logplex/credential.ts';
 import { loadClusterKey } from '../../cluster/sealed.ts';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -24,6 +24,7 @@ import type { Member } from '../../cluster/records.ts';
 import { ownerOf } from '../../logplex/owners.ts';
 import { followLogs } from '../../control/logs/client.ts';
 import { eventually, useEtcd } from '../support/etcd.ts';
+import { pushFiles } from '../support/git.ts';
 import { ADMIN, client } from '../control/support.ts';
 import { BIN, Daemon } from './procs.ts';
 import { Rsyslog, RSYSLOGD, RSYSLOG_MISSING } from './rsyslog.ts';
@@ -132,16 +133,8 @@ describe('logs end to end', { skip: RSYSLOGD ? false : RSYSLOG_MISSING }, () => 
     assert.deepEqual(owners, [owner.id]);
 
     // Deploy with a real git push (procfile buildpack).
-    const repo = join(dir, 'app');
-    mkdirSync(repo);
-    writeFileSync(join(repo, 'Procfile'), 'web: node server.js\n');
-    writeFileSync(join(repo, 'server.js'), SERVER_JS);
-    const genv = { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' };
-    execFileSync('git', ['init', '-q', '-b', 'main'], { cwd: repo, env: genv });
-    execFileSync('git', ['add', '.'], { cwd: repo, env: genv });
-    execFileSync('git', ['commit', '-qm', 'logs demo'], { cwd: repo, env: genv });
     const remote = controls[0]!.url.replace('http://', `http://admin:${ADMIN}@`) + `/${APP}.git`;
-    await promisify(execFile)('git', ['push', '-q', remote, 'main'], { cwd: repo, env: genv });
+    await pushFiles(join(dir, 'app'), { Procfile: 'web: node server.js\n', 'server.js': SERVER_JS }, remote, 'logs demo');
 
     try {
       await eventually(async () => (await get(routerPort, '/warmup').catch(() => 0)) === 200, 60_000, 'the app answering through the router');

@@ -34,8 +34,8 @@ export function useEtcd(): TestEtcd {
   };
 }
 
-/** Poll until `fn` returns a truthy value (or throw after `timeoutMs`). */
-export async function eventually<T>(fn: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition'): Promise<NonNullable<T>> {
+/** Poll every `everyMs` until `fn` returns a truthy value (or throw after `timeoutMs`). */
+export async function eventually<T>(fn: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition', everyMs = 25): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -46,6 +46,6 @@ export async function eventually<T>(fn: () => T | Promise<T>, timeoutMs = 10_000
       last = err;
     }
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 25));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }

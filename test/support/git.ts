@@ -1,5 +1,7 @@
 /** The real git client for tests: a clean environment (no user or system config, no prompts) and the output as it arrives. */
 import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 export interface GitResult {
   code: number | null;
@@ -34,3 +36,15 @@ export function git(cwd: string, args: string[], timeoutMs = 120_000): Promise<G
   });
 }
 
+
+/** A new repository at `dir` holding `files`, one commit, pushed to `remote`'s main; throws with git's output if any step fails. */
+export async function pushFiles(dir: string, files: Record<string, string>, remote: string, message = 'deploy'): Promise<GitResult> {
+  mkdirSync(dir, { recursive: true });
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  let r: GitResult | undefined;
+  for (const args of [['init', '-q', '-b', 'main'], ['add', '.'], ['commit', '-qm', message], ['push', '-q', remote, 'main']]) {
+    r = await git(dir, args);
+    if (r.code !== 0) throw new Error(`git ${args[0]} failed (${r.code}): ${r.stderr.trim()}`);
+  }
+  return r!;
+}
