@@ -104,6 +104,14 @@ export function dynoNodeCommand(): Command {
     .addOption(new Option('--dyno-disk <size>', 'writable disk of each isolated dyno (/app, the slug included); writes past it get ENOSPC').env('DYNOMESH_DYNO_DISK').default(2 * 1024 ** 3, '2g').argParser(parseSize))
     .addOption(new Option('--label <key=value>', 'node label for the scheduler (repeatable)').argParser(parseLabel).default({}))
     .action(async (flags: Flags) => {
+      try {
+        // Root unpacks slugs and runs dynos in it: ours, not writable by others, under directories only root (or we) own.
+        // First: the credential lives in it by default, and a dir others can write lets them swap it.
+        ensureStateDir(flags.dataDir, 'data dir', '--data-dir', 0o711);
+      } catch (err) {
+        process.stderr.write(`dynomesh dyno-node: ${(err as Error).message}\n`);
+        process.exit(2);
+      }
       // Its own credential, never the cluster key: a stolen host opens only the dynos placed on it.
       let credential: NodeCredentialFile;
       try {
@@ -119,13 +127,6 @@ export function dynoNodeCommand(): Command {
       const loopback = (h: string) => /^(127\.|localhost$|::1$)/.test(h);
       if (loopback(flags.advertise) && (flags.etcd ?? []).some((u) => !loopback(new URL(u).hostname.replace(/^\[|\]$/g, '')))) {
         log.warn({ advertise: flags.advertise, hint: 'routers on other hosts cannot reach these dynos; set --advertise (DYNOMESH_ADVERTISE) to this host\'s address' }, 'dyno-node-advertises-loopback');
-      }
-      try {
-        // Root unpacks slugs and runs dynos in it: ours, not writable by others, under directories only root (or we) own.
-        ensureStateDir(flags.dataDir, 'data dir', '--data-dir', 0o711);
-      } catch (err) {
-        process.stderr.write(`dynomesh dyno-node: ${(err as Error).message}\n`);
-        process.exit(2);
       }
       const cluster = new Cluster(clusterOptionsFrom(flags));
       // Dyno output and lifecycle lines go to each app's log stream (control/logs), as producer node:<id>.

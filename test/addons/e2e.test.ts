@@ -9,6 +9,7 @@
  */
 import { deriveCredential, writeCredential } from '../../logplex/credential.ts';
 import { loadClusterKey } from '../../cluster/sealed.ts';
+import { enrolInto } from '../support/node-credential.ts';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -92,6 +93,7 @@ describe('add-ons end to end: addons:create postgresql, through the router', () 
     // The router gets its own log credential, issued from the cluster key (it never holds the key).
     writeCredential(join(dir, 'router.credential'), deriveCredential(loadClusterKey(key), 'router:r1'));
     daemons.push(new Daemon('router', ['router', '--port', String(routerPort), '--admin-port', 'off', '--log-credential', join(dir, 'router.credential')], env));
+    await enrolInto(cluster, key, 'n1', join(dir, 'node'));
     daemons.push(new Daemon('dyno-node', ['dyno-node', '--node-id', 'n1', '--data-dir', join(dir, 'node'), '--memory', '2048', '--lease-ttl', '3', '--boot-timeout', '30s', '--stop-timeout', '3s', '--drain', '100ms'], env));
     try {
       await eventually(async () => (await fetch(`${apiUrl}/health`).catch(() => undefined))?.status === 200, 60_000, 'control healthy');

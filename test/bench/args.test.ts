@@ -18,7 +18,7 @@ function fails(argv: string[], re: RegExp): void {
 describe('bench arguments', () => {
   test('defaults: every target and scenario, 3 rounds, rates including half of nginx', () => {
     const c = parseBenchArgs([]);
-    assert.deepEqual(c.targets, ['router', 'floor', 'nginx', 'haproxy', 'direct']);
+    assert.deepEqual(c.targets, ['router', 'router-cni', 'floor', 'nginx', 'haproxy', 'caddy', 'direct']);
     assert.equal(c.rounds, 3);
     assert.equal(c.backend, 'uws');
     assert.deepEqual(c.scenarios, ['hello', '16k', '1m', 'post64k', 'conns1000', 'newconn', 'tls', 'tlsnew']);
@@ -53,7 +53,7 @@ describe('bench arguments', () => {
   });
 
   test('bad input is refused with a line that says what is allowed', () => {
-    fails(['--targets', 'nginx,envoy'], /unknown target "envoy"; choose from router, floor, nginx, haproxy, direct/);
+    fails(['--targets', 'nginx,envoy'], /unknown target "envoy"; choose from router, router-cni, floor, nginx, haproxy, caddy, direct/);
     fails(['--backend', 'python'], /python/);
     fails(['--rates', 'fast'], /"fast" is not a rate/);
     fails(['--rounds', '0'], /not a positive whole number/);

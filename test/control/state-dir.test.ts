@@ -63,7 +63,7 @@ describe('state directories', { skip: root ? false : 'needs root (chown to anoth
     const data = join(base, 'node-open');
     mkdirSync(data);
     chmodSync(data, 0o777);
-    const r = spawnSync(process.execPath, ['bin/dynomesh.js', 'dyno-node', '--etcd', etcd.server.endpoint, '--data-dir', data, '--cluster-key', join(base, 'none.key')], {
+    const r = spawnSync(process.execPath, ['bin/dynomesh.js', 'dyno-node', '--etcd', etcd.server.endpoint, '--data-dir', data, '--node-credential', join(base, 'none.credential')], {
       encoding: 'utf8', timeout: 60_000, env: { ...process.env, DYNOMESH_LOG_LEVEL: 'silent' },
     });
     assert.equal(r.status, 2, r.stderr);

@@ -16,6 +16,7 @@ import { ADMIN, git, remote } from '../build/support.ts';
 import { BIN, Daemon } from '../logs/procs.ts';
 import { eventually, type TestEtcd } from '../support/etcd.ts';
 import { listEndpointsOf } from '../support/dyno-keys.ts';
+import { enrolInto } from '../support/node-credential.ts';
 
 export interface StackOptions {
   controls?: number;
@@ -71,6 +72,7 @@ export class Stack {
     };
     for (let i = 0; i < (o.controls ?? 1); i++) await this.addControl(`c${i + 1}`, o.controlArgs ?? []);
     this.daemons.push(new Daemon('router', ['router', '--port', String(this.routerPort), '--admin-port', 'off'], this.env));
+    await enrolInto(this.cluster, key, 'n1', join(this.dir, 'node'));
     this.daemons.push(new Daemon('dyno-node', ['dyno-node', '--node-id', 'n1', '--data-dir', join(this.dir, 'node'), '--memory', '4096', '--lease-ttl', '3', '--boot-timeout', '30s', '--stop-timeout', '3s', '--drain', '100ms'], this.env));
     await eventually(async () => (await this.cluster.list(this.cluster.keys.nodes())).entries.length === 1, 60_000, 'dyno-node registered');
   }

@@ -19,6 +19,7 @@ import type { Member } from '../../cluster/records.ts';
 import { followLogs } from '../../control/logs/client.ts';
 import { ownerOf } from '../../logplex/owners.ts';
 import { Daemon, MEASURE_TOKEN, numberArg } from './procs.ts';
+import { enrolInto } from '../support/node-credential.ts';
 
 const RATE = numberArg('rate', 10_000);
 const SECONDS = Math.min(numberArg('seconds', 5), 30);
@@ -61,6 +62,7 @@ try {
     daemons.push(new Daemon(id, ['control', '--id', id, '--listen', `127.0.0.1:${port}`, '--data-dir', join(dir, id), '--lease-ttl', '3'], env));
     ctls.push({ id, url: `http://127.0.0.1:${port}` });
   }
+  await enrolInto(cluster, key, 'n1', join(dir, 'node'));
   daemons.push(new Daemon('dyno-node', ['dyno-node', '--node-id', 'n1', '--data-dir', join(dir, 'node'), '--memory', '2048', '--boot-timeout', '30s', '--stop-timeout', '2s'], env));
   for (const c of ctls) {
     for (let i = 0; (await fetch(`${c.url}/health`).catch(() => undefined))?.status !== 200; i++) {

@@ -25,6 +25,7 @@ import { ownerOf } from '../../logplex/owners.ts';
 import { followLogs } from '../../control/logs/client.ts';
 import { eventually, useEtcd } from '../support/etcd.ts';
 import { pushFiles } from '../support/git.ts';
+import { enrolInto } from '../support/node-credential.ts';
 import { ADMIN, client } from '../control/support.ts';
 import { BIN, Daemon } from './procs.ts';
 import { Rsyslog, RSYSLOGD, RSYSLOG_MISSING } from './rsyslog.ts';
@@ -94,6 +95,7 @@ describe('logs end to end', { skip: RSYSLOGD ? false : RSYSLOG_MISSING }, () => 
     // The router gets its own log credential, issued from the cluster key (it never holds the key).
     writeCredential(join(dir, 'router.credential'), deriveCredential(loadClusterKey(key), 'router:r1'));
     daemons.push(new Daemon('router', ['router', '--port', String(routerPort), '--admin-port', 'off', '--log-credential', join(dir, 'router.credential')], env));
+    await enrolInto(cluster, key, 'n1', join(dir, 'node'));
     daemons.push(new Daemon('dyno-node', ['dyno-node', '--node-id', 'n1', '--data-dir', join(dir, 'node'), '--memory', '2048', '--lease-ttl', '3', '--boot-timeout', '30s', '--stop-timeout', '3s', '--drain', '100ms'], env));
     try {
       for (const c of controls) {
