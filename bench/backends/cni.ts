@@ -15,7 +15,8 @@ import { atExit } from '../proc.ts';
 
 const NAME = 'dynomesh-bench';
 const BRIDGE = 'dm-bench';
-const SUBNET = '10.239.254.0/24';
+// Clear of every subnet the daemons default to and the tests use (10.227-10.249, 10.231/16...).
+const SUBNET = '10.225.254.0/24';
 const NETNS_PREFIX = 'dm-bench-';
 const CNI_PATH = '/usr/lib/cni';
 
@@ -36,7 +37,7 @@ export interface BenchNetwork {
 
 let shared: Promise<BenchNetwork> | undefined;
 
-/** One bridge and table for the whole bench run; leftovers of a killed run are swept first. */
+/** One bridge and table for the whole bench run, removed at exit; leftovers of a killed run are swept first. */
 export function benchNetwork(dir: string): Promise<BenchNetwork> {
   return (shared ??= open(dir));
 }
@@ -57,6 +58,8 @@ async function open(dir: string): Promise<BenchNetwork> {
       if (n?.startsWith(NETNS_PREFIX)) spawnSync('ip', ['netns', 'delete', n]);
     }
     spawnSync('nft', ['delete', 'table', 'inet', 'dynomesh_bench']);
+    // CNI's bridge plugin leaves its bridge behind on DEL; a bench leaves nothing.
+    spawnSync('ip', ['link', 'delete', BRIDGE]);
   });
   return {
     network,
