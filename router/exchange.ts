@@ -474,10 +474,13 @@ export class Exchange implements ConnOwner, ConnectWaiter, Timed, Corked {
     this.clearTimer();
     const m = this.ctx.metrics;
     m.inFlight--;
-    const serviceMs = Date.now() - this.startMs;
+    // One clock read and one H-code test per answer: metrics, the per-app meter and the log line share them.
+    const now = Date.now();
+    const serviceMs = now - this.startMs;
+    const heroku = code !== null && isHerokuCode(code) ? code : null;
     if (this.status > 0 && !aborted) m.response(this.status, serviceMs);
     if (code !== null) m.error(code);
-    if (this.route !== undefined && this.route !== null) m.apps.record(this.route.name, aborted ? 0 : this.status, serviceMs, code !== null && isHerokuCode(code) ? code : null);
+    if (this.route !== null) m.apps.record(this.route.name, aborted ? 0 : this.status, serviceMs, heroku, now);
     const conn = this.conn;
     this.conn = null;
     if (conn !== null) {
@@ -493,12 +496,11 @@ export class Exchange implements ConnOwner, ConnectWaiter, Timed, Corked {
       if (b.retired && b.inFlight === 0) b.destroy();
     }
     if (closeClient && !aborted) this.res.close();
-    this.log(code, detail, serviceMs);
+    this.log(heroku, detail, serviceMs);
   }
 
-  log(code: ErrorCode | null, detail: string | undefined, serviceMs: number): void {
-    const spec = code !== null ? ERRORS[code] : null;
-    const heroku = code !== null && isHerokuCode(code);
+  /** The Heroku router line; `heroku` is the H code it names, null when the answer was the dyno's (or a plain 4xx). */
+  log(heroku: ErrorCode | null, detail: string | undefined, serviceMs: number): void {
     const line = formatLine({
       app: this.route?.name ?? '',
       method: this.method,
@@ -511,11 +513,11 @@ export class Exchange implements ConnOwner, ConnectWaiter, Timed, Corked {
       serviceMs,
       status: this.status,
       bytes: this.bytesOut,
-      code: heroku ? code : null,
-      desc: heroku ? (detail ? `${spec!.desc}: ${detail}` : spec!.desc) : null,
+      code: heroku,
+      desc: heroku !== null ? (detail ? `${ERRORS[heroku].desc}: ${detail}` : ERRORS[heroku].desc) : null,
       protocol: this.ctx.opts.proto,
     });
-    this.ctx.sink.write(this.route?.name ?? '', line, heroku);
+    this.ctx.sink.write(this.route?.name ?? '', line, heroku !== null);
   }
 }
 

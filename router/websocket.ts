@@ -136,11 +136,12 @@ function upgrade(ctx: ProxyContext, connectTimeoutMs: number, res: HttpResponse,
   const problem = checkHead('GET', target, pairs, facts, ctx.opts.maxHeadSize);
   const host = facts.host;
   const log = (route: AppRoute | undefined, dyno: string, status: number, code: ErrorCode | null, detail?: string) => {
-    const serviceMs = Date.now() - startMs;
+    const now = Date.now();
+    const serviceMs = now - startMs;
     ctx.metrics.response(status, serviceMs);
     if (code) ctx.metrics.error(code);
     const heroku = code !== null && isHerokuCode(code);
-    if (route) ctx.metrics.apps.record(route.name, status, serviceMs, heroku ? code : null);
+    if (route) ctx.metrics.apps.record(route.name, status, serviceMs, heroku ? code : null, now);
     ctx.sink.write(route?.name ?? '', formatLine({
       app: route?.name ?? '', method: 'GET', path: target, host, requestId: rid, fwd: clientIp, dyno, connectMs: 0,
       serviceMs, status, bytes: 0, code: heroku ? code : null,
