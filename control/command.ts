@@ -12,7 +12,6 @@ import { addClusterOptions, clusterOptionsFrom, type ClusterFlags } from '../clu
 import type { AllowRule } from '../container/firewall.ts';
 import type { IsolationMode } from '../container/isolation.ts';
 import { parseAllowList, parseDuration, parseHostPort, parsePort, parsePositiveNumber } from '../lib/options.ts';
-import { ControlPlane } from './control.ts';
 import { acmOptionsFrom, addAcmOptions, type AcmFlags } from './certs/acm-options.ts';
 
 interface ControlFlags extends ClusterFlags, AcmFlags {
@@ -114,6 +113,8 @@ export function controlCommand(): Command {
       process.stderr.write(`dynomesh control: ${acme}\n`);
       process.exit(2);
     }
+    // Loaded only now, so the binary's other commands start without the control plane's modules.
+    const { ControlPlane } = await import('./control.ts');
     const control = new ControlPlane({
       cluster: clusterOptionsFrom(flags),
       ...(acme ? { acme } : {}),

@@ -4,18 +4,14 @@
  */
 import { homedir, hostname, totalmem } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { Cluster } from '../cluster/client.ts';
 import { addClusterOptions, clusterOptionsFrom, type ClusterFlags } from '../cluster/config.ts';
 import { isHostname } from '../cluster/keys.ts';
 import { loadNodeCredential, type NodeCredentialFile } from '../cluster/node-credential.ts';
 import { logger } from '../lib/log.ts';
 import { ensureStateDir } from '../lib/state-dir.ts';
-import { LogShipper } from '../logplex/shipper.ts';
-import { dynoSink } from '../logplex/sinks.ts';
 import { parseAllowList, parseDuration, parseHostPort, parsePositiveInt, parseSize } from '../lib/options.ts';
 import type { AllowRule } from '../container/firewall.ts';
 import type { IsolationMode } from '../container/isolation.ts';
-import { Agent } from './agent.ts';
 import type { MemoryMode } from './memory.ts';
 
 interface Flags extends ClusterFlags {
@@ -128,6 +124,10 @@ export function dynoNodeCommand(): Command {
       if (loopback(flags.advertise) && (flags.etcd ?? []).some((u) => !loopback(new URL(u).hostname.replace(/^\[|\]$/g, '')))) {
         log.warn({ advertise: flags.advertise, hint: 'routers on other hosts cannot reach these dynos; set --advertise (DYNOMESH_ADVERTISE) to this host\'s address' }, 'dyno-node-advertises-loopback');
       }
+      // Loaded only now: every other command of the binary starts without the agent and the etcd client.
+      const [{ Cluster }, { LogShipper }, { dynoSink }, { Agent }] = await Promise.all([
+        import('../cluster/client.ts'), import('../logplex/shipper.ts'), import('../logplex/sinks.ts'), import('./agent.ts'),
+      ]);
       const cluster = new Cluster(clusterOptionsFrom(flags));
       // Dyno output and lifecycle lines go to each app's log stream (control/logs), as producer node:<id>.
       const shipper = LogShipper.forCluster(cluster, logger('dyno-node', { node: flags.nodeId, component: 'logplex' }), { credential: { id: `node:${flags.nodeId}`, secret: credential.log } });

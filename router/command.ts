@@ -5,17 +5,12 @@
  * did not finish within --drain-timeout).
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { Cluster } from '../cluster/client.ts';
 import { addClusterOptions, clusterOptionsFrom, type ClusterFlags } from '../cluster/config.ts';
 import { logger } from '../lib/log.ts';
 import { CredentialError, loadCredential, type ProducerCredential } from '../logplex/credential.ts';
-import { LogShipper } from '../logplex/shipper.ts';
-import { routerSink } from '../logplex/sinks.ts';
 import { parseDuration, parsePort, parsePositiveInt, parsePositiveNumber } from '../lib/options.ts';
-import { AccessLog, teeSink } from './log-line.ts';
-import { ROUTER_DEFAULTS, Router, type RouterOptions } from './server.ts';
-import { WorkerRouter } from './workers/pool.ts';
-import { UwsFallbackError } from './uws.ts';
+import { ROUTER_DEFAULTS } from './defaults.ts';
+import type { RouterOptions } from './server.ts';
 import { addTlsOptions, keyOpener, tlsOptionsFrom, type TlsFlags } from './tls/options.ts';
 
 interface RouterFlags extends ClusterFlags, TlsFlags {
@@ -123,6 +118,11 @@ export function routerCommand(): Command {
       process.stderr.write(`dynomesh router: ${(err as Error).message} (--https-port needs --certs-key to open certificates' keys)\n`);
       process.exit(2);
     }
+    // Loaded only now: every other command of the binary starts without uWS and the etcd client.
+    const [{ Cluster }, { LogShipper }, { routerSink }, { AccessLog, teeSink }, { Router }, { WorkerRouter }, { UwsFallbackError }] = await Promise.all([
+      import('../cluster/client.ts'), import('../logplex/shipper.ts'), import('../logplex/sinks.ts'), import('./log-line.ts'),
+      import('./server.ts'), import('./workers/pool.ts'), import('./uws.ts'),
+    ]);
     const cluster = new Cluster({ ...clusterOptionsFrom(flags), callTimeoutMs: 3000 });
     // Router lines go to each app's log stream (control/logs), never blocking a request.
     const shipper = credential ? LogShipper.forCluster(cluster, logger('router', { component: 'logplex' }), { credential }) : undefined;

@@ -16,7 +16,6 @@ import { RouteSource } from './table/source.ts';
 import type { RouteTable } from './table/route-table.ts';
 import { DEFAULT_POOL, type PoolOptions } from './upstream/backend.ts';
 import { setConnErrorHandler } from './upstream/conn.ts';
-import { DEFAULT_MAX_HEAD_SIZE } from './limits.ts';
 import { loadUws, uwsStartRecord, type TemplatedApp, type us_listen_socket } from './uws.ts';
 import { websocketBehavior } from './websocket.ts';
 import type { KeyOpener } from './table/delta.ts';
@@ -51,24 +50,6 @@ export interface RouterOptions extends Omit<ProxyOptions, 'port' | 'httpsPort'> 
 }
 
 export const TLS_RETIRE_MS = 5 * 60_000;
-
-export const ROUTER_DEFAULTS: RouterOptions = {
-  host: '0.0.0.0',
-  port: 5000,
-  adminHost: '127.0.0.1',
-  adminPort: 5001,
-  baseDomain: 'localhost',
-  defaultBalanceFactor: 1.25,
-  drainTimeoutMs: 30_000,
-  connectTimeoutMs: 5_000,
-  firstByteTimeoutMs: 30_000,
-  idleTimeoutMs: 55_000,
-  quarantineMs: 5_000,
-  maxTries: 4,
-  proto: 'http',
-  httpsPort: undefined,
-  maxHeadSize: DEFAULT_MAX_HEAD_SIZE,
-};
 
 export class Router {
   readonly metrics = new Metrics();

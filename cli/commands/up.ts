@@ -10,8 +10,6 @@ import { homedir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { Cluster } from '../../cluster/client.ts';
-import { createToken } from '../../control/tokens.ts';
 import { parsePort, parseUrlList } from '../../lib/options.ts';
 import { PACKAGE_ROOT } from '../../lib/package.ts';
 import { ApiClient } from '../api.ts';
@@ -20,7 +18,7 @@ import { CliError } from '../errors.ts';
 import { addonServerCommand } from '../up/addon-server-command.ts';
 import { BIN } from '../up/child.ts';
 import { formatLine } from '../up/format.ts';
-import { httpsPortOf, LocalCluster } from '../up/local-cluster.ts';
+import type { LocalCluster } from '../up/local-cluster.ts';
 import { clearPid, isDynomesh, readState, reapLeftovers } from '../up/state.ts';
 
 interface UpFlags {
@@ -51,6 +49,7 @@ async function loginCli(cluster: LocalCluster, flags: UpFlags): Promise<'new-adm
   }
   // The admin token was shown on an earlier start and the CLI config lost it: this
   // host runs the etcd, so it may issue the operator a new admin token itself.
+  const [{ Cluster }, { createToken }] = await Promise.all([import('../../cluster/client.ts'), import('../../control/tokens.ts')]);
   const etcd = new Cluster(cluster.clusterOptions(flags.etcdPrefix));
   try {
     const { token } = await createToken(etcd, { name: `dynomesh up on ${new Date().toISOString()}`, user: 'admin', admin: true });
@@ -88,7 +87,7 @@ function banner(c: LocalCluster, login: string, flags: UpFlags): string {
     `  Platform API  ${c.apiUrl}`,
     `  Dashboard     ${c.apiUrl}/dashboard/  (log in with an API token: \`${cli} auth:token\` prints the CLI's)`,
     `  Router        http://127.0.0.1:${flags.port}  (apps answer at http://<app>.${flags.baseDomain}:${flags.port})`,
-    `  HTTPS         https://127.0.0.1:${httpsPortOf(c.o)}  (https://<app>.${flags.baseDomain}:${httpsPortOf(c.o)}; certificates from the development CA ${join(flags.home, 'tls', 'ca.crt')}: trust it, e.g. curl --cacert)`,
+    `  HTTPS         https://127.0.0.1:${c.httpsPort}  (https://<app>.${flags.baseDomain}:${c.httpsPort}; certificates from the development CA ${join(flags.home, 'tls', 'ca.crt')}: trust it, e.g. curl --cacert)`,
     c.adminToken
       ? `  Admin token   ${c.adminToken}  (shown once; the CLI is logged in with it: ${configPath()})`
       : `  CLI           ${login === 'kept' ? 'logged in' : 'logged in with a new admin token'} (${configPath()})`,
@@ -100,7 +99,7 @@ function banner(c: LocalCluster, login: string, flags: UpFlags): string {
     `  cp -r ${example} ~/hello && cd ~/hello && git init -q -b main && git add . && git commit -qm 'first deploy'`,
     `  ${cli} apps:create hello`,
     '  git push dynomesh main',
-    `Then open http://hello.${flags.baseDomain}:${flags.port}/ or https://hello.${flags.baseDomain}:${httpsPortOf(c.o)}/`,
+    `Then open http://hello.${flags.baseDomain}:${flags.port}/ or https://hello.${flags.baseDomain}:${c.httpsPort}/`,
     ...(onPath() ? [] : ['', `(dynomesh is not on your PATH: \`export PATH="${resolve(BIN, '..')}:$PATH"\` puts it there)`]),
     '',
     'Ctrl-C stops everything; apps, releases and config are kept for the next `dynomesh up`.',
@@ -131,6 +130,8 @@ export function registerUp(program: Command): void {
       const left = await reapLeftovers(prev);
       if (left.length) process.stderr.write(`Stopped daemons left by an earlier dynomesh up: ${left.join(', ')}\n`);
 
+      // Loaded only now, so the binary's other commands start without etcd's client and the daemons' set-up.
+      const { LocalCluster } = await import('../up/local-cluster.ts');
       let shuttingDown = false;
       let exitCode = 0;
       const cluster: LocalCluster = new LocalCluster({

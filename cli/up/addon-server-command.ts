@@ -8,7 +8,6 @@ import { spawn } from 'node:child_process';
 import { Command, Option } from 'commander';
 import { parsePort } from '../../lib/options.ts';
 import { SERVER_ENV, ServerView } from './addon-process.ts';
-import { service } from './addon-services.ts';
 
 interface Flags {
   dir: string;
@@ -24,6 +23,7 @@ export function addonServerCommand(): Command {
     .addOption(new Option('--host <addr>', 'the one address it listens on').makeOptionMandatory())
     .addOption(new Option('--port <port>', 'its port').argParser(parsePort).makeOptionMandatory())
     .action(async (name: string, flags: Flags) => {
+      const { service } = await import('./addon-services.ts'); // pg and the Redis client: only for this command
       const svc = service(name);
       const view = ServerView.for(flags.dir, await ServerView.user());
       const [file, ...args] = view.argv(svc.argv(view.root, flags.host, flags.port));

@@ -106,6 +106,10 @@ export class LocalCluster {
     this.logs = join(o.home, 'logs');
   }
 
+  get httpsPort(): number {
+    return httpsPortOf(this.o);
+  }
+
   private spawn(name: string, args: string[], extraEnv: Record<string, string> = {}): Child {
     const env: NodeJS.ProcessEnv = {
       ...process.env,

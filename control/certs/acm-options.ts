@@ -2,7 +2,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { LETS_ENCRYPT, type AcmOptions } from './acm.ts';
+import type { AcmOptions } from './acm.ts';
+
+// Here, not in acm.ts, so the flags are described without loading the ACME client.
+export const LETS_ENCRYPT = 'https://acme-v02.api.letsencrypt.org/directory';
 
 export interface AcmFlags {
   acmeDirectory: string;

@@ -35,7 +35,6 @@ import { changeAcm } from './acm-state.ts';
 import { addCert, updateCert } from './store.ts';
 import { checkCertificate } from './validate.ts';
 
-export const LETS_ENCRYPT = 'https://acme-v02.api.letsencrypt.org/directory';
 
 export interface AcmOptions {
   directoryUrl: string;
