@@ -171,9 +171,11 @@ test('an agent killed in the middle of a release roll finishes it after restart,
     a = startAgentProcess(args);
     const ep1 = await eventually(() => endpointOf(cluster, 'roll', 'web.1'), 30_000, 'v1 endpoint');
 
-    // v2 starts beside v1 (slow to bind); the agent dies while both run.
+    // v2 starts beside v1 (slow to bind); the agent dies while both run. "dyno-started" comes after
+    // v2's record is on disk: a kill before that sweeps the half-made run instead (tested above).
     await place(cluster, node, { app: 'roll', dyno: 'web.1', release: 2 });
-    await eventually(async () => (await groupsPerDyno(dir))['roll/web.1'] === 2, 15_000, 'v2 started beside v1');
+    await eventually(() => /"run":"v2-[^"]+".*"msg":"dyno-started"/.test(a!.output()), 15_000, 'v2 started beside v1');
+    assert.equal((await groupsPerDyno(dir))['roll/web.1'], 2, 'v1 and v2 both running');
     a.child.kill('SIGKILL');
     await new Promise((r) => a!.child.once('exit', r));
 

@@ -31,17 +31,21 @@ describe('release phase through git push', () => {
     (JSON.parse((await s.ok('releases', '-a', APP, '--json')).stdout) as { version: number; status: string; current: boolean; description: string }[]).sort((a, b) => a.version - b.version);
   const current = async () => (await s.cluster.get(s.cluster.keys.current(APP)))!.value;
 
-  /** GETs the app through the router every 20 ms until stopped; every answer kept. */
+  /**
+   * GETs the app through the router every 20 ms until stopped; every answer kept. The last
+   * request is one sent after stop() was called, so it sees what the test saw before stopping.
+   */
   function load() {
     const answers: { status: number; body: string }[] = [];
-    let stop = false;
+    let stopping = false;
     const done = (async () => {
-      while (!stop) {
+      for (let last = false; !last; ) {
+        last = stopping;
         answers.push(await s.get(APP).catch((err: Error) => ({ status: 0, body: err.message })));
-        await new Promise((r) => setTimeout(r, 20));
+        if (!last) await new Promise((r) => setTimeout(r, 20));
       }
     })();
-    return { answers, stop: async () => ((stop = true), await done, answers) };
+    return { answers, stop: async () => ((stopping = true), await done, answers) };
   }
 
   before(async () => {
