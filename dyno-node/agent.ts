@@ -456,6 +456,7 @@ export class Agent {
     await this.addonWatch?.close();
     await this.queue;
     if (stopDynos) await Promise.all([...this.slots.values()].map((s) => s.stopAll()));
+    else await Promise.all([...this.slots.values()].flatMap((s) => [s.current, s.pending, ...s.retiring]).map((r) => r?.handOverPort()));
     this.sampler?.stop();
     await this.usage?.stop();
     await this.publisher.flush();

@@ -21,7 +21,7 @@ import type { Logger } from '../lib/log.ts';
 import { commandArgv, dynoEnv, gatedArgv, ttyArgv } from './environment.ts';
 import { DynoCgroup, MemoryGuard, memoryLines, type CgroupBase, type MemoryEvent, type MemoryMode } from './memory.ts';
 import { FileTail, type LogSink } from './output.ts';
-import { accepts, freePort } from './ports.ts';
+import { accepts, freePort, holdFreePort, holdPort, type PortHold } from './ports.ts';
 import { probe } from './health-check.ts';
 import { procStat, sameProcess, signalGroup, waitGroupGone } from './procfs.ts';
 import type { RunRecord, RunStore } from './run-store.ts';
@@ -142,6 +142,8 @@ export class Run {
   private dir: string | undefined;
   /** The dyno's container, when isolated. */
   private box: Container | undefined;
+  /** Its $PORT kept bound on the host while portmap publishes it (isolated web dynos; ports.ts PortHold). */
+  private portHold: PortHold | undefined;
   /** The size-limited filesystem its /app lives on, when isolated. */
   private volume: Volume | undefined;
   private attachment: Attachment | undefined;
@@ -184,6 +186,7 @@ export class Run {
     if (rec.volume) run.volume = Volume.existing(rec.volume);
     if (rec.container) run.box = ctx.isolation?.existing(rec.container, rec.port ? [{ hostPort: rec.port, containerPort: rec.port }] : []);
     if (rec.port) ctx.ports.add(rec.port);
+    if (rec.container && rec.port) await run.holdAdoptedPort(rec.port);
     if (rec.cgroup) run.cgroup = DynoCgroup.open(rec.cgroup.kind, rec.cgroup.path);
     run.tail = new FileTail(rec.logFile, (l) => run.appLine(l));
     await run.tail.start(true).catch(() => (run.tail = undefined));
@@ -257,7 +260,9 @@ export class Run {
     if (!spec.slug) throw new Error(`release v${p.release} of ${p.app} has no slug to run`);
     this.healthcheck = spec.healthcheck ?? null;
     if (isWeb(p)) {
-      this.port = await freePort(ctx.ports);
+      // On the host the dyno binds $PORT itself; a container's $PORT is published by DNAT only, so the agent holds it.
+      if (ctx.isolation) this.portHold = await holdFreePort(ctx.ports);
+      this.port = this.portHold?.port ?? (await freePort(ctx.ports));
       ctx.ports.add(this.port);
     }
     const user = await ctx.users.forApp(p.app);
@@ -269,6 +274,22 @@ export class Run {
       else if (ctx.memoryMode === 'cgroup') throw new Error('memory mode is cgroup but no writable memory cgroup was found on this host');
     }
     return { spec, user, dir };
+  }
+
+  /** The previous agent run's hold went with it: take the port again, unless another process got it meanwhile. */
+  private async holdAdoptedPort(port: number): Promise<void> {
+    try {
+      this.portHold = await holdPort(port);
+    } catch (err) {
+      // Its local clients now reach this dyno instead of it (portmap's DNAT comes first).
+      this.ctx.log.warn({ app: this.app, dyno: this.dyno, port, err: (err as Error).message }, 'dyno-port-taken-by-another-process');
+    }
+  }
+
+  /** The agent leaves this dyno running for the next agent process, which holds its port again (adopt). */
+  async handOverPort(): Promise<void> {
+    await this.portHold?.release();
+    this.portHold = undefined;
   }
 
   /** An attached one-off waits for its requester; when the requester goes, the dyno stops. */
@@ -647,6 +668,8 @@ export class Run {
       await this.ctx.store.remove(this.rec).catch(() => undefined);
       await rm(this.rec.logFile, { force: true }).catch(() => undefined);
     }
+    // after the container's portmap rules went with it
+    await this.portHold?.release();
     if (this.port) this.ctx.ports.delete(this.port);
     this.resolveDone(exit);
   }
