@@ -26,7 +26,7 @@ export type IsolationMode = 'auto' | RuntimeName | 'off';
 
 export interface IsolationOptions {
   runtime: RuntimeName | 'auto';
-  /** Root-owned directory for bundles and IPAM leases. */
+  /** Root-owned directory for bundles and runtime state. */
   stateDir: string;
   /** Short name of this daemon's network: `node`, `build`. Names the bridge, table and namespaces. */
   name: string;
@@ -36,7 +36,12 @@ export interface IsolationOptions {
   allow: AllowRule[];
   log: Logger;
   cniPath?: string;
+  /** Where address leases are kept (default HOST_IPAM_DIR). */
+  ipamDir?: string;
 }
+
+/** Address leases of every dynomesh bridge on this host. In /run, as the namespaces are: a reboot ends both. */
+export const HOST_IPAM_DIR = '/run/dynomesh/ipam';
 
 export interface ContainerRequest {
   /** Unique, [A-Za-z0-9_.-]; names the bundle, the runtime's container and its namespace. */
@@ -102,7 +107,7 @@ export class Isolation {
     const net = `${o.name}-${shortHash(o.subnet)}`;
     const bridge = `dm-${net}`.slice(0, 15);
     const network = new CniNetwork({
-      name: `dynomesh-${net}`, bridge, subnet: o.subnet, cniPath, ipamDir: join(o.stateDir, 'ipam'),
+      name: `dynomesh-${net}`, bridge, subnet: o.subnet, cniPath, ipamDir: o.ipamDir ?? HOST_IPAM_DIR,
       netnsPrefix: netnsPrefix(o.name, o.stateDir),
     });
     const taken = await subnetTaken(o.subnet, bridge);

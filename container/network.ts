@@ -25,7 +25,10 @@ export interface NetworkOptions {
   subnet: string;
   /** Where the plugin binaries are. */
   cniPath: string;
-  /** host-local's lease directory. */
+  /**
+   * host-local's lease directory: the host's, shared by every daemon on the bridge. Per daemon, two
+   * of them (or one whose state dir was wiped, beside its old dynos) handed out the same addresses.
+   */
   ipamDir: string;
   /** Prefix of our network namespace names in /run/netns. */
   netnsPrefix: string;
@@ -119,19 +122,31 @@ export class CniNetwork {
     await exec('ip', ['netns', 'delete', this.netnsName(id)]).catch(() => undefined);
   }
 
-  /** Container ids that hold a namespace or an address lease here. */
+  /**
+   * Container ids that hold a namespace or an address lease here. The lease directory is the host's
+   * (one bridge is one address space, whichever daemons attach to it), so a lease is ours when its
+   * owner's namespace is, or when no namespace holds it any more (a dead daemon's, free again).
+   */
   async present(): Promise<Set<string>> {
     const ids = new Set<string>();
-    for (const f of await readdir('/run/netns').catch(() => [] as string[])) {
-      if (f.startsWith(this.o.netnsPrefix)) ids.add(f.slice(this.o.netnsPrefix.length));
-    }
-    const leases = `${this.o.ipamDir}/${this.o.name}`;
-    for (const f of await readdir(leases).catch(() => [] as string[])) {
-      if (!/^\d+\.\d+\.\d+\.\d+$/.test(f)) continue;
-      const owner = (await readFile(`${leases}/${f}`, 'utf8').catch(() => '')).split(/\s/)[0];
-      if (owner) ids.add(owner);
+    const names = await readdir('/run/netns').catch(() => [] as string[]);
+    for (const f of names) if (f.startsWith(this.o.netnsPrefix)) ids.add(f.slice(this.o.netnsPrefix.length));
+    for (const [, owner] of await this.leases()) {
+      if (!ids.has(owner) && !names.some((n) => n.endsWith(`-${owner}`))) ids.add(owner);
     }
     return ids;
+  }
+
+  /** The network's address leases: address -> the container id that holds it. */
+  async leases(): Promise<Map<string, string>> {
+    const dir = `${this.o.ipamDir}/${this.o.name}`;
+    const out = new Map<string, string>();
+    for (const f of await readdir(dir).catch(() => [] as string[])) {
+      if (!/^\d+\.\d+\.\d+\.\d+$/.test(f)) continue;
+      const owner = (await readFile(`${dir}/${f}`, 'utf8').catch(() => '')).split(/\s/)[0];
+      if (owner) out.set(f, owner);
+    }
+    return out;
   }
 
   /** After a crash: everything of ours that no live container owns goes. Port mappings are per container id. */

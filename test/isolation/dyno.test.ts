@@ -79,8 +79,7 @@ describe('isolated dynos', { skip: !root && 'needs root (runc, CNI, nftables)' }
 
   test('another dyno is unreachable by its container address too', async () => {
     const victimIp = await eventually(async () => {
-      const leases = `${h.dir}/containers/ipam/${h.agent.isolation!.network.o.name}`;
-      for (const f of await readdir(leases).catch(() => [] as string[])) if ((await readFile(`${leases}/${f}`, 'utf8').catch(() => '')).startsWith('victim.')) return f;
+      for (const [ip, owner] of await h.agent.isolation!.network.leases()) if (owner.startsWith('victim.')) return ip;
       return undefined;
     }, 10_000, 'victim container address');
     const victim = await eventually(() => endpointOf(cluster(), 'victim', 'web.1'), 30_000, 'victim endpoint');

@@ -25,11 +25,13 @@ const BIN = fileURLToPath(new URL('../../bin/dynomesh.js', import.meta.url));
 async function leftovers(iso: Isolation, stateDir: string, dynosDir: string): Promise<Record<string, string[]>> {
   const net = iso.network.o;
   const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8' });
+  const netnsNames = await readdir('/run/netns').catch(() => [] as string[]);
   return {
     containers: iso.runtime ? (await iso.runtime.list()).map((c) => c.id) : [],
-    netns: (await readdir('/run/netns').catch(() => [] as string[])).filter((n) => n.startsWith(net.netnsPrefix)),
+    netns: netnsNames.filter((n) => n.startsWith(net.netnsPrefix)),
     veths: sh('ip', ['-o', 'link', 'show', 'master', net.bridge]).split('\n').filter(Boolean),
-    leases: (await readdir(`${net.ipamDir}/${net.name}`).catch(() => [] as string[])).filter((f) => /^\d+\./.test(f)),
+    // The lease directory is the host's: leases held by another daemon's live namespaces are not ours.
+    leases: [...(await iso.network.leases())].filter(([, owner]) => !netnsNames.some((n) => n.endsWith(`-${owner}`) && !n.startsWith(net.netnsPrefix))).map(([ip]) => ip),
     portmaps: sh('iptables', ['-t', 'nat', '-S']).split('\n').filter((l) => l.includes(`${net.name}\\"`) && / id: /.test(l)),
     bundles: await readdir(`${stateDir}/bundles`).catch(() => [] as string[]),
     volumes: await mountsUnder(dynosDir),

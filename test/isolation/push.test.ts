@@ -20,6 +20,7 @@ import { eventually } from '../support/etcd.ts';
 import { hostAddress, hostListeningPorts } from '../support/host.ts';
 import { ROOT, run, Up, type Run } from '../support/up.ts';
 import { PROBE_APP } from './probe-app.ts';
+import { HOST_IPAM_DIR } from '../../container/isolation.ts';
 import { endpointOf } from '../support/dyno-keys.ts';
 
 const root = process.getuid?.() === 0;
@@ -294,10 +295,10 @@ describe('a hostile app pushed to `dynomesh up`', { skip: !root && 'needs root: 
     const etcd = u().etcd();
     try {
       const ep = await eventually(() => endpointOf(etcd, app, 'web.1'), 30_000, `${app} endpoint`);
-      const ipam = join(u().nodeDir, 'containers/ipam');
+      // The dyno-node's network is the default one (dynomesh-node-*), its leases in the host's IPAM dir.
       const ip = await eventually(() => {
-        for (const net of readdirSync(ipam)) {
-          const lease = readdirSync(join(ipam, net)).find((f) => readFileSync(join(ipam, net, f), 'utf8').startsWith(`${app}.web.1.`));
+        for (const net of readdirSync(HOST_IPAM_DIR).filter((n) => n.startsWith('dynomesh-node-'))) {
+          const lease = readdirSync(join(HOST_IPAM_DIR, net)).find((f) => readFileSync(join(HOST_IPAM_DIR, net, f), 'utf8').startsWith(`${app}.web.1.`));
           if (lease) return lease;
         }
         return undefined;
