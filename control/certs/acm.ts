@@ -27,7 +27,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:https';
-import * as acme from 'acme-client';
+import type { Client as AcmeClient } from 'acme-client';
 import type { Cluster, EntryOf } from '../../cluster/client.ts';
 import type { Acm, AcmDomain } from '../../cluster/records.ts';
 import type { Logger } from '../../lib/log.ts';
@@ -56,7 +56,7 @@ const DAY = 86_400_000;
 export class AcmManager {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
-  private client: acme.Client | null = null;
+  private client: AcmeClient | null = null;
   private active = false;
   private readonly pollMs: number;
   private readonly renewBeforeMs: number;
@@ -223,14 +223,16 @@ export class AcmManager {
         await this.cluster.delete(key).catch(() => undefined);
       }
     }
+    const acme = await acmeClient();
     const [keyBuf, csr] = await acme.crypto.createCsr({ commonName: host, altNames: [host] }, await acme.crypto.createPrivateEcdsaKey('P-256'));
     const ready = await client.waitForValidStatus(await client.finalizeOrder(order, csr));
     const chain = await client.getCertificate(ready);
     return { chain, key: keyBuf.toString() };
   }
 
-  private async account(): Promise<acme.Client> {
+  private async account(): Promise<AcmeClient> {
     if (this.client) return this.client;
+    const acme = await acmeClient();
     if (this.opts.caPem) acme.axios.defaults.httpsAgent = new Agent({ ca: this.opts.caPem });
     const f = this.opts.accountKeyFile;
     let accountKey: string;
@@ -245,6 +247,9 @@ export class AcmManager {
     return (this.client = client);
   }
 }
+
+/** The ACME client and its HTTP stack, loaded on the first order: most control instances never order. */
+const acmeClient = () => import('acme-client');
 
 /** `routing/certs/{app}/acm-www-example-com` (a hash when the host is too long for a name). */
 export function acmCertName(host: string): string {
