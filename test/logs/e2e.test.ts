@@ -83,6 +83,9 @@ describe('logs end to end', { skip: RSYSLOGD ? false : RSYSLOG_MISSING }, () => 
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH, HOME: dir, DYNOMESH_LOG_LEVEL: 'warn', DYNOMESH_BOOTSTRAP_TOKEN: ADMIN,
       DYNOMESH_ETCD: etcd.server.endpoint, DYNOMESH_PREFIX: cluster.keys.prefix, DYNOMESH_CLUSTER_KEY: key,
+      // The shard's isolation (npm test's "rest" shard: off). Without it a root run put this test's dynos and
+      // builds on the default bridges beside the host shard's `dynomesh up`s.
+      ...(process.env.DYNOMESH_ISOLATION ? { DYNOMESH_ISOLATION: process.env.DYNOMESH_ISOLATION } : {}),
     };
     await rsyslog.start();
     for (const id of ['ctl-a', 'ctl-b']) {
