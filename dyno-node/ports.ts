@@ -1,20 +1,11 @@
 /** Free TCP ports for web dynos, held ones for isolated dynos, and the boot check ("does it accept on $PORT?"). */
 import { createConnection, createServer, type Server } from 'node:net';
 
-/** Asks the kernel for a free port, skipping ones this agent already handed out. */
+/** Asks the kernel for a free port, skipping ones this agent already handed out (a host dyno binds it itself). */
 export async function freePort(taken: Set<number>): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const s = createServer();
-      s.once('error', reject);
-      s.listen(0, () => {
-        const p = (s.address() as { port: number }).port;
-        s.close(() => resolve(p));
-      });
-    });
-    if (!taken.has(port)) return port;
-  }
-  throw new Error('no free TCP port found');
+  const hold = await holdFreePort(taken);
+  await hold.release();
+  return hold.port;
 }
 
 /**
